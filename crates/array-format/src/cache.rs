@@ -1,0 +1,157 @@
+//! Byte-bounded caches of frames, shareable across files.
+//!
+//! Entries are keyed by the *layer id* (a random 128-bit identity written into
+//! every layer's footer) and the frame number, never by path: a layer object
+//! that is rewritten or replaced gets a new id, so a cache can never return
+//! bytes of a layer that no longer exists at that path.
+
+use bytes::Bytes;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+
+/// Identifies one frame of one layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct FrameKey {
+    /// The layer's identity.
+    pub(crate) layer: u128,
+    /// Frame number within the layer.
+    pub(crate) frame: u32,
+}
+
+#[derive(Clone)]
+struct ByteWeighter;
+
+impl Weighter<FrameKey, Bytes> for ByteWeighter {
+    fn weight(&self, _key: &FrameKey, val: &Bytes) -> u64 {
+        // Small fixed overhead so that a flood of tiny frames is bounded too.
+        val.len() as u64 + 64
+    }
+}
+
+type FrameCache = Cache<FrameKey, Bytes, ByteWeighter>;
+
+fn build(capacity: u64) -> Option<FrameCache> {
+    (capacity > 0).then(|| {
+        let estimated = (capacity / (64 * 1024)).clamp(16, 1 << 20) as usize;
+        Cache::with_weighter(estimated, capacity, ByteWeighter)
+    })
+}
+
+/// Two byte-bounded caches used by every layer of a file, and by several
+/// files when shared through [`FileConfig::cache`](crate::FileConfig::cache).
+///
+/// * the frame cache holds decompressed frames (`block_capacity` bytes);
+/// * the I/O cache holds compressed frames as fetched from storage
+///   (`io_capacity` bytes; 0 disables it). It pays off on object stores,
+///   where a fetch costs a request, and is pointless for uncompressed data.
+///
+/// ```
+/// use std::sync::Arc;
+/// use array_format::{DeltaCache, FileConfig, Lz4Codec};
+///
+/// let shared = Arc::new(DeltaCache::new(512 << 20, 0));
+/// let a = FileConfig { cache: Some(shared.clone()), ..FileConfig::new(Lz4Codec) };
+/// let b = FileConfig { cache: Some(shared), ..FileConfig::new(Lz4Codec) };
+/// # let _ = (a, b);
+/// ```
+pub struct DeltaCache {
+    frames: Option<FrameCache>,
+    io: Option<FrameCache>,
+}
+
+impl std::fmt::Debug for DeltaCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeltaCache")
+            .field("frame_bytes", &self.frame_bytes())
+            .field("io_bytes", &self.io_bytes())
+            .finish()
+    }
+}
+
+impl DeltaCache {
+    /// A cache bounded to `block_capacity` bytes of decompressed frames and
+    /// `io_capacity` bytes of compressed ones.
+    pub fn new(block_capacity: u64, io_capacity: u64) -> Self {
+        Self {
+            frames: build(block_capacity),
+            io: build(io_capacity),
+        }
+    }
+
+    /// Bytes currently held by the decompressed-frame cache.
+    pub fn frame_bytes(&self) -> u64 {
+        self.frames.as_ref().map_or(0, |c| c.weight())
+    }
+
+    /// Bytes currently held by the I/O cache.
+    pub fn io_bytes(&self) -> u64 {
+        self.io.as_ref().map_or(0, |c| c.weight())
+    }
+
+    /// Drops every entry.
+    pub fn clear(&self) {
+        if let Some(c) = &self.frames {
+            c.clear();
+        }
+        if let Some(c) = &self.io {
+            c.clear();
+        }
+    }
+
+    pub(crate) fn get_frame(&self, key: &FrameKey) -> Option<Bytes> {
+        self.frames.as_ref()?.get(key)
+    }
+
+    pub(crate) fn put_frame(&self, key: FrameKey, value: Bytes) {
+        if let Some(c) = &self.frames {
+            c.insert(key, value);
+        }
+    }
+
+    pub(crate) fn get_raw(&self, key: &FrameKey) -> Option<Bytes> {
+        self.io.as_ref()?.get(key)
+    }
+
+    pub(crate) fn put_raw(&self, key: FrameKey, value: Bytes) {
+        if let Some(c) = &self.io {
+            c.insert(key, value);
+        }
+    }
+
+    pub(crate) fn has_io_cache(&self) -> bool {
+        self.io.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_by_bytes() {
+        let c = DeltaCache::new(10_000, 0);
+        for i in 0..100 {
+            c.put_frame(
+                FrameKey { layer: 1, frame: i },
+                Bytes::from(vec![0u8; 1000]),
+            );
+        }
+        assert!(c.frame_bytes() <= 10_000, "{}", c.frame_bytes());
+        assert_eq!(c.io_bytes(), 0);
+        c.put_raw(FrameKey { layer: 1, frame: 0 }, Bytes::from_static(b"x"));
+        assert!(c.get_raw(&FrameKey { layer: 1, frame: 0 }).is_none());
+    }
+
+    #[test]
+    fn keys_distinguish_layers() {
+        let c = DeltaCache::new(1 << 20, 1 << 20);
+        c.put_frame(FrameKey { layer: 1, frame: 0 }, Bytes::from_static(b"old"));
+        assert!(c.get_frame(&FrameKey { layer: 2, frame: 0 }).is_none());
+        assert_eq!(
+            c.get_frame(&FrameKey { layer: 1, frame: 0 }).as_deref(),
+            Some(&b"old"[..])
+        );
+        c.clear();
+        assert!(c.get_frame(&FrameKey { layer: 1, frame: 0 }).is_none());
+    }
+}

@@ -1,0 +1,268 @@
+//! Compression codecs.
+//!
+//! Every block of a layer records the name of the codec its frames are
+//! compressed with, so a reader needs no configuration for the built-in
+//! codecs (`none`, `lz4`, `zstd`). A custom [`CompressionCodec`] is used for
+//! writing when it is the configured codec, and for reading blocks that carry
+//! its name.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+/// Identifies a codec in the block table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CodecId {
+    /// Stored uncompressed.
+    None,
+    /// A named codec: `"lz4"`, `"zstd"` or a custom name.
+    Named(String),
+}
+
+impl CodecId {
+    /// The name recorded on disk (`"none"` for [`CodecId::None`]).
+    pub fn name(&self) -> &str {
+        match self {
+            CodecId::None => "none",
+            CodecId::Named(n) => n,
+        }
+    }
+
+    /// The id whose on-disk name is `name`.
+    pub fn from_name(name: &str) -> CodecId {
+        match name {
+            "none" => CodecId::None,
+            other => CodecId::Named(other.to_owned()),
+        }
+    }
+}
+
+/// A block compression algorithm.
+///
+/// Implement it to plug in another algorithm; give it a unique
+/// [`id`](Self::id), since that name is what files record.
+pub trait CompressionCodec: Send + Sync {
+    /// The id recorded for blocks this codec writes.
+    fn id(&self) -> CodecId;
+
+    /// Compresses one frame.
+    fn compress(&self, data: &[u8]) -> Result<Vec<u8>>;
+
+    /// Decompresses one frame whose original length is `uncompressed_size`.
+    fn decompress(&self, data: &[u8], uncompressed_size: usize) -> Result<Vec<u8>>;
+
+    /// Decompresses one frame into `out`, which has exactly the original
+    /// length. The default goes through [`decompress`](Self::decompress);
+    /// the built-in codecs decode in place.
+    fn decompress_into(&self, data: &[u8], out: &mut [u8]) -> Result<()> {
+        let v = self.decompress(data, out.len())?;
+        if v.len() != out.len() {
+            return Err(Error::Codec {
+                codec: self.id().name().to_owned(),
+                message: format!("decoded {} bytes, expected {}", v.len(), out.len()),
+            });
+        }
+        out.copy_from_slice(&v);
+        Ok(())
+    }
+}
+
+/// Stores frames uncompressed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCompression;
+
+impl CompressionCodec for NoCompression {
+    fn id(&self) -> CodecId {
+        CodecId::None
+    }
+
+    fn compress(&self, data: &[u8]) -> Result<Vec<u8>> {
+        Ok(data.to_vec())
+    }
+
+    fn decompress(&self, data: &[u8], _uncompressed_size: usize) -> Result<Vec<u8>> {
+        Ok(data.to_vec())
+    }
+
+    fn decompress_into(&self, data: &[u8], out: &mut [u8]) -> Result<()> {
+        if data.len() != out.len() {
+            return Err(codec_error(
+                "none",
+                format!("frame holds {} bytes, expected {}", data.len(), out.len()),
+            ));
+        }
+        out.copy_from_slice(data);
+        Ok(())
+    }
+}
+
+/// LZ4 block compression (fast; the usual choice for scans).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Lz4Codec;
+
+impl CompressionCodec for Lz4Codec {
+    fn id(&self) -> CodecId {
+        CodecId::Named("lz4".into())
+    }
+
+    fn compress(&self, data: &[u8]) -> Result<Vec<u8>> {
+        Ok(lz4_flex::block::compress(data))
+    }
+
+    fn decompress(&self, data: &[u8], uncompressed_size: usize) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; uncompressed_size];
+        self.decompress_into(data, &mut out)?;
+        Ok(out)
+    }
+
+    fn decompress_into(&self, data: &[u8], out: &mut [u8]) -> Result<()> {
+        let n = lz4_flex::block::decompress_into(data, out)
+            .map_err(|e| codec_error("lz4", e.to_string()))?;
+        if n != out.len() {
+            return Err(codec_error(
+                "lz4",
+                format!("decoded {n} bytes, expected {}", out.len()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Zstandard compression at a configurable level (denser, slower).
+#[derive(Debug, Clone, Copy)]
+pub struct ZstdCodec {
+    /// Compression level (1-22; 3 is zstd's default).
+    pub level: i32,
+}
+
+impl ZstdCodec {
+    /// A codec compressing at `level`.
+    pub fn new(level: i32) -> Self {
+        Self { level }
+    }
+}
+
+impl Default for ZstdCodec {
+    fn default() -> Self {
+        Self { level: 3 }
+    }
+}
+
+impl CompressionCodec for ZstdCodec {
+    fn id(&self) -> CodecId {
+        CodecId::Named("zstd".into())
+    }
+
+    fn compress(&self, data: &[u8]) -> Result<Vec<u8>> {
+        zstd::bulk::compress(data, self.level).map_err(|e| codec_error("zstd", e.to_string()))
+    }
+
+    fn decompress(&self, data: &[u8], uncompressed_size: usize) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; uncompressed_size];
+        self.decompress_into(data, &mut out)?;
+        Ok(out)
+    }
+
+    fn decompress_into(&self, data: &[u8], out: &mut [u8]) -> Result<()> {
+        let n = zstd::bulk::decompress_to_buffer(data, out)
+            .map_err(|e| codec_error("zstd", e.to_string()))?;
+        if n != out.len() {
+            return Err(codec_error(
+                "zstd",
+                format!("decoded {n} bytes, expected {}", out.len()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn codec_error(codec: &str, message: String) -> Error {
+    Error::Codec {
+        codec: codec.to_owned(),
+        message,
+    }
+}
+
+/// The codecs a file can decode: the built-ins plus the configured one.
+#[derive(Clone)]
+pub(crate) struct CodecSet {
+    configured: Arc<dyn CompressionCodec>,
+    configured_name: String,
+}
+
+impl CodecSet {
+    pub(crate) fn new(configured: Arc<dyn CompressionCodec>) -> Self {
+        let configured_name = configured.id().name().to_owned();
+        Self {
+            configured,
+            configured_name,
+        }
+    }
+
+    /// The codec new frames are written with.
+    pub(crate) fn writer(&self) -> &Arc<dyn CompressionCodec> {
+        &self.configured
+    }
+
+    /// The on-disk name of the writing codec.
+    pub(crate) fn writer_name(&self) -> &str {
+        &self.configured_name
+    }
+
+    /// The codec that decodes blocks recorded as `name`, if known.
+    pub(crate) fn for_name(&self, name: &str) -> Option<&dyn CompressionCodec> {
+        if name == self.configured_name {
+            return Some(self.configured.as_ref());
+        }
+        match name {
+            "none" => Some(&NoCompression),
+            "lz4" => Some(&Lz4Codec),
+            // The level only matters for compression.
+            "zstd" => Some(&ZstdCodec { level: 3 }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn round_trip(codec: &dyn CompressionCodec) {
+        let data: Vec<u8> = (0..10_000u32).flat_map(|i| (i % 97).to_le_bytes()).collect();
+        let c = codec.compress(&data).unwrap();
+        assert_eq!(codec.decompress(&c, data.len()).unwrap(), data);
+        let mut out = vec![0u8; data.len()];
+        codec.decompress_into(&c, &mut out).unwrap();
+        assert_eq!(out, data);
+        // A wrong expected size is an error, not a short or padded result.
+        let mut short = vec![0u8; data.len() - 1];
+        assert!(codec.decompress_into(&c, &mut short).is_err());
+    }
+
+    #[test]
+    fn built_in_codecs_round_trip() {
+        round_trip(&NoCompression);
+        round_trip(&Lz4Codec);
+        round_trip(&ZstdCodec::new(5));
+    }
+
+    #[test]
+    fn damaged_input_is_an_error() {
+        let mut out = vec![0u8; 100];
+        assert!(Lz4Codec.decompress_into(&[0xff; 7], &mut out).is_err());
+        assert!(ZstdCodec::default().decompress_into(&[1, 2, 3], &mut out).is_err());
+    }
+
+    #[test]
+    fn codec_set_resolves_names() {
+        let set = CodecSet::new(Arc::new(ZstdCodec::new(9)));
+        assert_eq!(set.writer_name(), "zstd");
+        assert!(set.for_name("lz4").is_some());
+        assert!(set.for_name("none").is_some());
+        assert!(set.for_name("brotli").is_none());
+        assert_eq!(CodecId::from_name("none"), CodecId::None);
+        assert_eq!(CodecId::Named("lz4".into()).name(), "lz4");
+    }
+}

@@ -1,0 +1,300 @@
+//! Committing: `flush` turns the pending layer into the next delta layer;
+//! `compact` merges the visible layers into one snapshot layer.
+//!
+//! Both write the whole layer object with one conditional create of
+//! `{stem}.N.af` where N is the next number: if another writer took N first
+//! the commit fails with [`Error::Conflict`] and nothing is lost (the pending
+//! layer is kept). A snapshot makes every lower layer redundant; compaction
+//! deletes those only after the snapshot is committed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::ObjectStoreExt;
+
+use super::ArrayFile;
+use super::index::{ChunkRef, CommittedIndex, IndexedArray};
+use super::open::{WRITER, now_ns, random_id};
+use crate::error::{Error, Result};
+use crate::format::{self, ArrayRecord, ChunkRecord, Footer, LayerHeader, LayerKind, RecordOp};
+use crate::layer::{ChunkLoc, DataLayout, FrameWriter, LayerReader};
+use crate::storage::{InMemoryStorage, SpillFile, Storage};
+
+/// Compaction moves chunks in batches of about this many stored bytes.
+const COMPACT_BATCH_BYTES: u64 = 64 * 1024 * 1024;
+
+impl ArrayFile {
+    /// Commits the pending changes as a new layer.
+    ///
+    /// A no-op without pending changes. On [`Error::Conflict`] (another
+    /// writer committed first) the pending changes are kept.
+    pub async fn flush(&mut self) -> Result<()> {
+        let Some(pending) = self.pending.as_mut() else {
+            return Ok(());
+        };
+        if pending.is_empty() {
+            self.pending = None;
+            return Ok(());
+        }
+        let (layout, records) = pending.finish(self.settings.block_target)?;
+        let (latest_id, generation, seq) = self.next_layer()?;
+        let header = LayerHeader {
+            dataset_id: self.dataset_id,
+            layer_id: random_id(),
+            parent_id: latest_id,
+            seq,
+            generation,
+            kind: LayerKind::Delta,
+            created_ns: now_ns(),
+            writer: WRITER.into(),
+        };
+        let spill = self
+            .pending
+            .as_ref()
+            .map(|p| p.spill())
+            .ok_or_else(|| Error::corrupted(super::read::PENDING, "pending layer vanished"))?;
+        let reader = commit_layer(&self.store, spill, header, layout, records).await?;
+        self.index.apply(Arc::new(reader.0), reader.1)?;
+        self.pending = None;
+        Ok(())
+    }
+
+    /// Commits the pending changes like [`flush`](Self::flush) and writes a
+    /// copy of the committed layer object into `storage` (the 0.9 form for
+    /// in-memory files).
+    pub async fn flush_memory(&mut self, storage: &InMemoryStorage) -> Result<()> {
+        let before = self.index.latest_seq();
+        self.flush().await?;
+        if let Some(latest) = self.index.latest()
+            && latest.header.seq != before
+        {
+            let bytes = self
+                .store
+                .store()
+                .get(&latest.path)
+                .await
+                .map_err(|e| Error::storage(latest.path.as_ref(), e))?
+                .bytes()
+                .await
+                .map_err(|e| Error::storage(latest.path.as_ref(), e))?;
+            storage.write(bytes).await?;
+        }
+        Ok(())
+    }
+
+    /// Merges every visible layer into one snapshot layer and reclaims the
+    /// layers it replaces.
+    ///
+    /// Pending changes are committed first (as by [`flush`](Self::flush)),
+    /// so compaction never silently drops or half-includes them. Frames whose
+    /// chunks are all still visible are copied without recompression; the
+    /// others are repacked with the configured codec. Overwritten and deleted
+    /// chunks are not carried over. After success
+    /// [`num_layers`](Self::num_layers) is 1.
+    pub async fn compact(&mut self) -> Result<()> {
+        self.flush().await?;
+        if self.index.layers.len() <= 1 {
+            return Ok(());
+        }
+        let (latest_id, _, seq) = self.next_layer()?;
+        let mut writer = FrameWriter::new(self.settings.codecs.clone(), self.settings.frame_target)?;
+        let live = self.index.live_refs();
+        let mut copied: HashMap<(u32, u32), u32> = HashMap::new();
+        let mut arrays: Vec<&IndexedArray> = self.index.arrays.values().collect();
+        arrays.sort_by_key(|a| a.order);
+        let mut records: Vec<ArrayRecord> = Vec::with_capacity(arrays.len());
+        for array in arrays {
+            let mut chunks: Vec<(u64, &ChunkRef)> = array.chunks.iter().map(|(&i, c)| (i, c)).collect();
+            chunks.sort_by_key(|(i, _)| *i);
+            let mut out = Vec::with_capacity(chunks.len());
+            let mut start = 0;
+            while start < chunks.len() {
+                let mut end = start;
+                let mut bytes = 0u64;
+                while end < chunks.len() && (end == start || bytes < COMPACT_BATCH_BYTES) {
+                    bytes += chunks.get(end).map_or(0, |(_, c)| c.loc.len);
+                    end += 1;
+                }
+                let batch = chunks.get(start..end).unwrap_or(&[]);
+                self.move_chunks(batch, &live, &mut copied, &mut writer, &mut out)
+                    .await?;
+                start = end;
+            }
+            records.push(ArrayRecord {
+                name: array.info.meta.name.clone(),
+                op: RecordOp::Define(array.info.to_def()),
+                attrs: array
+                    .attrs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone())))
+                    .collect(),
+                chunks: out,
+            });
+        }
+        let layout = writer.layout(self.settings.block_target)?;
+        for r in &mut records {
+            for c in &mut r.chunks {
+                c.frame = layout
+                    .remap
+                    .get(c.frame as usize)
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| Error::corrupted("<compaction spill file>", "chunk in a dropped frame"))?;
+            }
+        }
+        let header = LayerHeader {
+            dataset_id: self.dataset_id,
+            layer_id: random_id(),
+            parent_id: latest_id,
+            seq,
+            generation: seq,
+            kind: LayerKind::Snapshot,
+            created_ns: now_ns(),
+            writer: WRITER.into(),
+        };
+        let (reader, records) = commit_layer(&self.store, writer.spill(), header, layout, records).await?;
+        let old: Vec<Arc<LayerReader>> = std::mem::take(&mut self.index.layers);
+        let mut index = CommittedIndex::default();
+        index.apply(Arc::new(reader), records)?;
+        self.index = index;
+        // The snapshot is durable: the layers below it are redundant. A failed
+        // delete only leaves garbage that a later compaction removes.
+        for layer in old {
+            if layer.header.seq != 0 {
+                let _ = self.store.delete(&layer.path).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies one batch of an array's chunks into the snapshot writer.
+    async fn move_chunks(
+        &self,
+        batch: &[(u64, &ChunkRef)],
+        live: &[Vec<u32>],
+        copied: &mut HashMap<(u32, u32), u32>,
+        writer: &mut FrameWriter,
+        out: &mut Vec<ChunkRecord>,
+    ) -> Result<()> {
+        // Per layer: frames to copy verbatim, frames to decode.
+        let mut verbatim: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut decode: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (_, c) in batch {
+            let key = (c.layer, c.loc.frame);
+            if copied.contains_key(&key) {
+                continue;
+            }
+            let layer = self.layer(c.layer)?;
+            let total = layer.frame_refs.get(c.loc.frame as usize).copied().unwrap_or(0);
+            let alive = live
+                .get(c.layer as usize)
+                .and_then(|l| l.get(c.loc.frame as usize))
+                .copied()
+                .unwrap_or(0);
+            let list = if alive == total {
+                verbatim.entry(c.layer).or_default()
+            } else {
+                decode.entry(c.layer).or_default()
+            };
+            if !list.contains(&c.loc.frame) {
+                list.push(c.loc.frame);
+            }
+        }
+        for (layer_idx, frames) in verbatim {
+            let layer = self.layer(layer_idx)?;
+            let stored = layer.fetch_stored(&self.store, &frames).await?;
+            for (frame, bytes) in frames.into_iter().zip(stored) {
+                let f = layer.frame(frame)?;
+                let refs = live
+                    .get(layer_idx as usize)
+                    .and_then(|l| l.get(frame as usize))
+                    .copied()
+                    .unwrap_or(0);
+                let new = writer.copy_frame(&bytes, f.raw_len, f.crc, layer.frame_codec(frame)?, refs)?;
+                copied.insert((layer_idx, frame), new);
+            }
+        }
+        let mut decoded: HashMap<(u32, u32), Bytes> = HashMap::new();
+        for (layer_idx, frames) in decode {
+            let layer = self.layer(layer_idx)?;
+            let raw = layer
+                .load(&self.store, &frames, None, &self.settings.codecs)
+                .await?;
+            for (frame, bytes) in frames.into_iter().zip(raw) {
+                decoded.insert((layer_idx, frame), bytes);
+            }
+        }
+        for (index, c) in batch {
+            let key = (c.layer, c.loc.frame);
+            let loc = match copied.get(&key) {
+                Some(&frame) => ChunkLoc { frame, ..c.loc },
+                None => {
+                    let frame = decoded.get(&key).ok_or_else(|| {
+                        Error::corrupted("<compaction>", format!("frame {} was not loaded", c.loc.frame))
+                    })?;
+                    let (from, to) = (c.loc.offset as usize, (c.loc.offset + c.loc.len) as usize);
+                    let bytes = frame.get(from..to).ok_or_else(|| {
+                        Error::corrupted(
+                            self.layer(c.layer).map(|l| l.path.to_string()).unwrap_or_default(),
+                            format!("chunk {index} lies outside frame {}", c.loc.frame),
+                        )
+                    })?;
+                    writer.add_chunk(bytes)?
+                }
+            };
+            out.push(ChunkRecord {
+                index: *index,
+                frame: loc.frame,
+                offset: loc.offset,
+                len: loc.len,
+                stats: c.stats.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn layer(&self, idx: u32) -> Result<&Arc<LayerReader>> {
+        self.index.layers.get(idx as usize).ok_or_else(|| {
+            Error::corrupted(self.store.base_path().as_ref(), format!("no layer {idx} in the index"))
+        })
+    }
+
+    /// The newest layer's id and generation, and the next layer number.
+    fn next_layer(&self) -> Result<([u8; 16], u64, u64)> {
+        let latest = self.index.latest().ok_or_else(|| Error::InvalidOperation {
+            operation: "commit",
+            reason: "the file has no base layer".into(),
+        })?;
+        let seq = latest.header.seq.checked_add(1).ok_or_else(|| Error::InvalidOperation {
+            operation: "commit",
+            reason: "layer numbers are exhausted".into(),
+        })?;
+        Ok((latest.header.layer_id, latest.header.generation, seq))
+    }
+}
+
+/// Writes the layer object (data ranges from `spill`, then footer and
+/// trailer) with a conditional create and returns it as a reader.
+async fn commit_layer(
+    store: &crate::storage::FileStore,
+    spill: &SpillFile,
+    header: LayerHeader,
+    layout: DataLayout,
+    records: Vec<ArrayRecord>,
+) -> Result<(LayerReader, Vec<ArrayRecord>)> {
+    let seq = header.seq;
+    let footer = Footer {
+        header,
+        codecs: layout.codecs,
+        blocks: layout.blocks,
+        frames: layout.frames,
+        arrays: records,
+    };
+    let tail = format::encode_tail(&footer);
+    let path = store.layer_path(seq);
+    store
+        .create_from_parts(&path, spill, &layout.ranges, &tail)
+        .await?;
+    Ok(LayerReader::from_footer(path, layout.len + tail.len() as u64, footer))
+}

@@ -1,0 +1,185 @@
+//! [`ArrayFile`]: the layer stack, the merged index, and the read, write and
+//! commit paths.
+//!
+//! | file | concern |
+//! |------|---------|
+//! | `open.rs` | create, open: loading the visible layers into the index |
+//! | `index.rs` | the merged index of committed layers |
+//! | `schema.rs` | define, delete, metadata, attributes, statistics |
+//! | `write.rs` | `write_array`: chunk read-modify-write into the pending layer |
+//! | `read.rs` | `read_array`: plan, fetch, decode, copy |
+//! | `commit.rs` | `flush` and `compact` |
+
+mod commit;
+mod index;
+mod open;
+mod read;
+mod schema;
+mod write;
+
+use std::sync::Arc;
+
+use crate::cache::DeltaCache;
+use crate::codec::{CodecSet, CompressionCodec};
+use crate::error::{Error, Result};
+use crate::format::Id;
+use crate::layer::PendingLayer;
+use crate::storage::FileStore;
+
+pub use crate::meta::{ArrayMeta, MergedArrayMeta};
+
+use index::CommittedIndex;
+
+/// Default target size of a block, in decompressed bytes (8 MiB). Blocks
+/// group frames that share a codec.
+pub const DEFAULT_BLOCK_TARGET_SIZE: usize = 8 * 1024 * 1024;
+/// Default target size of a frame (16 KiB): chunks at least this large are
+/// compressed alone; smaller ones share a frame up to this size.
+pub const DEFAULT_FRAME_TARGET_SIZE: usize = 16 * 1024;
+/// Default byte budget of the decompressed-frame cache (256 MiB).
+pub const DEFAULT_CACHE_CAPACITY: usize = 256 * 1024 * 1024;
+/// Default byte budget of the compressed-frame (I/O) cache (64 MiB).
+pub const DEFAULT_IO_CACHE_CAPACITY: usize = 64 * 1024 * 1024;
+
+/// Configuration for opening or creating an [`ArrayFile`].
+///
+/// ```
+/// use array_format::{FileConfig, ZstdCodec};
+///
+/// let config = FileConfig {
+///     block_target_size: 4 * 1024 * 1024,
+///     ..FileConfig::new(ZstdCodec { level: 9 })
+/// };
+/// # let _ = config;
+/// ```
+pub struct FileConfig<C: CompressionCodec> {
+    /// Codec for the frames this handle writes. Reading needs no codec
+    /// configuration: each block records its own.
+    pub codec: C,
+    /// Target decompressed size of a block.
+    pub block_target_size: usize,
+    /// Target decompressed size of a frame, the unit of compression and of
+    /// the smallest read.
+    pub frame_target_size: usize,
+    /// Byte budget of this file's decompressed-frame cache (0 disables it).
+    ///
+    /// Ignored when [`cache`](Self::cache) is `Some`.
+    pub cache_capacity: usize,
+    /// Byte budget of this file's compressed-frame cache (0 disables it).
+    ///
+    /// Ignored when [`cache`](Self::cache) is `Some`.
+    pub io_cache_capacity: usize,
+    /// A cache shared with other files; entries are keyed by layer identity,
+    /// so files never see each other's (or stale) data.
+    pub cache: Option<Arc<DeltaCache>>,
+}
+
+impl<C: CompressionCodec> FileConfig<C> {
+    /// A config using `codec` and the `DEFAULT_*` sizes, with no shared cache.
+    pub fn new(codec: C) -> Self {
+        Self {
+            codec,
+            block_target_size: DEFAULT_BLOCK_TARGET_SIZE,
+            frame_target_size: DEFAULT_FRAME_TARGET_SIZE,
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
+            io_cache_capacity: DEFAULT_IO_CACHE_CAPACITY,
+            cache: None,
+        }
+    }
+}
+
+/// The settings an open file keeps from its [`FileConfig`].
+struct Settings {
+    codecs: CodecSet,
+    block_target: u64,
+    frame_target: usize,
+    cache: Option<Arc<DeltaCache>>,
+}
+
+impl Settings {
+    fn from_config<C: CompressionCodec + 'static>(config: FileConfig<C>) -> Self {
+        let cache = match config.cache {
+            Some(c) => Some(c),
+            None if config.cache_capacity == 0 && config.io_cache_capacity == 0 => None,
+            None => Some(Arc::new(DeltaCache::new(
+                config.cache_capacity as u64,
+                config.io_cache_capacity as u64,
+            ))),
+        };
+        Self {
+            codecs: CodecSet::new(Arc::new(config.codec)),
+            block_target: config.block_target_size.max(1) as u64,
+            frame_target: config.frame_target_size.max(1),
+            cache,
+        }
+    }
+}
+
+/// A file of many chunked n-dimensional arrays.
+///
+/// Committed state is a stack of immutable layers (the newest snapshot and
+/// the deltas above it), merged into one index when the file is opened.
+/// Changes accumulate in a pending layer, spilled to a temporary file, until
+/// [`flush`](Self::flush) commits them as one new layer object. Reads take
+/// `&self`, so an `Arc<ArrayFile>` serves any number of concurrent readers.
+pub struct ArrayFile {
+    store: FileStore,
+    settings: Settings,
+    dataset_id: Id,
+    index: CommittedIndex,
+    pending: Option<PendingLayer>,
+}
+
+impl std::fmt::Debug for ArrayFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArrayFile")
+            .field("path", &self.store.base_path().as_ref())
+            .field("layers", &self.index.layers.len())
+            .field("arrays", &self.index.arrays.len())
+            .field("pending", &self.pending.is_some())
+            .finish()
+    }
+}
+
+impl ArrayFile {
+    /// Number of visible committed layers: the newest snapshot and the deltas
+    /// above it. 1 for a new or just compacted file.
+    pub fn num_layers(&self) -> usize {
+        self.index.layers.len()
+    }
+
+    /// Whether there are changes that [`flush`](Self::flush) would commit.
+    pub fn has_pending_changes(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| !p.is_empty())
+    }
+
+    /// The path of the file's base object.
+    pub fn path(&self) -> &object_store::path::Path {
+        self.store.base_path()
+    }
+
+    fn pending_mut(&mut self) -> Result<&mut PendingLayer> {
+        if self.pending.is_none() {
+            self.pending = Some(PendingLayer::new(
+                self.settings.codecs.clone(),
+                self.settings.frame_target,
+            )?);
+        }
+        self.pending.as_mut().ok_or_else(|| Error::InvalidOperation {
+            operation: "write",
+            reason: "the pending layer could not be created".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn array_file_is_send_and_sync() {
+        assert_send_sync::<ArrayFile>();
+    }
+}

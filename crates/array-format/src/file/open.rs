@@ -1,0 +1,238 @@
+//! Creating and opening files: loading the visible layers into the index.
+//!
+//! Open lists the layer objects, reads the newest layer's footer to learn
+//! which snapshot it builds on (its generation), then reads that snapshot and
+//! every delta above it, checking that they form one chain: same dataset id,
+//! consecutive numbers, each delta naming its predecessor as parent.
+
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStore;
+use object_store::path::Path;
+
+use super::index::CommittedIndex;
+use super::{ArrayFile, FileConfig, Settings};
+use crate::codec::CompressionCodec;
+use crate::error::{Error, Result};
+use crate::format::{self, ArrayRecord, Footer, Id, LayerHeader, LayerKind};
+use crate::layer::LayerReader;
+use crate::storage::{FileStore, LayerObject};
+
+/// Footers read concurrently on open.
+const OPEN_CONCURRENCY: usize = 16;
+
+/// Attempts at a consistent listing when layers vanish mid-open (a
+/// concurrent compaction reclaimed them).
+const OPEN_ATTEMPTS: usize = 3;
+
+pub(crate) fn random_id() -> Id {
+    loop {
+        let id: Id = rand::random();
+        if id != [0u8; 16] {
+            return id;
+        }
+    }
+}
+
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+pub(crate) const WRITER: &str = concat!("array-format ", env!("CARGO_PKG_VERSION"));
+
+impl ArrayFile {
+    /// Creates a new, empty file at `path` (which must end in `.af`) in
+    /// `store`, replacing any file of that name.
+    ///
+    /// Layers are written beside the base as `{stem}.N.af`.
+    pub async fn create<C: CompressionCodec + 'static>(
+        store: Arc<dyn ObjectStore>,
+        path: Path,
+        config: FileConfig<C>,
+    ) -> Result<Self> {
+        let fs = FileStore::new(store, path)?;
+        for old in fs.list_all().await? {
+            fs.delete(&old).await?;
+        }
+        let dataset_id = random_id();
+        let footer = Footer {
+            header: LayerHeader {
+                dataset_id,
+                layer_id: random_id(),
+                parent_id: [0; 16],
+                seq: 0,
+                generation: 0,
+                kind: LayerKind::Snapshot,
+                created_ns: now_ns(),
+                writer: WRITER.into(),
+            },
+            codecs: Vec::new(),
+            blocks: Vec::new(),
+            frames: Vec::new(),
+            arrays: Vec::new(),
+        };
+        let tail = format::encode_tail(&footer);
+        let size = tail.len() as u64;
+        fs.create_object(fs.base_path(), tail.into()).await?;
+        let (reader, records) = LayerReader::from_footer(fs.base_path().clone(), size, footer);
+        let mut index = CommittedIndex::default();
+        index.apply(Arc::new(reader), records)?;
+        Ok(Self {
+            store: fs,
+            settings: Settings::from_config(config),
+            dataset_id,
+            index,
+            pending: None,
+        })
+    }
+
+    /// Opens the file at `path` in `store`.
+    ///
+    /// Reads the trailer and footer of the newest snapshot and of every layer
+    /// above it (concurrently) and builds the merged index; no array data is
+    /// read until asked for.
+    pub async fn open<C: CompressionCodec + 'static>(
+        store: Arc<dyn ObjectStore>,
+        path: Path,
+        config: FileConfig<C>,
+    ) -> Result<Self> {
+        let fs = FileStore::new(store, path)?;
+        let (index, dataset_id) = load_index(&fs).await?;
+        Ok(Self {
+            store: fs,
+            settings: Settings::from_config(config),
+            dataset_id,
+            index,
+            pending: None,
+        })
+    }
+
+    /// Creates a new, empty file held in memory (an `object_store` in-memory
+    /// store). It behaves exactly like an on-disk file: commit with
+    /// [`flush`](Self::flush).
+    pub async fn create_memory<C: CompressionCodec + 'static>(config: FileConfig<C>) -> Result<Self> {
+        Self::create(
+            Arc::new(object_store::memory::InMemory::new()),
+            Path::from("memory.af"),
+            config,
+        )
+        .await
+    }
+}
+
+fn vanished(e: &Error) -> bool {
+    matches!(e, Error::Storage { source, .. } if matches!(**source, object_store::Error::NotFound { .. }))
+}
+
+pub(crate) async fn load_index(fs: &FileStore) -> Result<(CommittedIndex, Id)> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_load(fs).await {
+            Err(e) if vanished(&e) && attempt < OPEN_ATTEMPTS => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn open_layer(fs: &FileStore, obj: &LayerObject) -> Result<(LayerReader, Vec<ArrayRecord>)> {
+    let (reader, records) = LayerReader::open(fs, obj.path.clone()).await?;
+    if reader.header.seq != obj.seq {
+        return Err(Error::corrupted(
+            obj.path.as_ref(),
+            format!("the object is named as layer {} but its footer says layer {}", obj.seq, reader.header.seq),
+        ));
+    }
+    Ok((reader, records))
+}
+
+async fn try_load(fs: &FileStore) -> Result<(CommittedIndex, Id)> {
+    let listed = fs.list_layers().await?;
+    let (Some(anchor_obj), Some(latest_obj)) = (listed.first(), listed.last()) else {
+        return Err(Error::FileNotFound {
+            path: fs.base_path().to_string(),
+        });
+    };
+    if anchor_obj.seq != 0 {
+        return Err(Error::FileNotFound {
+            path: fs.base_path().to_string(),
+        });
+    }
+    let anchor = open_layer(fs, anchor_obj).await?;
+    let dataset_id = anchor.0.header.dataset_id;
+    let latest = if latest_obj.seq == 0 {
+        None
+    } else {
+        Some(open_layer(fs, latest_obj).await?)
+    };
+    let generation = latest.as_ref().map_or(0, |(l, _)| l.header.generation);
+
+    // Every layer from the snapshot up to the newest must be present.
+    let mut chain: Vec<&LayerObject> = Vec::new();
+    let mut expect = generation;
+    for obj in listed.iter().filter(|o| o.seq >= generation && o.seq < latest_obj.seq) {
+        if obj.seq != expect {
+            break;
+        }
+        chain.push(obj);
+        expect += 1;
+    }
+    if latest_obj.seq > 0 && expect != latest_obj.seq {
+        return Err(Error::corrupted(
+            fs.layer_path(expect).as_ref(),
+            format!(
+                "layer {expect} is missing: layer {} builds on snapshot {generation}",
+                latest_obj.seq
+            ),
+        ));
+    }
+    let middle: Vec<(LayerReader, Vec<ArrayRecord>)> = futures::stream::iter(
+        chain
+            .into_iter()
+            .filter(|o| o.seq != 0)
+            .map(|o| open_layer(fs, o)),
+    )
+    .buffered(OPEN_CONCURRENCY)
+    .try_collect()
+    .await?;
+
+    let mut layers: Vec<(LayerReader, Vec<ArrayRecord>)> = Vec::with_capacity(middle.len() + 2);
+    if generation == 0 {
+        layers.push(anchor);
+    }
+    layers.extend(middle);
+    layers.extend(latest);
+
+    let mut index = CommittedIndex::default();
+    let mut prev: Option<Id> = None;
+    for (i, (reader, records)) in layers.into_iter().enumerate() {
+        let h = &reader.header;
+        let path = reader.path.to_string();
+        if h.dataset_id != dataset_id {
+            return Err(Error::corrupted(path, "the layer belongs to another file (dataset id differs from the base)"));
+        }
+        if i == 0 {
+            if h.kind != LayerKind::Snapshot || h.seq != generation {
+                return Err(Error::corrupted(
+                    path,
+                    format!("layer {} was expected to be snapshot {generation}", h.seq),
+                ));
+            }
+        } else if h.kind != LayerKind::Delta || h.generation != generation || Some(h.parent_id) != prev {
+            return Err(Error::corrupted(
+                path,
+                format!(
+                    "layer {} does not continue the chain from snapshot {generation} (kind {:?}, generation {})",
+                    h.seq, h.kind, h.generation
+                ),
+            ));
+        }
+        prev = Some(h.layer_id);
+        index.apply(Arc::new(reader), records)?;
+    }
+    Ok((index, dataset_id))
+}

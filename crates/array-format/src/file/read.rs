@@ -1,0 +1,255 @@
+//! The read path: plan which chunks a region needs and where they are, fetch
+//! the frames (cache first, then coalesced concurrent requests per layer),
+//! and copy each chunk's overlap straight into the output.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use ndarray::{ArcArray, IxDyn};
+
+use super::ArrayFile;
+use super::schema::{ChunkSource, Resolved};
+use crate::element::ArrayElement;
+use crate::error::{Error, Result};
+use crate::meta::ArrayInfo;
+use crate::nd::{self, Region};
+
+/// Label for errors about pending data.
+pub(crate) const PENDING: &str = "<pending spill file>";
+
+/// The bytes of one chunk and the object they came from (for messages).
+pub(crate) struct LoadedChunk {
+    pub(crate) bytes: Bytes,
+    pub(crate) origin: String,
+}
+
+impl ArrayFile {
+    /// Loads the newest bytes of the chunks `indices` of an array; `None`
+    /// for chunks never written.
+    pub(crate) async fn load_chunks(
+        &self,
+        array: &Resolved<'_>,
+        indices: &[u64],
+    ) -> Result<Vec<Option<LoadedChunk>>> {
+        let mut out: Vec<Option<LoadedChunk>> = Vec::with_capacity(indices.len());
+        // layer -> (frames wanted, and for each output slot: frame position, offset, len)
+        let mut by_layer: HashMap<u32, (Vec<u32>, Vec<(usize, usize, u64, u64)>)> = HashMap::new();
+        for (slot, &index) in indices.iter().enumerate() {
+            match array.chunk(index) {
+                ChunkSource::Missing => out.push(None),
+                ChunkSource::Pending(c) => {
+                    let pending = self.pending.as_ref().ok_or_else(|| {
+                        Error::corrupted(PENDING, "pending chunk without a pending layer")
+                    })?;
+                    out.push(Some(LoadedChunk {
+                        bytes: pending.read_chunk(c)?,
+                        origin: PENDING.into(),
+                    }));
+                }
+                ChunkSource::Committed(c) => {
+                    out.push(None);
+                    let entry = by_layer.entry(c.layer).or_default();
+                    let pos = match entry.0.iter().position(|&f| f == c.loc.frame) {
+                        Some(p) => p,
+                        None => {
+                            entry.0.push(c.loc.frame);
+                            entry.0.len() - 1
+                        }
+                    };
+                    entry.1.push((slot, pos, c.loc.offset, c.loc.len));
+                }
+            }
+        }
+        let cache = self.settings.cache.as_deref();
+        let loads = by_layer.into_iter().map(|(layer, (frames, wanted))| async move {
+            let reader = self.index.layers.get(layer as usize).ok_or_else(|| {
+                Error::corrupted(self.store.base_path().as_ref(), format!("no layer {layer} in the index"))
+            })?;
+            let loaded = reader
+                .load(&self.store, &frames, cache, &self.settings.codecs)
+                .await?;
+            Ok::<_, Error>((reader.path.to_string(), loaded, wanted))
+        });
+        for (origin, frames, wanted) in futures::future::try_join_all(loads).await? {
+            for (slot, pos, offset, len) in wanted {
+                let frame = frames.get(pos).ok_or_else(|| Error::corrupted(&origin, "frame not loaded"))?;
+                let end = offset.checked_add(len).filter(|&e| e <= frame.len() as u64).ok_or_else(|| {
+                    Error::corrupted(
+                        &origin,
+                        format!("chunk of {len} bytes at {offset} lies outside its {}-byte frame", frame.len()),
+                    )
+                })?;
+                if let Some(o) = out.get_mut(slot) {
+                    *o = Some(LoadedChunk {
+                        bytes: frame.slice(offset as usize..end as usize),
+                        origin: origin.clone(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads the region of array `name` that starts at `start` and has
+    /// `shape`; `vec![], vec![]` reads the whole array.
+    ///
+    /// Elements never written read as the fill value. Errors:
+    /// [`Error::ArrayNotFound`], [`Error::DTypeMismatch`] when `T` is not the
+    /// array's element type, [`Error::RankMismatch`], [`Error::OutOfBounds`],
+    /// and [`Error::Corrupted`] when stored bytes fail their checks.
+    pub async fn read_array<T: ArrayElement>(
+        &self,
+        name: &str,
+        start: Vec<usize>,
+        shape: Vec<usize>,
+    ) -> Result<ArcArray<T, IxDyn>> {
+        let resolved = self.resolve(name)?;
+        let info = resolved.info();
+        check_dtype::<T>(info)?;
+        let region = if start.is_empty() && shape.is_empty() {
+            Region::whole(&info.meta.shape)
+        } else {
+            check_rank(info, "start", start.len())?;
+            check_rank(info, "shape", shape.len())?;
+            Region::new(
+                start.iter().map(|&s| s as u64).collect(),
+                shape.iter().map(|&s| s as u64).collect(),
+            )
+        };
+        check_bounds(info, &region)?;
+        let out_shape = nd::to_usize(&region.shape).ok_or_else(|| too_large(info, &region))?;
+        let n = region
+            .num_elements()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| too_large(info, &region))?;
+        let mut out: Vec<T> = vec![T::fill_element(info.meta.fill_value.as_ref()); n];
+
+        let grid = &info.grid;
+        let coords = grid.chunks_overlapping(&region);
+        let indices: Vec<u64> = coords
+            .iter()
+            .map(|c| grid.linear_index(c).ok_or_else(|| internal(info, "chunk outside the grid")))
+            .collect::<Result<_>>()?;
+        let loaded = self.load_chunks(&resolved, &indices).await?;
+        for (coord, chunk) in coords.iter().zip(loaded) {
+            let Some(chunk) = chunk else { continue };
+            copy_chunk_into(info, coord, &chunk, &region, &out_shape, &mut out)?;
+        }
+        ArcArray::from_shape_vec(IxDyn(&out_shape), out).map_err(|e| internal(info, &e.to_string()))
+    }
+}
+
+/// Copies the part of a stored chunk that overlaps `region` into `out`.
+fn copy_chunk_into<T: ArrayElement>(
+    info: &ArrayInfo,
+    coord: &[u64],
+    chunk: &LoadedChunk,
+    region: &Region,
+    out_shape: &[usize],
+    out: &mut [T],
+) -> Result<()> {
+    let grid = &info.grid;
+    let cr = grid
+        .chunk_region(coord)
+        .ok_or_else(|| internal(info, "chunk outside the grid"))?;
+    let Some(ov) = cr.intersect(region) else {
+        return Ok(());
+    };
+    let damaged = |what: String| {
+        Error::corrupted(
+            chunk.origin.clone(),
+            format!("array {:?}, chunk {coord:?}: {what}", info.meta.name),
+        )
+    };
+    let src_shape = nd::to_usize(&cr.shape).ok_or_else(|| internal(info, "chunk shape"))?;
+    let src_start = offsets(&ov.start, &cr.start)?;
+    let dst_start = offsets(&ov.start, &region.start)?;
+    let copy = nd::to_usize(&ov.shape).ok_or_else(|| internal(info, "copy shape"))?;
+    match (T::pod_bytes_mut(out), T::DTYPE.element_size()) {
+        (Some(dst), Some(esize)) => nd::copy_region_bytes(
+            &chunk.bytes,
+            &src_shape,
+            &src_start,
+            dst,
+            out_shape,
+            &dst_start,
+            &copy,
+            esize,
+        )
+        .map_err(damaged),
+        _ => {
+            let len: usize = src_shape.iter().product();
+            let values = T::decode_n(&chunk.bytes, len).map_err(damaged)?;
+            nd::copy_region(&values, &src_shape, &src_start, out, out_shape, &dst_start, &copy)
+                .map_err(damaged)
+        }
+    }
+}
+
+/// `a - b` per dimension, as `usize`.
+pub(crate) fn offsets(a: &[u64], b: &[u64]) -> Result<Vec<usize>> {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            x.checked_sub(y)
+                .and_then(|d| usize::try_from(d).ok())
+                .ok_or_else(|| Error::InvalidOperation {
+                    operation: "copy",
+                    reason: format!("region offset {x} - {y} is negative"),
+                })
+        })
+        .collect()
+}
+
+pub(crate) fn check_dtype<T: ArrayElement>(info: &ArrayInfo) -> Result<()> {
+    if T::DTYPE != info.meta.dtype {
+        return Err(Error::DTypeMismatch {
+            name: info.meta.name.clone(),
+            expected: info.meta.dtype,
+            actual: T::DTYPE,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_rank(info: &ArrayInfo, what: &'static str, actual: usize) -> Result<()> {
+    let expected = info.meta.shape.len();
+    if actual != expected {
+        return Err(Error::RankMismatch {
+            name: info.meta.name.clone(),
+            what,
+            expected,
+            actual,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_bounds(info: &ArrayInfo, region: &Region) -> Result<()> {
+    if !region.is_within(&info.meta.shape) {
+        return Err(Error::OutOfBounds {
+            name: info.meta.name.clone(),
+            start: region.start.clone(),
+            shape: region.shape.clone(),
+            array_shape: info.meta.shape.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn too_large(info: &ArrayInfo, region: &Region) -> Error {
+    Error::InvalidOperation {
+        operation: "read_array",
+        reason: format!(
+            "a region of shape {:?} of array {:?} does not fit in memory",
+            region.shape, info.meta.name
+        ),
+    }
+}
+
+pub(crate) fn internal(info: &ArrayInfo, what: &str) -> Error {
+    Error::InvalidOperation {
+        operation: "array access",
+        reason: format!("array {:?}: {what}", info.meta.name),
+    }
+}

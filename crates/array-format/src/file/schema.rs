@@ -1,0 +1,308 @@
+//! Array definitions, deletions, metadata, attributes and statistics: the
+//! merged view of the committed index and the pending layer.
+
+use std::sync::Arc;
+
+use super::ArrayFile;
+use super::index::{ChunkRef, IndexedArray};
+use crate::element::ArrayElement;
+use crate::error::{Error, Result};
+use crate::layer::{PendingArray, PendingChunk, PendingOp};
+use crate::meta::{ArrayInfo, MergedArrayMeta};
+use crate::stats::{ArrayStats, StatsFile};
+use crate::value::{AttributeValue, FillValue};
+
+/// An array as the caller sees it: defined in the pending layer, or
+/// committed (possibly with pending changes on top).
+pub(crate) enum Resolved<'a> {
+    Pending {
+        info: &'a Arc<ArrayInfo>,
+        record: &'a PendingArray,
+    },
+    Committed {
+        array: &'a IndexedArray,
+        record: Option<&'a PendingArray>,
+    },
+}
+
+/// Where the newest version of a chunk is.
+pub(crate) enum ChunkSource<'a> {
+    Pending(&'a PendingChunk),
+    Committed(&'a ChunkRef),
+    Missing,
+}
+
+impl<'a> Resolved<'a> {
+    pub(crate) fn info(&self) -> &'a Arc<ArrayInfo> {
+        match self {
+            Resolved::Pending { info, .. } => info,
+            Resolved::Committed { array, .. } => &array.info,
+        }
+    }
+
+    pub(crate) fn chunk(&self, index: u64) -> ChunkSource<'a> {
+        match self {
+            Resolved::Pending { record, .. } => record
+                .chunks
+                .get(&index)
+                .map_or(ChunkSource::Missing, ChunkSource::Pending),
+            Resolved::Committed { array, record } => {
+                if let Some(c) = record.and_then(|r| r.chunks.get(&index)) {
+                    return ChunkSource::Pending(c);
+                }
+                array
+                    .chunks
+                    .get(&index)
+                    .map_or(ChunkSource::Missing, ChunkSource::Committed)
+            }
+        }
+    }
+
+    fn attribute(&self, key: &str) -> Option<&'a AttributeValue> {
+        match self {
+            Resolved::Pending { record, .. } => record.attrs.get(key).and_then(Option::as_ref),
+            Resolved::Committed { array, record } => {
+                match record.and_then(|r| r.attrs.get(key)) {
+                    Some(change) => change.as_ref(),
+                    None => array.attrs.get(key),
+                }
+            }
+        }
+    }
+}
+
+fn not_found(name: &str) -> Error {
+    Error::ArrayNotFound {
+        name: name.to_owned(),
+    }
+}
+
+impl ArrayFile {
+    pub(crate) fn resolve(&self, name: &str) -> Result<Resolved<'_>> {
+        match self.pending.as_ref().and_then(|p| p.get(name)) {
+            Some(record) => match &record.op {
+                PendingOp::Tombstone => Err(not_found(name)),
+                PendingOp::Define(info) => Ok(Resolved::Pending { info, record }),
+                PendingOp::Update => self
+                    .index
+                    .arrays
+                    .get(name)
+                    .map(|array| Resolved::Committed {
+                        array,
+                        record: Some(record),
+                    })
+                    .ok_or_else(|| not_found(name)),
+            },
+            None => self
+                .index
+                .arrays
+                .get(name)
+                .map(|array| Resolved::Committed {
+                    array,
+                    record: None,
+                })
+                .ok_or_else(|| not_found(name)),
+        }
+    }
+
+    /// The merged metadata of array `name`.
+    pub fn get_array(&self, name: &str) -> Result<&MergedArrayMeta> {
+        Ok(&self.resolve(name)?.info().meta)
+    }
+
+    /// Every visible array (pending definitions and deletions included), in
+    /// definition order.
+    pub fn list_arrays(&self) -> Vec<MergedArrayMeta> {
+        let mut out: Vec<((u64, u64), &MergedArrayMeta)> = Vec::new();
+        for (name, a) in &self.index.arrays {
+            let hidden = self
+                .pending
+                .as_ref()
+                .and_then(|p| p.get(name))
+                .is_some_and(|r| !matches!(r.op, PendingOp::Update));
+            if !hidden {
+                out.push(((a.order.0, u64::from(a.order.1)), &a.info.meta));
+            }
+        }
+        if let Some(p) = &self.pending {
+            for (_, r) in p.arrays() {
+                if let PendingOp::Define(info) = &r.op {
+                    out.push(((u64::MAX, r.order), &info.meta));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.into_iter().map(|(_, m)| m.clone()).collect()
+    }
+
+    /// Statistics of array `name` as of the last commit; `None` for arrays
+    /// that are not committed (or were deleted).
+    ///
+    /// Computed from per-chunk statistics recorded when each chunk was
+    /// written, so this never reads array data. Pending changes are not
+    /// reflected until [`flush`](Self::flush).
+    pub fn array_stats(&self, name: &str) -> Option<&ArrayStats> {
+        // A file that never committed anything has no statistics, as in 0.9.
+        if self.index.layers.len() <= 1 && self.index.latest_seq() == 0 {
+            return None;
+        }
+        self.index.arrays.get(name).map(IndexedArray::stats)
+    }
+
+    /// Statistics of every committed array, in definition order.
+    pub fn stats(&self) -> StatsFile {
+        let mut arrays: Vec<&IndexedArray> = self.index.arrays.values().collect();
+        arrays.sort_by_key(|a| a.order);
+        StatsFile {
+            arrays: arrays.into_iter().map(|a| a.stats().clone()).collect(),
+        }
+    }
+
+    /// Attribute `key` of array `name`; `None` if the array has no such
+    /// attribute.
+    pub fn get_attribute(&self, name: &str, key: &str) -> Result<Option<&AttributeValue>> {
+        Ok(self.resolve(name)?.attribute(key))
+    }
+
+    /// Every attribute of array `name`, sorted by key.
+    pub fn attributes(&self, name: &str) -> Result<Vec<(String, AttributeValue)>> {
+        let r = self.resolve(name)?;
+        let mut out: std::collections::BTreeMap<&str, &AttributeValue> = Default::default();
+        match &r {
+            Resolved::Pending { record, .. } => {
+                for (k, v) in &record.attrs {
+                    if let Some(v) = v {
+                        out.insert(k, v);
+                    }
+                }
+            }
+            Resolved::Committed { array, record } => {
+                for (k, v) in &array.attrs {
+                    out.insert(k, v);
+                }
+                for (k, change) in record.map(|r| &r.attrs).into_iter().flatten() {
+                    match change {
+                        Some(v) => out.insert(k, v),
+                        None => out.remove(k.as_str()),
+                    };
+                }
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.clone()))
+            .collect())
+    }
+
+    /// Sets attribute `key` of array `name`, replacing any previous value.
+    /// Persisted by the next [`flush`](Self::flush).
+    pub fn set_attribute(&mut self, name: &str, key: &str, value: AttributeValue) -> Result<()> {
+        self.resolve(name)?;
+        let record = self.pending_mut()?.record_mut(name);
+        record.attrs.insert(key.to_owned(), Some(value));
+        Ok(())
+    }
+
+    /// Removes attribute `key` of array `name`; returns whether it existed.
+    pub fn remove_attribute(&mut self, name: &str, key: &str) -> Result<bool> {
+        let resolved = self.resolve(name)?;
+        let existed = resolved.attribute(key).is_some();
+        let defined_here = matches!(resolved, Resolved::Pending { .. });
+        let committed_has = match resolved {
+            Resolved::Committed { array, .. } => array.attrs.contains_key(key),
+            Resolved::Pending { .. } => false,
+        };
+        if !existed && !committed_has {
+            return Ok(false);
+        }
+        let record = self.pending_mut()?.record_mut(name);
+        if defined_here || !committed_has {
+            record.attrs.remove(key);
+        } else {
+            record.attrs.insert(key.to_owned(), None);
+        }
+        Ok(existed)
+    }
+
+    /// Defines a new array of element type `T` in the pending layer.
+    ///
+    /// `shape` is the full shape (empty for a scalar; zero-length dimensions
+    /// are allowed). `chunk_shape` tiles it into independently stored chunks,
+    /// or `None` stores the whole array as one chunk. If `dimension_names`
+    /// does not have one entry per dimension it is replaced with `dim0`,
+    /// `dim1`, …. `fill_value` is returned for elements never written; it
+    /// must fit `T`'s dtype and is stored in canonical form.
+    ///
+    /// Errors: [`Error::InvalidName`], [`Error::ArrayAlreadyExists`],
+    /// [`Error::InvalidShape`] (rank mismatch, a zero chunk dimension, an
+    /// element count overflowing `u64`, a chunk over the size limit),
+    /// [`Error::InvalidFillValue`].
+    pub fn define_array<T: ArrayElement>(
+        &mut self,
+        name: impl Into<String>,
+        dimension_names: Vec<String>,
+        shape: Vec<usize>,
+        chunk_shape: Option<Vec<usize>>,
+        fill_value: Option<FillValue>,
+    ) -> Result<()> {
+        let name = name.into();
+        if name.is_empty() {
+            return Err(Error::InvalidName {
+                name,
+                reason: "array names must not be empty".into(),
+            });
+        }
+        if self.resolve(&name).is_ok() {
+            return Err(Error::ArrayAlreadyExists { name });
+        }
+        let shape: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
+        let chunk_shape: Vec<u64> = match chunk_shape {
+            Some(c) => c.iter().map(|&s| s as u64).collect(),
+            None => shape.iter().map(|&s| s.max(1)).collect(),
+        };
+        let fill_value = match fill_value {
+            None => None,
+            Some(f) => Some(f.canonical_for(T::DTYPE).ok_or_else(|| Error::InvalidFillValue {
+                name: name.clone(),
+                dtype: T::DTYPE,
+                fill: format!("{f:?}"),
+            })?),
+        };
+        let dimension_names = if dimension_names.len() == shape.len() {
+            dimension_names
+        } else {
+            (0..shape.len()).map(|i| format!("dim{i}")).collect()
+        };
+        let meta = MergedArrayMeta {
+            name: name.clone(),
+            dtype: T::DTYPE,
+            shape: shape.clone(),
+            chunk_shape: chunk_shape.clone(),
+            dimension_names,
+            fill_value,
+        };
+        let info = ArrayInfo::new(meta).map_err(|reason| Error::InvalidShape {
+            name,
+            shape,
+            chunk_shape,
+            reason,
+        })?;
+        self.pending_mut()?.define(Arc::new(info));
+        Ok(())
+    }
+
+    /// Deletes array `name`: it disappears from every view at once, and its
+    /// stored chunks are reclaimed by [`compact`](Self::compact). Defining
+    /// the name again starts an empty array.
+    pub fn delete(&mut self, name: &str) -> Result<()> {
+        self.resolve(name)?;
+        let committed = self.index.arrays.contains_key(name);
+        let pending = self.pending_mut()?;
+        if committed {
+            pending.tombstone(name);
+        } else {
+            pending.forget(name);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,106 @@
+//! The on-disk encoding, and nothing else: trailer, footer, block and frame
+//! tables, chunk addresses, checksums and version checks.
+//!
+//! A layer object is `[frames][footer][trailer]`. `docs/FORMAT.md` is the
+//! specification; this module is its implementation and uses nothing from the
+//! rest of the crate but plain value types.
+
+pub(crate) mod footer;
+pub(crate) mod trailer;
+pub(crate) mod wire;
+
+pub(crate) use footer::{
+    ArrayDef, ArrayRecord, BlockEntry, ChunkRecord, Footer, FrameEntry, Id, LayerHeader, LayerKind,
+    RecordOp,
+};
+pub(crate) use trailer::{TRAILER_LEN, Trailer, TrailerError};
+
+use crate::error::{Error, Result};
+
+/// The format version this build reads and writes.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Footers larger than this are rejected before allocation; a footer of this
+/// size already describes tens of millions of chunks.
+pub(crate) const MAX_FOOTER_LEN: u64 = 1 << 32;
+
+/// Checks the trailer found at the end of an object of `object_size` bytes
+/// and returns it with the byte range of the footer.
+pub(crate) fn check_trailer(
+    bytes: [u8; TRAILER_LEN],
+    object_size: u64,
+    path: &str,
+) -> Result<(Trailer, std::ops::Range<u64>)> {
+    let trailer = Trailer::try_from(bytes).map_err(|e| match e {
+        TrailerError::Version(found) => Error::UnsupportedVersion {
+            path: path.to_owned(),
+            found,
+            supported: FORMAT_VERSION,
+        },
+        other => Error::corrupted(path, other.to_string()),
+    })?;
+    let room = object_size - TRAILER_LEN as u64;
+    if trailer.footer_len > room || trailer.footer_len > MAX_FOOTER_LEN {
+        return Err(Error::corrupted(
+            path,
+            format!(
+                "trailer declares a {}-byte footer but only {room} bytes precede the trailer",
+                trailer.footer_len
+            ),
+        ));
+    }
+    let start = room - trailer.footer_len;
+    Ok((trailer, start..room))
+}
+
+/// Verifies the footer's checksum and decodes it.
+pub(crate) fn decode_footer(bytes: &[u8], trailer: &Trailer, data_end: u64, path: &str) -> Result<Footer> {
+    let crc = crc32c::crc32c(bytes);
+    if crc != trailer.footer_crc {
+        return Err(Error::corrupted(
+            path,
+            format!(
+                "footer checksum mismatch (stored {:#010x}, computed {crc:#010x})",
+                trailer.footer_crc
+            ),
+        ));
+    }
+    Footer::decode(bytes, data_end).map_err(|what| Error::corrupted(path, format!("footer: {what}")))
+}
+
+/// Encodes `footer` followed by its trailer.
+pub(crate) fn encode_tail(footer: &Footer) -> Vec<u8> {
+    let mut out = footer.encode();
+    let trailer = Trailer {
+        footer_len: out.len() as u64,
+        footer_crc: crc32c::crc32c(&out),
+    };
+    out.extend_from_slice(&trailer.encode());
+    out
+}
+
+/// Checks a frame's stored bytes against its checksum.
+pub(crate) fn check_frame(bytes: &[u8], frame: &FrameEntry, index: usize, path: &str) -> Result<()> {
+    if bytes.len() as u64 != frame.stored_len {
+        return Err(Error::corrupted(
+            path,
+            format!(
+                "frame {index}: read {} bytes at offset {}, expected {}",
+                bytes.len(),
+                frame.offset,
+                frame.stored_len
+            ),
+        ));
+    }
+    let crc = crc32c::crc32c(bytes);
+    if crc != frame.crc {
+        return Err(Error::corrupted(
+            path,
+            format!(
+                "frame {index} ({} bytes at offset {}): checksum mismatch (stored {:#010x}, computed {crc:#010x})",
+                frame.stored_len, frame.offset, frame.crc
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,387 @@
+//! Packs chunks into compressed, checksummed frames in a spill file, and lays
+//! the live frames out as the block and frame tables of a layer.
+//!
+//! A chunk of at least `frame_target` bytes gets a frame of its own; smaller
+//! chunks share the open frame until adding one would push it past the
+//! target. Frames whose chunks were all overwritten are left out of the
+//! layer.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+
+use crate::codec::CodecSet;
+use crate::error::{Error, Result};
+use crate::format::{BlockEntry, FrameEntry};
+
+use crate::storage::SpillFile;
+
+/// Where a chunk's bytes are among the frames of a writer or layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChunkLoc {
+    /// Frame number.
+    pub(crate) frame: u32,
+    /// Offset in the decompressed frame.
+    pub(crate) offset: u64,
+    /// Length of the chunk's bytes.
+    pub(crate) len: u64,
+}
+
+#[derive(Debug)]
+enum FrameState {
+    /// Still collecting chunks in memory.
+    Open,
+    /// Compressed into the spill file.
+    Sealed { offset: u64, stored_len: u64, crc: u32 },
+}
+
+#[derive(Debug)]
+struct FrameSlot {
+    state: FrameState,
+    raw_len: u64,
+    codec: u16,
+    /// Chunks that still point into the frame.
+    live: u32,
+}
+
+/// The layout of a layer's data region: which spill ranges, in order, and the
+/// tables describing them.
+#[derive(Debug, Default)]
+pub(crate) struct DataLayout {
+    /// Spill-file ranges to copy, in order, to form the data region.
+    pub(crate) ranges: Vec<Range<u64>>,
+    /// Length of the data region.
+    pub(crate) len: u64,
+    pub(crate) codecs: Vec<String>,
+    pub(crate) blocks: Vec<BlockEntry>,
+    pub(crate) frames: Vec<FrameEntry>,
+    /// New frame number of each writer frame (`None`: left out).
+    pub(crate) remap: Vec<Option<u32>>,
+}
+
+/// Writes frames to a spill file.
+pub(crate) struct FrameWriter {
+    spill: SpillFile,
+    codecs: CodecSet,
+    codec_names: Vec<String>,
+    writer_codec: u16,
+    frame_target: usize,
+    open: Vec<u8>,
+    open_slot: Option<u32>,
+    frames: Vec<FrameSlot>,
+    path: String,
+}
+
+impl std::fmt::Debug for FrameWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameWriter")
+            .field("frames", &self.frames.len())
+            .field("spilled", &self.spill.len())
+            .finish()
+    }
+}
+
+impl FrameWriter {
+    pub(crate) fn new(codecs: CodecSet, frame_target: usize) -> Result<Self> {
+        let name = codecs.writer_name().to_owned();
+        Ok(Self {
+            spill: SpillFile::new()?,
+            codecs,
+            codec_names: vec![name],
+            writer_codec: 0,
+            frame_target: frame_target.max(1),
+            open: Vec::new(),
+            open_slot: None,
+            frames: Vec::new(),
+            path: "<pending spill file>".into(),
+        })
+    }
+
+    fn frame_id(&self) -> Result<u32> {
+        u32::try_from(self.frames.len()).map_err(|_| Error::InvalidOperation {
+            operation: "write",
+            reason: "a layer cannot hold more than 2^32 frames; flush more often".into(),
+        })
+    }
+
+    /// Adds a chunk's encoded bytes.
+    pub(crate) fn add_chunk(&mut self, bytes: &[u8]) -> Result<ChunkLoc> {
+        if bytes.len() >= self.frame_target {
+            self.seal()?;
+            let frame = self.frame_id()?;
+            self.frames.push(FrameSlot {
+                state: FrameState::Open,
+                raw_len: bytes.len() as u64,
+                codec: self.writer_codec,
+                live: 1,
+            });
+            self.seal_slot(frame, bytes)?;
+            return Ok(ChunkLoc {
+                frame,
+                offset: 0,
+                len: bytes.len() as u64,
+            });
+        }
+        if !self.open.is_empty() && self.open.len() + bytes.len() > self.frame_target {
+            self.seal()?;
+        }
+        let frame = match self.open_slot {
+            Some(f) => f,
+            None => {
+                let f = self.frame_id()?;
+                self.frames.push(FrameSlot {
+                    state: FrameState::Open,
+                    raw_len: 0,
+                    codec: self.writer_codec,
+                    live: 0,
+                });
+                self.open_slot = Some(f);
+                f
+            }
+        };
+        let offset = self.open.len() as u64;
+        self.open.extend_from_slice(bytes);
+        if let Some(slot) = self.frames.get_mut(frame as usize) {
+            slot.raw_len = self.open.len() as u64;
+            slot.live += 1;
+        }
+        Ok(ChunkLoc {
+            frame,
+            offset,
+            len: bytes.len() as u64,
+        })
+    }
+
+    /// Copies an already compressed and checked frame verbatim (compaction
+    /// keeps frames whose chunks are all live without recompressing them).
+    pub(crate) fn copy_frame(&mut self, stored: &[u8], raw_len: u64, crc: u32, codec: &str, live: u32) -> Result<u32> {
+        let codec = match self.codec_names.iter().position(|c| c == codec) {
+            Some(i) => i,
+            None => {
+                self.codec_names.push(codec.to_owned());
+                self.codec_names.len() - 1
+            }
+        };
+        let frame = self.frame_id()?;
+        let offset = self.spill.append(stored)?;
+        self.frames.push(FrameSlot {
+            state: FrameState::Sealed {
+                offset,
+                stored_len: stored.len() as u64,
+                crc,
+            },
+            raw_len,
+            codec: u16::try_from(codec).unwrap_or(u16::MAX),
+            live,
+        });
+        Ok(frame)
+    }
+
+    fn seal_slot(&mut self, frame: u32, raw: &[u8]) -> Result<()> {
+        let stored = self.codecs.writer().compress(raw)?;
+        let crc = crc32c::crc32c(&stored);
+        let offset = self.spill.append(&stored)?;
+        if let Some(slot) = self.frames.get_mut(frame as usize) {
+            slot.state = FrameState::Sealed {
+                offset,
+                stored_len: stored.len() as u64,
+                crc,
+            };
+        }
+        Ok(())
+    }
+
+    /// Compresses the open frame into the spill file.
+    pub(crate) fn seal(&mut self) -> Result<()> {
+        if let Some(frame) = self.open_slot.take() {
+            let raw = std::mem::take(&mut self.open);
+            self.seal_slot(frame, &raw)?;
+        }
+        Ok(())
+    }
+
+    /// Marks a chunk as overwritten.
+    pub(crate) fn release(&mut self, loc: &ChunkLoc) {
+        if let Some(slot) = self.frames.get_mut(loc.frame as usize) {
+            slot.live = slot.live.saturating_sub(1);
+        }
+    }
+
+    /// The decoded bytes of a chunk.
+    pub(crate) fn read_chunk(&self, loc: &ChunkLoc) -> Result<Bytes> {
+        let range = loc.offset as usize..(loc.offset + loc.len) as usize;
+        if Some(loc.frame) == self.open_slot {
+            return self
+                .open
+                .get(range)
+                .map(Bytes::copy_from_slice)
+                .ok_or_else(|| self.damaged(loc.frame, "chunk outside the open frame"));
+        }
+        let slot = self
+            .frames
+            .get(loc.frame as usize)
+            .ok_or_else(|| self.damaged(loc.frame, "no such frame"))?;
+        let FrameState::Sealed {
+            offset,
+            stored_len,
+            crc,
+        } = slot.state
+        else {
+            return Err(self.damaged(loc.frame, "frame not sealed"));
+        };
+        let stored = self.spill.read(offset, stored_len)?;
+        if crc32c::crc32c(&stored) != crc {
+            return Err(self.damaged(loc.frame, "checksum mismatch in the spill file"));
+        }
+        let name = self.codec_names.get(slot.codec as usize).map_or("?", String::as_str);
+        let codec = self
+            .codecs
+            .for_name(name)
+            .ok_or_else(|| self.damaged(loc.frame, "unknown codec"))?;
+        let raw_len = usize::try_from(slot.raw_len)
+            .map_err(|_| self.damaged(loc.frame, "frame too large for memory"))?;
+        let mut raw = vec![0u8; raw_len];
+        codec.decompress_into(&stored, &mut raw)?;
+        let raw = Bytes::from(raw);
+        if range.end > raw.len() {
+            return Err(self.damaged(loc.frame, "chunk outside its frame"));
+        }
+        Ok(raw.slice(range))
+    }
+
+    fn damaged(&self, frame: u32, what: &str) -> Error {
+        Error::corrupted(self.path.clone(), format!("frame {frame}: {what}"))
+    }
+
+    /// Seals the open frame and lays out the frames that still hold live
+    /// chunks: contiguous, grouped into blocks of at most `block_target`
+    /// decompressed bytes that share a codec.
+    pub(crate) fn layout(&mut self, block_target: u64) -> Result<DataLayout> {
+        self.seal()?;
+        let mut out = DataLayout {
+            codecs: self.codec_names.clone(),
+            remap: Vec::with_capacity(self.frames.len()),
+            ..Default::default()
+        };
+        let mut block_raw = 0u64;
+        for slot in &self.frames {
+            let FrameState::Sealed {
+                offset,
+                stored_len,
+                crc,
+            } = slot.state
+            else {
+                out.remap.push(None);
+                continue;
+            };
+            if slot.live == 0 {
+                out.remap.push(None);
+                continue;
+            }
+            let new_id = u32::try_from(out.frames.len()).unwrap_or(u32::MAX);
+            let start_block = match out.blocks.last() {
+                None => true,
+                Some(b) => u32::from(slot.codec) != b.codec || block_raw >= block_target,
+            };
+            if start_block {
+                out.blocks.push(BlockEntry {
+                    offset: out.len,
+                    codec: u32::from(slot.codec),
+                    frame_count: 0,
+                });
+                block_raw = 0;
+            }
+            if let Some(b) = out.blocks.last_mut() {
+                b.frame_count += 1;
+            }
+            block_raw += slot.raw_len;
+            out.frames.push(FrameEntry {
+                offset: out.len,
+                stored_len,
+                raw_len: slot.raw_len,
+                crc,
+                block: (out.blocks.len() - 1) as u32,
+            });
+            // Adjacent spill ranges merge into one copy.
+            match out.ranges.last_mut() {
+                Some(r) if r.end == offset => r.end = offset + stored_len,
+                _ => out.ranges.push(offset..offset + stored_len),
+            }
+            out.len += stored_len;
+            out.remap.push(Some(new_id));
+        }
+        Ok(out)
+    }
+
+    /// The spill file the layout's ranges refer to.
+    pub(crate) fn spill(&self) -> &SpillFile {
+        &self.spill
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::codec::Lz4Codec;
+    use std::sync::Arc;
+
+    fn writer(target: usize) -> FrameWriter {
+        FrameWriter::new(CodecSet::new(Arc::new(Lz4Codec)), target).unwrap()
+    }
+
+    #[test]
+    fn small_chunks_share_frames_large_ones_do_not() {
+        let mut w = writer(100);
+        let a = w.add_chunk(&[1u8; 40]).unwrap();
+        let b = w.add_chunk(&[2u8; 40]).unwrap();
+        let c = w.add_chunk(&[3u8; 40]).unwrap();
+        let d = w.add_chunk(&[4u8; 150]).unwrap();
+        assert_eq!((a.frame, a.offset), (0, 0));
+        assert_eq!((b.frame, b.offset), (0, 40));
+        assert_eq!((c.frame, c.offset), (1, 0));
+        assert_eq!((d.frame, d.offset), (2, 0));
+        for (loc, v) in [(a, 1u8), (b, 2), (c, 3), (d, 4)] {
+            let bytes = w.read_chunk(&loc).unwrap();
+            assert_eq!(bytes.len() as u64, loc.len);
+            assert!(bytes.iter().all(|&x| x == v));
+        }
+    }
+
+    #[test]
+    fn dead_frames_are_left_out_and_blocks_split() {
+        let mut w = writer(10);
+        let a = w.add_chunk(&[1u8; 20]).unwrap();
+        let _b = w.add_chunk(&[2u8; 20]).unwrap();
+        let _c = w.add_chunk(&[3u8; 20]).unwrap();
+        w.release(&a);
+        let layout = w.layout(30).unwrap();
+        assert_eq!(layout.remap, vec![None, Some(0), Some(1)]);
+        assert_eq!(layout.frames.len(), 2);
+        // Two 20-byte frames, block target 30: the second frame starts no new block
+        // because the first block is still below the target when it is added.
+        assert_eq!(layout.blocks.len(), 1);
+        assert_eq!(layout.frames[1].offset, layout.frames[0].stored_len);
+        assert_eq!(layout.ranges.len(), 1);
+        let total: u64 = layout.ranges.iter().map(|r| r.end - r.start).sum();
+        assert_eq!(total, layout.len);
+    }
+
+    #[test]
+    fn copied_frames_keep_their_codec() {
+        let mut w = writer(10);
+        let f = w.copy_frame(b"abc", 3, crc32c::crc32c(b"abc"), "none", 1).unwrap();
+        let g = w.add_chunk(&[9u8; 12]).unwrap();
+        assert_eq!(f, 0);
+        assert_eq!(g.frame, 1);
+        assert_eq!(
+            &w.read_chunk(&ChunkLoc { frame: 0, offset: 1, len: 2 }).unwrap()[..],
+            b"bc"
+        );
+        let layout = w.layout(1 << 20).unwrap();
+        assert_eq!(layout.codecs, vec!["lz4".to_string(), "none".to_string()]);
+        assert_eq!(layout.blocks.len(), 2);
+        assert_eq!(layout.blocks[0].codec, 1);
+        assert_eq!(layout.blocks[1].codec, 0);
+    }
+}

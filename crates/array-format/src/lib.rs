@@ -1,0 +1,79 @@
+//! # array-format
+//!
+//! Many chunked, compressed n-dimensional arrays in one file, on local disk
+//! or any [`object_store`] backend.
+//!
+//! A file is a stack of immutable *layers*. Every [`flush`](ArrayFile::flush)
+//! commits the pending changes as one new layer object, created atomically;
+//! reads fall through the layers, newest first, via one merged index built
+//! when the file is opened; [`compact`](ArrayFile::compact) merges the layers
+//! into one snapshot. Chunks are compressed as independent, checksummed
+//! frames, so reading one chunk fetches and decodes only its frame.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use array_format::{ArrayFile, FileConfig, Lz4Codec};
+//! use ndarray::Array;
+//!
+//! # async fn example() -> array_format::Result<()> {
+//! // An in-memory file; use `ArrayFile::create(store, path, config)` for on-disk.
+//! let mut file = ArrayFile::create_memory(FileConfig::new(Lz4Codec)).await?;
+//!
+//! // Define and write a 1-D f32 array.
+//! file.define_array::<f32>("signal", vec!["t".into()], vec![4], None, None)?;
+//! let data = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0]).into_dyn();
+//! file.write_array("signal", vec![0], data.view()).await?;
+//!
+//! // Read it back — `vec![], vec![]` means "the whole array".
+//! let out = file.read_array::<f32>("signal", vec![], vec![]).await?;
+//! assert_eq!(out.len(), 4);
+//! # Ok(())
+//! # }
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(example()).unwrap();
+//! ```
+//!
+//! ## Modules
+//!
+//! | module | what it holds |
+//! |--------|---------------|
+//! | `format` | the on-disk encoding only (trailer, footer, checksums, versions) |
+//! | [`storage`] | object naming, conditional commits, the 0.9 [`Storage`] trait |
+//! | [`cache`] | the decoded-frame and raw-I/O caches ([`DeltaCache`]) |
+//! | `layer` | one layer: immutable reader, pending writer |
+//! | [`file`] | [`ArrayFile`]: the layer stack, merged index, read, write, commit |
+//! | `nd` | region and chunk-grid arithmetic, copies between chunks and regions |
+//! | [`stats`] | per-chunk and per-array statistics |
+//!
+//! See `docs/ARCHITECTURE.md` for how a read and a write flow through them,
+//! and `docs/FORMAT.md` for the byte layout.
+
+pub mod cache;
+pub mod codec;
+pub mod dtype;
+pub mod element;
+pub mod error;
+pub mod file;
+pub(crate) mod meta;
+pub(crate) mod format;
+pub(crate) mod layer;
+pub(crate) mod nd;
+pub mod stats;
+pub mod storage;
+pub mod timestamp;
+pub mod value;
+
+pub use cache::DeltaCache;
+pub use codec::{CodecId, CompressionCodec, Lz4Codec, NoCompression, ZstdCodec};
+pub use dtype::DType;
+pub use element::ArrayElement;
+pub use error::{Error, Result};
+pub use file::{
+    ArrayFile, ArrayMeta, DEFAULT_BLOCK_TARGET_SIZE, DEFAULT_CACHE_CAPACITY,
+    DEFAULT_FRAME_TARGET_SIZE, DEFAULT_IO_CACHE_CAPACITY, FileConfig, MergedArrayMeta,
+};
+pub use format::FORMAT_VERSION;
+pub use stats::{ArrayStats, StatValue, StatsFile};
+pub use storage::{InMemoryStorage, MultipartWriter, ObjectStoreBackend, Storage};
+pub use timestamp::TimestampNs;
+pub use value::{AttributeValue, FillValue};

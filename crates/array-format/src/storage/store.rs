@@ -1,0 +1,411 @@
+//! The objects of one file: naming, listing, ranged reads and atomic,
+//! conditional creation of layer objects.
+//!
+//! A file whose base is `{stem}.af` consists of the base (layer 0) and the
+//! layers `{stem}.{N}.af`, N ≥ 1. Every object is written once, with a
+//! conditional create, and never modified; so two writers can never both
+//! take number N, and a reader never sees a half-written layer.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+};
+
+use crate::error::{Error, Result};
+use super::SpillFile;
+
+/// Layers up to this size are committed with one conditional put from
+/// memory; larger ones stream to a staging object that is then linked into
+/// place with `copy_if_not_exists`.
+pub(crate) const SINGLE_PUT_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Part size of streamed uploads.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// A layer object found by listing.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerObject {
+    /// The layer number (0 for the base).
+    pub(crate) seq: u64,
+    /// Its path.
+    pub(crate) path: Path,
+    /// Its size in bytes.
+    pub(crate) size: u64,
+}
+
+/// The objects of one file in an object store.
+#[derive(Clone)]
+pub(crate) struct FileStore {
+    store: Arc<dyn ObjectStore>,
+    base: Path,
+    /// `base` without the `.af` suffix.
+    stem: String,
+    /// The directory holding the objects (`None` at the store root).
+    dir: Option<Path>,
+}
+
+impl std::fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FileStore({} in {})", self.base, self.store)
+    }
+}
+
+fn invalid(path: &Path, reason: &str) -> Error {
+    Error::InvalidPath {
+        path: path.to_string(),
+        reason: reason.to_owned(),
+    }
+}
+
+impl FileStore {
+    /// Checks that `base` can name a file and sets up its object names.
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, base: Path) -> Result<Self> {
+        let full = base.as_ref();
+        let stem = full
+            .strip_suffix(".af")
+            .ok_or_else(|| invalid(&base, "the path must end in \".af\""))?;
+        let name = stem.rsplit('/').next().unwrap_or(stem);
+        if name.is_empty() {
+            return Err(invalid(&base, "the file name before \".af\" is empty"));
+        }
+        // "data.5.af" would be indistinguishable from layer 5 of "data.af".
+        if let Some((_, last)) = name.rsplit_once('.')
+            && !last.is_empty()
+            && last.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(invalid(
+                &base,
+                "the name must not end in \".<number>.af\": that is how layer objects are named",
+            ));
+        }
+        let dir = full.rsplit_once('/').map(|(d, _)| Path::from(d));
+        Ok(Self {
+            store,
+            stem: stem.to_owned(),
+            dir,
+            base,
+        })
+    }
+
+    /// The underlying object store.
+    pub(crate) fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The base object's path.
+    pub(crate) fn base_path(&self) -> &Path {
+        &self.base
+    }
+
+    /// The object path of layer `seq`.
+    pub(crate) fn layer_path(&self, seq: u64) -> Path {
+        if seq == 0 {
+            self.base.clone()
+        } else {
+            Path::from(format!("{}.{seq}.af", self.stem))
+        }
+    }
+
+    /// The layer number `path` names, if it is a layer of this file.
+    pub(crate) fn parse_layer(&self, path: &Path) -> Option<u64> {
+        let s = path.as_ref();
+        if s == self.base.as_ref() {
+            return Some(0);
+        }
+        let rest = s.strip_prefix(&self.stem)?.strip_prefix('.')?;
+        let digits = rest.strip_suffix(".af")?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+            return None;
+        }
+        digits.parse().ok().filter(|&n| n > 0)
+    }
+
+    /// A fresh, unique name for staging a large layer before it is linked
+    /// into place; crashes can leave these behind for `vacuum` to remove.
+    pub(crate) fn staging_path(&self, seq: u64) -> Path {
+        let tag: u64 = rand::random();
+        Path::from(format!("{}.{seq}.{tag:016x}.staging", self.stem))
+    }
+
+    /// Every layer object of this file, ordered by number.
+    pub(crate) async fn list_layers(&self) -> Result<Vec<LayerObject>> {
+        let dir_name = self.dir.as_ref().map_or("<root>".to_owned(), |d| d.to_string());
+        let listing = self
+            .store
+            .list_with_delimiter(self.dir.as_ref())
+            .await
+            .map_err(|e| Error::storage(dir_name, e))?;
+        let mut layers: Vec<LayerObject> = listing
+            .objects
+            .into_iter()
+            .filter_map(|m| {
+                self.parse_layer(&m.location).map(|seq| LayerObject {
+                    seq,
+                    path: m.location,
+                    size: m.size,
+                })
+            })
+            .collect();
+        layers.sort_by_key(|l| l.seq);
+        Ok(layers)
+    }
+
+    /// The last `n` bytes of the object (fewer if it is shorter) and its size.
+    pub(crate) async fn read_tail(&self, path: &Path, n: u64) -> Result<(Bytes, u64)> {
+        let opts = GetOptions {
+            range: Some(GetRange::Suffix(n)),
+            ..Default::default()
+        };
+        let res = self.store.get_opts(path, opts).await.map_err(|e| match e {
+            object_store::Error::NotFound { .. } if path == &self.base => Error::FileNotFound {
+                path: path.to_string(),
+            },
+            e => Error::storage(path.as_ref(), e),
+        })?;
+        let size = res.meta.size;
+        let bytes = res
+            .bytes()
+            .await
+            .map_err(|e| Error::storage(path.as_ref(), e))?;
+        Ok((bytes, size))
+    }
+
+    /// Bytes `range` of the object.
+    pub(crate) async fn read_range(&self, path: &Path, range: Range<u64>) -> Result<Bytes> {
+        let want = range.end - range.start;
+        let bytes = self
+            .store
+            .get_range(path, range.clone())
+            .await
+            .map_err(|e| Error::storage(path.as_ref(), e))?;
+        if bytes.len() as u64 != want {
+            return Err(Error::corrupted(
+                path.as_ref(),
+                format!(
+                    "read of bytes {}..{} returned {} bytes",
+                    range.start,
+                    range.end,
+                    bytes.len()
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// Creates `path` holding `payload`, failing with [`Error::Conflict`] if
+    /// it exists.
+    pub(crate) async fn create_object(&self, path: &Path, payload: PutPayload) -> Result<()> {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self.store.put_opts(path, payload, opts).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(conflict_or_storage(path, e)),
+        }
+    }
+
+    /// Creates `path` from the `ranges` of `file` followed by `tail`,
+    /// atomically and only if it does not exist yet.
+    pub(crate) async fn create_from_parts(
+        &self,
+        path: &Path,
+        file: &SpillFile,
+        ranges: &[Range<u64>],
+        tail: &[u8],
+    ) -> Result<()> {
+        let data_len: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+        let len = data_len + tail.len() as u64;
+        if len <= SINGLE_PUT_LIMIT {
+            let mut buf = vec![0u8; len as usize];
+            let mut at = 0usize;
+            for r in ranges {
+                let n = (r.end - r.start) as usize;
+                let dst = buf
+                    .get_mut(at..at + n)
+                    .ok_or_else(|| Error::io("assembling a layer", std::io::ErrorKind::InvalidData.into()))?;
+                file.read_into(r.start, dst)?;
+                at += n;
+            }
+            if let Some(dst) = buf.get_mut(at..) {
+                dst.copy_from_slice(tail);
+            }
+            return self.create_object(path, PutPayload::from(buf)).await;
+        }
+        let seq = self.parse_layer(path).unwrap_or(0);
+        let staging = self.staging_path(seq);
+        self.upload(&staging, file, ranges, tail).await?;
+        let linked = self.store.copy_if_not_exists(&staging, path).await;
+        // The staging object is garbage either way; a failed delete leaves it
+        // for vacuum.
+        let _ = self.store.delete(&staging).await;
+        linked.map_err(|e| conflict_or_storage(path, e))
+    }
+
+    async fn upload(&self, path: &Path, file: &SpillFile, ranges: &[Range<u64>], tail: &[u8]) -> Result<()> {
+        let mut upload = self
+            .store
+            .put_multipart(path)
+            .await
+            .map_err(|e| Error::storage(path.as_ref(), e))?;
+        let result: Result<()> = async {
+            let mut part: Vec<u8> = Vec::with_capacity(PART_SIZE);
+            for r in ranges {
+                let mut at = r.start;
+                while at < r.end {
+                    let n = ((r.end - at) as usize).min(PART_SIZE - part.len());
+                    let old = part.len();
+                    part.resize(old + n, 0);
+                    if let Some(dst) = part.get_mut(old..) {
+                        file.read_into(at, dst)?;
+                    }
+                    at += n as u64;
+                    if part.len() == PART_SIZE {
+                        let full = std::mem::replace(&mut part, Vec::with_capacity(PART_SIZE));
+                        upload
+                            .put_part(PutPayload::from(full))
+                            .await
+                            .map_err(|e| Error::storage(path.as_ref(), e))?;
+                    }
+                }
+            }
+            part.extend_from_slice(tail);
+            upload
+                .put_part(PutPayload::from(part))
+                .await
+                .map_err(|e| Error::storage(path.as_ref(), e))?;
+            upload
+                .complete()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::storage(path.as_ref(), e))
+        }
+        .await;
+        if result.is_err() {
+            let _ = upload.abort().await;
+        }
+        result
+    }
+
+    /// Deletes `path`; a missing object is not an error.
+    pub(crate) async fn delete(&self, path: &Path) -> Result<()> {
+        match self.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Error::storage(path.as_ref(), e)),
+        }
+    }
+
+    /// Every object of this file: layers, staging leftovers.
+    pub(crate) async fn list_all(&self) -> Result<Vec<Path>> {
+        let dir_name = self.dir.as_ref().map_or("<root>".to_owned(), |d| d.to_string());
+        let listing: Vec<_> = self
+            .store
+            .list(self.dir.as_ref())
+            .try_collect()
+            .await
+            .map_err(|e| Error::storage(dir_name, e))?;
+        let prefix = format!("{}.", self.stem);
+        Ok(listing
+            .into_iter()
+            .map(|m| m.location)
+            .filter(|p| {
+                self.parse_layer(p).is_some()
+                    || (p.as_ref().starts_with(&prefix) && p.as_ref().ends_with(".staging"))
+            })
+            .collect())
+    }
+}
+
+fn conflict_or_storage(path: &Path, e: object_store::Error) -> Error {
+    match e {
+        object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
+            Error::Conflict {
+                path: path.to_string(),
+                reason: "another writer created this layer first".into(),
+            }
+        }
+        e => Error::storage(path.as_ref(), e),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+
+    fn fs(base: &str) -> Result<FileStore> {
+        FileStore::new(Arc::new(InMemory::new()), Path::from(base))
+    }
+
+    #[test]
+    fn names() {
+        let s = fs("dir/data.af").unwrap();
+        assert_eq!(s.layer_path(0).as_ref(), "dir/data.af");
+        assert_eq!(s.layer_path(12).as_ref(), "dir/data.12.af");
+        assert_eq!(s.parse_layer(&Path::from("dir/data.12.af")), Some(12));
+        assert_eq!(s.parse_layer(&Path::from("dir/data.af")), Some(0));
+        for other in ["dir/data.012.af", "dir/data.0.af", "dir/data.x.af", "dir/data.af.1", "dir/datax.1.af", "dir/data.1.af.ab.staging"] {
+            assert_eq!(s.parse_layer(&Path::from(other)), None, "{other}");
+        }
+        assert!(matches!(fs("data.bin"), Err(Error::InvalidPath { .. })));
+        assert!(matches!(fs("dir/.af"), Err(Error::InvalidPath { .. })));
+        assert!(matches!(fs("data.5.af"), Err(Error::InvalidPath { .. })));
+        assert!(fs("data.v5.af").is_ok());
+    }
+
+    #[tokio::test]
+    async fn conditional_create_conflicts() {
+        let s = fs("d/f.af").unwrap();
+        let p = s.layer_path(1);
+        s.create_object(&p, PutPayload::from_static(b"one")).await.unwrap();
+        let e = s.create_object(&p, PutPayload::from_static(b"two")).await.unwrap_err();
+        assert!(matches!(e, Error::Conflict { .. }), "{e}");
+        assert_eq!(&s.read_range(&p, 0..3).await.unwrap()[..], b"one");
+    }
+
+    #[tokio::test]
+    async fn large_layers_stream_through_staging() {
+        let s = fs("d/f.af").unwrap();
+        let len = SINGLE_PUT_LIMIT + 12345;
+        let mut file = SpillFile::new().unwrap();
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        file.append(&data).unwrap();
+        let p = s.layer_path(3);
+        // Two ranges out of order plus a tail, as a layer with a dropped frame has.
+        let ranges = [100..len, 0..100];
+        s.create_from_parts(&p, &file, &ranges, b"TAIL").await.unwrap();
+        let (tail, size) = s.read_tail(&p, 104).await.unwrap();
+        assert_eq!(size, len + 4);
+        assert_eq!(&tail[..100], &data[..100]);
+        assert_eq!(&tail[100..], b"TAIL");
+        assert_eq!(s.read_range(&p, 0..5).await.unwrap(), &data[100..105]);
+        // The staging object is gone and the listing sees only the layer.
+        assert_eq!(s.list_all().await.unwrap(), vec![p.clone()]);
+        let e = s.create_from_parts(&p, &file, &ranges, b"TAIL").await.unwrap_err();
+        assert!(matches!(e, Error::Conflict { .. }), "{e}");
+        assert_eq!(s.list_all().await.unwrap(), vec![p]);
+    }
+
+    #[tokio::test]
+    async fn listing_orders_numerically_and_missing_base_is_file_not_found() {
+        let s = fs("f.af").unwrap();
+        for n in [10u64, 2, 0, 1] {
+            s.create_object(&s.layer_path(n), PutPayload::from_static(b"x")).await.unwrap();
+        }
+        s.store()
+            .put(&Path::from("g.3.af"), PutPayload::from_static(b"other file"))
+            .await
+            .unwrap();
+        let seqs: Vec<u64> = s.list_layers().await.unwrap().iter().map(|l| l.seq).collect();
+        assert_eq!(seqs, vec![0, 1, 2, 10]);
+        let t = fs("missing.af").unwrap();
+        let e = t.read_tail(t.base_path(), 32).await.unwrap_err();
+        assert!(matches!(e, Error::FileNotFound { .. }), "{e}");
+    }
+}
