@@ -230,7 +230,9 @@ mod tests {
     use super::*;
 
     fn round_trip(codec: &dyn CompressionCodec) {
-        let data: Vec<u8> = (0..10_000u32).flat_map(|i| (i % 97).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..10_000u32)
+            .flat_map(|i| (i % 97).to_le_bytes())
+            .collect();
         let c = codec.compress(&data).unwrap();
         assert_eq!(codec.decompress(&c, data.len()).unwrap(), data);
         let mut out = vec![0u8; data.len()];
@@ -252,7 +254,11 @@ mod tests {
     fn damaged_input_is_an_error() {
         let mut out = vec![0u8; 100];
         assert!(Lz4Codec.decompress_into(&[0xff; 7], &mut out).is_err());
-        assert!(ZstdCodec::default().decompress_into(&[1, 2, 3], &mut out).is_err());
+        assert!(
+            ZstdCodec::default()
+                .decompress_into(&[1, 2, 3], &mut out)
+                .is_err()
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ use crate::timestamp::TimestampNs;
 use crate::value::FillValue;
 
 #[cfg(target_endian = "big")]
-compile_error!("array-format stores little-endian data and copies it as bytes; big-endian hosts are not supported");
+compile_error!(
+    "array-format stores little-endian data and copies it as bytes; big-endian hosts are not supported"
+);
 
 mod sealed {
     pub trait Sealed {}
@@ -142,14 +144,33 @@ macro_rules! pod_element {
 
 // Canonical fill values are range-checked at definition, so the narrowing
 // conversions below never truncate for a value that passed validation.
-pod_element!(i8, DType::Int8, |f| int_fill(f) as i8, |v| StatValue::Int((*v).into()));
-pod_element!(i16, DType::Int16, |f| int_fill(f) as i16, |v| StatValue::Int((*v).into()));
-pod_element!(i32, DType::Int32, |f| int_fill(f) as i32, |v| StatValue::Int((*v).into()));
-pod_element!(i64, DType::Int64, |f| int_fill(f) as i64, |v| StatValue::Int(*v));
-pod_element!(u8, DType::UInt8, |f| int_fill(f) as u8, |v| StatValue::UInt((*v).into()));
-pod_element!(u16, DType::UInt16, |f| int_fill(f) as u16, |v| StatValue::UInt((*v).into()));
-pod_element!(u32, DType::UInt32, |f| int_fill(f) as u32, |v| StatValue::UInt((*v).into()));
-pod_element!(u64, DType::UInt64, |f| int_fill(f) as u64, |v| StatValue::UInt(*v));
+pod_element!(i8, DType::Int8, |f| int_fill(f) as i8, |v| StatValue::Int(
+    (*v).into()
+));
+pod_element!(i16, DType::Int16, |f| int_fill(f) as i16, |v| {
+    StatValue::Int((*v).into())
+});
+pod_element!(i32, DType::Int32, |f| int_fill(f) as i32, |v| {
+    StatValue::Int((*v).into())
+});
+pod_element!(i64, DType::Int64, |f| int_fill(f) as i64, |v| {
+    StatValue::Int(*v)
+});
+pod_element!(
+    u8,
+    DType::UInt8,
+    |f| int_fill(f) as u8,
+    |v| StatValue::UInt((*v).into())
+);
+pod_element!(u16, DType::UInt16, |f| int_fill(f) as u16, |v| {
+    StatValue::UInt((*v).into())
+});
+pod_element!(u32, DType::UInt32, |f| int_fill(f) as u32, |v| {
+    StatValue::UInt((*v).into())
+});
+pod_element!(u64, DType::UInt64, |f| int_fill(f) as u64, |v| {
+    StatValue::UInt(*v)
+});
 pod_element!(
     TimestampNs,
     DType::TimestampNs,
@@ -298,9 +319,12 @@ pub(crate) fn decode_vlen(bytes: &[u8], n: usize) -> std::result::Result<Vec<&[u
         .and_then(|k| k.checked_mul(4))
         .and_then(|k| k.checked_add(VLEN_HEADER))
         .ok_or("element count overflows")?;
-    let data = bytes
-        .get(data_start..)
-        .ok_or_else(|| format!("variable-length chunk of {} bytes too short for {n} offsets", bytes.len()))?;
+    let data = bytes.get(data_start..).ok_or_else(|| {
+        format!(
+            "variable-length chunk of {} bytes too short for {n} offsets",
+            bytes.len()
+        )
+    })?;
     let mut items = Vec::with_capacity(n);
     let mut prev = read_u32(bytes, VLEN_HEADER)? as usize;
     if prev != 0 {
@@ -309,7 +333,10 @@ pub(crate) fn decode_vlen(bytes: &[u8], n: usize) -> std::result::Result<Vec<&[u
     for i in 0..n {
         let next = read_u32(bytes, VLEN_HEADER + (i + 1) * 4)? as usize;
         let item = data.get(prev..next).ok_or_else(|| {
-            format!("element {i} spans bytes {prev}..{next} of a {}-byte payload", data.len())
+            format!(
+                "element {i} spans bytes {prev}..{next} of a {}-byte payload",
+                data.len()
+            )
         })?;
         items.push(item);
         prev = next;
@@ -380,7 +407,10 @@ impl ArrayElement for Vec<u8> {
         None
     }
     fn decode_n(bytes: &[u8], n: usize) -> std::result::Result<Vec<Self>, String> {
-        Ok(decode_vlen(bytes, n)?.into_iter().map(<[u8]>::to_vec).collect())
+        Ok(decode_vlen(bytes, n)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect())
     }
     fn stat_cmp(&self, other: &Self) -> Ordering {
         self.cmp(other)
@@ -415,7 +445,10 @@ mod tests {
 
     #[test]
     fn bool_rejects_bytes_other_than_zero_and_one() {
-        assert_eq!(bool::decode_n(&[0, 1, 1], 3).unwrap(), vec![false, true, true]);
+        assert_eq!(
+            bool::decode_n(&[0, 1, 1], 3).unwrap(),
+            vec![false, true, true]
+        );
         assert!(bool::decode_n(&[0, 2], 2).is_err());
     }
 

@@ -117,7 +117,9 @@ pub enum Error {
     },
 
     /// A shape or chunk shape is not acceptable.
-    #[error("invalid shape for array {name:?}: shape {shape:?}, chunk shape {chunk_shape:?}: {reason}")]
+    #[error(
+        "invalid shape for array {name:?}: shape {shape:?}, chunk shape {chunk_shape:?}: {reason}"
+    )]
     InvalidShape {
         /// The array being defined.
         name: String,
@@ -130,7 +132,9 @@ pub enum Error {
     },
 
     /// The dtype of the data does not match the dtype of the array.
-    #[error("dtype mismatch on array {name:?}: the array holds {expected:?}, the call used {actual:?}")]
+    #[error(
+        "dtype mismatch on array {name:?}: the array holds {expected:?}, the call used {actual:?}"
+    )]
     DTypeMismatch {
         /// The array.
         name: String,
@@ -141,7 +145,9 @@ pub enum Error {
     },
 
     /// A coordinate list has the wrong number of dimensions.
-    #[error("rank mismatch on array {name:?}: {what} has {actual} dimension(s), the array has {expected}")]
+    #[error(
+        "rank mismatch on array {name:?}: {what} has {actual} dimension(s), the array has {expected}"
+    )]
     RankMismatch {
         /// The array.
         name: String,
@@ -154,7 +160,9 @@ pub enum Error {
     },
 
     /// A region lies (partly) outside the array.
-    #[error("region out of bounds on array {name:?}: start {start:?} + shape {shape:?} exceeds array shape {array_shape:?}")]
+    #[error(
+        "region out of bounds on array {name:?}: start {start:?} + shape {shape:?} exceeds array shape {array_shape:?}"
+    )]
     OutOfBounds {
         /// The array.
         name: String,
@@ -250,10 +258,7 @@ mod tests {
 
     #[test]
     fn io_errors_keep_their_source() {
-        let e = Error::io(
-            "writing the spill file",
-            std::io::Error::new(std::io::ErrorKind::Other, "disk full"),
-        );
+        let e = Error::io("writing the spill file", std::io::Error::other("disk full"));
         assert!(e.to_string().contains("disk full"));
         assert!(std::error::Error::source(&e).is_some());
     }

@@ -41,12 +41,17 @@
 //! | [`storage`] | object naming, conditional commits, the 0.9 [`Storage`] trait |
 //! | [`cache`] | the decoded-frame and raw-I/O caches ([`DeltaCache`]) |
 //! | `layer` | one layer: immutable reader, pending writer |
-//! | [`file`] | [`ArrayFile`]: the layer stack, merged index, read, write, commit |
+//! | [`file`](mod@file) | [`ArrayFile`]: the layer stack, merged index, read, write, commit |
 //! | `nd` | region and chunk-grid arithmetic, copies between chunks and regions |
 //! | [`stats`] | per-chunk and per-array statistics |
 //!
 //! See `docs/ARCHITECTURE.md` for how a read and a write flow through them,
 //! and `docs/FORMAT.md` for the byte layout.
+
+// Library code must not panic on input or I/O; tests, examples and benches
+// may (see clippy.toml).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::indexing_slicing)]
 
 pub mod cache;
 pub mod codec;
@@ -54,9 +59,9 @@ pub mod dtype;
 pub mod element;
 pub mod error;
 pub mod file;
-pub(crate) mod meta;
 pub(crate) mod format;
 pub(crate) mod layer;
+pub(crate) mod meta;
 pub(crate) mod nd;
 pub mod stats;
 pub mod storage;
@@ -77,3 +82,8 @@ pub use stats::{ArrayStats, StatValue, StatsFile};
 pub use storage::{InMemoryStorage, MultipartWriter, ObjectStoreBackend, Storage};
 pub use timestamp::TimestampNs;
 pub use value::{AttributeValue, FillValue};
+
+/// Compiles the README's code so that it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -93,7 +93,10 @@ impl ArrayInfo {
         if let Some(f) = &meta.fill_value
             && f.canonical_for(meta.dtype).as_ref() != Some(f)
         {
-            return Err(format!("fill value {f} is not a canonical {} value", meta.dtype));
+            return Err(format!(
+                "fill value {f} is not a canonical {} value",
+                meta.dtype
+            ));
         }
         Ok(Self { meta, grid })
     }

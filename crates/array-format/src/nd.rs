@@ -37,6 +37,7 @@ impl Region {
     }
 
     /// Exclusive end index in dimension `dim`; `None` if `dim` is out of range or the end overflows.
+    #[cfg(test)]
     pub(crate) fn end(&self, dim: usize) -> Option<u64> {
         self.start.get(dim)?.checked_add(*self.shape.get(dim)?)
     }
@@ -156,16 +157,19 @@ impl ChunkGrid {
     }
 
     /// Array shape in elements.
+    #[cfg(test)]
     pub(crate) fn shape(&self) -> &[u64] {
         &self.shape
     }
 
     /// Nominal chunk shape in elements.
+    #[cfg(test)]
     pub(crate) fn chunk_shape(&self) -> &[u64] {
         &self.chunk_shape
     }
 
     /// Number of chunks per dimension (edge chunks included).
+    #[cfg(test)]
     pub(crate) fn grid_shape(&self) -> &[u64] {
         &self.grid_shape
     }

@@ -141,8 +141,16 @@ pub(crate) fn chunk_stats<T: ArrayElement>(values: &[T], fill: Option<&T>) -> Ch
         extremes = Some(match extremes {
             None => (v, v),
             Some((lo, hi)) => (
-                if v.stat_cmp(lo) == Ordering::Less { v } else { lo },
-                if v.stat_cmp(hi) == Ordering::Greater { v } else { hi },
+                if v.stat_cmp(lo) == Ordering::Less {
+                    v
+                } else {
+                    lo
+                },
+                if v.stat_cmp(hi) == Ordering::Greater {
+                    v
+                } else {
+                    hi
+                },
             ),
         });
     }

@@ -301,10 +301,7 @@ mod tests {
         );
         assert_eq!(FillValue::Int(300).canonical_for(DType::UInt8), None);
         assert_eq!(FillValue::Int(-1).canonical_for(DType::UInt64), None);
-        assert_eq!(
-            FillValue::UInt(u64::MAX).canonical_for(DType::Int64),
-            None
-        );
+        assert_eq!(FillValue::UInt(u64::MAX).canonical_for(DType::Int64), None);
         assert_eq!(
             FillValue::Float(2.0).canonical_for(DType::Int16),
             Some(FillValue::Int(2))
@@ -315,10 +312,15 @@ mod tests {
             Some(FillValue::Float(7.0))
         );
         assert_eq!(FillValue::Float(1e300).canonical_for(DType::Float32), None);
-        assert!(FillValue::Float(f64::NAN)
-            .canonical_for(DType::Float32)
-            .is_some());
-        assert_eq!(FillValue::String("x".into()).canonical_for(DType::Int32), None);
+        assert!(
+            FillValue::Float(f64::NAN)
+                .canonical_for(DType::Float32)
+                .is_some()
+        );
+        assert_eq!(
+            FillValue::String("x".into()).canonical_for(DType::Int32),
+            None
+        );
         assert_eq!(FillValue::Bool(true).canonical_for(DType::Int32), None);
         assert_eq!(
             FillValue::Int(1).canonical_for(DType::Bool),

@@ -98,14 +98,16 @@ impl ArrayFile {
             return Ok(());
         }
         let (latest_id, _, seq) = self.next_layer()?;
-        let mut writer = FrameWriter::new(self.settings.codecs.clone(), self.settings.frame_target)?;
+        let mut writer =
+            FrameWriter::new(self.settings.codecs.clone(), self.settings.frame_target)?;
         let live = self.index.live_refs();
         let mut copied: HashMap<(u32, u32), u32> = HashMap::new();
         let mut arrays: Vec<&IndexedArray> = self.index.arrays.values().collect();
         arrays.sort_by_key(|a| a.order);
         let mut records: Vec<ArrayRecord> = Vec::with_capacity(arrays.len());
         for array in arrays {
-            let mut chunks: Vec<(u64, &ChunkRef)> = array.chunks.iter().map(|(&i, c)| (i, c)).collect();
+            let mut chunks: Vec<(u64, &ChunkRef)> =
+                array.chunks.iter().map(|(&i, c)| (i, c)).collect();
             chunks.sort_by_key(|(i, _)| *i);
             let mut out = Vec::with_capacity(chunks.len());
             let mut start = 0;
@@ -140,7 +142,9 @@ impl ArrayFile {
                     .get(c.frame as usize)
                     .copied()
                     .flatten()
-                    .ok_or_else(|| Error::corrupted("<compaction spill file>", "chunk in a dropped frame"))?;
+                    .ok_or_else(|| {
+                        Error::corrupted("<compaction spill file>", "chunk in a dropped frame")
+                    })?;
             }
         }
         let header = LayerHeader {
@@ -153,7 +157,8 @@ impl ArrayFile {
             created_ns: now_ns(),
             writer: WRITER.into(),
         };
-        let (reader, records) = commit_layer(&self.store, writer.spill(), header, layout, records).await?;
+        let (reader, records) =
+            commit_layer(&self.store, writer.spill(), header, layout, records).await?;
         let old: Vec<Arc<LayerReader>> = std::mem::take(&mut self.index.layers);
         let mut index = CommittedIndex::default();
         index.apply(Arc::new(reader), records)?;
@@ -186,7 +191,11 @@ impl ArrayFile {
                 continue;
             }
             let layer = self.layer(c.layer)?;
-            let total = layer.frame_refs.get(c.loc.frame as usize).copied().unwrap_or(0);
+            let total = layer
+                .frame_refs
+                .get(c.loc.frame as usize)
+                .copied()
+                .unwrap_or(0);
             let alive = live
                 .get(c.layer as usize)
                 .and_then(|l| l.get(c.loc.frame as usize))
@@ -211,7 +220,8 @@ impl ArrayFile {
                     .and_then(|l| l.get(frame as usize))
                     .copied()
                     .unwrap_or(0);
-                let new = writer.copy_frame(&bytes, f.raw_len, f.crc, layer.frame_codec(frame)?, refs)?;
+                let new =
+                    writer.copy_frame(&bytes, f.raw_len, f.crc, layer.frame_codec(frame)?, refs)?;
                 copied.insert((layer_idx, frame), new);
             }
         }
@@ -231,12 +241,17 @@ impl ArrayFile {
                 Some(&frame) => ChunkLoc { frame, ..c.loc },
                 None => {
                     let frame = decoded.get(&key).ok_or_else(|| {
-                        Error::corrupted("<compaction>", format!("frame {} was not loaded", c.loc.frame))
+                        Error::corrupted(
+                            "<compaction>",
+                            format!("frame {} was not loaded", c.loc.frame),
+                        )
                     })?;
                     let (from, to) = (c.loc.offset as usize, (c.loc.offset + c.loc.len) as usize);
                     let bytes = frame.get(from..to).ok_or_else(|| {
                         Error::corrupted(
-                            self.layer(c.layer).map(|l| l.path.to_string()).unwrap_or_default(),
+                            self.layer(c.layer)
+                                .map(|l| l.path.to_string())
+                                .unwrap_or_default(),
                             format!("chunk {index} lies outside frame {}", c.loc.frame),
                         )
                     })?;
@@ -256,7 +271,10 @@ impl ArrayFile {
 
     fn layer(&self, idx: u32) -> Result<&Arc<LayerReader>> {
         self.index.layers.get(idx as usize).ok_or_else(|| {
-            Error::corrupted(self.store.base_path().as_ref(), format!("no layer {idx} in the index"))
+            Error::corrupted(
+                self.store.base_path().as_ref(),
+                format!("no layer {idx} in the index"),
+            )
         })
     }
 
@@ -266,10 +284,14 @@ impl ArrayFile {
             operation: "commit",
             reason: "the file has no base layer".into(),
         })?;
-        let seq = latest.header.seq.checked_add(1).ok_or_else(|| Error::InvalidOperation {
-            operation: "commit",
-            reason: "layer numbers are exhausted".into(),
-        })?;
+        let seq = latest
+            .header
+            .seq
+            .checked_add(1)
+            .ok_or_else(|| Error::InvalidOperation {
+                operation: "commit",
+                reason: "layer numbers are exhausted".into(),
+            })?;
         Ok((latest.header.layer_id, latest.header.generation, seq))
     }
 }
@@ -296,5 +318,9 @@ async fn commit_layer(
     store
         .create_from_parts(&path, spill, &layout.ranges, &tail)
         .await?;
-    Ok(LayerReader::from_footer(path, layout.len + tail.len() as u64, footer))
+    Ok(LayerReader::from_footer(
+        path,
+        layout.len + tail.len() as u64,
+        footer,
+    ))
 }

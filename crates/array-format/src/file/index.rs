@@ -78,7 +78,11 @@ impl CommittedIndex {
     }
 
     /// Applies the next layer on top. A snapshot replaces everything.
-    pub(crate) fn apply(&mut self, layer: Arc<LayerReader>, records: Vec<ArrayRecord>) -> Result<()> {
+    pub(crate) fn apply(
+        &mut self,
+        layer: Arc<LayerReader>,
+        records: Vec<ArrayRecord>,
+    ) -> Result<()> {
         if layer.header.kind == LayerKind::Snapshot {
             self.layers.clear();
             self.arrays.clear();
@@ -117,7 +121,9 @@ impl CommittedIndex {
                 RecordOp::Update => {}
             }
             let array = self.arrays.get_mut(&name).ok_or_else(|| {
-                damaged(format!("update of array {name:?}, which no lower layer defines"))
+                damaged(format!(
+                    "update of array {name:?}, which no lower layer defines"
+                ))
             })?;
             array.stats = OnceLock::new();
             for (k, v) in attrs {

@@ -153,6 +153,12 @@ impl ArrayFile {
         self.pending.as_ref().is_some_and(|p| !p.is_empty())
     }
 
+    /// Bytes stored in the visible committed layers (compressed data,
+    /// footers and trailers).
+    pub fn stored_bytes(&self) -> u64 {
+        self.index.layers.iter().map(|l| l.size).sum()
+    }
+
     /// The path of the file's base object.
     pub fn path(&self) -> &object_store::path::Path {
         self.store.base_path()
@@ -165,10 +171,12 @@ impl ArrayFile {
                 self.settings.frame_target,
             )?);
         }
-        self.pending.as_mut().ok_or_else(|| Error::InvalidOperation {
-            operation: "write",
-            reason: "the pending layer could not be created".into(),
-        })
+        self.pending
+            .as_mut()
+            .ok_or_else(|| Error::InvalidOperation {
+                operation: "write",
+                reason: "the pending layer could not be created".into(),
+            })
     }
 }
 

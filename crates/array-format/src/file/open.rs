@@ -114,7 +114,9 @@ impl ArrayFile {
     /// Creates a new, empty file held in memory (an `object_store` in-memory
     /// store). It behaves exactly like an on-disk file: commit with
     /// [`flush`](Self::flush).
-    pub async fn create_memory<C: CompressionCodec + 'static>(config: FileConfig<C>) -> Result<Self> {
+    pub async fn create_memory<C: CompressionCodec + 'static>(
+        config: FileConfig<C>,
+    ) -> Result<Self> {
         Self::create(
             Arc::new(object_store::memory::InMemory::new()),
             Path::from("memory.af"),
@@ -144,7 +146,10 @@ async fn open_layer(fs: &FileStore, obj: &LayerObject) -> Result<(LayerReader, V
     if reader.header.seq != obj.seq {
         return Err(Error::corrupted(
             obj.path.as_ref(),
-            format!("the object is named as layer {} but its footer says layer {}", obj.seq, reader.header.seq),
+            format!(
+                "the object is named as layer {} but its footer says layer {}",
+                obj.seq, reader.header.seq
+            ),
         ));
     }
     Ok((reader, records))
@@ -174,7 +179,10 @@ async fn try_load(fs: &FileStore) -> Result<(CommittedIndex, Id)> {
     // Every layer from the snapshot up to the newest must be present.
     let mut chain: Vec<&LayerObject> = Vec::new();
     let mut expect = generation;
-    for obj in listed.iter().filter(|o| o.seq >= generation && o.seq < latest_obj.seq) {
+    for obj in listed
+        .iter()
+        .filter(|o| o.seq >= generation && o.seq < latest_obj.seq)
+    {
         if obj.seq != expect {
             break;
         }
@@ -190,15 +198,14 @@ async fn try_load(fs: &FileStore) -> Result<(CommittedIndex, Id)> {
             ),
         ));
     }
-    let middle: Vec<(LayerReader, Vec<ArrayRecord>)> = futures::stream::iter(
-        chain
-            .into_iter()
-            .filter(|o| o.seq != 0)
-            .map(|o| open_layer(fs, o)),
-    )
-    .buffered(OPEN_CONCURRENCY)
-    .try_collect()
-    .await?;
+    let mut opens = Vec::with_capacity(chain.len());
+    for o in chain.into_iter().filter(|o| o.seq != 0) {
+        opens.push(open_layer(fs, o));
+    }
+    let middle: Vec<(LayerReader, Vec<ArrayRecord>)> = futures::stream::iter(opens)
+        .buffered(OPEN_CONCURRENCY)
+        .try_collect()
+        .await?;
 
     let mut layers: Vec<(LayerReader, Vec<ArrayRecord>)> = Vec::with_capacity(middle.len() + 2);
     if generation == 0 {
@@ -213,7 +220,10 @@ async fn try_load(fs: &FileStore) -> Result<(CommittedIndex, Id)> {
         let h = &reader.header;
         let path = reader.path.to_string();
         if h.dataset_id != dataset_id {
-            return Err(Error::corrupted(path, "the layer belongs to another file (dataset id differs from the base)"));
+            return Err(Error::corrupted(
+                path,
+                "the layer belongs to another file (dataset id differs from the base)",
+            ));
         }
         if i == 0 {
             if h.kind != LayerKind::Snapshot || h.seq != generation {
@@ -222,7 +232,10 @@ async fn try_load(fs: &FileStore) -> Result<(CommittedIndex, Id)> {
                     format!("layer {} was expected to be snapshot {generation}", h.seq),
                 ));
             }
-        } else if h.kind != LayerKind::Delta || h.generation != generation || Some(h.parent_id) != prev {
+        } else if h.kind != LayerKind::Delta
+            || h.generation != generation
+            || Some(h.parent_id) != prev
+        {
             return Err(Error::corrupted(
                 path,
                 format!(

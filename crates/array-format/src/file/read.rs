@@ -17,6 +17,10 @@ use crate::nd::{self, Region};
 /// Label for errors about pending data.
 pub(crate) const PENDING: &str = "<pending spill file>";
 
+/// A chunk wanted from a layer: output slot, position of its frame in the
+/// frame list, offset and length in the frame.
+type Wanted = (usize, usize, u64, u64);
+
 /// The bytes of one chunk and the object they came from (for messages).
 pub(crate) struct LoadedChunk {
     pub(crate) bytes: Bytes,
@@ -33,7 +37,7 @@ impl ArrayFile {
     ) -> Result<Vec<Option<LoadedChunk>>> {
         let mut out: Vec<Option<LoadedChunk>> = Vec::with_capacity(indices.len());
         // layer -> (frames wanted, and for each output slot: frame position, offset, len)
-        let mut by_layer: HashMap<u32, (Vec<u32>, Vec<(usize, usize, u64, u64)>)> = HashMap::new();
+        let mut by_layer: HashMap<u32, (Vec<u32>, Vec<Wanted>)> = HashMap::new();
         for (slot, &index) in indices.iter().enumerate() {
             match array.chunk(index) {
                 ChunkSource::Missing => out.push(None),
@@ -60,25 +64,29 @@ impl ArrayFile {
                 }
             }
         }
-        let cache = self.settings.cache.as_deref();
-        let loads = by_layer.into_iter().map(|(layer, (frames, wanted))| async move {
-            let reader = self.index.layers.get(layer as usize).ok_or_else(|| {
-                Error::corrupted(self.store.base_path().as_ref(), format!("no layer {layer} in the index"))
-            })?;
-            let loaded = reader
-                .load(&self.store, &frames, cache, &self.settings.codecs)
-                .await?;
-            Ok::<_, Error>((reader.path.to_string(), loaded, wanted))
-        });
+        // Futures are collected by a loop, not an iterator adaptor: a closure
+        // in the future type makes read futures unusable with tokio::spawn.
+        let mut loads = Vec::with_capacity(by_layer.len());
+        for (layer, (frames, wanted)) in by_layer {
+            loads.push(self.load_layer_frames(layer, frames, wanted));
+        }
         for (origin, frames, wanted) in futures::future::try_join_all(loads).await? {
             for (slot, pos, offset, len) in wanted {
-                let frame = frames.get(pos).ok_or_else(|| Error::corrupted(&origin, "frame not loaded"))?;
-                let end = offset.checked_add(len).filter(|&e| e <= frame.len() as u64).ok_or_else(|| {
-                    Error::corrupted(
-                        &origin,
-                        format!("chunk of {len} bytes at {offset} lies outside its {}-byte frame", frame.len()),
-                    )
-                })?;
+                let frame = frames
+                    .get(pos)
+                    .ok_or_else(|| Error::corrupted(&origin, "frame not loaded"))?;
+                let end = offset
+                    .checked_add(len)
+                    .filter(|&e| e <= frame.len() as u64)
+                    .ok_or_else(|| {
+                        Error::corrupted(
+                            &origin,
+                            format!(
+                                "chunk of {len} bytes at {offset} lies outside its {}-byte frame",
+                                frame.len()
+                            ),
+                        )
+                    })?;
                 if let Some(o) = out.get_mut(slot) {
                     *o = Some(LoadedChunk {
                         bytes: frame.slice(offset as usize..end as usize),
@@ -88,6 +96,29 @@ impl ArrayFile {
             }
         }
         Ok(out)
+    }
+
+    async fn load_layer_frames(
+        &self,
+        layer: u32,
+        frames: Vec<u32>,
+        wanted: Vec<Wanted>,
+    ) -> Result<(String, Vec<Bytes>, Vec<Wanted>)> {
+        let reader = self.index.layers.get(layer as usize).ok_or_else(|| {
+            Error::corrupted(
+                self.store.base_path().as_ref(),
+                format!("no layer {layer} in the index"),
+            )
+        })?;
+        let loaded = reader
+            .load(
+                &self.store,
+                &frames,
+                self.settings.cache.as_deref(),
+                &self.settings.codecs,
+            )
+            .await?;
+        Ok((reader.path.to_string(), loaded, wanted))
     }
 
     /// Reads the region of array `name` that starts at `start` and has
@@ -128,7 +159,10 @@ impl ArrayFile {
         let coords = grid.chunks_overlapping(&region);
         let indices: Vec<u64> = coords
             .iter()
-            .map(|c| grid.linear_index(c).ok_or_else(|| internal(info, "chunk outside the grid")))
+            .map(|c| {
+                grid.linear_index(c)
+                    .ok_or_else(|| internal(info, "chunk outside the grid"))
+            })
             .collect::<Result<_>>()?;
         let loaded = self.load_chunks(&resolved, &indices).await?;
         for (coord, chunk) in coords.iter().zip(loaded) {
@@ -180,8 +214,10 @@ fn copy_chunk_into<T: ArrayElement>(
         _ => {
             let len: usize = src_shape.iter().product();
             let values = T::decode_n(&chunk.bytes, len).map_err(damaged)?;
-            nd::copy_region(&values, &src_shape, &src_start, out, out_shape, &dst_start, &copy)
-                .map_err(damaged)
+            nd::copy_region(
+                &values, &src_shape, &src_start, out, out_shape, &dst_start, &copy,
+            )
+            .map_err(damaged)
         }
     }
 }

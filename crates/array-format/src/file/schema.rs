@@ -61,12 +61,10 @@ impl<'a> Resolved<'a> {
     fn attribute(&self, key: &str) -> Option<&'a AttributeValue> {
         match self {
             Resolved::Pending { record, .. } => record.attrs.get(key).and_then(Option::as_ref),
-            Resolved::Committed { array, record } => {
-                match record.and_then(|r| r.attrs.get(key)) {
-                    Some(change) => change.as_ref(),
-                    None => array.attrs.get(key),
-                }
-            }
+            Resolved::Committed { array, record } => match record.and_then(|r| r.attrs.get(key)) {
+                Some(change) => change.as_ref(),
+                None => array.attrs.get(key),
+            },
         }
     }
 }
@@ -131,7 +129,7 @@ impl ArrayFile {
                 }
             }
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by_key(|a| a.0);
         out.into_iter().map(|(_, m)| m.clone()).collect()
     }
 
@@ -262,11 +260,14 @@ impl ArrayFile {
         };
         let fill_value = match fill_value {
             None => None,
-            Some(f) => Some(f.canonical_for(T::DTYPE).ok_or_else(|| Error::InvalidFillValue {
-                name: name.clone(),
-                dtype: T::DTYPE,
-                fill: format!("{f:?}"),
-            })?),
+            Some(f) => Some(
+                f.canonical_for(T::DTYPE)
+                    .ok_or_else(|| Error::InvalidFillValue {
+                        name: name.clone(),
+                        dtype: T::DTYPE,
+                        fill: format!("{f:?}"),
+                    })?,
+            ),
         };
         let dimension_names = if dimension_names.len() == shape.len() {
             dimension_names

@@ -68,7 +68,8 @@ impl ArrayFile {
             }
         }
         if !batch.is_empty() {
-            self.write_batch(&info, &batch, &region, src, &src_shape).await?;
+            self.write_batch(&info, &batch, &region, src, &src_shape)
+                .await?;
         }
         Ok(())
     }
@@ -111,7 +112,8 @@ impl ArrayFile {
         let fill = T::fill_element(info.meta.fill_value.as_ref());
         let explicit_fill = info.meta.fill_value.as_ref().map(|_| fill.clone());
         let mut encoded: Vec<(u64, Vec<u8>, ChunkStats)> = Vec::with_capacity(coords.len());
-        for (((index, cr), slot), coord) in chunk_regions.into_iter().zip(partial_slots).zip(coords) {
+        for (((index, cr), slot), coord) in chunk_regions.into_iter().zip(partial_slots).zip(coords)
+        {
             let shape = nd::to_usize(&cr.shape).ok_or_else(|| internal(info, "chunk shape"))?;
             let len: usize = shape.iter().product();
             let previous = slot.and_then(|s| existing.get(s)).and_then(Option::as_ref);

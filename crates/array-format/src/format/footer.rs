@@ -302,16 +302,25 @@ fn put_attr(w: &mut WireWriter, v: &AttributeValue) {
             w.bytes(b);
         }
         A::BoolList(v) => list!(w, 14, v, |w: &mut WireWriter, x: &bool| w.u8(u8::from(*x))),
-        A::Int8List(v) => list!(w, 15, v, |w: &mut WireWriter, x: &i8| w.raw(&x.to_le_bytes())),
-        A::Int16List(v) => list!(w, 16, v, |w: &mut WireWriter, x: &i16| w.raw(&x.to_le_bytes())),
-        A::Int32List(v) => list!(w, 17, v, |w: &mut WireWriter, x: &i32| w.raw(&x.to_le_bytes())),
-        A::Int64List(v) => list!(w, 18, v, |w: &mut WireWriter, x: &i64| w.raw(&x.to_le_bytes())),
+        A::Int8List(v) => list!(w, 15, v, |w: &mut WireWriter, x: &i8| w
+            .raw(&x.to_le_bytes())),
+        A::Int16List(v) => list!(w, 16, v, |w: &mut WireWriter, x: &i16| w
+            .raw(&x.to_le_bytes())),
+        A::Int32List(v) => list!(w, 17, v, |w: &mut WireWriter, x: &i32| w
+            .raw(&x.to_le_bytes())),
+        A::Int64List(v) => list!(w, 18, v, |w: &mut WireWriter, x: &i64| w
+            .raw(&x.to_le_bytes())),
         A::UInt8List(v) => list!(w, 19, v, |w: &mut WireWriter, x: &u8| w.u8(*x)),
-        A::UInt16List(v) => list!(w, 20, v, |w: &mut WireWriter, x: &u16| w.raw(&x.to_le_bytes())),
-        A::UInt32List(v) => list!(w, 21, v, |w: &mut WireWriter, x: &u32| w.raw(&x.to_le_bytes())),
-        A::UInt64List(v) => list!(w, 22, v, |w: &mut WireWriter, x: &u64| w.raw(&x.to_le_bytes())),
-        A::Float32List(v) => list!(w, 23, v, |w: &mut WireWriter, x: &f32| w.raw(&x.to_le_bytes())),
-        A::Float64List(v) => list!(w, 24, v, |w: &mut WireWriter, x: &f64| w.raw(&x.to_le_bytes())),
+        A::UInt16List(v) => list!(w, 20, v, |w: &mut WireWriter, x: &u16| w
+            .raw(&x.to_le_bytes())),
+        A::UInt32List(v) => list!(w, 21, v, |w: &mut WireWriter, x: &u32| w
+            .raw(&x.to_le_bytes())),
+        A::UInt64List(v) => list!(w, 22, v, |w: &mut WireWriter, x: &u64| w
+            .raw(&x.to_le_bytes())),
+        A::Float32List(v) => list!(w, 23, v, |w: &mut WireWriter, x: &f32| w
+            .raw(&x.to_le_bytes())),
+        A::Float64List(v) => list!(w, 24, v, |w: &mut WireWriter, x: &f64| w
+            .raw(&x.to_le_bytes())),
         A::StringList(v) => list!(w, 25, v, |w: &mut WireWriter, x: &String| w.str(x)),
     }
 }
@@ -347,7 +356,9 @@ fn get_attr(r: &mut WireReader<'_>, tag: u8, at: usize) -> WireResult<AttributeV
         11 => A::Float64(f64::from_le_bytes(fixed(r, "f64 attribute")?)),
         12 => A::String(r.string("string attribute")?),
         13 => A::Binary(r.bytes("binary attribute")?.to_vec()),
-        14 => A::BoolList(get_list(r, 1, "bool list", |r| get_bool(r, "bool list item"))?),
+        14 => A::BoolList(get_list(r, 1, "bool list", |r| {
+            get_bool(r, "bool list item")
+        })?),
         15 => A::Int8List(get_list(r, 1, "i8 list", |r| {
             fixed(r, "i8").map(i8::from_le_bytes)
         })?),
@@ -376,7 +387,9 @@ fn get_attr(r: &mut WireReader<'_>, tag: u8, at: usize) -> WireResult<AttributeV
         24 => A::Float64List(get_list(r, 8, "f64 list", |r| {
             fixed(r, "f64").map(f64::from_le_bytes)
         })?),
-        25 => A::StringList(get_list(r, 1, "string list", |r| r.string("string list item"))?),
+        25 => A::StringList(get_list(r, 1, "string list", |r| {
+            r.string("string list item")
+        })?),
         t => return Err(format!("unknown attribute tag {t} at footer offset {at}")),
     })
 }
@@ -662,7 +675,11 @@ fn decode_array(
                 chunks: Vec::new(),
             });
         }
-        o => return Err(format!("array {name:?} has unknown op {o} at footer offset {op_at}")),
+        o => {
+            return Err(format!(
+                "array {name:?} has unknown op {o} at footer offset {op_at}"
+            ));
+        }
     };
 
     let n = r.count(2, "attribute count")?;
@@ -707,9 +724,9 @@ fn decode_array(
         };
         prev = Some(index);
         let frame = r.bounded(frames.len().saturating_sub(1) as u64, "chunk frame")?;
-        let f = frames
-            .get(frame)
-            .ok_or_else(|| format!("array {name:?}: chunk {index} refers to missing frame {frame}"))?;
+        let f = frames.get(frame).ok_or_else(|| {
+            format!("array {name:?}: chunk {index} refers to missing frame {frame}")
+        })?;
         let offset = r.var("chunk offset")?;
         let len = r.var("chunk length")?;
         if offset.checked_add(len).is_none_or(|end| end > f.raw_len) {

@@ -54,7 +54,12 @@ pub(crate) fn check_trailer(
 }
 
 /// Verifies the footer's checksum and decodes it.
-pub(crate) fn decode_footer(bytes: &[u8], trailer: &Trailer, data_end: u64, path: &str) -> Result<Footer> {
+pub(crate) fn decode_footer(
+    bytes: &[u8],
+    trailer: &Trailer,
+    data_end: u64,
+    path: &str,
+) -> Result<Footer> {
     let crc = crc32c::crc32c(bytes);
     if crc != trailer.footer_crc {
         return Err(Error::corrupted(
@@ -65,7 +70,8 @@ pub(crate) fn decode_footer(bytes: &[u8], trailer: &Trailer, data_end: u64, path
             ),
         ));
     }
-    Footer::decode(bytes, data_end).map_err(|what| Error::corrupted(path, format!("footer: {what}")))
+    Footer::decode(bytes, data_end)
+        .map_err(|what| Error::corrupted(path, format!("footer: {what}")))
 }
 
 /// Encodes `footer` followed by its trailer.
@@ -80,7 +86,12 @@ pub(crate) fn encode_tail(footer: &Footer) -> Vec<u8> {
 }
 
 /// Checks a frame's stored bytes against its checksum.
-pub(crate) fn check_frame(bytes: &[u8], frame: &FrameEntry, index: usize, path: &str) -> Result<()> {
+pub(crate) fn check_frame(
+    bytes: &[u8],
+    frame: &FrameEntry,
+    index: usize,
+    path: &str,
+) -> Result<()> {
     if bytes.len() as u64 != frame.stored_len {
         return Err(Error::corrupted(
             path,

@@ -45,7 +45,9 @@ pub(crate) enum TrailerError {
 impl std::fmt::Display for TrailerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TrailerError::BadMagic => f.write_str("trailer magic is not ARRAYFMT: not an array-format layer"),
+            TrailerError::BadMagic => {
+                f.write_str("trailer magic is not ARRAYFMT: not an array-format layer")
+            }
             TrailerError::Checksum => f.write_str("trailer checksum mismatch"),
             TrailerError::Version(v) => write!(f, "format version {v}"),
             TrailerError::Reserved => f.write_str("trailer flags or reserved bytes are set"),
@@ -98,12 +100,8 @@ impl TryFrom<[u8; TRAILER_LEN]> for Trailer {
     type Error = TrailerError;
 
     /// Checks magic first (so foreign files say so), then the trailer
-    /// checksum, then the version.
-    ///
-    /// ```ignore
-    /// let t = Trailer { footer_len: 5, footer_crc: 7 };
-    /// assert_eq!(Trailer::try_from(t.encode()), Ok(t));
-    /// ```
+    /// checksum, then the version; `exact_bytes` in the tests shows the
+    /// encoding byte by byte.
     fn try_from(b: [u8; TRAILER_LEN]) -> Result<Self, TrailerError> {
         if field::<8>(&b, MAGIC_AT) != MAGIC {
             return Err(TrailerError::BadMagic);

@@ -108,7 +108,10 @@ impl<'a> WireReader<'a> {
                     self.remaining()
                 )
             })?;
-        let s = self.buf.get(self.pos..end).ok_or("footer slice out of range")?;
+        let s = self
+            .buf
+            .get(self.pos..end)
+            .ok_or("footer slice out of range")?;
         self.pos = end;
         Ok(s)
     }
@@ -141,14 +144,18 @@ impl<'a> WireReader<'a> {
             let byte = self.u8(what)?;
             let bits = u64::from(byte & 0x7f);
             if i == 9 && bits > 1 {
-                return Err(format!("{what}: varint at footer offset {start} overflows u64"));
+                return Err(format!(
+                    "{what}: varint at footer offset {start} overflows u64"
+                ));
             }
             v |= bits << (7 * i);
             if byte & 0x80 == 0 {
                 return Ok(v);
             }
         }
-        Err(format!("{what}: varint at footer offset {start} is longer than 10 bytes"))
+        Err(format!(
+            "{what}: varint at footer offset {start} is longer than 10 bytes"
+        ))
     }
 
     pub(crate) fn ivar(&mut self, what: &str) -> WireResult<i64> {
@@ -198,7 +205,16 @@ mod tests {
 
     #[test]
     fn varints_round_trip_at_the_edges() {
-        let values = [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX - 1, u64::MAX];
+        let values = [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            u32::MAX as u64,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
         let ints = [0i64, -1, 1, i64::MIN, i64::MAX, -300];
         let mut w = WireWriter::new();
         for v in values {

@@ -32,7 +32,11 @@ enum FrameState {
     /// Still collecting chunks in memory.
     Open,
     /// Compressed into the spill file.
-    Sealed { offset: u64, stored_len: u64, crc: u32 },
+    Sealed {
+        offset: u64,
+        stored_len: u64,
+        crc: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -154,7 +158,14 @@ impl FrameWriter {
 
     /// Copies an already compressed and checked frame verbatim (compaction
     /// keeps frames whose chunks are all live without recompressing them).
-    pub(crate) fn copy_frame(&mut self, stored: &[u8], raw_len: u64, crc: u32, codec: &str, live: u32) -> Result<u32> {
+    pub(crate) fn copy_frame(
+        &mut self,
+        stored: &[u8],
+        raw_len: u64,
+        crc: u32,
+        codec: &str,
+        live: u32,
+    ) -> Result<u32> {
         let codec = match self.codec_names.iter().position(|c| c == codec) {
             Some(i) => i,
             None => {
@@ -233,7 +244,10 @@ impl FrameWriter {
         if crc32c::crc32c(&stored) != crc {
             return Err(self.damaged(loc.frame, "checksum mismatch in the spill file"));
         }
-        let name = self.codec_names.get(slot.codec as usize).map_or("?", String::as_str);
+        let name = self
+            .codec_names
+            .get(slot.codec as usize)
+            .map_or("?", String::as_str);
         let codec = self
             .codecs
             .for_name(name)
@@ -370,12 +384,19 @@ mod tests {
     #[test]
     fn copied_frames_keep_their_codec() {
         let mut w = writer(10);
-        let f = w.copy_frame(b"abc", 3, crc32c::crc32c(b"abc"), "none", 1).unwrap();
+        let f = w
+            .copy_frame(b"abc", 3, crc32c::crc32c(b"abc"), "none", 1)
+            .unwrap();
         let g = w.add_chunk(&[9u8; 12]).unwrap();
         assert_eq!(f, 0);
         assert_eq!(g.frame, 1);
         assert_eq!(
-            &w.read_chunk(&ChunkLoc { frame: 0, offset: 1, len: 2 }).unwrap()[..],
+            &w.read_chunk(&ChunkLoc {
+                frame: 0,
+                offset: 1,
+                len: 2
+            })
+            .unwrap()[..],
             b"bc"
         );
         let layout = w.layout(1 << 20).unwrap();

@@ -130,7 +130,13 @@ impl PendingLayer {
     }
 
     /// Stores a chunk's encoded bytes, replacing any pending version.
-    pub(crate) fn put_chunk(&mut self, name: &str, index: u64, bytes: &[u8], stats: ChunkStats) -> Result<()> {
+    pub(crate) fn put_chunk(
+        &mut self,
+        name: &str,
+        index: u64,
+        bytes: &[u8],
+        stats: ChunkStats,
+    ) -> Result<()> {
         let loc = self.frames.add_chunk(bytes)?;
         let old = self
             .record_mut(name)
@@ -175,10 +181,12 @@ impl PendingLayer {
                     .get(c.loc.frame as usize)
                     .copied()
                     .flatten()
-                    .ok_or_else(|| crate::error::Error::corrupted(
-                        "<pending spill file>",
-                        format!("chunk {index} of {name:?} points at a dropped frame"),
-                    ))?;
+                    .ok_or_else(|| {
+                        crate::error::Error::corrupted(
+                            "<pending spill file>",
+                            format!("chunk {index} of {name:?} points at a dropped frame"),
+                        )
+                    })?;
                 chunks.push(ChunkRecord {
                     index,
                     frame,
@@ -191,7 +199,11 @@ impl PendingLayer {
             records.push(ArrayRecord {
                 name: name.clone(),
                 op,
-                attrs: p.attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                attrs: p
+                    .attrs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 chunks,
             });
         }

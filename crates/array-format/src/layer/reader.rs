@@ -10,9 +10,7 @@ use object_store::path::Path;
 use crate::cache::{DeltaCache, FrameKey};
 use crate::codec::CodecSet;
 use crate::error::{Error, Result};
-use crate::format::{
-    self, ArrayRecord, BlockEntry, Footer, FrameEntry, LayerHeader, TRAILER_LEN,
-};
+use crate::format::{self, ArrayRecord, BlockEntry, Footer, FrameEntry, LayerHeader, TRAILER_LEN};
 use crate::storage::FileStore;
 
 /// Bytes fetched from the end of a layer on open: the trailer and, for most
@@ -53,7 +51,9 @@ impl LayerReader {
         if size < TRAILER_LEN as u64 || (tail.len() as u64) < (TRAILER_LEN as u64).min(size) {
             return Err(Error::corrupted(
                 &p,
-                format!("{size} bytes is too short for a layer (the trailer alone is {TRAILER_LEN})"),
+                format!(
+                    "{size} bytes is too short for a layer (the trailer alone is {TRAILER_LEN})"
+                ),
             ));
         }
         let trailer_bytes: [u8; TRAILER_LEN] = tail
@@ -101,7 +101,10 @@ impl LayerReader {
 
     pub(crate) fn frame(&self, index: u32) -> Result<&FrameEntry> {
         self.frames.get(index as usize).ok_or_else(|| {
-            Error::corrupted(self.path.as_ref(), format!("reference to missing frame {index}"))
+            Error::corrupted(
+                self.path.as_ref(),
+                format!("reference to missing frame {index}"),
+            )
         })
     }
 
@@ -112,20 +115,26 @@ impl LayerReader {
             .get(f.block as usize)
             .and_then(|b| self.codecs.get(b.codec as usize))
             .map(String::as_str)
-            .ok_or_else(|| Error::corrupted(self.path.as_ref(), format!("frame {index} has no codec")))
+            .ok_or_else(|| {
+                Error::corrupted(self.path.as_ref(), format!("frame {index} has no codec"))
+            })
     }
 
     /// Fetches the stored (compressed) bytes of `frames`, checking each
     /// checksum. Neighbouring frames are fetched with one request; requests
     /// run concurrently. The result is in the order of `frames`.
-    pub(crate) async fn fetch_stored(&self, store: &FileStore, frames: &[u32]) -> Result<Vec<Bytes>> {
+    pub(crate) async fn fetch_stored(
+        &self,
+        store: &FileStore,
+        frames: &[u32],
+    ) -> Result<Vec<Bytes>> {
         let mut order: Vec<(usize, &FrameEntry, u32)> = Vec::with_capacity(frames.len());
         for (i, &f) in frames.iter().enumerate() {
             order.push((i, self.frame(f)?, f));
         }
         order.sort_by_key(|(_, f, _)| f.offset);
         // Group frames into coalesced requests.
-        let mut requests: Vec<(Range<u64>, Vec<(usize, &FrameEntry, u32)>)> = Vec::new();
+        let mut requests: Vec<(Range<u64>, Members<'_>)> = Vec::new();
         for item in order {
             let (_, f, _) = item;
             let end = f.offset + f.stored_len;
@@ -139,11 +148,11 @@ impl LayerReader {
                 _ => requests.push((f.offset..end, vec![item])),
             }
         }
-        let fetched: Vec<(Range<u64>, Bytes, Vec<(usize, &FrameEntry, u32)>)> =
-            futures::stream::iter(requests.into_iter().map(|(range, members)| async move {
-                let bytes = store.read_range(&self.path, range.clone()).await?;
-                Ok::<_, Error>((range, bytes, members))
-            }))
+        let mut fetches = Vec::with_capacity(requests.len());
+        for (range, members) in requests {
+            fetches.push(fetch_request(store, &self.path, range, members));
+        }
+        let fetched: Vec<(Range<u64>, Bytes, Members<'_>)> = futures::stream::iter(fetches)
             .buffered(FETCH_CONCURRENCY)
             .try_collect()
             .await?;
@@ -154,7 +163,9 @@ impl LayerReader {
                 let stored = bytes
                     .get(from..from + f.stored_len as usize)
                     .map(|_| bytes.slice(from..from + f.stored_len as usize))
-                    .ok_or_else(|| Error::corrupted(self.path.as_ref(), format!("frame {index}: short read")))?;
+                    .ok_or_else(|| {
+                        Error::corrupted(self.path.as_ref(), format!("frame {index}: short read"))
+                    })?;
                 format::check_frame(&stored, f, index as usize, self.path.as_ref())?;
                 if let Some(slot) = out.get_mut(i) {
                     *slot = stored;
@@ -172,7 +183,11 @@ impl LayerReader {
             if stored.len() as u64 != f.raw_len {
                 return Err(Error::corrupted(
                     self.path.as_ref(),
-                    format!("uncompressed frame {index} holds {} bytes, expected {}", stored.len(), f.raw_len),
+                    format!(
+                        "uncompressed frame {index} holds {} bytes, expected {}",
+                        stored.len(),
+                        f.raw_len
+                    ),
                 ));
             }
             return Ok(stored);
@@ -182,13 +197,19 @@ impl LayerReader {
             name: name.to_owned(),
         })?;
         let raw_len = usize::try_from(f.raw_len).map_err(|_| {
-            Error::corrupted(self.path.as_ref(), format!("frame {index} is too large for memory"))
+            Error::corrupted(
+                self.path.as_ref(),
+                format!("frame {index} is too large for memory"),
+            )
         })?;
         let mut raw = vec![0u8; raw_len];
         codec.decompress_into(&stored, &mut raw).map_err(|e| {
             Error::corrupted(
                 self.path.as_ref(),
-                format!("frame {index} ({} bytes at offset {}) does not decode: {e}", f.stored_len, f.offset),
+                format!(
+                    "frame {index} ({} bytes at offset {}) does not decode: {e}",
+                    f.stored_len, f.offset
+                ),
             )
         })?;
         Ok(Bytes::from(raw))
@@ -205,7 +226,10 @@ impl LayerReader {
         let mut out: Vec<Option<Bytes>> = vec![None; frames.len()];
         let mut missing: Vec<(usize, u32)> = Vec::new();
         for (i, &f) in frames.iter().enumerate() {
-            let key = FrameKey { layer: self.uid, frame: f };
+            let key = FrameKey {
+                layer: self.uid,
+                frame: f,
+            };
             match cache.and_then(|c| c.get_frame(&key)) {
                 Some(b) => set(&mut out, i, b),
                 None => match cache.and_then(|c| c.get_raw(&key)) {
@@ -224,7 +248,10 @@ impl LayerReader {
             let ids: Vec<u32> = missing.iter().map(|&(_, f)| f).collect();
             let stored = self.fetch_stored(store, &ids).await?;
             for ((i, f), stored) in missing.into_iter().zip(stored) {
-                let key = FrameKey { layer: self.uid, frame: f };
+                let key = FrameKey {
+                    layer: self.uid,
+                    frame: f,
+                };
                 if let Some(c) = cache
                     && c.has_io_cache()
                     && self.frame_codec(f)? != "none"
@@ -241,7 +268,9 @@ impl LayerReader {
         out.into_iter()
             .zip(frames)
             .map(|(b, f)| {
-                b.ok_or_else(|| Error::corrupted(self.path.as_ref(), format!("frame {f} was not loaded")))
+                b.ok_or_else(|| {
+                    Error::corrupted(self.path.as_ref(), format!("frame {f} was not loaded"))
+                })
             })
             .collect()
     }
@@ -251,4 +280,17 @@ fn set(out: &mut [Option<Bytes>], i: usize, b: Bytes) {
     if let Some(slot) = out.get_mut(i) {
         *slot = Some(b);
     }
+}
+
+/// The frames served by one request: output position, entry, frame number.
+type Members<'a> = Vec<(usize, &'a FrameEntry, u32)>;
+
+async fn fetch_request<'a>(
+    store: &FileStore,
+    path: &Path,
+    range: Range<u64>,
+    members: Members<'a>,
+) -> Result<(Range<u64>, Bytes, Members<'a>)> {
+    let bytes = store.read_range(path, range.clone()).await?;
+    Ok((range, bytes, members))
 }

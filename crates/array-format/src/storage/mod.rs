@@ -82,7 +82,10 @@ fn range_of(data: &Bytes, range: Range<u64>, path: &str) -> Result<Bytes> {
     if range.start > range.end || range.end > len {
         return Err(Error::corrupted(
             path,
-            format!("read of {}..{} past the end ({len} bytes)", range.start, range.end),
+            format!(
+                "read of {}..{} past the end ({len} bytes)",
+                range.start, range.end
+            ),
         ));
     }
     Ok(data.slice(range.start as usize..range.end as usize))

@@ -60,10 +60,15 @@ impl SpillFile {
 
     /// Reads `len` bytes at `offset`.
     pub(crate) fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>> {
-        let len = usize::try_from(len)
-            .map_err(|_| Error::io("reading the spill file", std::io::ErrorKind::OutOfMemory.into()))?;
+        let len = usize::try_from(len).map_err(|_| {
+            Error::io(
+                "reading the spill file",
+                std::io::ErrorKind::OutOfMemory.into(),
+            )
+        })?;
         let mut buf = vec![0u8; len];
-        read_at(&self.file, &mut buf, offset).map_err(|e| Error::io("reading the spill file", e))?;
+        read_at(&self.file, &mut buf, offset)
+            .map_err(|e| Error::io("reading the spill file", e))?;
         Ok(buf)
     }
 

@@ -16,8 +16,8 @@ use object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 };
 
-use crate::error::{Error, Result};
 use super::SpillFile;
+use crate::error::{Error, Result};
 
 /// Layers up to this size are committed with one conditional put from
 /// memory; larger ones stream to a staging object that is then linked into
@@ -34,8 +34,6 @@ pub(crate) struct LayerObject {
     pub(crate) seq: u64,
     /// Its path.
     pub(crate) path: Path,
-    /// Its size in bytes.
-    pub(crate) size: u64,
 }
 
 /// The objects of one file in an object store.
@@ -119,7 +117,10 @@ impl FileStore {
         }
         let rest = s.strip_prefix(&self.stem)?.strip_prefix('.')?;
         let digits = rest.strip_suffix(".af")?;
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+        if digits.is_empty()
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || digits.starts_with('0')
+        {
             return None;
         }
         digits.parse().ok().filter(|&n| n > 0)
@@ -134,7 +135,10 @@ impl FileStore {
 
     /// Every layer object of this file, ordered by number.
     pub(crate) async fn list_layers(&self) -> Result<Vec<LayerObject>> {
-        let dir_name = self.dir.as_ref().map_or("<root>".to_owned(), |d| d.to_string());
+        let dir_name = self
+            .dir
+            .as_ref()
+            .map_or("<root>".to_owned(), |d| d.to_string());
         let listing = self
             .store
             .list_with_delimiter(self.dir.as_ref())
@@ -147,7 +151,6 @@ impl FileStore {
                 self.parse_layer(&m.location).map(|seq| LayerObject {
                     seq,
                     path: m.location,
-                    size: m.size,
                 })
             })
             .collect();
@@ -226,9 +229,9 @@ impl FileStore {
             let mut at = 0usize;
             for r in ranges {
                 let n = (r.end - r.start) as usize;
-                let dst = buf
-                    .get_mut(at..at + n)
-                    .ok_or_else(|| Error::io("assembling a layer", std::io::ErrorKind::InvalidData.into()))?;
+                let dst = buf.get_mut(at..at + n).ok_or_else(|| {
+                    Error::io("assembling a layer", std::io::ErrorKind::InvalidData.into())
+                })?;
                 file.read_into(r.start, dst)?;
                 at += n;
             }
@@ -247,7 +250,13 @@ impl FileStore {
         linked.map_err(|e| conflict_or_storage(path, e))
     }
 
-    async fn upload(&self, path: &Path, file: &SpillFile, ranges: &[Range<u64>], tail: &[u8]) -> Result<()> {
+    async fn upload(
+        &self,
+        path: &Path,
+        file: &SpillFile,
+        ranges: &[Range<u64>],
+        tail: &[u8],
+    ) -> Result<()> {
         let mut upload = self
             .store
             .put_multipart(path)
@@ -302,7 +311,10 @@ impl FileStore {
 
     /// Every object of this file: layers, staging leftovers.
     pub(crate) async fn list_all(&self) -> Result<Vec<Path>> {
-        let dir_name = self.dir.as_ref().map_or("<root>".to_owned(), |d| d.to_string());
+        let dir_name = self
+            .dir
+            .as_ref()
+            .map_or("<root>".to_owned(), |d| d.to_string());
         let listing: Vec<_> = self
             .store
             .list(self.dir.as_ref())
@@ -350,7 +362,14 @@ mod tests {
         assert_eq!(s.layer_path(12).as_ref(), "dir/data.12.af");
         assert_eq!(s.parse_layer(&Path::from("dir/data.12.af")), Some(12));
         assert_eq!(s.parse_layer(&Path::from("dir/data.af")), Some(0));
-        for other in ["dir/data.012.af", "dir/data.0.af", "dir/data.x.af", "dir/data.af.1", "dir/datax.1.af", "dir/data.1.af.ab.staging"] {
+        for other in [
+            "dir/data.012.af",
+            "dir/data.0.af",
+            "dir/data.x.af",
+            "dir/data.af.1",
+            "dir/datax.1.af",
+            "dir/data.1.af.ab.staging",
+        ] {
             assert_eq!(s.parse_layer(&Path::from(other)), None, "{other}");
         }
         assert!(matches!(fs("data.bin"), Err(Error::InvalidPath { .. })));
@@ -363,8 +382,13 @@ mod tests {
     async fn conditional_create_conflicts() {
         let s = fs("d/f.af").unwrap();
         let p = s.layer_path(1);
-        s.create_object(&p, PutPayload::from_static(b"one")).await.unwrap();
-        let e = s.create_object(&p, PutPayload::from_static(b"two")).await.unwrap_err();
+        s.create_object(&p, PutPayload::from_static(b"one"))
+            .await
+            .unwrap();
+        let e = s
+            .create_object(&p, PutPayload::from_static(b"two"))
+            .await
+            .unwrap_err();
         assert!(matches!(e, Error::Conflict { .. }), "{e}");
         assert_eq!(&s.read_range(&p, 0..3).await.unwrap()[..], b"one");
     }
@@ -379,7 +403,9 @@ mod tests {
         let p = s.layer_path(3);
         // Two ranges out of order plus a tail, as a layer with a dropped frame has.
         let ranges = [100..len, 0..100];
-        s.create_from_parts(&p, &file, &ranges, b"TAIL").await.unwrap();
+        s.create_from_parts(&p, &file, &ranges, b"TAIL")
+            .await
+            .unwrap();
         let (tail, size) = s.read_tail(&p, 104).await.unwrap();
         assert_eq!(size, len + 4);
         assert_eq!(&tail[..100], &data[..100]);
@@ -387,7 +413,10 @@ mod tests {
         assert_eq!(s.read_range(&p, 0..5).await.unwrap(), &data[100..105]);
         // The staging object is gone and the listing sees only the layer.
         assert_eq!(s.list_all().await.unwrap(), vec![p.clone()]);
-        let e = s.create_from_parts(&p, &file, &ranges, b"TAIL").await.unwrap_err();
+        let e = s
+            .create_from_parts(&p, &file, &ranges, b"TAIL")
+            .await
+            .unwrap_err();
         assert!(matches!(e, Error::Conflict { .. }), "{e}");
         assert_eq!(s.list_all().await.unwrap(), vec![p]);
     }
@@ -396,13 +425,24 @@ mod tests {
     async fn listing_orders_numerically_and_missing_base_is_file_not_found() {
         let s = fs("f.af").unwrap();
         for n in [10u64, 2, 0, 1] {
-            s.create_object(&s.layer_path(n), PutPayload::from_static(b"x")).await.unwrap();
+            s.create_object(&s.layer_path(n), PutPayload::from_static(b"x"))
+                .await
+                .unwrap();
         }
         s.store()
-            .put(&Path::from("g.3.af"), PutPayload::from_static(b"other file"))
+            .put(
+                &Path::from("g.3.af"),
+                PutPayload::from_static(b"other file"),
+            )
             .await
             .unwrap();
-        let seqs: Vec<u64> = s.list_layers().await.unwrap().iter().map(|l| l.seq).collect();
+        let seqs: Vec<u64> = s
+            .list_layers()
+            .await
+            .unwrap()
+            .iter()
+            .map(|l| l.seq)
+            .collect();
         assert_eq!(seqs, vec![0, 1, 2, 10]);
         let t = fs("missing.af").unwrap();
         let e = t.read_tail(t.base_path(), 32).await.unwrap_err();
