@@ -210,15 +210,16 @@ impl CodecSet {
     }
 
     /// The codec that decodes blocks recorded as `name`, if known.
+    ///
+    /// The built-in names always mean the built-in codecs, so a custom codec
+    /// that reuses one of them cannot misread files.
     pub(crate) fn for_name(&self, name: &str) -> Option<&dyn CompressionCodec> {
-        if name == self.configured_name {
-            return Some(self.configured.as_ref());
-        }
         match name {
             "none" => Some(&NoCompression),
             "lz4" => Some(&Lz4Codec),
             // The level only matters for compression.
             "zstd" => Some(&ZstdCodec { level: 3 }),
+            _ if name == self.configured_name => Some(self.configured.as_ref()),
             _ => None,
         }
     }

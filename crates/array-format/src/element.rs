@@ -9,9 +9,8 @@ use std::cmp::Ordering;
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::stats::StatValue;
 use crate::timestamp::TimestampNs;
-use crate::value::FillValue;
+use crate::value::{FillValue, StatValue};
 
 #[cfg(target_endian = "big")]
 compile_error!(
@@ -275,8 +274,10 @@ fn encode_vlen<'a>(n: usize, items: impl Iterator<Item = &'a [u8]>) -> Result<Ve
     let count = u32::try_from(n).map_err(|_| too_large(n as u64))?;
     let items: Vec<&[u8]> = items.collect();
     let total: usize = items.iter().map(|s| s.len()).sum();
-    if u32::try_from(total).is_err() {
-        return Err(too_large(total as u64));
+    // The whole encoded chunk, offsets included, must fit a frame.
+    let encoded = (total as u64).saturating_add(4 * (n as u64 + 2));
+    if u32::try_from(encoded).is_err() {
+        return Err(too_large(encoded));
     }
     let mut out = Vec::with_capacity(VLEN_HEADER + (n + 1) * 4 + total);
     out.extend_from_slice(&count.to_le_bytes());

@@ -81,7 +81,8 @@ impl ArrayInfo {
             .try_fold(1u64, |a, &b| a.checked_mul(b))
             .ok_or("the chunk element count overflows u64")?;
         let chunk_bytes = chunk_elems
-            .checked_mul(meta.dtype.element_size().unwrap_or(1) as u64)
+            // Variable-length elements cost at least their 4-byte offset.
+            .checked_mul(meta.dtype.element_size().unwrap_or(4) as u64)
             .filter(|&b| b <= MAX_CHUNK_BYTES)
             .ok_or_else(|| {
                 format!(

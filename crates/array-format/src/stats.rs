@@ -7,56 +7,16 @@
 //!
 //! Semantics: `row_count` is the array's element count; `null_count` counts
 //! elements of chunks never written plus, when the array has an explicit fill
-//! value, written elements equal to it; `min`/`max` range over the written,
-//! non-null, non-NaN elements.
+//! value, elements of written chunks equal to it; `min`/`max` range over the
+//! other elements of written chunks, NaN left out. Statistics work at chunk
+//! granularity: a write that covers part of a chunk stores the whole chunk,
+//! its unwritten positions holding the fill element (zero or empty when no
+//! fill value was given), and those positions count like written ones.
 
 use std::cmp::Ordering;
 
 use crate::element::ArrayElement;
-
-/// A typed min or max value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StatValue {
-    /// Signed integer value (signed integer dtypes).
-    Int(i64),
-    /// Unsigned integer value (unsigned integer dtypes; `bool` as 0/1).
-    UInt(u64),
-    /// Floating-point value (`Float32`/`Float64`).
-    Float(f64),
-    /// String or binary value, ordered bytewise.
-    Bytes(Vec<u8>),
-    /// Nanoseconds since the Unix epoch (`TimestampNs`).
-    TimestampNs(i64),
-}
-
-impl StatValue {
-    /// Orders two values of the same variant; `None` across variants.
-    fn partial_order(&self, other: &Self) -> Option<Ordering> {
-        match (self, other) {
-            (StatValue::Int(a), StatValue::Int(b)) => Some(a.cmp(b)),
-            (StatValue::UInt(a), StatValue::UInt(b)) => Some(a.cmp(b)),
-            (StatValue::Float(a), StatValue::Float(b)) => Some(a.total_cmp(b)),
-            (StatValue::Bytes(a), StatValue::Bytes(b)) => Some(a.cmp(b)),
-            (StatValue::TimestampNs(a), StatValue::TimestampNs(b)) => Some(a.cmp(b)),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for StatValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StatValue::Int(v) => write!(f, "{v}"),
-            StatValue::UInt(v) => write!(f, "{v}"),
-            StatValue::Float(v) => write!(f, "{v}"),
-            StatValue::Bytes(v) => match std::str::from_utf8(v) {
-                Ok(s) => write!(f, "{s:?}"),
-                Err(_) => write!(f, "<{} bytes>", v.len()),
-            },
-            StatValue::TimestampNs(v) => write!(f, "{v}ns"),
-        }
-    }
-}
+pub use crate::value::StatValue;
 
 /// Aggregate statistics of one array.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +76,30 @@ pub(crate) struct ChunkStats {
     pub(crate) null_count: u64,
     /// Extremes of the other elements.
     pub(crate) min_max: MinMax,
+}
+
+impl ChunkStats {
+    /// Whether statistics read from a file can belong to a chunk of `len`
+    /// elements of `dtype`: the right variant, `min <= max`, nulls bounded.
+    pub(crate) fn plausible(&self, dtype: crate::DType, len: u64) -> bool {
+        use crate::DType as D;
+        if self.null_count > len {
+            return false;
+        }
+        let MinMax::Range { min, max } = &self.min_max else {
+            return true;
+        };
+        let kind_ok = |v: &StatValue| match dtype {
+            D::Int8 | D::Int16 | D::Int32 | D::Int64 => matches!(v, StatValue::Int(_)),
+            D::UInt8 | D::UInt16 | D::UInt32 | D::UInt64 | D::Bool => {
+                matches!(v, StatValue::UInt(_))
+            }
+            D::Float32 | D::Float64 => matches!(v, StatValue::Float(_)),
+            D::String | D::Binary => matches!(v, StatValue::Bytes(_)),
+            D::TimestampNs => matches!(v, StatValue::TimestampNs(_)),
+        };
+        kind_ok(min) && kind_ok(max) && min.partial_order(max) != Some(Ordering::Greater)
+    }
 }
 
 fn bounded(v: StatValue) -> Option<StatValue> {

@@ -1,5 +1,7 @@
 //! Scalar values that are not array data: fill values and attributes.
 
+use std::cmp::Ordering;
+
 use crate::dtype::DType;
 
 /// The value of elements that were never written.
@@ -125,6 +127,50 @@ impl FillValue {
                 FillValue::String(s) => Some(FillValue::Binary(s.as_bytes().to_vec())),
                 _ => None,
             },
+        }
+    }
+}
+
+/// A typed min or max value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatValue {
+    /// Signed integer value (signed integer dtypes).
+    Int(i64),
+    /// Unsigned integer value (unsigned integer dtypes; `bool` as 0/1).
+    UInt(u64),
+    /// Floating-point value (`Float32`/`Float64`).
+    Float(f64),
+    /// String or binary value, ordered bytewise.
+    Bytes(Vec<u8>),
+    /// Nanoseconds since the Unix epoch (`TimestampNs`).
+    TimestampNs(i64),
+}
+
+impl StatValue {
+    /// Orders two values of the same variant; `None` across variants.
+    pub(crate) fn partial_order(&self, other: &Self) -> Option<Ordering> {
+        match (self, other) {
+            (StatValue::Int(a), StatValue::Int(b)) => Some(a.cmp(b)),
+            (StatValue::UInt(a), StatValue::UInt(b)) => Some(a.cmp(b)),
+            (StatValue::Float(a), StatValue::Float(b)) => Some(a.total_cmp(b)),
+            (StatValue::Bytes(a), StatValue::Bytes(b)) => Some(a.cmp(b)),
+            (StatValue::TimestampNs(a), StatValue::TimestampNs(b)) => Some(a.cmp(b)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for StatValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatValue::Int(v) => write!(f, "{v}"),
+            StatValue::UInt(v) => write!(f, "{v}"),
+            StatValue::Float(v) => write!(f, "{v}"),
+            StatValue::Bytes(v) => match std::str::from_utf8(v) {
+                Ok(s) => write!(f, "{s:?}"),
+                Err(_) => write!(f, "<{} bytes>", v.len()),
+            },
+            StatValue::TimestampNs(v) => write!(f, "{v}ns"),
         }
     }
 }

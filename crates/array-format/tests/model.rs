@@ -1,16 +1,29 @@
 //! Model-based test of `ArrayFile`.
 //!
-//! Each sequence is a seeded random list of operations (define, write, read,
-//! delete, redefine, attributes, flush, compact, reopen, and invalid calls
-//! that must fail). Every operation is applied both to the file and to a
-//! plain in-memory model, and after every step the visible state of the file
-//! (array list, metadata, attributes, layer count, pending flag, statistics,
-//! a full read) is compared with the model.
+//! Each sequence is a seeded random list of operations: define (0-3 dims,
+//! zero-length dims, nine dtypes, random chunk shapes and fill values),
+//! write (random regions, data in standard, permuted, strided, reversed and
+//! broadcast layouts), read, delete, redefine, set/remove/get attributes,
+//! flush, flush_memory, compact, reopen, create over the file, and invalid
+//! calls that must fail with a given error and change nothing. Every
+//! operation is applied both to the file and to a plain in-memory model, and
+//! after every step the visible state of the file (array list, metadata,
+//! attributes, layer count, pending flag, statistics, a full read) is
+//! compared with the model.
+//!
+//! Both backends run: `ArrayFile::create_memory` (no reopen) and local disk.
+//! Each sequence draws its configuration from its seed: codec, small block
+//! and frame targets, tiny or disabled caches, a cache shared across reopens.
 //!
 //! Environment variables:
-//! - `AF_MODEL_SEQUENCES`: sequences per backend (default 64),
-//! - `AF_MODEL_STEPS`: operations per sequence (default 120),
-//! - `AF_MODEL_SEED`: run only this seed (printed by a failure report).
+//! - `AF_MODEL_SEQUENCES`: sequences per backend (default 128),
+//! - `AF_MODEL_STEPS`: operations per sequence (default 200),
+//! - `AF_MODEL_SEED`: run only this seed (printed by a failure report,
+//!   together with the numbered operation log).
+//!
+//! With `--nocapture` each test prints
+//! `model: N sequences x M steps on <backend>, T steps, F failures` and a
+//! tally of the operations and comparisons made.
 
 #![allow(
     clippy::unwrap_used,
@@ -27,9 +40,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use array_format::{
-    ArrayElement, ArrayFile, ArrayStats, AttributeValue, CompressionCodec, DType, Error,
-    FileConfig, FillValue, Lz4Codec, MergedArrayMeta, NoCompression, StatValue, TimestampNs,
-    ZstdCodec,
+    ArrayElement, ArrayFile, ArrayStats, AttributeValue, CompressionCodec, DType, DeltaCache,
+    Error, FileConfig, FillValue, InMemoryStorage, Lz4Codec, MergedArrayMeta, NoCompression,
+    StatValue, TimestampNs, ZstdCodec,
 };
 use futures::FutureExt;
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
@@ -39,8 +52,8 @@ use object_store::path::Path;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const DEFAULT_SEQUENCES: u64 = 64;
-const DEFAULT_STEPS: usize = 120;
+const DEFAULT_SEQUENCES: u64 = 128;
+const DEFAULT_STEPS: usize = 200;
 /// First seed of the default run; sequence `i` uses `BASE_SEED + i` (plus a
 /// per-backend offset so the two backends explore different sequences).
 const BASE_SEED: u64 = 0xAF00_0000;
@@ -372,14 +385,24 @@ fn random_f64(rng: &mut StdRng) -> f64 {
     }
 }
 
-const LONG_STRINGS: [(char, usize); 4] = [('a', 1025), ('y', 1025), ('x', 1024), ('b', 1024)];
+/// Strings of 1024 bytes (still allowed as min/max) and 1025 bytes (not):
+/// U+10FFFF (bytes F4 8F BF BF) sorts after every other string, so these
+/// are usually a chunk's max; runs of "a" are sometimes its min.
+fn long_string(rng: &mut StdRng) -> String {
+    let top = "\u{10FFFF}".repeat(256);
+    match rng.random_range(0..4) {
+        0 => top,
+        1 => top + "a",
+        2 => "a".repeat(1024),
+        _ => "a".repeat(1025),
+    }
+}
 
 /// Short strings with interesting byte orders, and with `long_ok` sometimes
 /// strings at the 1024-byte statistics limit.
 fn random_string(rng: &mut StdRng, long_ok: bool) -> String {
-    if long_ok && rng.random_range(0..30) == 0 {
-        let (c, n) = pick(rng, &LONG_STRINGS);
-        return std::iter::repeat_n(c, n).collect();
+    if long_ok && rng.random_range(0..8) == 0 {
+        return long_string(rng);
     }
     match rng.random_range(0..3) {
         0 => pick(
@@ -406,9 +429,11 @@ fn random_string(rng: &mut StdRng, long_ok: bool) -> String {
 }
 
 fn random_bytes(rng: &mut StdRng, long_ok: bool) -> Vec<u8> {
-    if long_ok && rng.random_range(0..30) == 0 {
-        let (c, n) = pick(rng, &LONG_STRINGS);
-        return vec![c as u8; n];
+    if long_ok && rng.random_range(0..8) == 0 {
+        // Like `long_string`: 0xff runs are usually the max, zero runs
+        // sometimes the min.
+        let (byte, len) = pick(rng, &[(0xff, 1024), (0xff, 1025), (0, 1024), (0, 1025)]);
+        return vec![byte; len];
     }
     match rng.random_range(0..3) {
         0 => pick(
@@ -821,9 +846,9 @@ struct ExpStats {
 
 /// Whether the file has uncommitted changes, as far as the model can tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Dirty {
-    Clean,
-    Dirty,
+enum Pending {
+    No,
+    Yes,
     /// After operations a library may legitimately treat as no change or as
     /// cancelling earlier changes (removing a pending-only attribute,
     /// deleting a pending-only array, an empty write on a clean file).
@@ -859,8 +884,11 @@ struct Model {
     /// Statistics of the committed arrays, by array id.
     committed_stats: HashMap<u64, ExpStats>,
     layers: usize,
-    dirty: Dirty,
+    pending: Pending,
     next_id: u64,
+    /// The latest successful definition of each name, for redefinitions
+    /// with the same shape (used only to generate operations).
+    last_spec: HashMap<String, DefineSpec>,
 }
 
 impl Model {
@@ -870,8 +898,9 @@ impl Model {
             committed: State::default(),
             committed_stats: HashMap::new(),
             layers: 1,
-            dirty: Dirty::Clean,
+            pending: Pending::No,
             next_id: 0,
+            last_spec: HashMap::new(),
         }
     }
 
@@ -880,7 +909,8 @@ impl Model {
         self.visible
             .arrays
             .push(ModelArray::new(self.next_id, name, spec));
-        self.dirty = Dirty::Dirty;
+        self.last_spec.insert(name.to_owned(), spec.clone());
+        self.pending = Pending::Yes;
     }
 
     /// `true` when the visible incarnation of `name` is also committed.
@@ -891,10 +921,17 @@ impl Model {
         }
     }
 
-    /// Marks a change that could cancel earlier pending changes.
-    fn maybe_dirty(&mut self) {
-        if self.dirty != Dirty::Dirty {
-            self.dirty = Dirty::Unknown;
+    /// After a change that may cancel earlier pending changes (deleting a
+    /// pending-only array, removing a pending-only attribute).
+    fn may_cancel(&mut self) {
+        self.pending = Pending::Unknown;
+    }
+
+    /// After a call that a library may or may not record as a change (an
+    /// empty write, removing a missing attribute).
+    fn may_change(&mut self) {
+        if self.pending == Pending::No {
+            self.pending = Pending::Unknown;
         }
     }
 
@@ -906,12 +943,21 @@ impl Model {
             .iter()
             .map(|a| (a.id, a.expected_stats()))
             .collect();
-        self.dirty = Dirty::Clean;
+        self.pending = Pending::No;
+    }
+
+    /// A new, empty file (ids keep counting, so old incarnations stay distinct).
+    fn reset(&mut self) {
+        self.visible = State::default();
+        self.committed = State::default();
+        self.committed_stats.clear();
+        self.layers = 1;
+        self.pending = Pending::No;
     }
 
     fn revert(&mut self) {
         self.visible = self.committed.clone();
-        self.dirty = Dirty::Clean;
+        self.pending = Pending::No;
     }
 
     fn free_names(&self) -> Vec<&'static str> {
@@ -1010,15 +1056,35 @@ impl fmt::Display for DefineSpec {
 }
 
 /// How the data handed to `write_array` is laid out in memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Layout {
     Standard,
-    /// Column-major (a transposed view).
-    Transposed,
+    /// The data stored with its axes permuted (`[1, 0]` is column-major),
+    /// viewed through the inverse permutation.
+    Permuted(Vec<usize>),
     /// Every other element of a larger array in every axis.
     Strided,
     /// Negative stride along axis 0.
     Reversed,
+    /// Stride 0 along axis 0: every slab along it is the same data.
+    Broadcast,
+}
+
+/// A `write_array` call.
+#[derive(Clone, Debug)]
+struct WriteOp {
+    name: String,
+    /// Element type of the data (not the array's in invalid writes).
+    kind: Kind,
+    start: Vec<usize>,
+    /// Shape of the data.
+    shape: Vec<usize>,
+    /// The data in row-major order.
+    values: Vec<Elem>,
+    layout: Layout,
+    /// Fills the gaps of the strided layout; must never be stored.
+    junk: Elem,
+    expect: Expect,
 }
 
 #[derive(Clone, Debug)]
@@ -1033,17 +1099,7 @@ enum Op {
         name: String,
         spec: DefineSpec,
     },
-    Write {
-        name: String,
-        kind: Kind,
-        start: Vec<usize>,
-        shape: Vec<usize>,
-        values: Vec<Elem>,
-        layout: Layout,
-        /// Fills the gaps of the strided layout; must never be stored.
-        junk: Elem,
-        expect: Expect,
-    },
+    Write(WriteOp),
     Read {
         name: String,
         kind: Kind,
@@ -1072,9 +1128,85 @@ enum Op {
         expect: Expect,
     },
     Flush,
+    /// `flush_memory`, the 0.9 form of `flush` (also copies the layer into
+    /// an `InMemoryStorage`).
+    FlushMemory,
     Compact,
     Reopen,
+    /// `create` over the existing file: it starts empty again.
+    Recreate,
 }
+
+impl Op {
+    /// The operation's category in the summary tally.
+    fn label(&self) -> &'static str {
+        match self {
+            Op::Define {
+                expect: Expect::Err(_),
+                ..
+            }
+            | Op::Write(WriteOp {
+                expect: Expect::Err(_),
+                ..
+            })
+            | Op::Read {
+                expect: Expect::Err(_),
+                ..
+            }
+            | Op::Delete {
+                expect: Expect::Err(_),
+                ..
+            }
+            | Op::SetAttr {
+                expect: Expect::Err(_),
+                ..
+            }
+            | Op::RemoveAttr {
+                expect: Expect::Err(_),
+                ..
+            }
+            | Op::GetAttr {
+                expect: Expect::Err(_),
+                ..
+            } => "invalid",
+            Op::Define { .. } => "define",
+            Op::Redefine { .. } => "redefine",
+            Op::Write(_) => "write",
+            Op::Read { .. } => "read",
+            Op::Delete { .. } => "delete",
+            Op::SetAttr { .. } | Op::RemoveAttr { .. } | Op::GetAttr { .. } => "attribute",
+            Op::Flush | Op::FlushMemory => "flush",
+            Op::Compact => "compact",
+            Op::Reopen => "reopen",
+            Op::Recreate => "recreate",
+        }
+    }
+
+    /// The array an operation expected to fail names, if it exists.
+    fn failing_target(&self) -> Option<&str> {
+        match self {
+            Op::Write(WriteOp {
+                name,
+                expect: Expect::Err(_),
+                ..
+            })
+            | Op::Read {
+                name,
+                expect: Expect::Err(_),
+                ..
+            }
+            | Op::Define {
+                name,
+                expect: Expect::Err(_),
+                ..
+            } => Some(name),
+            _ => None,
+        }
+    }
+}
+
+/// Counts of what the sequences did, for the summary.
+type Tally = BTreeMap<&'static str, u64>;
 
 fn show_values(values: &[Elem]) -> String {
     const SHOWN: usize = 12;
@@ -1091,7 +1223,7 @@ impl fmt::Display for Op {
         match self {
             Op::Define { name, spec, expect } => write!(f, "define {name:?} {spec}{expect}"),
             Op::Redefine { name, spec } => write!(f, "delete + define {name:?} {spec}"),
-            Op::Write {
+            Op::Write(WriteOp {
                 name,
                 kind,
                 start,
@@ -1100,7 +1232,7 @@ impl fmt::Display for Op {
                 layout,
                 junk: _,
                 expect,
-            } => write!(
+            }) => write!(
                 f,
                 "write {name:?} as {} start={start:?} shape={shape:?} layout={layout:?} values={}{expect}",
                 kind.dtype(),
@@ -1131,8 +1263,10 @@ impl fmt::Display for Op {
                 write!(f, "get_attribute {name:?} {key:?}{expect}")
             }
             Op::Flush => write!(f, "flush"),
+            Op::FlushMemory => write!(f, "flush_memory"),
             Op::Compact => write!(f, "compact"),
             Op::Reopen => write!(f, "drop + reopen"),
+            Op::Recreate => write!(f, "drop + create (truncate)"),
         }
     }
 }
@@ -1196,6 +1330,21 @@ fn gen_define_spec(rng: &mut StdRng, kind: Kind) -> DefineSpec {
     }
 }
 
+/// The same dtype, shape and chunks as an earlier definition of the name
+/// (a new fill value or none): a file that resurrected the old chunks would
+/// return the old data.
+fn respec(rng: &mut StdRng, old: &DefineSpec) -> DefineSpec {
+    let fill = if rng.random_bool(0.6) {
+        FillArg::Valid(old.kind.random_fill(rng))
+    } else {
+        FillArg::None
+    };
+    DefineSpec {
+        fill,
+        ..old.clone()
+    }
+}
+
 fn random_define_spec(rng: &mut StdRng) -> DefineSpec {
     let kind = pick(rng, &ALL_KINDS);
     gen_define_spec(rng, kind)
@@ -1255,12 +1404,25 @@ fn gen_values(rng: &mut StdRng, kind: Kind, n: usize, fill: &Elem) -> Vec<Elem> 
         .collect()
 }
 
-fn gen_layout(rng: &mut StdRng) -> Layout {
-    match rng.random_range(0..10) {
-        0..=3 => Layout::Standard,
-        4 | 5 => Layout::Transposed,
-        6 | 7 => Layout::Strided,
-        _ => Layout::Reversed,
+/// A memory layout for data of `shape`; the non-standard ones only where
+/// they differ from the standard layout.
+fn gen_layout(rng: &mut StdRng, shape: &[usize]) -> Layout {
+    let rank = shape.len();
+    match rng.random_range(0..12) {
+        4..=6 if rank >= 2 => {
+            // A random non-identity permutation of the axes.
+            let mut perm: Vec<usize> = (0..rank).collect();
+            while perm.iter().enumerate().all(|(i, &p)| i == p) {
+                for i in (1..rank).rev() {
+                    perm.swap(i, rng.random_range(0..=i));
+                }
+            }
+            Layout::Permuted(perm)
+        }
+        7 | 8 if rank >= 1 => Layout::Strided,
+        9 | 10 if rank >= 1 => Layout::Reversed,
+        11 if rank >= 1 && shape[0] > 1 => Layout::Broadcast,
+        _ => Layout::Standard,
     }
 }
 
@@ -1283,17 +1445,24 @@ fn write_op(
     } else {
         kind.zero()
     };
-    let values = gen_values(rng, kind, num_elements(&shape), &fill);
-    Op::Write {
+    let layout = gen_layout(rng, &shape);
+    let values = if layout == Layout::Broadcast {
+        // One slab of axis 0, repeated.
+        let slab = gen_values(rng, kind, num_elements(&shape[1..]), &fill);
+        (0..shape[0]).flat_map(|_| slab.iter().cloned()).collect()
+    } else {
+        gen_values(rng, kind, num_elements(&shape), &fill)
+    };
+    Op::Write(WriteOp {
         name: a.name.clone(),
         kind,
         start,
         shape,
         values,
-        layout: gen_layout(rng),
+        layout,
         junk: kind.random_elem(rng, false),
         expect,
-    }
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -1307,8 +1476,10 @@ enum OpClass {
     RemoveAttr,
     GetAttr,
     Flush,
+    FlushMemory,
     Compact,
     Reopen,
+    Recreate,
     Invalid,
 }
 
@@ -1324,9 +1495,11 @@ fn gen_op(rng: &mut StdRng, model: &Model, can_reopen: bool) -> Op {
         (w(has, 7), OpClass::SetAttr),
         (w(has, 3), OpClass::RemoveAttr),
         (w(has, 3), OpClass::GetAttr),
-        (6, OpClass::Flush),
+        (5, OpClass::Flush),
+        (1, OpClass::FlushMemory),
         (2, OpClass::Compact),
         (w(can_reopen, 3), OpClass::Reopen),
+        (w(can_reopen, 1), OpClass::Recreate),
         (10, OpClass::Invalid),
     ];
     let total: u32 = classes.iter().map(|(w, _)| w).sum();
@@ -1340,35 +1513,44 @@ fn gen_op(rng: &mut StdRng, model: &Model, can_reopen: bool) -> Op {
         roll -= weight;
     }
     let arrays = &model.visible.arrays;
-    let random_array = |rng: &mut StdRng| arrays[rng.random_range(0..arrays.len())].clone();
+    let random_array = |rng: &mut StdRng| &arrays[rng.random_range(0..arrays.len())];
     let key = |rng: &mut StdRng| pick(rng, &ATTR_KEYS).to_owned();
     match class {
         OpClass::Define if !model.free_names().is_empty() => {
             let name = pick(rng, &model.free_names()).to_owned();
-            let kind = pick(rng, &ALL_KINDS);
+            let spec = match model.last_spec.get(&name) {
+                Some(old) if rng.random_bool(0.4) => respec(rng, old),
+                _ => random_define_spec(rng),
+            };
             Op::Define {
                 name,
-                spec: gen_define_spec(rng, kind),
+                spec,
                 expect: Expect::Ok,
             }
         }
         OpClass::Define | OpClass::Redefine => {
             let old = random_array(rng);
-            // Usually another dtype, to check that old data never comes back.
-            let kind = if rng.random_bool(0.7) {
-                other_kind(rng, old.kind)
+            let spec = if rng.random_bool(0.4) {
+                respec(rng, &model.last_spec[&old.name])
             } else {
-                old.kind
+                // Usually another dtype, so that stale chunks could not
+                // even be decoded.
+                let kind = if rng.random_bool(0.7) {
+                    other_kind(rng, old.kind)
+                } else {
+                    old.kind
+                };
+                gen_define_spec(rng, kind)
             };
             Op::Redefine {
-                name: old.name,
-                spec: gen_define_spec(rng, kind),
+                name: old.name.clone(),
+                spec,
             }
         }
         OpClass::Write => {
             let a = random_array(rng);
             let (start, shape) = gen_region(rng, &a.shape);
-            write_op(rng, &a, a.kind, start, shape, Expect::Ok)
+            write_op(rng, a, a.kind, start, shape, Expect::Ok)
         }
         OpClass::Read => {
             let a = random_array(rng);
@@ -1378,7 +1560,7 @@ fn gen_op(rng: &mut StdRng, model: &Model, can_reopen: bool) -> Op {
                 gen_region(rng, &a.shape)
             };
             Op::Read {
-                name: a.name,
+                name: a.name.clone(),
                 kind: a.kind,
                 start,
                 shape,
@@ -1386,28 +1568,30 @@ fn gen_op(rng: &mut StdRng, model: &Model, can_reopen: bool) -> Op {
             }
         }
         OpClass::Delete => Op::Delete {
-            name: random_array(rng).name,
+            name: random_array(rng).name.clone(),
             expect: Expect::Ok,
         },
         OpClass::SetAttr => Op::SetAttr {
-            name: random_array(rng).name,
+            name: random_array(rng).name.clone(),
             key: key(rng),
             value: random_attribute(rng),
             expect: Expect::Ok,
         },
         OpClass::RemoveAttr => Op::RemoveAttr {
-            name: random_array(rng).name,
+            name: random_array(rng).name.clone(),
             key: key(rng),
             expect: Expect::Ok,
         },
         OpClass::GetAttr => Op::GetAttr {
-            name: random_array(rng).name,
+            name: random_array(rng).name.clone(),
             key: key(rng),
             expect: Expect::Ok,
         },
         OpClass::Flush => Op::Flush,
+        OpClass::FlushMemory => Op::FlushMemory,
         OpClass::Compact => Op::Compact,
         OpClass::Reopen => Op::Reopen,
+        OpClass::Recreate => Op::Recreate,
         OpClass::Invalid => gen_invalid_op(rng, model),
     }
 }
@@ -1448,14 +1632,28 @@ fn gen_invalid_op(rng: &mut StdRng, model: &Model) -> Op {
             expect: Expect::Err(ErrKind::InvalidName),
         },
         5 => {
-            // A chunk shape with a zero, or of the wrong rank.
             let mut spec = random_define_spec(rng);
             let mut chunk: Vec<usize> = spec.shape.iter().map(|&n| n.max(1)).collect();
-            if chunk.is_empty() || rng.random_bool(0.5) {
-                chunk.push(rng.random_range(1..=3));
-            } else {
-                let d = rng.random_range(0..chunk.len());
-                chunk[d] = 0;
+            match rng.random_range(0..4) {
+                // A zero in the chunk shape.
+                0 if !chunk.is_empty() => {
+                    let d = rng.random_range(0..chunk.len());
+                    chunk[d] = 0;
+                }
+                // An element count (and chunk grid) overflowing u64.
+                1 => {
+                    spec.shape = vec![1 << 40; 3];
+                    chunk = vec![1; 3];
+                }
+                // One chunk of 8 GiB of i64.
+                2 => {
+                    spec.kind = Kind::I64;
+                    spec.fill = FillArg::None;
+                    spec.shape = vec![1 << 30];
+                    chunk = vec![1 << 30];
+                }
+                // A chunk shape of the wrong rank.
+                _ => chunk.push(rng.random_range(1..=3)),
             }
             spec.chunk = Some(chunk);
             Op::Define {
@@ -1485,7 +1683,7 @@ fn gen_invalid_op(rng: &mut StdRng, model: &Model) -> Op {
                     expect: not_found,
                 }
             } else {
-                Op::Write {
+                Op::Write(WriteOp {
                     name: missing_name,
                     kind,
                     start: vec![0],
@@ -1494,7 +1692,7 @@ fn gen_invalid_op(rng: &mut StdRng, model: &Model) -> Op {
                     layout: Layout::Standard,
                     junk: kind.zero(),
                     expect: not_found,
-                }
+                })
             }
         }
         _ => {
@@ -1622,6 +1820,9 @@ struct Config {
     frame_target_size: Option<usize>,
     cache_capacity: Option<usize>,
     io_cache_capacity: Option<usize>,
+    /// Capacities of a `DeltaCache` shared by every file the sequence
+    /// creates or opens (so reopen and recreate must not see stale frames).
+    shared_cache: Option<(u64, u64)>,
 }
 
 impl Config {
@@ -1631,13 +1832,23 @@ impl Config {
             // Small targets give many blocks and frames even for tiny arrays.
             block_target_size: pick(rng, &[Some(2048), Some(2048), Some(4096), None]),
             frame_target_size: pick(rng, &[Some(256), Some(256), Some(512), None]),
-            cache_capacity: pick(rng, &[Some(0), None, None]),
-            io_cache_capacity: pick(rng, &[Some(0), None, None]),
+            // Tiny caches evict constantly.
+            cache_capacity: pick(rng, &[Some(0), Some(4096), None, None]),
+            io_cache_capacity: pick(rng, &[Some(0), Some(4096), None, None]),
+            shared_cache: pick(
+                rng,
+                &[None, None, Some((1 << 20, 1 << 20)), Some((4096, 0))],
+            ),
         }
     }
 
-    fn file_config<C: CompressionCodec>(&self, codec: C) -> FileConfig<C> {
+    fn file_config<C: CompressionCodec>(
+        &self,
+        codec: C,
+        shared: Option<&Arc<DeltaCache>>,
+    ) -> FileConfig<C> {
         let mut config = FileConfig::new(codec);
+        config.cache = shared.cloned();
         if let Some(v) = self.block_target_size {
             config.block_target_size = v;
         }
@@ -1659,12 +1870,13 @@ impl fmt::Display for Config {
         let opt = |v: Option<usize>| v.map_or("default".to_owned(), |v| v.to_string());
         write!(
             f,
-            "codec={:?} block_target_size={} frame_target_size={} cache_capacity={} io_cache_capacity={}",
+            "codec={:?} block_target_size={} frame_target_size={} cache_capacity={} io_cache_capacity={} shared_cache={:?}",
             self.codec,
             opt(self.block_target_size),
             opt(self.frame_target_size),
             opt(self.cache_capacity),
-            opt(self.io_cache_capacity)
+            opt(self.io_cache_capacity),
+            self.shared_cache
         )
     }
 }
@@ -1672,6 +1884,7 @@ impl fmt::Display for Config {
 /// Creates and reopens the file of one sequence.
 struct Harness {
     config: Config,
+    shared_cache: Option<Arc<DeltaCache>>,
     /// `None` for the in-memory backend.
     store: Option<Arc<dyn ObjectStore>>,
     _dir: Option<tempfile::TempDir>,
@@ -1679,9 +1892,13 @@ struct Harness {
 
 impl Harness {
     fn new(backend: Backend, config: Config) -> Harness {
+        let shared_cache = config
+            .shared_cache
+            .map(|(frames, io)| Arc::new(DeltaCache::new(frames, io)));
         match backend {
             Backend::Memory => Harness {
                 config,
+                shared_cache,
                 store: None,
                 _dir: None,
             },
@@ -1690,6 +1907,7 @@ impl Harness {
                 let store = LocalFileSystem::new_with_prefix(dir.path()).expect("local store");
                 Harness {
                     config,
+                    shared_cache,
                     store: Some(Arc::new(store)),
                     _dir: Some(dir),
                 }
@@ -1701,7 +1919,7 @@ impl Harness {
         &self,
         codec: C,
     ) -> Result<ArrayFile, Error> {
-        let config = self.config.file_config(codec);
+        let config = self.config.file_config(codec, self.shared_cache.as_ref());
         match &self.store {
             None => ArrayFile::create_memory(config).await,
             Some(store) => ArrayFile::create(store.clone(), Path::from(FILE_NAME), config).await,
@@ -1710,7 +1928,8 @@ impl Harness {
 
     async fn open_with<C: CompressionCodec + 'static>(&self, codec: C) -> Result<ArrayFile, Error> {
         let store = self.store.clone().expect("reopen needs a store");
-        ArrayFile::open(store, Path::from(FILE_NAME), self.config.file_config(codec)).await
+        let config = self.config.file_config(codec, self.shared_cache.as_ref());
+        ArrayFile::open(store, Path::from(FILE_NAME), config).await
     }
 
     async fn create(&self) -> Result<ArrayFile, Error> {
@@ -1735,32 +1954,41 @@ impl Harness {
 // ---------------------------------------------------------------------------
 
 /// Writes `values` (row-major, of `shape`) through a view with `layout`.
-async fn exec_write<T: ModelElem>(
-    file: &mut ArrayFile,
-    name: &str,
-    start: Vec<usize>,
-    shape: &[usize],
-    values: &[Elem],
-    layout: Layout,
-    junk: &Elem,
-) -> Result<(), Error> {
-    let data: Vec<T> = values.iter().map(T::from_elem).collect();
+async fn exec_write<T: ModelElem>(file: &mut ArrayFile, w: &WriteOp) -> Result<(), Error> {
+    let (name, start, shape) = (w.name.as_str(), w.start.clone(), w.shape.as_slice());
+    let data: Vec<T> = w.values.iter().map(T::from_elem).collect();
     let logical = ArrayD::from_shape_vec(IxDyn(shape), data).expect("values match shape");
-    match layout {
-        Layout::Transposed => {
-            // The transpose stored in standard layout, viewed transposed
-            // again: the logical data with column-major strides.
+    match &w.layout {
+        Layout::Permuted(perm) => {
             let stored = logical
                 .view()
-                .reversed_axes()
+                .permuted_axes(IxDyn(perm))
                 .as_standard_layout()
                 .into_owned();
-            file.write_array(name, start, stored.view().reversed_axes())
-                .await
+            let mut inverse = vec![0; perm.len()];
+            for (i, &p) in perm.iter().enumerate() {
+                inverse[p] = i;
+            }
+            let view = stored.view().permuted_axes(IxDyn(&inverse));
+            file.write_array(name, start, view).await
+        }
+        Layout::Broadcast => {
+            let slab_len = num_elements(&shape[1..]);
+            let slab = logical
+                .as_slice()
+                .expect("standard layout")
+                .get(..slab_len)
+                .expect("one slab")
+                .to_vec();
+            let mut slab_shape = shape.to_vec();
+            slab_shape[0] = 1;
+            let slab = ArrayD::from_shape_vec(IxDyn(&slab_shape), slab).expect("slab shape");
+            let view = slab.broadcast(IxDyn(shape)).expect("broadcastable");
+            file.write_array(name, start, view).await
         }
         Layout::Strided => {
             let big_shape: Vec<usize> = shape.iter().map(|n| n * 2).collect();
-            let mut big = ArrayD::from_elem(IxDyn(&big_shape), T::from_elem(junk));
+            let mut big = ArrayD::from_elem(IxDyn(&big_shape), T::from_elem(&w.junk));
             big.slice_each_axis_mut(|_| Slice::new(0, None, 2))
                 .assign(&logical);
             let view = big.slice_each_axis(|_| Slice::new(0, None, 2));
@@ -1797,7 +2025,18 @@ struct ErrContext<'a> {
     name: &'a str,
     array: Option<&'a ModelArray>,
     /// The dtype the call used (data, read type, or definition).
-    dtype: DType,
+    dtype: Option<DType>,
+}
+
+impl<'a> ErrContext<'a> {
+    /// Context of calls that only name an array.
+    fn named(name: &'a str) -> Self {
+        ErrContext {
+            name,
+            array: None,
+            dtype: None,
+        }
+    }
 }
 
 fn check_error_fields(e: &Error, ctx: &ErrContext<'_>) -> Result<(), String> {
@@ -1815,7 +2054,7 @@ fn check_error_fields(e: &Error, ctx: &ErrContext<'_>) -> Result<(), String> {
         | Error::InvalidShape { name, .. } => same_name(name),
         Error::InvalidFillValue { name, dtype, .. } => {
             same_name(name)?;
-            if *dtype != ctx.dtype {
+            if Some(*dtype) != ctx.dtype {
                 return wrong(format!("dtype {dtype:?}, expected {:?}", ctx.dtype));
             }
             Ok(())
@@ -1827,7 +2066,7 @@ fn check_error_fields(e: &Error, ctx: &ErrContext<'_>) -> Result<(), String> {
         } => {
             same_name(name)?;
             let array = ctx.array.expect("dtype mismatch on an existing array");
-            if *expected != array.kind.dtype() || *actual != ctx.dtype {
+            if *expected != array.kind.dtype() || Some(*actual) != ctx.dtype {
                 return wrong(format!(
                     "expected/actual should be {:?}/{:?}",
                     array.kind.dtype(),
@@ -1943,7 +2182,9 @@ async fn check_read(
     a: &ModelArray,
     start: Vec<usize>,
     shape: Vec<usize>,
+    tally: &mut Tally,
 ) -> Result<(), String> {
+    *tally.entry("reads compared").or_default() += 1;
     let (region_start, region_shape) = if start.is_empty() && shape.is_empty() {
         (vec![0; a.shape.len()], a.shape.clone())
     } else {
@@ -1962,6 +2203,8 @@ struct Session {
     /// Separate from the operation rng, so that changing the checks does not
     /// change the operation sequences.
     check_rng: StdRng,
+    /// Comparisons made (reads, statistics), for the summary.
+    tally: Tally,
 }
 
 impl Session {
@@ -1971,219 +2214,217 @@ impl Session {
 
     async fn step(&mut self, op: &Op) -> Result<(), String> {
         match op {
-            Op::Define { name, spec, expect } => {
-                let res = with_elem_type!(spec.kind, T => self.file().define_array::<T>(
-                    name.clone(),
-                    spec.dim_names.clone(),
-                    spec.shape.clone(),
-                    spec.chunk.clone(),
-                    spec.given_fill(),
-                ));
-                let ctx = ErrContext {
-                    name,
-                    array: None,
-                    dtype: spec.kind.dtype(),
-                };
-                if check_outcome(res, *expect, &ctx)?.is_some() {
-                    self.model.define(name, spec);
-                }
-            }
-            Op::Redefine { name, spec } => {
-                self.file()
-                    .delete(name)
-                    .map_err(|e| format!("delete failed: {e} ({e:?})"))?;
-                self.model.visible.remove(name);
-                self.model.maybe_dirty();
-                let res = with_elem_type!(spec.kind, T => self.file().define_array::<T>(
-                    name.clone(),
-                    spec.dim_names.clone(),
-                    spec.shape.clone(),
-                    spec.chunk.clone(),
-                    spec.given_fill(),
-                ));
-                res.map_err(|e| format!("define after delete failed: {e} ({e:?})"))?;
-                self.model.define(name, spec);
-            }
-            Op::Write {
-                name,
-                kind,
-                start,
-                shape,
-                values,
-                layout,
-                junk,
-                expect,
-            } => {
-                let file = self.file.as_mut().expect("file is open");
-                let res = with_elem_type!(*kind, T => exec_write::<T>(
-                    file, name, start.clone(), shape, values, *layout, junk
-                ).await);
-                let array = self.model.visible.get(name);
-                let ctx = ErrContext {
-                    name,
-                    array,
-                    dtype: kind.dtype(),
-                };
-                if check_outcome(res, *expect, &ctx)?.is_some() {
-                    let a = self
-                        .model
-                        .visible
-                        .get_mut(name)
-                        .expect("written array exists");
-                    a.write(start, shape, values);
-                    if !shape.contains(&0) {
-                        self.model.dirty = Dirty::Dirty;
-                    } else if self.model.dirty == Dirty::Clean {
-                        self.model.dirty = Dirty::Unknown;
-                    }
-                }
-            }
+            Op::Define { name, spec, expect } => self.define(name, spec, *expect),
+            Op::Redefine { name, spec } => self.redefine(name, spec),
+            Op::Write(w) => self.write(w).await,
             Op::Read {
                 name,
                 kind,
                 start,
                 shape,
                 expect,
-            } => {
-                let file = self.file.as_ref().expect("file is open");
-                let array = self.model.visible.get(name);
-                if *expect == Expect::Ok {
-                    check_read(
-                        file,
-                        array.expect("read array exists"),
-                        start.clone(),
-                        shape.clone(),
-                    )
-                    .await?;
-                } else {
-                    let res = with_elem_type!(*kind, T => read_elems::<T>(
-                        file, name, start.clone(), shape.clone()
-                    ).await);
-                    let ctx = ErrContext {
-                        name,
-                        array,
-                        dtype: kind.dtype(),
-                    };
-                    check_outcome(res, *expect, &ctx)?;
-                }
-            }
-            Op::Delete { name, expect } => {
-                let res = self.file().delete(name);
-                let dtype = self
-                    .model
-                    .visible
-                    .get(name)
-                    .map_or(DType::Bool, |a| a.kind.dtype());
-                let ctx = ErrContext {
-                    name,
-                    array: None,
-                    dtype,
-                };
-                if check_outcome(res, *expect, &ctx)?.is_some() {
-                    if self.model.is_committed(name) {
-                        self.model.dirty = Dirty::Dirty;
-                    } else {
-                        // Deleting a pending-only array may cancel its definition.
-                        self.model.maybe_dirty();
-                    }
-                    self.model.visible.remove(name);
-                }
-            }
+            } => self.read(name, *kind, start, shape, *expect).await,
+            Op::Delete { name, expect } => self.delete(name, *expect),
             Op::SetAttr {
                 name,
                 key,
                 value,
                 expect,
-            } => {
-                let res = self.file().set_attribute(name, key, value.clone());
-                let ctx = ErrContext {
-                    name,
-                    array: None,
-                    dtype: DType::Bool,
-                };
-                if check_outcome(res, *expect, &ctx)?.is_some() {
-                    let a = self.model.visible.get_mut(name).expect("array exists");
-                    a.attrs.insert(key.clone(), value.clone());
-                    self.model.dirty = Dirty::Dirty;
-                }
+            } => self.set_attribute(name, key, value, *expect),
+            Op::RemoveAttr { name, key, expect } => self.remove_attribute(name, key, *expect),
+            Op::GetAttr { name, key, expect } => self.get_attribute(name, key, *expect),
+            Op::Flush | Op::FlushMemory | Op::Compact => self.commit(op).await,
+            Op::Reopen => self.reopen().await,
+            Op::Recreate => self.recreate().await,
+        }
+    }
+
+    fn define_in_file(&mut self, name: &str, spec: &DefineSpec) -> Result<(), Error> {
+        with_elem_type!(spec.kind, T => self.file().define_array::<T>(
+            name,
+            spec.dim_names.clone(),
+            spec.shape.clone(),
+            spec.chunk.clone(),
+            spec.given_fill(),
+        ))
+    }
+
+    fn define(&mut self, name: &str, spec: &DefineSpec, expect: Expect) -> Result<(), String> {
+        let res = self.define_in_file(name, spec);
+        let ctx = ErrContext {
+            name,
+            array: None,
+            dtype: Some(spec.kind.dtype()),
+        };
+        if check_outcome(res, expect, &ctx)?.is_some() {
+            self.model.define(name, spec);
+        }
+        Ok(())
+    }
+
+    fn redefine(&mut self, name: &str, spec: &DefineSpec) -> Result<(), String> {
+        self.file()
+            .delete(name)
+            .map_err(|e| format!("delete failed: {e} ({e:?})"))?;
+        self.model.visible.remove(name);
+        self.define_in_file(name, spec)
+            .map_err(|e| format!("define after delete failed: {e} ({e:?})"))?;
+        self.model.define(name, spec);
+        Ok(())
+    }
+
+    async fn write(&mut self, w: &WriteOp) -> Result<(), String> {
+        let file = self.file.as_mut().expect("file is open");
+        let res = with_elem_type!(w.kind, T => exec_write::<T>(file, w).await);
+        let ctx = ErrContext {
+            name: &w.name,
+            array: self.model.visible.get(&w.name),
+            dtype: Some(w.kind.dtype()),
+        };
+        if check_outcome(res, w.expect, &ctx)?.is_none() {
+            return Ok(());
+        }
+        let a = self.model.visible.get_mut(&w.name).expect("written array");
+        a.write(&w.start, &w.shape, &w.values);
+        if w.shape.contains(&0) {
+            self.model.may_change();
+        } else {
+            self.model.pending = Pending::Yes;
+        }
+        Ok(())
+    }
+
+    async fn read(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        start: &[usize],
+        shape: &[usize],
+        expect: Expect,
+    ) -> Result<(), String> {
+        let file = self.file.as_ref().expect("file is open");
+        let array = self.model.visible.get(name);
+        if expect == Expect::Ok {
+            let a = array.expect("read array exists");
+            return check_read(file, a, start.to_vec(), shape.to_vec(), &mut self.tally).await;
+        }
+        let res = with_elem_type!(kind, T => read_elems::<T>(
+            file, name, start.to_vec(), shape.to_vec()
+        ).await);
+        let ctx = ErrContext {
+            name,
+            array,
+            dtype: Some(kind.dtype()),
+        };
+        check_outcome(res, expect, &ctx)?;
+        Ok(())
+    }
+
+    fn delete(&mut self, name: &str, expect: Expect) -> Result<(), String> {
+        let res = self.file().delete(name);
+        if check_outcome(res, expect, &ErrContext::named(name))?.is_some() {
+            if self.model.is_committed(name) {
+                self.model.pending = Pending::Yes;
+            } else {
+                self.model.may_cancel();
             }
-            Op::RemoveAttr { name, key, expect } => {
-                let res = self.file().remove_attribute(name, key);
-                let ctx = ErrContext {
-                    name,
-                    array: None,
-                    dtype: DType::Bool,
-                };
-                if let Some(existed) = check_outcome(res, *expect, &ctx)? {
-                    let a = self.model.visible.get_mut(name).expect("array exists");
-                    let model_existed = a.attrs.remove(key).is_some();
-                    if existed != model_existed {
-                        return Err(format!(
-                            "remove_attribute returned {existed}, the model says {model_existed}"
-                        ));
-                    }
-                    let committed_has = self.model.is_committed(name)
-                        && self
-                            .model
-                            .committed
-                            .get(name)
-                            .is_some_and(|c| c.attrs.contains_key(key));
-                    if existed && committed_has {
-                        self.model.dirty = Dirty::Dirty;
-                    } else {
-                        self.model.maybe_dirty();
-                    }
-                }
-            }
-            Op::GetAttr { name, key, expect } => {
-                let file = self.file.as_ref().expect("file is open");
-                let res = file.get_attribute(name, key).map(|v| v.cloned());
-                let ctx = ErrContext {
-                    name,
-                    array: None,
-                    dtype: DType::Bool,
-                };
-                if let Some(got) = check_outcome(res, *expect, &ctx)? {
-                    let want = self.model.visible.get(name).and_then(|a| a.attrs.get(key));
-                    if got.as_ref() != want {
-                        return Err(format!("get_attribute returned {got:?}, expected {want:?}"));
-                    }
-                }
-            }
-            Op::Flush => self.commit(false).await?,
-            Op::Compact => self.commit(true).await?,
-            Op::Reopen => {
-                // Drop first: the reopened file must only see committed layers.
-                drop(self.file.take());
-                let file = self
-                    .harness
-                    .open()
-                    .await
-                    .map_err(|e| format!("reopen failed: {e} ({e:?})"))?;
-                self.file = Some(file);
-                self.model.revert();
-                self.check_all_reads().await?;
+            self.model.visible.remove(name);
+        }
+        Ok(())
+    }
+
+    fn set_attribute(
+        &mut self,
+        name: &str,
+        key: &str,
+        value: &AttributeValue,
+        expect: Expect,
+    ) -> Result<(), String> {
+        let res = self.file().set_attribute(name, key, value.clone());
+        if check_outcome(res, expect, &ErrContext::named(name))?.is_some() {
+            let a = self.model.visible.get_mut(name).expect("array exists");
+            a.attrs.insert(key.to_owned(), value.clone());
+            self.model.pending = Pending::Yes;
+        }
+        Ok(())
+    }
+
+    fn remove_attribute(&mut self, name: &str, key: &str, expect: Expect) -> Result<(), String> {
+        let res = self.file().remove_attribute(name, key);
+        let Some(existed) = check_outcome(res, expect, &ErrContext::named(name))? else {
+            return Ok(());
+        };
+        let a = self.model.visible.get_mut(name).expect("array exists");
+        let model_existed = a.attrs.remove(key).is_some();
+        if existed != model_existed {
+            return Err(format!(
+                "remove_attribute returned {existed}, the model says {model_existed}"
+            ));
+        }
+        let committed_has = self.model.is_committed(name)
+            && self
+                .model
+                .committed
+                .get(name)
+                .is_some_and(|c| c.attrs.contains_key(key));
+        match (existed, committed_has) {
+            (true, true) => self.model.pending = Pending::Yes,
+            (true, false) => self.model.may_cancel(),
+            (false, _) => self.model.may_change(),
+        }
+        Ok(())
+    }
+
+    fn get_attribute(&mut self, name: &str, key: &str, expect: Expect) -> Result<(), String> {
+        let file = self.file.as_ref().expect("file is open");
+        let res = file.get_attribute(name, key).map(|v| v.cloned());
+        if let Some(got) = check_outcome(res, expect, &ErrContext::named(name))? {
+            let want = self.model.visible.get(name).and_then(|a| a.attrs.get(key));
+            if got.as_ref() != want {
+                return Err(format!("get_attribute returned {got:?}, expected {want:?}"));
             }
         }
         Ok(())
     }
 
-    /// Flush or compact; checks the pending flag and the layer count.
-    async fn commit(&mut self, compact: bool) -> Result<(), String> {
+    async fn reopen(&mut self) -> Result<(), String> {
+        // Drop first: the reopened file must see only the committed layers.
+        drop(self.file.take());
+        let file = self
+            .harness
+            .open()
+            .await
+            .map_err(|e| format!("reopen failed: {e} ({e:?})"))?;
+        self.file = Some(file);
+        self.model.revert();
+        self.check_all_reads().await
+    }
+
+    async fn recreate(&mut self) -> Result<(), String> {
+        drop(self.file.take());
+        let file = self
+            .harness
+            .create()
+            .await
+            .map_err(|e| format!("create over the old file failed: {e} ({e:?})"))?;
+        self.file = Some(file);
+        self.model.reset();
+        Ok(())
+    }
+
+    /// Flush, flush_memory or compact; checks the pending flag before and
+    /// after, and the layer count.
+    async fn commit(&mut self, op: &Op) -> Result<(), String> {
         let pending = self.file().has_pending_changes();
         self.check_pending(pending)?;
-        let res = if compact {
-            self.file().compact().await
-        } else {
-            self.file().flush().await
+        let file = self.file.as_mut().expect("file is open");
+        let res = match op {
+            Op::Compact => file.compact().await,
+            Op::FlushMemory => file.flush_memory(&InMemoryStorage::new()).await,
+            _ => file.flush().await,
         };
-        res.map_err(|e| {
-            format!(
-                "{} failed: {e} ({e:?})",
-                if compact { "compact" } else { "flush" }
-            )
-        })?;
-        self.model.layers = if compact {
+        res.map_err(|e| format!("{op} failed: {e} ({e:?})"))?;
+        self.model.layers = if matches!(op, Op::Compact) {
             1
         } else {
             self.model.layers + usize::from(pending)
@@ -2195,12 +2436,13 @@ impl Session {
         self.check_all_reads().await
     }
 
-    fn check_pending(&self, pending: bool) -> Result<(), String> {
-        let want = match self.model.dirty {
-            Dirty::Clean => false,
-            Dirty::Dirty => true,
-            Dirty::Unknown => return Ok(()),
+    fn check_pending(&mut self, pending: bool) -> Result<(), String> {
+        let want = match self.model.pending {
+            Pending::No => false,
+            Pending::Yes => true,
+            Pending::Unknown => return Ok(()),
         };
+        *self.tally.entry("pending flags compared").or_default() += 1;
         if pending != want {
             return Err(format!(
                 "has_pending_changes() is {pending}, the model expects {want}"
@@ -2209,12 +2451,22 @@ impl Session {
         Ok(())
     }
 
-    async fn check_all_reads(&self) -> Result<(), String> {
+    async fn check_all_reads(&mut self) -> Result<(), String> {
         let file = self.file.as_ref().expect("file is open");
         for a in &self.model.visible.arrays {
-            check_read(file, a, vec![], vec![]).await?;
+            check_read(file, a, vec![], vec![], &mut self.tally).await?;
         }
         Ok(())
+    }
+
+    /// After an operation that had to fail: the array it named (if any)
+    /// must be unchanged, not partly written.
+    async fn check_unchanged(&mut self, op: &Op) -> Result<(), String> {
+        let Some(a) = op.failing_target().and_then(|n| self.model.visible.get(n)) else {
+            return Ok(());
+        };
+        let file = self.file.as_ref().expect("file is open");
+        check_read(file, a, vec![], vec![], &mut self.tally).await
     }
 
     /// Everything the file shows must match the model.
@@ -2266,14 +2518,14 @@ impl Session {
                 }
             }
         }
-        self.check_pending(file.has_pending_changes())?;
-        if file.num_layers() != model.layers {
+        let (pending, layers) = (file.has_pending_changes(), file.num_layers());
+        if layers != model.layers {
             return Err(format!(
-                "num_layers() is {}, expected {}",
-                file.num_layers(),
+                "num_layers() is {layers}, expected {}",
                 model.layers
             ));
         }
+        self.check_pending(pending)?;
         self.check_stats()?;
         // A full read of one random array.
         if !self.model.visible.arrays.is_empty() {
@@ -2283,9 +2535,10 @@ impl Session {
             let a = &self.model.visible.arrays[i];
             let file = self.file.as_ref().expect("file is open");
             if self.check_rng.random_bool(0.5) {
-                check_read(file, a, vec![], vec![]).await?;
+                check_read(file, a, vec![], vec![], &mut self.tally).await?;
             } else {
-                check_read(file, a, vec![0; a.shape.len()], a.shape.clone()).await?;
+                let whole = (vec![0; a.shape.len()], a.shape.clone());
+                check_read(file, a, whole.0, whole.1, &mut self.tally).await?;
             }
         }
         Ok(())
@@ -2294,7 +2547,7 @@ impl Session {
     /// `array_stats` must match the committed model. Names whose committed
     /// incarnation is pending deletion or redefinition are not checked (the
     /// API leaves that case open); names never committed have no stats.
-    fn check_stats(&self) -> Result<(), String> {
+    fn check_stats(&mut self) -> Result<(), String> {
         let file = self.file.as_ref().expect("file is open");
         let model = &self.model;
         for name in NAMES.iter().copied().chain([MISSING]) {
@@ -2305,12 +2558,14 @@ impl Session {
                 (Some(c), Some(v)) if c.id == v.id => {
                     let want = &model.committed_stats[&c.id];
                     compare_stats(name, got, want)?;
+                    *self.tally.entry("stats compared").or_default() += 1;
                 }
                 (Some(_), _) => {}
                 (None, _) => {
                     if let Some(s) = got {
                         return Err(format!(
-                            "array_stats({name:?}) is {s:?} for an array that was never committed"
+                            "array_stats({name:?}) is Some({}) for an array that was never committed",
+                            show_stats(s.min.as_ref(), s.max.as_ref(), s.null_count, s.row_count)
                         ));
                     }
                 }
@@ -2364,12 +2619,39 @@ fn check_meta(meta: &MergedArrayMeta, a: &ModelArray) -> Result<(), String> {
     Ok(())
 }
 
+/// A statistic for messages; long byte strings are abbreviated.
+fn show_stat(v: Option<&StatValue>) -> String {
+    match v {
+        Some(StatValue::Bytes(b)) if b.len() > 16 => {
+            format!("Bytes(<{} bytes: {:?}..>)", b.len(), &b[..8])
+        }
+        Some(v) => format!("{v:?}"),
+        None => "None".to_owned(),
+    }
+}
+
+fn show_stats(min: Option<&StatValue>, max: Option<&StatValue>, nulls: u64, rows: u64) -> String {
+    format!(
+        "min {} max {} null_count {nulls} row_count {rows}",
+        show_stat(min),
+        show_stat(max)
+    )
+}
+
 fn compare_stats(name: &str, got: Option<&ArrayStats>, want: &ExpStats) -> Result<(), String> {
-    let Some(got) = got else {
-        return Err(format!("array_stats({name:?}) is None, expected {want:?}"));
-    };
     let want_min = want.min.as_ref().map(Elem::to_stat);
     let want_max = want.max.as_ref().map(Elem::to_stat);
+    let expected = show_stats(
+        want_min.as_ref(),
+        want_max.as_ref(),
+        want.null_count,
+        want.row_count,
+    );
+    let Some(got) = got else {
+        return Err(format!(
+            "array_stats({name:?}) is None, expected {expected}"
+        ));
+    };
     if got.name != name
         || got.min != want_min
         || got.max != want_max
@@ -2377,9 +2659,14 @@ fn compare_stats(name: &str, got: Option<&ArrayStats>, want: &ExpStats) -> Resul
         || got.row_count != want.row_count
     {
         return Err(format!(
-            "array_stats({name:?}) = {got:?}, expected min {want_min:?} max {want_max:?} \
-             null_count {} row_count {}",
-            want.null_count, want.row_count
+            "array_stats({name:?}) is {:?}: {}, expected {expected}",
+            got.name,
+            show_stats(
+                got.min.as_ref(),
+                got.max.as_ref(),
+                got.null_count,
+                got.row_count
+            ),
         ));
     }
     Ok(())
@@ -2426,17 +2713,25 @@ struct Failure {
     message: String,
 }
 
-/// Runs one sequence; `log` receives every operation before it runs.
+/// What a sequence leaves behind for the report, even when it panics.
+#[derive(Default)]
+struct Trace {
+    config: String,
+    /// Every operation, numbered, logged before it runs.
+    log: Vec<String>,
+    tally: Tally,
+}
+
+/// Runs one sequence and returns the number of steps done.
 async fn run_sequence(
     backend: Backend,
     seed: u64,
     steps: usize,
-    log: &mut Vec<String>,
-    config_out: &mut String,
+    trace: &mut Trace,
 ) -> Result<usize, Failure> {
     let mut rng = StdRng::seed_from_u64(seed);
     let config = Config::random(&mut rng);
-    *config_out = config.to_string();
+    trace.config = config.to_string();
     let harness = Harness::new(backend, config);
     let file = harness.create().await.map_err(|e| Failure {
         step: 0,
@@ -2447,7 +2742,22 @@ async fn run_sequence(
         file: Some(file),
         model: Model::new(),
         check_rng: StdRng::seed_from_u64(seed ^ 0x5EED_C0DE),
+        tally: Tally::new(),
     };
+    let result = run_steps(&mut session, &mut rng, backend, steps, trace).await;
+    for (k, v) in std::mem::take(&mut session.tally) {
+        *trace.tally.entry(k).or_default() += v;
+    }
+    result
+}
+
+async fn run_steps(
+    session: &mut Session,
+    rng: &mut StdRng,
+    backend: Backend,
+    steps: usize,
+    trace: &mut Trace,
+) -> Result<usize, Failure> {
     session
         .check_invariants()
         .await
@@ -2456,13 +2766,16 @@ async fn run_sequence(
             message: format!("after create: {message}"),
         })?;
     for step in 1..=steps {
-        let op = gen_op(&mut rng, &session.model, backend == Backend::LocalDisk);
-        log.push(format!("#{step} {op}"));
-        let result = match session.step(&op).await {
-            Ok(()) => session.check_invariants().await,
-            Err(e) => Err(e),
-        };
+        let op = gen_op(rng, &session.model, backend == Backend::LocalDisk);
+        trace.log.push(format!("#{step} {op}"));
+        let result = async {
+            session.step(&op).await?;
+            session.check_unchanged(&op).await?;
+            session.check_invariants().await
+        }
+        .await;
         result.map_err(|message| Failure { step, message })?;
+        *trace.tally.entry(op.label()).or_default() += 1;
     }
     Ok(steps)
 }
@@ -2487,33 +2800,34 @@ async fn run_backend(backend: Backend, test_name: &str, seed_offset: u64) {
     };
     let started = Instant::now();
     let mut total_steps = 0;
+    let mut tally = Tally::new();
     let mut failures: Vec<(u64, String)> = Vec::new();
     for &seed in &seeds {
-        let mut log = Vec::new();
-        let mut config = String::new();
-        let outcome = AssertUnwindSafe(run_sequence(
-            backend,
-            seed,
-            settings.steps,
-            &mut log,
-            &mut config,
-        ))
-        .catch_unwind()
-        .await;
+        let mut trace = Trace::default();
+        let outcome = AssertUnwindSafe(run_sequence(backend, seed, settings.steps, &mut trace))
+            .catch_unwind()
+            .await;
+        for (k, v) in &trace.tally {
+            *tally.entry(k).or_default() += v;
+        }
         let (step, message) = match outcome {
             Ok(Ok(steps)) => {
                 total_steps += steps;
                 continue;
             }
             Ok(Err(Failure { step, message })) => (step, message),
-            Err(payload) => (log.len(), format!("panic: {}", panic_message(&*payload))),
+            Err(payload) => (
+                trace.log.len(),
+                format!("panic: {}", panic_message(&*payload)),
+            ),
         };
         total_steps += step;
         let report = format!(
-            "model test failure on {backend} ({config})\n  seed: {seed}\n  failed at step #{step}: {message}\n  \
+            "model test failure on {backend} ({})\n  seed: {seed}\n  failed at step #{step}: {message}\n  \
              reproduce: AF_MODEL_SEED={seed} cargo test -p array-format --test model {test_name} -- --nocapture\n  \
              op log:\n    {}",
-            log.join("\n    ")
+            trace.config,
+            trace.log.join("\n    ")
         );
         eprintln!("{report}\n");
         failures.push((seed, report));
@@ -2524,6 +2838,16 @@ async fn run_backend(backend: Backend, test_name: &str, seed_offset: u64) {
         settings.steps,
         failures.len(),
         started.elapsed().as_secs_f64()
+    );
+    let (checks, ops): (Vec<_>, Vec<_>) = tally.iter().partition(|(k, _)| k.contains("compared"));
+    let show = |items: Vec<(&&str, &u64)>| {
+        let parts: Vec<String> = items.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        parts.join(", ")
+    };
+    println!(
+        "model ({backend}): ops: {}; checks: {}",
+        show(ops),
+        show(checks)
     );
     if !failures.is_empty() {
         let failed: Vec<u64> = failures.iter().map(|(s, _)| *s).collect();

@@ -148,6 +148,12 @@ impl CommittedIndex {
                             grid.num_chunks()
                         ))
                     })?;
+                if !c.stats.plausible(array.info.meta.dtype, len) {
+                    return Err(damaged(format!(
+                        "array {name:?}: chunk {} has statistics that cannot belong to {len} {} elements",
+                        c.index, array.info.meta.dtype
+                    )));
+                }
                 if let Some(expected) = array.info.fixed_chunk_bytes(len)
                     && expected != c.len
                 {

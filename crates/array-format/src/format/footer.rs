@@ -535,6 +535,9 @@ impl Footer {
         let codecs = (0..n)
             .map(|_| r.string("codec name"))
             .collect::<WireResult<Vec<_>>>()?;
+        if let Some(dup) = duplicate(&codecs) {
+            return Err(format!("codec {dup:?} is listed twice"));
+        }
 
         let n = r.count(3, "block count")?;
         let mut blocks = Vec::with_capacity(n);
@@ -572,6 +575,13 @@ impl Footer {
             for _ in 0..b.frame_count {
                 let stored_len = r.var("frame stored length")?;
                 let raw_len = r.var("frame raw length")?;
+                if raw_len > super::MAX_FRAME_RAW_LEN {
+                    return Err(format!(
+                        "frame {} declares {raw_len} decompressed bytes, above the {} limit",
+                        frames.len(),
+                        super::MAX_FRAME_RAW_LEN
+                    ));
+                }
                 let crc = r.u32("frame checksum")?;
                 let end = pos
                     .checked_add(stored_len)
@@ -598,6 +608,9 @@ impl Footer {
         let keys = (0..n)
             .map(|_| r.string("attribute key"))
             .collect::<WireResult<Vec<_>>>()?;
+        if let Some(dup) = duplicate(&keys) {
+            return Err(format!("attribute key {dup:?} is listed twice"));
+        }
 
         let n = r.count(2, "array count")?;
         let mut arrays = Vec::with_capacity(n);
@@ -623,6 +636,11 @@ impl Footer {
             arrays,
         })
     }
+}
+
+fn duplicate(items: &[String]) -> Option<&String> {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    items.iter().find(|i| !seen.insert(i.as_str()))
 }
 
 fn decode_array(

@@ -17,6 +17,11 @@ pub(crate) use trailer::{TRAILER_LEN, Trailer, TrailerError};
 
 use crate::error::{Error, Result};
 
+/// Largest decompressed frame: a frame holds one chunk (at most
+/// `MAX_CHUNK_BYTES`) or several small ones, so anything larger is damage,
+/// and bounding it keeps a crafted file from forcing a huge allocation.
+pub(crate) const MAX_FRAME_RAW_LEN: u64 = u32::MAX as u64;
+
 /// The format version this build reads and writes.
 pub const FORMAT_VERSION: u16 = 1;
 
@@ -40,11 +45,20 @@ pub(crate) fn check_trailer(
         other => Error::corrupted(path, other.to_string()),
     })?;
     let room = object_size - TRAILER_LEN as u64;
-    if trailer.footer_len > room || trailer.footer_len > MAX_FOOTER_LEN {
+    if trailer.footer_len > room {
         return Err(Error::corrupted(
             path,
             format!(
                 "trailer declares a {}-byte footer but only {room} bytes precede the trailer",
+                trailer.footer_len
+            ),
+        ));
+    }
+    if trailer.footer_len > MAX_FOOTER_LEN {
+        return Err(Error::corrupted(
+            path,
+            format!(
+                "trailer declares a {}-byte footer, above the {MAX_FOOTER_LEN}-byte limit",
                 trailer.footer_len
             ),
         ));

@@ -10,7 +10,6 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
@@ -131,6 +130,26 @@ impl FileStore {
     pub(crate) fn staging_path(&self, seq: u64) -> Path {
         let tag: u64 = rand::random();
         Path::from(format!("{}.{seq}.{tag:016x}.staging", self.stem))
+    }
+
+    /// Whether `path` is a staging object of this file
+    /// (`{stem}.{N}.{16 hex digits}.staging`).
+    pub(crate) fn is_staging(&self, path: &Path) -> bool {
+        let Some(rest) = path
+            .as_ref()
+            .strip_prefix(&self.stem)
+            .and_then(|r| r.strip_prefix('.'))
+            .and_then(|r| r.strip_suffix(".staging"))
+        else {
+            return false;
+        };
+        let Some((seq, tag)) = rest.split_once('.') else {
+            return false;
+        };
+        !seq.is_empty()
+            && seq.bytes().all(|b| b.is_ascii_digit())
+            && tag.len() == 16
+            && tag.bytes().all(|b| b.is_ascii_hexdigit())
     }
 
     /// Every layer object of this file, ordered by number.
@@ -309,26 +328,24 @@ impl FileStore {
         }
     }
 
-    /// Every object of this file: layers, staging leftovers.
+    /// Every object of this file: layers and staging leftovers.
     pub(crate) async fn list_all(&self) -> Result<Vec<Path>> {
         let dir_name = self
             .dir
             .as_ref()
             .map_or("<root>".to_owned(), |d| d.to_string());
-        let listing: Vec<_> = self
+        // One directory level only: a file at the root of a bucket must not
+        // list the whole bucket.
+        let listing = self
             .store
-            .list(self.dir.as_ref())
-            .try_collect()
+            .list_with_delimiter(self.dir.as_ref())
             .await
             .map_err(|e| Error::storage(dir_name, e))?;
-        let prefix = format!("{}.", self.stem);
         Ok(listing
+            .objects
             .into_iter()
             .map(|m| m.location)
-            .filter(|p| {
-                self.parse_layer(p).is_some()
-                    || (p.as_ref().starts_with(&prefix) && p.as_ref().ends_with(".staging"))
-            })
+            .filter(|p| self.parse_layer(p).is_some() || self.is_staging(p))
             .collect())
     }
 }
@@ -376,6 +393,10 @@ mod tests {
         assert!(matches!(fs("dir/.af"), Err(Error::InvalidPath { .. })));
         assert!(matches!(fs("data.5.af"), Err(Error::InvalidPath { .. })));
         assert!(fs("data.v5.af").is_ok());
+        let staging = s.staging_path(7);
+        assert!(s.is_staging(&staging), "{staging}");
+        assert!(!s.is_staging(&Path::from("dir/data.x.af.0123456789abcdef.staging")));
+        assert!(!s.is_staging(&Path::from("dir/data.7.xyz.staging")));
     }
 
     #[tokio::test]
