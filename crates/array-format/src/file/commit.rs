@@ -92,6 +92,26 @@ impl ArrayFile {
     /// others are repacked with the configured codec. Overwritten and deleted
     /// chunks are not carried over. After success
     /// [`num_layers`](Self::num_layers) is 1.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use array_format::{ArrayFile, FileConfig, Lz4Codec};
+    /// use object_store::local::LocalFileSystem;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+    /// let mut file = ArrayFile::create(store.clone(), "data.af".into(), FileConfig::new(Lz4Codec)).await?;
+    /// for i in 0..3 {
+    ///     file.define_array::<f64>(format!("a{i}"), vec![], vec![4], None, None)?;
+    ///     file.flush().await?; // data.1.af, data.2.af, data.3.af
+    /// }
+    /// assert_eq!(file.num_layers(), 4);
+    /// file.compact().await?; // one snapshot layer, data.4.af; data.1-3.af are deleted
+    /// assert_eq!(file.num_layers(), 1);
+    /// let reopened = ArrayFile::open(store, "data.af".into(), FileConfig::new(Lz4Codec)).await?;
+    /// assert_eq!(reopened.list_arrays().len(), 3);
+    /// # Ok::<(), array_format::Error>(()) }).unwrap();
+    /// ```
     pub async fn compact(&mut self) -> Result<()> {
         self.flush().await?;
         if self.index.layers.len() <= 1 {

@@ -128,6 +128,21 @@ impl ArrayFile {
     /// [`Error::ArrayNotFound`], [`Error::DTypeMismatch`] when `T` is not the
     /// array's element type, [`Error::RankMismatch`], [`Error::OutOfBounds`],
     /// and [`Error::Corrupted`] when stored bytes fail their checks.
+    ///
+    /// ```
+    /// use array_format::{ArrayFile, FileConfig, Lz4Codec};
+    /// use ndarray::{Array, IxDyn};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let mut file = ArrayFile::create_memory(FileConfig::new(Lz4Codec)).await?;
+    /// file.define_array::<i64>("grid", vec![], vec![6, 6], Some(vec![4, 4]), None)?;
+    /// let block = Array::from_shape_fn(IxDyn(&[3, 3]), |ix| (ix[0] * 10 + ix[1]) as i64);
+    /// file.write_array("grid", vec![2, 2], block.view()).await?; // touches four chunks
+    /// let window = file.read_array::<i64>("grid", vec![3, 3], vec![2, 2]).await?;
+    /// assert_eq!(window.iter().copied().collect::<Vec<_>>(), vec![11, 12, 21, 22]);
+    /// let whole = file.read_array::<i64>("grid", vec![], vec![]).await?;
+    /// assert_eq!(whole.shape(), &[6, 6]);
+    /// # Ok::<(), array_format::Error>(()) }).unwrap();
+    /// ```
     pub async fn read_array<T: ArrayElement>(
         &self,
         name: &str,

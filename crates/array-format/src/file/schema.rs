@@ -139,6 +139,21 @@ impl ArrayFile {
     /// Computed from per-chunk statistics recorded when each chunk was
     /// written, so this never reads array data. Pending changes are not
     /// reflected until [`flush`](Self::flush).
+    ///
+    /// ```
+    /// use array_format::{ArrayFile, FileConfig, FillValue, NoCompression, StatValue};
+    /// use ndarray::arr1;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let mut file = ArrayFile::create_memory(FileConfig::new(NoCompression)).await?;
+    /// file.define_array::<i32>("sensor", vec![], vec![8], Some(vec![4]), Some(FillValue::Int(-999)))?;
+    /// file.write_array("sensor", vec![0], arr1(&[23, -999, 31, 28]).into_dyn().view()).await?;
+    /// assert!(file.array_stats("sensor").is_none()); // not committed yet
+    /// file.flush().await?;
+    /// let s = file.array_stats("sensor").unwrap();
+    /// assert_eq!((s.min.clone(), s.max.clone()), (Some(StatValue::Int(23)), Some(StatValue::Int(31))));
+    /// assert_eq!((s.null_count, s.row_count), (5, 8)); // one fill value + one unwritten chunk of 4
+    /// # Ok::<(), array_format::Error>(()) }).unwrap();
+    /// ```
     pub fn array_stats(&self, name: &str) -> Option<&ArrayStats> {
         // A file that never committed anything has no statistics, as in 0.9.
         if self.index.layers.len() <= 1 && self.index.latest_seq() == 0 {
@@ -194,6 +209,20 @@ impl ArrayFile {
 
     /// Sets attribute `key` of array `name`, replacing any previous value.
     /// Persisted by the next [`flush`](Self::flush).
+    ///
+    /// ```
+    /// use array_format::{ArrayFile, AttributeValue, FileConfig, NoCompression};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let mut file = ArrayFile::create_memory(FileConfig::new(NoCompression)).await?;
+    /// file.define_array::<f32>("p", vec![], vec![10], None, None)?;
+    /// file.set_attribute("p", "units", AttributeValue::String("hPa".into()))?;
+    /// file.set_attribute("p", "valid_range", vec![0.0f64, 1100.0].into())?;
+    /// file.flush().await?;
+    /// assert_eq!(file.get_attribute("p", "units")?, Some(&AttributeValue::String("hPa".into())));
+    /// assert!(file.remove_attribute("p", "units")?);
+    /// assert_eq!(file.attributes("p")?.len(), 1);
+    /// # Ok::<(), array_format::Error>(()) }).unwrap();
+    /// ```
     pub fn set_attribute(&mut self, name: &str, key: &str, value: AttributeValue) -> Result<()> {
         self.resolve(name)?;
         let record = self.pending_mut()?.record_mut(name);
@@ -235,6 +264,18 @@ impl ArrayFile {
     /// [`Error::InvalidShape`] (rank mismatch, a zero chunk dimension, an
     /// element count overflowing `u64`, a chunk over the size limit),
     /// [`Error::InvalidFillValue`].
+    ///
+    /// ```
+    /// use array_format::{ArrayFile, Error, FileConfig, FillValue, NoCompression};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let mut file = ArrayFile::create_memory(FileConfig::new(NoCompression)).await?;
+    /// file.define_array::<u8>("mask", vec!["y".into(), "x".into()], vec![100, 80], Some(vec![32, 32]), Some(FillValue::Int(255)))?;
+    /// // Fill values are stored in the dtype's canonical form.
+    /// assert_eq!(file.get_array("mask")?.fill_value, Some(FillValue::UInt(255)));
+    /// let err = file.define_array::<u8>("bad", vec![], vec![10], Some(vec![0]), None).unwrap_err();
+    /// assert!(matches!(err, Error::InvalidShape { .. }));
+    /// # Ok::<(), Error>(()) }).unwrap();
+    /// ```
     pub fn define_array<T: ArrayElement>(
         &mut self,
         name: impl Into<String>,

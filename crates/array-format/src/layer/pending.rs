@@ -215,3 +215,76 @@ impl PendingLayer {
         self.frames.spill()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::NoCompression;
+    use crate::dtype::DType;
+    use crate::meta::MergedArrayMeta;
+    use crate::stats::MinMax;
+
+    fn info(name: &str) -> Arc<ArrayInfo> {
+        Arc::new(
+            ArrayInfo::new(MergedArrayMeta {
+                name: name.into(),
+                dtype: DType::UInt8,
+                shape: vec![8],
+                chunk_shape: vec![4],
+                dimension_names: vec!["x".into()],
+                fill_value: None,
+            })
+            .unwrap(),
+        )
+    }
+
+    fn stats() -> ChunkStats {
+        ChunkStats {
+            null_count: 0,
+            min_max: MinMax::Empty,
+        }
+    }
+
+    fn layer() -> PendingLayer {
+        PendingLayer::new(CodecSet::new(Arc::new(NoCompression)), 1024).unwrap()
+    }
+
+    #[test]
+    fn overwritten_chunks_are_released_and_only_live_frames_remain() {
+        let mut p = layer();
+        p.define(info("a"));
+        p.put_chunk("a", 0, &[1; 4], stats()).unwrap();
+        p.put_chunk("a", 0, &[2; 4], stats()).unwrap();
+        p.put_chunk("a", 1, &[3; 4], stats()).unwrap();
+        let c = p.get("a").unwrap().chunks.get(&0).unwrap().clone();
+        assert_eq!(&p.read_chunk(&c).unwrap()[..], &[2; 4]);
+        let (layout, records) = p.finish(1 << 20).unwrap();
+        assert_eq!(records.len(), 1);
+        assert!(matches!(records[0].op, RecordOp::Define(_)));
+        let idx: Vec<u64> = records[0].chunks.iter().map(|c| c.index).collect();
+        assert_eq!(idx, vec![0, 1]);
+        // The three chunks shared one frame; it stays because two are live.
+        assert_eq!(layout.frames.len(), 1);
+    }
+
+    #[test]
+    fn tombstone_forget_and_redefine() {
+        let mut p = layer();
+        p.define(info("new"));
+        p.put_chunk("new", 0, &[1; 4], stats()).unwrap();
+        p.forget("new");
+        assert!(p.get("new").is_none());
+        p.tombstone("old");
+        p.define(info("old"));
+        assert!(matches!(p.get("old").unwrap().op, PendingOp::Define(_)));
+        p.record_mut("other").attrs.insert("k".into(), None);
+        let (layout, records) = p.finish(1 << 20).unwrap();
+        // Nothing live: the frame of the forgotten chunk is left out.
+        assert!(layout.frames.is_empty());
+        let ops: Vec<(&str, bool)> = records
+            .iter()
+            .map(|r| (r.name.as_str(), matches!(r.op, RecordOp::Update)))
+            .collect();
+        assert_eq!(ops, vec![("old", false), ("other", true)]);
+    }
+}
