@@ -75,6 +75,25 @@ pub enum Error {
         reason: String,
     },
 
+    /// A layer this handle uses was deleted after the handle opened it (by a
+    /// compaction or vacuum through another handle).
+    #[error(
+        "layer {path} was removed after this handle opened it (compacted or vacuumed elsewhere); call refresh() or open the file again"
+    )]
+    Vanished {
+        /// The missing layer object.
+        path: String,
+    },
+
+    /// The requested version (layer) of the file does not exist.
+    #[error("{path} has no layer {layer} (never committed, or reclaimed by compaction or vacuum)")]
+    VersionNotFound {
+        /// The file.
+        path: String,
+        /// The layer asked for.
+        layer: u64,
+    },
+
     /// A block is compressed with a codec this build does not know.
     #[error("unknown codec {name:?} in {path}; configure a matching CompressionCodec to read it")]
     UnknownCodec {

@@ -17,7 +17,9 @@ use super::ArrayFile;
 use super::index::{ChunkRef, CommittedIndex, IndexedArray};
 use super::open::{WRITER, now_ns, random_id};
 use crate::error::{Error, Result};
-use crate::format::{self, ArrayRecord, ChunkRecord, Footer, LayerHeader, LayerKind, RecordOp};
+use crate::format::{
+    self, ArrayRecord, AttrRecord, ChunkRecord, Footer, LayerHeader, LayerKind, RecordOp,
+};
 use crate::layer::{ChunkLoc, DataLayout, FrameWriter, LayerReader};
 use crate::storage::{InMemoryStorage, SpillFile, Storage};
 
@@ -30,24 +32,34 @@ impl ArrayFile {
     /// A no-op without pending changes. On [`Error::Conflict`] (another
     /// writer committed first) the pending changes are kept.
     pub async fn flush(&mut self) -> Result<()> {
-        let Some(pending) = self.pending.as_mut() else {
+        self.check_writable("flush")?;
+        let Some(pending) = self.pending.as_ref() else {
             return Ok(());
         };
         if pending.is_empty() {
             self.pending = None;
             return Ok(());
         }
-        let (layout, records) = pending.finish(self.settings.block_target)?;
+        // Changes made against an older view must not overwrite what other
+        // writers committed since (after a refresh, this is where a retry
+        // learns whether it collides).
+        self.check_conflicts()?;
         let (latest_id, generation, seq) = self.next_layer()?;
+        let Some(pending) = self.pending.as_mut() else {
+            return Ok(());
+        };
+        let (layout, records) = pending.finish(self.settings.block_target, seq)?;
+        let layer_id = random_id();
         let header = LayerHeader {
             dataset_id: self.dataset_id,
-            layer_id: random_id(),
+            layer_id,
             parent_id: latest_id,
             seq,
             generation,
             kind: LayerKind::Delta,
             created_ns: now_ns(),
             writer: WRITER.into(),
+            merged: Vec::new(),
         };
         let spill = self
             .pending
@@ -55,6 +67,7 @@ impl ArrayFile {
             .map(|p| p.spill())
             .ok_or_else(|| Error::corrupted(super::read::PENDING, "pending layer vanished"))?;
         let reader = commit_layer(&self.store, spill, header, layout, records).await?;
+        self.check_not_orphaned(&reader.0).await?;
         self.index.apply(Arc::new(reader.0), reader.1)?;
         self.pending = None;
         Ok(())
@@ -113,6 +126,7 @@ impl ArrayFile {
     /// # Ok::<(), array_format::Error>(()) }).unwrap();
     /// ```
     pub async fn compact(&mut self) -> Result<()> {
+        self.check_writable("compact")?;
         self.flush().await?;
         if self.index.layers.len() <= 1 {
             return Ok(());
@@ -146,10 +160,15 @@ impl ArrayFile {
             records.push(ArrayRecord {
                 name: array.info.meta.name.clone(),
                 op: RecordOp::Define(array.info.to_def()),
+                defined_seq: array.defined_seq,
                 attrs: array
                     .attrs
                     .iter()
-                    .map(|(k, v)| (k.clone(), Some(v.clone())))
+                    .map(|(k, (v, seq))| AttrRecord {
+                        key: k.clone(),
+                        value: Some(v.clone()),
+                        seq: *seq,
+                    })
                     .collect(),
                 chunks: out,
             });
@@ -176,6 +195,12 @@ impl ArrayFile {
             kind: LayerKind::Snapshot,
             created_ns: now_ns(),
             writer: WRITER.into(),
+            merged: self
+                .index
+                .layers
+                .iter()
+                .map(|l| l.header.layer_id)
+                .collect(),
         };
         let (reader, records) =
             commit_layer(&self.store, writer.spill(), header, layout, records).await?;
@@ -280,6 +305,7 @@ impl ArrayFile {
             };
             out.push(ChunkRecord {
                 index: *index,
+                seq: c.seq,
                 frame: loc.frame,
                 offset: loc.offset,
                 len: loc.len,

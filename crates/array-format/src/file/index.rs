@@ -20,6 +20,8 @@ pub(crate) struct ChunkRef {
     pub(crate) layer: u32,
     pub(crate) loc: ChunkLoc,
     pub(crate) stats: ChunkStats,
+    /// The layer that wrote this version (kept through compaction).
+    pub(crate) seq: u64,
 }
 
 /// A visible committed array.
@@ -28,7 +30,10 @@ pub(crate) struct IndexedArray {
     pub(crate) info: Arc<ArrayInfo>,
     /// Where the definition came from, for listing in definition order.
     pub(crate) order: (u64, u32),
-    pub(crate) attrs: BTreeMap<String, AttributeValue>,
+    /// The layer that defined this incarnation of the array.
+    pub(crate) defined_seq: u64,
+    /// Attribute values with the layer that wrote each.
+    pub(crate) attrs: BTreeMap<String, (AttributeValue, u64)>,
     pub(crate) chunks: HashMap<u64, ChunkRef>,
     /// Merged lazily: opening a file with many arrays costs nothing for the
     /// statistics nobody asks for.
@@ -96,6 +101,7 @@ impl CommittedIndex {
             let ArrayRecord {
                 name,
                 op,
+                defined_seq,
                 attrs,
                 chunks,
             } = rec;
@@ -112,6 +118,7 @@ impl CommittedIndex {
                         IndexedArray {
                             info: Arc::new(info),
                             order: (seq, pos as u32),
+                            defined_seq,
                             attrs: BTreeMap::new(),
                             chunks: HashMap::new(),
                             stats: OnceLock::new(),
@@ -126,13 +133,13 @@ impl CommittedIndex {
                 ))
             })?;
             array.stats = OnceLock::new();
-            for (k, v) in attrs {
-                match v {
+            for a in attrs {
+                match a.value {
                     Some(v) => {
-                        array.attrs.insert(k, v);
+                        array.attrs.insert(a.key, (v, a.seq));
                     }
                     None => {
-                        array.attrs.remove(&k);
+                        array.attrs.remove(&a.key);
                     }
                 }
             }
@@ -172,6 +179,7 @@ impl CommittedIndex {
                             len: c.len,
                         },
                         stats: c.stats,
+                        seq: c.seq,
                     },
                 );
             }

@@ -15,6 +15,7 @@ mod index;
 mod open;
 mod read;
 mod schema;
+mod sync;
 mod write;
 
 use std::sync::Arc;
@@ -72,6 +73,14 @@ pub struct FileConfig<C: CompressionCodec> {
     /// A cache shared with other files; entries are keyed by layer identity,
     /// so files never see each other's (or stale) data.
     pub cache: Option<Arc<DeltaCache>>,
+    /// Open the file as it was at this layer number (time travel); see
+    /// [`ArrayFile::versions`]. Such a handle is read-only.
+    pub as_of: Option<u64>,
+    /// For files opened with [`ArrayFile::create_path`] /
+    /// [`ArrayFile::open_path`]: make every commit durable (fsync of the layer
+    /// and its directory) before it is acknowledged. Object stores are
+    /// durable on their own; `object_store`'s local backend is not.
+    pub durable: bool,
 }
 
 impl<C: CompressionCodec> FileConfig<C> {
@@ -84,6 +93,8 @@ impl<C: CompressionCodec> FileConfig<C> {
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             io_cache_capacity: DEFAULT_IO_CACHE_CAPACITY,
             cache: None,
+            as_of: None,
+            durable: true,
         }
     }
 }
@@ -128,6 +139,8 @@ pub struct ArrayFile {
     dataset_id: Id,
     index: CommittedIndex,
     pending: Option<PendingLayer>,
+    /// Set for a read-only handle opened as of an earlier layer.
+    as_of: Option<u64>,
 }
 
 impl std::fmt::Debug for ArrayFile {
@@ -165,6 +178,7 @@ impl ArrayFile {
     }
 
     fn pending_mut(&mut self) -> Result<&mut PendingLayer> {
+        self.check_writable("change")?;
         if self.pending.is_none() {
             self.pending = Some(PendingLayer::new(
                 self.settings.codecs.clone(),

@@ -69,6 +69,7 @@ impl ArrayFile {
                 kind: LayerKind::Snapshot,
                 created_ns: now_ns(),
                 writer: WRITER.into(),
+                merged: Vec::new(),
             },
             codecs: Vec::new(),
             blocks: Vec::new(),
@@ -87,6 +88,7 @@ impl ArrayFile {
             dataset_id,
             index,
             pending: None,
+            as_of: None,
         })
     }
 
@@ -101,13 +103,15 @@ impl ArrayFile {
         config: FileConfig<C>,
     ) -> Result<Self> {
         let fs = FileStore::new(store, path)?;
-        let (index, dataset_id) = load_index(&fs).await?;
+        let as_of = config.as_of;
+        let (index, dataset_id) = load_index(&fs, as_of).await?;
         Ok(Self {
             store: fs,
             settings: Settings::from_config(config),
             dataset_id,
             index,
             pending: None,
+            as_of,
         })
     }
 
@@ -126,16 +130,13 @@ impl ArrayFile {
     }
 }
 
-fn vanished(e: &Error) -> bool {
-    matches!(e, Error::Storage { source, .. } if matches!(**source, object_store::Error::NotFound { .. }))
-}
-
-pub(crate) async fn load_index(fs: &FileStore) -> Result<(CommittedIndex, Id)> {
+/// Loads the visible layers (as of layer `as_of`, or the newest).
+pub(crate) async fn load_index(fs: &FileStore, as_of: Option<u64>) -> Result<(CommittedIndex, Id)> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match try_load(fs).await {
-            Err(e) if vanished(&e) && attempt < OPEN_ATTEMPTS => continue,
+        match try_load(fs, as_of).await {
+            Err(Error::Vanished { .. }) if attempt < OPEN_ATTEMPTS => continue,
             other => return other,
         }
     }
@@ -155,8 +156,17 @@ async fn open_layer(fs: &FileStore, obj: &LayerObject) -> Result<(LayerReader, V
     Ok((reader, records))
 }
 
-async fn try_load(fs: &FileStore) -> Result<(CommittedIndex, Id)> {
-    let listed = fs.list_layers().await?;
+async fn try_load(fs: &FileStore, as_of: Option<u64>) -> Result<(CommittedIndex, Id)> {
+    let mut listed = fs.list_layers().await?;
+    if let Some(n) = as_of {
+        if !listed.iter().any(|o| o.seq == n) {
+            return Err(Error::VersionNotFound {
+                path: fs.base_path().to_string(),
+                layer: n,
+            });
+        }
+        listed.retain(|o| o.seq <= n);
+    }
     let (Some(anchor_obj), Some(latest_obj)) = (listed.first(), listed.last()) else {
         return Err(Error::FileNotFound {
             path: fs.base_path().to_string(),

@@ -7,7 +7,7 @@ use super::ArrayFile;
 use super::index::{ChunkRef, IndexedArray};
 use crate::element::ArrayElement;
 use crate::error::{Error, Result};
-use crate::layer::{PendingArray, PendingChunk, PendingOp};
+use crate::layer::{Base, PendingArray, PendingChunk, PendingOp};
 use crate::meta::{ArrayInfo, MergedArrayMeta};
 use crate::stats::{ArrayStats, StatsFile};
 use crate::value::{AttributeValue, FillValue};
@@ -63,7 +63,7 @@ impl<'a> Resolved<'a> {
             Resolved::Pending { record, .. } => record.attrs.get(key).and_then(Option::as_ref),
             Resolved::Committed { array, record } => match record.and_then(|r| r.attrs.get(key)) {
                 Some(change) => change.as_ref(),
-                None => array.attrs.get(key),
+                None => array.attrs.get(key).map(|(v, _)| v),
             },
         }
     }
@@ -76,6 +76,17 @@ fn not_found(name: &str) -> Error {
 }
 
 impl ArrayFile {
+    /// The committed state a change to `array` is made against.
+    pub(crate) fn base_of(&self, array: &Resolved<'_>) -> Base {
+        Base {
+            seq: self.index.latest_seq(),
+            defined_seq: match array {
+                Resolved::Committed { array, .. } => array.defined_seq,
+                Resolved::Pending { .. } => 0,
+            },
+        }
+    }
+
     pub(crate) fn resolve(&self, name: &str) -> Result<Resolved<'_>> {
         match self.pending.as_ref().and_then(|p| p.get(name)) {
             Some(record) => match &record.op {
@@ -190,7 +201,7 @@ impl ArrayFile {
                 }
             }
             Resolved::Committed { array, record } => {
-                for (k, v) in &array.attrs {
+                for (k, (v, _)) in &array.attrs {
                     out.insert(k, v);
                 }
                 for (k, change) in record.map(|r| &r.attrs).into_iter().flatten() {
@@ -224,8 +235,8 @@ impl ArrayFile {
     /// # Ok::<(), array_format::Error>(()) }).unwrap();
     /// ```
     pub fn set_attribute(&mut self, name: &str, key: &str, value: AttributeValue) -> Result<()> {
-        self.resolve(name)?;
-        let record = self.pending_mut()?.record_mut(name);
+        let base = self.base_of(&self.resolve(name)?);
+        let record = self.pending_mut()?.record_mut(name, base);
         record.attrs.insert(key.to_owned(), Some(value));
         Ok(())
     }
@@ -233,6 +244,7 @@ impl ArrayFile {
     /// Removes attribute `key` of array `name`; returns whether it existed.
     pub fn remove_attribute(&mut self, name: &str, key: &str) -> Result<bool> {
         let resolved = self.resolve(name)?;
+        let base = self.base_of(&resolved);
         let existed = resolved.attribute(key).is_some();
         let defined_here = matches!(resolved, Resolved::Pending { .. });
         let committed_has = match resolved {
@@ -242,7 +254,7 @@ impl ArrayFile {
         if !existed && !committed_has {
             return Ok(false);
         }
-        let record = self.pending_mut()?.record_mut(name);
+        let record = self.pending_mut()?.record_mut(name, base);
         if defined_here || !committed_has {
             record.attrs.remove(key);
         } else {
@@ -337,11 +349,11 @@ impl ArrayFile {
     /// stored chunks are reclaimed by [`compact`](Self::compact). Defining
     /// the name again starts an empty array.
     pub fn delete(&mut self, name: &str) -> Result<()> {
-        self.resolve(name)?;
+        let base = self.base_of(&self.resolve(name)?);
         let committed = self.index.arrays.contains_key(name);
         let pending = self.pending_mut()?;
         if committed {
-            pending.tombstone(name);
+            pending.tombstone(name, base);
         } else {
             pending.forget(name);
         }

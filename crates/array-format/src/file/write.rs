@@ -146,9 +146,10 @@ impl ArrayFile {
             })?;
             encoded.push((index, bytes, stats));
         }
+        let base = self.base_of(&self.resolve(name)?);
         let pending = self.pending_mut()?;
         for (index, bytes, stats) in encoded {
-            pending.put_chunk(name, index, &bytes, stats)?;
+            pending.put_chunk(name, index, &bytes, stats, base)?;
         }
         Ok(())
     }

@@ -43,6 +43,11 @@ pub(crate) struct LayerHeader {
     pub(crate) created_ns: i64,
     /// The library that wrote the layer, for diagnostics.
     pub(crate) writer: String,
+    /// For a snapshot: the `layer_id`s of the layers it merged (the previous
+    /// snapshot and the deltas above it). A writer whose fresh layer lies
+    /// below a newer snapshot learns from this whether its layer was merged
+    /// or orphaned. Empty for deltas.
+    pub(crate) merged: Vec<Id>,
 }
 
 /// A run of frames sharing a codec.
@@ -97,6 +102,9 @@ pub(crate) enum RecordOp {
 pub(crate) struct ChunkRecord {
     /// Linear (C-order) index in the chunk grid.
     pub(crate) index: u64,
+    /// Number of the layer that wrote this version of the chunk (kept by
+    /// compaction); concurrent writers compare it to detect conflicts.
+    pub(crate) seq: u64,
     /// Frame holding the chunk.
     pub(crate) frame: u32,
     /// Offset of the chunk in the decompressed frame.
@@ -107,13 +115,25 @@ pub(crate) struct ChunkRecord {
     pub(crate) stats: ChunkStats,
 }
 
+/// An attribute set (or removed) by a layer.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AttrRecord {
+    pub(crate) key: String,
+    /// `None` removes the key (update records only).
+    pub(crate) value: Option<AttributeValue>,
+    /// Number of the layer that wrote it (kept by compaction).
+    pub(crate) seq: u64,
+}
+
 /// One array's entry in a layer.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ArrayRecord {
     pub(crate) name: String,
     pub(crate) op: RecordOp,
-    /// Attribute changes; `None` removes the key (update records only).
-    pub(crate) attrs: Vec<(String, Option<AttributeValue>)>,
+    /// For a definition: the number of the layer that first defined this
+    /// incarnation of the array (kept by compaction). 0 otherwise.
+    pub(crate) defined_seq: u64,
+    pub(crate) attrs: Vec<AttrRecord>,
     /// Chunks, sorted by index.
     pub(crate) chunks: Vec<ChunkRecord>,
 }
@@ -413,6 +433,10 @@ impl Footer {
         });
         w.ivar(h.created_ns);
         w.str(&h.writer);
+        w.len(h.merged.len());
+        for id in &h.merged {
+            w.raw(id);
+        }
 
         w.len(self.codecs.len());
         for c in &self.codecs {
@@ -436,9 +460,9 @@ impl Footer {
         let mut keys: Vec<&str> = Vec::new();
         let mut key_index: std::collections::HashMap<&str, usize> = Default::default();
         for a in &self.arrays {
-            for (k, _) in &a.attrs {
-                key_index.entry(k.as_str()).or_insert_with(|| {
-                    keys.push(k.as_str());
+            for at in &a.attrs {
+                key_index.entry(at.key.as_str()).or_insert_with(|| {
+                    keys.push(at.key.as_str());
                     keys.len() - 1
                 });
             }
@@ -466,6 +490,7 @@ impl Footer {
                         w.str(n);
                     }
                     put_fill(&mut w, d.fill_value.as_ref());
+                    w.var(a.defined_seq);
                 }
                 RecordOp::Update => w.u8(OP_UPDATE),
                 RecordOp::Tombstone => {
@@ -474,12 +499,13 @@ impl Footer {
                 }
             }
             w.len(a.attrs.len());
-            for (k, v) in &a.attrs {
-                w.len(key_index.get(k.as_str()).copied().unwrap_or(0));
-                match v {
+            for at in &a.attrs {
+                w.len(key_index.get(at.key.as_str()).copied().unwrap_or(0));
+                match &at.value {
                     None => w.u8(0),
                     Some(v) => put_attr(&mut w, v),
                 }
+                w.var(at.seq);
             }
             w.len(a.chunks.len());
             let mut prev = 0u64;
@@ -489,6 +515,7 @@ impl Footer {
                 w.var(u64::from(c.frame));
                 w.var(c.offset);
                 w.var(c.len);
+                w.var(c.seq);
                 w.var(c.stats.null_count);
                 match &c.stats.min_max {
                     MinMax::Empty => w.u8(0),
@@ -521,7 +548,16 @@ impl Footer {
             },
             created_ns: r.ivar("creation time")?,
             writer: r.string("writer")?,
+            merged: Vec::new(),
         };
+        let mut header = header;
+        let n = r.count(16, "merged layer count")?;
+        header.merged = (0..n)
+            .map(|_| r.id("merged layer id"))
+            .collect::<WireResult<Vec<_>>>()?;
+        if header.kind == LayerKind::Delta && !header.merged.is_empty() {
+            return Err(format!("delta layer {} lists merged layers", header.seq));
+        }
         if header.generation > header.seq
             || (header.kind == LayerKind::Snapshot && header.generation != header.seq)
         {
@@ -616,7 +652,7 @@ impl Footer {
         let mut arrays = Vec::with_capacity(n);
         let mut names = std::collections::HashSet::with_capacity(n);
         for _ in 0..n {
-            let rec = decode_array(&mut r, &keys, &frames)?;
+            let rec = decode_array(&mut r, &keys, &frames, header.seq)?;
             if !names.insert(rec.name.clone()) {
                 return Err(format!("array {:?} appears twice in one layer", rec.name));
             }
@@ -643,16 +679,30 @@ fn duplicate(items: &[String]) -> Option<&String> {
     items.iter().find(|i| !seen.insert(i.as_str()))
 }
 
+/// A sequence number recorded in layer `layer`: never from a later layer.
+fn get_seq(r: &mut WireReader<'_>, layer: u64, what: &str) -> WireResult<u64> {
+    let at = r.position();
+    let v = r.var(what)?;
+    if v > layer {
+        return Err(format!(
+            "{what} {v} at footer offset {at} is newer than layer {layer} itself"
+        ));
+    }
+    Ok(v)
+}
+
 fn decode_array(
     r: &mut WireReader<'_>,
     keys: &[String],
     frames: &[FrameEntry],
+    layer: u64,
 ) -> WireResult<ArrayRecord> {
     let name = r.string("array name")?;
     if name.is_empty() {
         return Err("an array record has an empty name".into());
     }
     let op_at = r.position();
+    let mut defined_seq = 0;
     let op = match r.u8("array op")? {
         OP_DEFINE => {
             let code = r.u8("dtype")?;
@@ -676,6 +726,7 @@ fn decode_array(
                     "array {name:?}: fill value {f} is not a canonical {dtype} value"
                 ));
             }
+            defined_seq = get_seq(r, layer, "definition layer")?;
             RecordOp::Define(ArrayDef {
                 dtype,
                 shape,
@@ -689,6 +740,7 @@ fn decode_array(
             return Ok(ArrayRecord {
                 name,
                 op: RecordOp::Tombstone,
+                defined_seq: 0,
                 attrs: Vec::new(),
                 chunks: Vec::new(),
             });
@@ -719,10 +771,15 @@ fn decode_array(
         } else {
             Some(get_attr(r, tag, at)?)
         };
-        if attrs.iter().any(|(k2, _): &(String, _)| k2 == key) {
+        let seq = get_seq(r, layer, "attribute layer")?;
+        if attrs.iter().any(|a: &AttrRecord| &a.key == key) {
             return Err(format!("array {name:?}: attribute {key:?} appears twice"));
         }
-        attrs.push((key.clone(), value));
+        attrs.push(AttrRecord {
+            key: key.clone(),
+            value,
+            seq,
+        });
     }
 
     let n = r.count(6, "chunk count")?;
@@ -747,6 +804,7 @@ fn decode_array(
         })?;
         let offset = r.var("chunk offset")?;
         let len = r.var("chunk length")?;
+        let seq = get_seq(r, layer, "chunk layer")?;
         if offset.checked_add(len).is_none_or(|end| end > f.raw_len) {
             return Err(format!(
                 "array {name:?}: chunk {index} ({len} bytes at {offset}) exceeds frame {frame} ({} bytes)",
@@ -766,6 +824,7 @@ fn decode_array(
         };
         chunks.push(ChunkRecord {
             index,
+            seq,
             frame: frame as u32,
             offset,
             len,
@@ -778,6 +837,7 @@ fn decode_array(
     Ok(ArrayRecord {
         name,
         op,
+        defined_seq,
         attrs,
         chunks,
     })
@@ -799,6 +859,7 @@ pub(crate) mod tests {
                 kind: LayerKind::Delta,
                 created_ns: 1_700_000_000_000_000_000,
                 writer: "array-format test".into(),
+                merged: vec![],
             },
             codecs: vec!["lz4".into(), "none".into()],
             blocks: vec![
@@ -846,16 +907,23 @@ pub(crate) mod tests {
                         dimension_names: vec!["t".into(), "x".into()],
                         fill_value: Some(FillValue::Float(f64::NAN)),
                     }),
+                    defined_seq: 3,
                     attrs: vec![
-                        ("units".into(), Some(AttributeValue::String("K".into()))),
-                        (
-                            "range".into(),
-                            Some(AttributeValue::Float64List(vec![1.0, 2.5])),
-                        ),
+                        AttrRecord {
+                            key: "units".into(),
+                            value: Some(AttributeValue::String("K".into())),
+                            seq: 3,
+                        },
+                        AttrRecord {
+                            key: "range".into(),
+                            value: Some(AttributeValue::Float64List(vec![1.0, 2.5])),
+                            seq: 4,
+                        },
                     ],
                     chunks: vec![
                         ChunkRecord {
                             index: 0,
+                            seq: 2,
                             frame: 0,
                             offset: 0,
                             len: 64,
@@ -869,6 +937,7 @@ pub(crate) mod tests {
                         },
                         ChunkRecord {
                             index: 5,
+                            seq: 4,
                             frame: 1,
                             offset: 16,
                             len: 64,
@@ -882,9 +951,15 @@ pub(crate) mod tests {
                 ArrayRecord {
                     name: "labels".into(),
                     op: RecordOp::Update,
-                    attrs: vec![("units".into(), None)],
+                    defined_seq: 0,
+                    attrs: vec![AttrRecord {
+                        key: "units".into(),
+                        value: None,
+                        seq: 4,
+                    }],
                     chunks: vec![ChunkRecord {
                         index: 3,
+                        seq: 4,
                         frame: 2,
                         offset: 0,
                         len: 16,
@@ -897,6 +972,7 @@ pub(crate) mod tests {
                 ArrayRecord {
                     name: "gone".into(),
                     op: RecordOp::Tombstone,
+                    defined_seq: 0,
                     attrs: vec![],
                     chunks: vec![],
                 },

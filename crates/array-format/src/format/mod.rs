@@ -10,8 +10,8 @@ pub(crate) mod trailer;
 pub(crate) mod wire;
 
 pub(crate) use footer::{
-    ArrayDef, ArrayRecord, BlockEntry, ChunkRecord, Footer, FrameEntry, Id, LayerHeader, LayerKind,
-    RecordOp,
+    ArrayDef, ArrayRecord, AttrRecord, BlockEntry, ChunkRecord, Footer, FrameEntry, Id,
+    LayerHeader, LayerKind, RecordOp,
 };
 pub(crate) use trailer::{TRAILER_LEN, Trailer, TrailerError};
 
@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 pub(crate) const MAX_FRAME_RAW_LEN: u64 = u32::MAX as u64;
 
 /// The format version this build reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Footers larger than this are rejected before allocation; a footer of this
 /// size already describes tens of millions of chunks.

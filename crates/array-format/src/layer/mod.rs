@@ -6,5 +6,5 @@ pub(crate) mod pending;
 pub(crate) mod reader;
 
 pub(crate) use frames::{ChunkLoc, DataLayout, FrameWriter};
-pub(crate) use pending::{PendingArray, PendingChunk, PendingLayer, PendingOp};
+pub(crate) use pending::{Base, PendingArray, PendingChunk, PendingLayer, PendingOp};
 pub(crate) use reader::LayerReader;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use crate::codec::CodecSet;
 use crate::error::Result;
-use crate::format::{ArrayRecord, ChunkRecord, RecordOp};
+use crate::format::{ArrayRecord, AttrRecord, ChunkRecord, RecordOp};
 use crate::meta::ArrayInfo;
 use crate::stats::ChunkStats;
 use crate::value::AttributeValue;
@@ -31,6 +31,18 @@ pub(crate) enum PendingOp {
 pub(crate) struct PendingChunk {
     pub(crate) loc: ChunkLoc,
     pub(crate) stats: ChunkStats,
+    /// The newest committed layer when the chunk was written: a committed
+    /// version newer than this means another writer changed the chunk.
+    pub(crate) base_seq: u64,
+}
+
+/// The committed state a pending change was made against.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Base {
+    /// The newest committed layer number.
+    pub(crate) seq: u64,
+    /// `defined_seq` of the committed array changed (0 if none).
+    pub(crate) defined_seq: u64,
 }
 
 /// One array's pending record.
@@ -42,6 +54,8 @@ pub(crate) struct PendingArray {
     pub(crate) chunks: HashMap<u64, PendingChunk>,
     /// Definition order among pending definitions.
     pub(crate) order: u64,
+    /// What the record was made against (for updates and tombstones).
+    pub(crate) base: Base,
 }
 
 /// The pending layer.
@@ -84,7 +98,12 @@ impl PendingLayer {
     /// Records a fresh definition, discarding any earlier pending record.
     pub(crate) fn define(&mut self, info: Arc<ArrayInfo>) {
         let name = info.meta.name.clone();
-        self.release_all(&name);
+        // Redefining a deleted committed array keeps the deletion's base, so
+        // a flush can tell whether another writer changed that array since.
+        let base = match self.release_all(&name) {
+            Some(old) if matches!(old.op, PendingOp::Tombstone) => old.base,
+            _ => Base::default(),
+        };
         let order = self.next_order;
         self.next_order += 1;
         self.arrays.insert(
@@ -94,13 +113,22 @@ impl PendingLayer {
                 attrs: BTreeMap::new(),
                 chunks: HashMap::new(),
                 order,
+                base,
             },
         );
     }
 
     /// Records a deletion of the array visible below.
-    pub(crate) fn tombstone(&mut self, name: &str) {
-        self.release_all(name);
+    pub(crate) fn tombstone(&mut self, name: &str, base: Base) {
+        let base = match self.release_all(name) {
+            // An earlier change to the committed array (an update, or a
+            // deletion the record replaced) keeps the base it was made
+            // against; a fresh definition of a free name has none.
+            Some(old) if !matches!(old.op, PendingOp::Define(_)) || old.base.defined_seq != 0 => {
+                old.base
+            }
+            _ => base,
+        };
         self.arrays.insert(
             name.to_owned(),
             PendingArray {
@@ -108,6 +136,7 @@ impl PendingLayer {
                 attrs: BTreeMap::new(),
                 chunks: HashMap::new(),
                 order: 0,
+                base,
             },
         );
     }
@@ -117,8 +146,9 @@ impl PendingLayer {
         self.release_all(name);
     }
 
-    /// The record of an array visible below, created as an update if absent.
-    pub(crate) fn record_mut(&mut self, name: &str) -> &mut PendingArray {
+    /// The record of an array, created as an update of the array visible
+    /// below (made against `base`) if absent.
+    pub(crate) fn record_mut(&mut self, name: &str, base: Base) -> &mut PendingArray {
         self.arrays
             .entry(name.to_owned())
             .or_insert_with(|| PendingArray {
@@ -126,6 +156,7 @@ impl PendingLayer {
                 attrs: BTreeMap::new(),
                 chunks: HashMap::new(),
                 order: 0,
+                base,
             })
     }
 
@@ -136,12 +167,15 @@ impl PendingLayer {
         index: u64,
         bytes: &[u8],
         stats: ChunkStats,
+        base: Base,
     ) -> Result<()> {
         let loc = self.frames.add_chunk(bytes)?;
-        let old = self
-            .record_mut(name)
-            .chunks
-            .insert(index, PendingChunk { loc, stats });
+        let chunk = PendingChunk {
+            loc,
+            stats,
+            base_seq: base.seq,
+        };
+        let old = self.record_mut(name, base).chunks.insert(index, chunk);
         if let Some(old) = old {
             self.frames.release(&old.loc);
         }
@@ -153,9 +187,13 @@ impl PendingLayer {
         self.frames.read_chunk(&chunk.loc)
     }
 
-    /// Lays out the live frames and builds the array records that point
-    /// into that layout.
-    pub(crate) fn finish(&mut self, block_target: u64) -> Result<(DataLayout, Vec<ArrayRecord>)> {
+    /// Lays out the live frames and builds the array records, for layer
+    /// number `seq`, that point into that layout.
+    pub(crate) fn finish(
+        &mut self,
+        block_target: u64,
+        seq: u64,
+    ) -> Result<(DataLayout, Vec<ArrayRecord>)> {
         let layout = self.frames.layout(block_target)?;
         let mut named: Vec<(&String, &PendingArray)> = self.arrays.iter().collect();
         // Definitions in the order they were made, then the rest by name, so
@@ -189,6 +227,7 @@ impl PendingLayer {
                     })?;
                 chunks.push(ChunkRecord {
                     index,
+                    seq,
                     frame,
                     offset: c.loc.offset,
                     len: c.loc.len,
@@ -196,13 +235,23 @@ impl PendingLayer {
                 });
             }
             chunks.sort_by_key(|c| c.index);
+            let defined_seq = if matches!(op, RecordOp::Define(_)) {
+                seq
+            } else {
+                0
+            };
             records.push(ArrayRecord {
                 name: name.clone(),
                 op,
+                defined_seq,
                 attrs: p
                     .attrs
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(k, v)| AttrRecord {
+                        key: k.clone(),
+                        value: v.clone(),
+                        seq,
+                    })
                     .collect(),
                 chunks,
             });
@@ -253,13 +302,18 @@ mod tests {
     fn overwritten_chunks_are_released_and_only_live_frames_remain() {
         let mut p = layer();
         p.define(info("a"));
-        p.put_chunk("a", 0, &[1; 4], stats()).unwrap();
-        p.put_chunk("a", 0, &[2; 4], stats()).unwrap();
-        p.put_chunk("a", 1, &[3; 4], stats()).unwrap();
+        p.put_chunk("a", 0, &[1; 4], stats(), Base::default())
+            .unwrap();
+        p.put_chunk("a", 0, &[2; 4], stats(), Base::default())
+            .unwrap();
+        p.put_chunk("a", 1, &[3; 4], stats(), Base::default())
+            .unwrap();
         let c = p.get("a").unwrap().chunks.get(&0).unwrap().clone();
         assert_eq!(&p.read_chunk(&c).unwrap()[..], &[2; 4]);
-        let (layout, records) = p.finish(1 << 20).unwrap();
+        let (layout, records) = p.finish(1 << 20, 7).unwrap();
         assert_eq!(records.len(), 1);
+        assert_eq!(records[0].defined_seq, 7);
+        assert!(records[0].chunks.iter().all(|c| c.seq == 7));
         assert!(matches!(records[0].op, RecordOp::Define(_)));
         let idx: Vec<u64> = records[0].chunks.iter().map(|c| c.index).collect();
         assert_eq!(idx, vec![0, 1]);
@@ -271,14 +325,17 @@ mod tests {
     fn tombstone_forget_and_redefine() {
         let mut p = layer();
         p.define(info("new"));
-        p.put_chunk("new", 0, &[1; 4], stats()).unwrap();
+        p.put_chunk("new", 0, &[1; 4], stats(), Base::default())
+            .unwrap();
         p.forget("new");
         assert!(p.get("new").is_none());
-        p.tombstone("old");
+        p.tombstone("old", Base::default());
         p.define(info("old"));
         assert!(matches!(p.get("old").unwrap().op, PendingOp::Define(_)));
-        p.record_mut("other").attrs.insert("k".into(), None);
-        let (layout, records) = p.finish(1 << 20).unwrap();
+        p.record_mut("other", Base::default())
+            .attrs
+            .insert("k".into(), None);
+        let (layout, records) = p.finish(1 << 20, 3).unwrap();
         // Nothing live: the frame of the forgotten chunk is left out.
         assert!(layout.frames.is_empty());
         let ops: Vec<(&str, bool)> = records

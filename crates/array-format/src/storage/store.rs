@@ -187,7 +187,7 @@ impl FileStore {
             object_store::Error::NotFound { .. } if path == &self.base => Error::FileNotFound {
                 path: path.to_string(),
             },
-            e => Error::storage(path.as_ref(), e),
+            e => self.read_error(path, e),
         })?;
         let size = res.meta.size;
         let bytes = res
@@ -197,6 +197,17 @@ impl FileStore {
         Ok((bytes, size))
     }
 
+    /// A layer that disappears under a reader has been reclaimed: say so
+    /// rather than pass on a bare "not found".
+    fn read_error(&self, path: &Path, e: object_store::Error) -> Error {
+        match e {
+            object_store::Error::NotFound { .. } => Error::Vanished {
+                path: path.to_string(),
+            },
+            e => Error::storage(path.as_ref(), e),
+        }
+    }
+
     /// Bytes `range` of the object.
     pub(crate) async fn read_range(&self, path: &Path, range: Range<u64>) -> Result<Bytes> {
         let want = range.end - range.start;
@@ -204,7 +215,7 @@ impl FileStore {
             .store
             .get_range(path, range.clone())
             .await
-            .map_err(|e| Error::storage(path.as_ref(), e))?;
+            .map_err(|e| self.read_error(path, e))?;
         if bytes.len() as u64 != want {
             return Err(Error::corrupted(
                 path.as_ref(),

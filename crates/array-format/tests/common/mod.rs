@@ -1,0 +1,729 @@
+//! Test-support `ObjectStore` wrappers.
+//!
+//! * [`FaultyStore`] numbers every mutating request and fails every one from
+//!   the k-th on without performing it: a process that crashed (or lost its
+//!   connection) at that point. Reads and listings always pass through, so
+//!   the wrapped store shows exactly what the "crashed" writer left behind.
+//! * [`CountingStore`] records every request (kind, path, byte range, bytes)
+//!   so tests and benchmarks can assert request counts and bytes read.
+//!
+//! `object_store::ObjectStore` is an `#[async_trait]` trait; this crate does
+//! not depend on `async-trait`, so the methods below are written in the form
+//! that macro expands to (explicit lifetimes, boxed `Send` futures).
+
+#![allow(dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetRange, GetResult, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    RenameOptions, Result, UploadPart,
+};
+
+// ── FaultyStore ─────────────────────────────────────────────────────
+
+/// `fail_from` value meaning "never fail".
+const NEVER: u64 = u64::MAX;
+
+/// One mutating request seen by a [`FaultyStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mutation {
+    /// Its number, from 1.
+    pub n: u64,
+    /// What it was, e.g. `put crash.3.af` or `part 2 of crash.4.….staging`.
+    pub what: String,
+    /// Whether it was refused with an injected fault (and not performed).
+    pub failed: bool,
+}
+
+#[derive(Debug)]
+struct FaultState {
+    count: AtomicU64,
+    fail_from: AtomicU64,
+    log: Mutex<Vec<Mutation>>,
+}
+
+impl FaultState {
+    /// Numbers one mutating request; `Err` (an injected fault) if it must
+    /// not be performed.
+    fn check(&self, what: impl FnOnce() -> String) -> Result<()> {
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        let failed = n >= self.fail_from.load(Ordering::SeqCst);
+        self.log.lock().unwrap().push(Mutation {
+            n,
+            what: what(),
+            failed,
+        });
+        if failed {
+            Err(object_store::Error::Generic {
+                store: "FaultyStore",
+                source: format!("injected fault at op {n}").into(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Wraps a store; makes every mutating request from the `fail_from`-th on
+/// fail (without performing it).
+///
+/// Mutating requests, numbered from 1 in the order they are issued:
+/// `put_opts`, each multipart part upload, multipart completion, each path
+/// of `delete_stream` (so each `delete`), `copy_opts` (so
+/// `copy_if_not_exists`), `rename_opts`. Starting a multipart upload and
+/// aborting one are not counted (neither makes anything visible) and always
+/// pass through; a refused completion leaves no object. Reads and listings
+/// always pass through.
+#[derive(Clone)]
+pub struct FaultyStore {
+    inner: Arc<dyn ObjectStore>,
+    state: Arc<FaultState>,
+}
+
+impl FaultyStore {
+    /// Wraps `inner`; `fail_from: Some(k)` fails mutating request k and all
+    /// later ones, `None` never fails.
+    pub fn new(inner: Arc<dyn ObjectStore>, fail_from: Option<u64>) -> Self {
+        Self {
+            inner,
+            state: Arc::new(FaultState {
+                count: AtomicU64::new(0),
+                fail_from: AtomicU64::new(fail_from.unwrap_or(NEVER)),
+                log: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Mutating requests issued so far (performed or refused).
+    pub fn mutations(&self) -> u64 {
+        self.state.count.load(Ordering::SeqCst)
+    }
+
+    /// Changes the first request number to fail (`None`: never).
+    pub fn set_fail_from(&self, fail_from: Option<u64>) {
+        self.state
+            .fail_from
+            .store(fail_from.unwrap_or(NEVER), Ordering::SeqCst);
+    }
+
+    /// Every mutating request so far, in order.
+    pub fn log(&self) -> Vec<Mutation> {
+        self.state.log.lock().unwrap().clone()
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner
+    }
+}
+
+impl fmt::Display for FaultyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FaultyStore({})", self.inner)
+    }
+}
+
+impl fmt::Debug for FaultyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let from = self.state.fail_from.load(Ordering::SeqCst);
+        f.debug_struct("FaultyStore")
+            .field("inner", &self.inner)
+            .field("mutations", &self.mutations())
+            .field("fail_from", &(from != NEVER).then_some(from))
+            .finish()
+    }
+}
+
+/// A multipart upload whose part uploads and completion are counted and
+/// may be refused.
+#[derive(Debug)]
+struct FaultyUpload {
+    inner: Box<dyn MultipartUpload>,
+    state: Arc<FaultState>,
+    path: Path,
+    parts: u64,
+}
+
+impl MultipartUpload for FaultyUpload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        self.parts += 1;
+        let (part, path, len) = (self.parts, &self.path, data.content_length());
+        match self
+            .state
+            .check(|| format!("part {part} of {path} ({len} bytes)"))
+        {
+            Ok(()) => self.inner.put_part(data),
+            Err(e) => futures::future::ready(Err(e)).boxed(),
+        }
+    }
+
+    fn complete<'life0, 'async_trait>(
+        &'life0 mut self,
+    ) -> BoxFuture<'async_trait, Result<PutResult>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        async move {
+            let path = &self.path;
+            self.state.check(|| format!("complete {path}"))?;
+            self.inner.complete().await
+        }
+        .boxed()
+    }
+
+    fn abort<'life0, 'async_trait>(&'life0 mut self) -> BoxFuture<'async_trait, Result<()>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.abort()
+    }
+}
+
+impl ObjectStore for FaultyStore {
+    fn put_opts<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> BoxFuture<'async_trait, Result<PutResult>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        async move {
+            let len = payload.content_length();
+            let mode = &opts.mode;
+            self.state
+                .check(|| format!("put {location} ({len} bytes, {mode:?})"))?;
+            self.inner.put_opts(location, payload, opts).await
+        }
+        .boxed()
+    }
+
+    fn put_multipart_opts<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        opts: PutMultipartOptions,
+    ) -> BoxFuture<'async_trait, Result<Box<dyn MultipartUpload>>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        async move {
+            let inner = self.inner.put_multipart_opts(location, opts).await?;
+            Ok(Box::new(FaultyUpload {
+                inner,
+                state: Arc::clone(&self.state),
+                path: location.clone(),
+                parts: 0,
+            }) as Box<dyn MultipartUpload>)
+        }
+        .boxed()
+    }
+
+    fn get_opts<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        options: GetOptions,
+    ) -> BoxFuture<'async_trait, Result<GetResult>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.get_opts(location, options)
+    }
+
+    fn get_ranges<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        ranges: &'life2 [Range<u64>],
+    ) -> BoxFuture<'async_trait, Result<Vec<Bytes>>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.get_ranges(location, ranges)
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Path>>,
+    ) -> BoxStream<'static, Result<Path>> {
+        let inner = Arc::clone(&self.inner);
+        let state = Arc::clone(&self.state);
+        locations
+            .then(move |location| {
+                let inner = Arc::clone(&inner);
+                let state = Arc::clone(&state);
+                async move {
+                    let location = location?;
+                    state.check(|| format!("delete {location}"))?;
+                    inner.delete(&location).await?;
+                    Ok(location)
+                }
+            })
+            .boxed()
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    fn list_with_delimiter<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        prefix: Option<&'life1 Path>,
+    ) -> BoxFuture<'async_trait, Result<ListResult>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.list_with_delimiter(prefix)
+    }
+
+    fn copy_opts<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        from: &'life1 Path,
+        to: &'life2 Path,
+        options: CopyOptions,
+    ) -> BoxFuture<'async_trait, Result<()>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        async move {
+            let mode = &options.mode;
+            self.state
+                .check(|| format!("copy {from} -> {to} ({mode:?})"))?;
+            self.inner.copy_opts(from, to, options).await
+        }
+        .boxed()
+    }
+
+    fn rename_opts<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        from: &'life1 Path,
+        to: &'life2 Path,
+        options: RenameOptions,
+    ) -> BoxFuture<'async_trait, Result<()>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        async move {
+            let mode = &options.target_mode;
+            self.state
+                .check(|| format!("rename {from} -> {to} ({mode:?})"))?;
+            self.inner.rename_opts(from, to, options).await
+        }
+        .boxed()
+    }
+}
+
+// ── CountingStore ───────────────────────────────────────────────────
+
+/// The kind of a request seen by a [`CountingStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestKind {
+    /// `get_opts` fetching data (`get`, `get_range`, and each coalesced
+    /// range of `get_ranges`).
+    Get,
+    /// `get_opts` with `head: true`.
+    Head,
+    /// `put_opts`.
+    Put,
+    /// Starting a multipart upload.
+    MultipartStart,
+    /// One part of a multipart upload.
+    MultipartPart,
+    /// Completing a multipart upload.
+    MultipartComplete,
+    /// Aborting a multipart upload.
+    MultipartAbort,
+    /// One path of `delete_stream`.
+    Delete,
+    /// `list` / `list_with_offset`.
+    List,
+    /// `list_with_delimiter`.
+    ListWithDelimiter,
+    /// `copy_opts`.
+    Copy,
+    /// `rename_opts`.
+    Rename,
+}
+
+/// One request seen by a [`CountingStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// What kind of request.
+    pub kind: RequestKind,
+    /// The object (or listing prefix, `""` for the root; for copy and rename
+    /// `from -> to`).
+    pub path: String,
+    /// The byte range asked for (`None`: the whole object).
+    pub range: Option<GetRange>,
+    /// Bytes transferred: for gets the length of the range the store
+    /// returned, for puts and parts the payload length, otherwise 0.
+    pub bytes: u64,
+}
+
+#[derive(Debug, Default)]
+struct CountLog {
+    requests: Mutex<Vec<Request>>,
+}
+
+impl CountLog {
+    fn push(&self, kind: RequestKind, path: String, range: Option<GetRange>, bytes: u64) {
+        self.requests.lock().unwrap().push(Request {
+            kind,
+            path,
+            range,
+            bytes,
+        });
+    }
+}
+
+/// Wraps a store and records every request it passes on.
+///
+/// `get_ranges` is not forwarded as one call: the trait's default
+/// implementation coalesces the ranges and issues one `get_opts` per
+/// coalesced range, as a remote store would, and each is recorded as a
+/// [`RequestKind::Get`].
+#[derive(Clone)]
+pub struct CountingStore {
+    inner: Arc<dyn ObjectStore>,
+    log: Arc<CountLog>,
+}
+
+impl CountingStore {
+    /// Wraps `inner` with an empty log.
+    pub fn new(inner: Arc<dyn ObjectStore>) -> Self {
+        Self {
+            inner,
+            log: Arc::new(CountLog::default()),
+        }
+    }
+
+    /// Every request recorded since creation or the last [`reset`](Self::reset).
+    pub fn requests(&self) -> Vec<Request> {
+        self.log.requests.lock().unwrap().clone()
+    }
+
+    /// Number of recorded requests of `kind`.
+    pub fn count(&self, kind: RequestKind) -> usize {
+        self.log
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.kind == kind)
+            .count()
+    }
+
+    /// Data-fetching GET requests (heads excluded).
+    pub fn gets(&self) -> usize {
+        self.count(RequestKind::Get)
+    }
+
+    /// Bytes returned by GET requests.
+    pub fn bytes_read(&self) -> u64 {
+        self.log
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.kind == RequestKind::Get)
+            .map(|r| r.bytes)
+            .sum()
+    }
+
+    /// PUT requests: single puts plus multipart part uploads.
+    pub fn puts(&self) -> usize {
+        self.count(RequestKind::Put) + self.count(RequestKind::MultipartPart)
+    }
+
+    /// Bytes sent by single puts and multipart parts.
+    pub fn bytes_written(&self) -> u64 {
+        self.log
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| matches!(r.kind, RequestKind::Put | RequestKind::MultipartPart))
+            .map(|r| r.bytes)
+            .sum()
+    }
+
+    /// Clears the log.
+    pub fn reset(&self) {
+        self.log.requests.lock().unwrap().clear();
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner
+    }
+}
+
+impl fmt::Display for CountingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CountingStore({})", self.inner)
+    }
+}
+
+impl fmt::Debug for CountingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CountingStore")
+            .field("inner", &self.inner)
+            .field("requests", &self.log.requests.lock().unwrap().len())
+            .finish()
+    }
+}
+
+/// A multipart upload whose parts, completion and abort are recorded.
+#[derive(Debug)]
+struct CountingUpload {
+    inner: Box<dyn MultipartUpload>,
+    log: Arc<CountLog>,
+    path: Path,
+}
+
+impl MultipartUpload for CountingUpload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        let len = data.content_length() as u64;
+        self.log
+            .push(RequestKind::MultipartPart, self.path.to_string(), None, len);
+        self.inner.put_part(data)
+    }
+
+    fn complete<'life0, 'async_trait>(
+        &'life0 mut self,
+    ) -> BoxFuture<'async_trait, Result<PutResult>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.log.push(
+            RequestKind::MultipartComplete,
+            self.path.to_string(),
+            None,
+            0,
+        );
+        self.inner.complete()
+    }
+
+    fn abort<'life0, 'async_trait>(&'life0 mut self) -> BoxFuture<'async_trait, Result<()>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.log
+            .push(RequestKind::MultipartAbort, self.path.to_string(), None, 0);
+        self.inner.abort()
+    }
+}
+
+impl ObjectStore for CountingStore {
+    fn put_opts<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> BoxFuture<'async_trait, Result<PutResult>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.log.push(
+            RequestKind::Put,
+            location.to_string(),
+            None,
+            payload.content_length() as u64,
+        );
+        self.inner.put_opts(location, payload, opts)
+    }
+
+    fn put_multipart_opts<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        opts: PutMultipartOptions,
+    ) -> BoxFuture<'async_trait, Result<Box<dyn MultipartUpload>>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        async move {
+            self.log
+                .push(RequestKind::MultipartStart, location.to_string(), None, 0);
+            let inner = self.inner.put_multipart_opts(location, opts).await?;
+            Ok(Box::new(CountingUpload {
+                inner,
+                log: Arc::clone(&self.log),
+                path: location.clone(),
+            }) as Box<dyn MultipartUpload>)
+        }
+        .boxed()
+    }
+
+    fn get_opts<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        options: GetOptions,
+    ) -> BoxFuture<'async_trait, Result<GetResult>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        async move {
+            let head = options.head;
+            let range = options.range.clone();
+            let result = self.inner.get_opts(location, options).await;
+            let bytes = match (&result, head) {
+                (Ok(r), false) => r.range.end - r.range.start,
+                _ => 0,
+            };
+            let kind = if head {
+                RequestKind::Head
+            } else {
+                RequestKind::Get
+            };
+            self.log.push(kind, location.to_string(), range, bytes);
+            result
+        }
+        .boxed()
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Path>>,
+    ) -> BoxStream<'static, Result<Path>> {
+        let inner = Arc::clone(&self.inner);
+        let log = Arc::clone(&self.log);
+        locations
+            .then(move |location| {
+                let inner = Arc::clone(&inner);
+                let log = Arc::clone(&log);
+                async move {
+                    let location = location?;
+                    log.push(RequestKind::Delete, location.to_string(), None, 0);
+                    inner.delete(&location).await?;
+                    Ok(location)
+                }
+            })
+            .boxed()
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.log.push(
+            RequestKind::List,
+            prefix.map(Path::to_string).unwrap_or_default(),
+            None,
+            0,
+        );
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.log.push(
+            RequestKind::List,
+            prefix.map(Path::to_string).unwrap_or_default(),
+            None,
+            0,
+        );
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    fn list_with_delimiter<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        prefix: Option<&'life1 Path>,
+    ) -> BoxFuture<'async_trait, Result<ListResult>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.log.push(
+            RequestKind::ListWithDelimiter,
+            prefix.map(Path::to_string).unwrap_or_default(),
+            None,
+            0,
+        );
+        self.inner.list_with_delimiter(prefix)
+    }
+
+    fn copy_opts<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        from: &'life1 Path,
+        to: &'life2 Path,
+        options: CopyOptions,
+    ) -> BoxFuture<'async_trait, Result<()>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.log
+            .push(RequestKind::Copy, format!("{from} -> {to}"), None, 0);
+        self.inner.copy_opts(from, to, options)
+    }
+
+    fn rename_opts<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        from: &'life1 Path,
+        to: &'life2 Path,
+        options: RenameOptions,
+    ) -> BoxFuture<'async_trait, Result<()>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.log
+            .push(RequestKind::Rename, format!("{from} -> {to}"), None, 0);
+        self.inner.rename_opts(from, to, options)
+    }
+}
