@@ -421,6 +421,31 @@ impl ArrayElement for Vec<u8> {
     }
 }
 
+/// Checks that `bytes` is a well-formed chunk of `n` elements of `dtype`
+/// (what `verify` does for every stored chunk).
+pub(crate) fn validate_chunk(
+    dtype: DType,
+    bytes: &[u8],
+    n: usize,
+) -> std::result::Result<(), String> {
+    match dtype {
+        DType::Bool => bool::decode_n(bytes, n).map(|_| ()),
+        DType::String => String::decode_n(bytes, n).map(|_| ()),
+        DType::Binary => decode_vlen(bytes, n).map(|_| ()),
+        fixed => {
+            let size = fixed.element_size().unwrap_or(1);
+            if n.checked_mul(size) == Some(bytes.len()) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "chunk holds {} bytes, expected {n} elements of {size} bytes",
+                    bytes.len()
+                ))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

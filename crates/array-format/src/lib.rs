@@ -75,7 +75,8 @@ pub use element::ArrayElement;
 pub use error::{Error, Result};
 pub use file::{
     ArrayFile, ArrayMeta, DEFAULT_BLOCK_TARGET_SIZE, DEFAULT_CACHE_CAPACITY,
-    DEFAULT_FRAME_TARGET_SIZE, DEFAULT_IO_CACHE_CAPACITY, FileConfig, MergedArrayMeta,
+    DEFAULT_FRAME_TARGET_SIZE, DEFAULT_IO_CACHE_CAPACITY, Damage, FileConfig, MergedArrayMeta,
+    VacuumReport, VerifyReport, Version,
 };
 pub use format::FORMAT_VERSION;
 pub use stats::{ArrayStats, StatValue, StatsFile};

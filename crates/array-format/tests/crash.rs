@@ -17,7 +17,8 @@
 //! the state after that flush half. Then it commits a new array on the
 //! healthy store and requires it and the recovered state after reopening.
 //!
-//! With `--nocapture` it prints
+//! With `--nocapture` it prints (`AF_CRASH_VERBOSE=1`: also every request of
+//! the healthy run and the outcome of every crash point)
 //! `crash points: N tried, N recovered (M at S_i, L at S_{i+1}, H at the flush half of a compact), staging leftovers: X`.
 //!
 //! `two_handles_one_compacts` covers a stale writer: handle A's flush after
@@ -756,6 +757,12 @@ async fn crash_points() {
             .expect("commit step")
     };
 
+    let verbose = std::env::var_os("AF_CRASH_VERBOSE").is_some();
+    if verbose {
+        for m in &log {
+            println!("healthy run: request {}: {}", m.n, m.what);
+        }
+    }
     let mut violations: Vec<String> = Vec::new();
     let (mut tried, mut recovered) = (0u64, 0u64);
     let (mut at_acked, mut at_next, mut at_half, mut no_file) = (0u64, 0u64, 0u64, 0u64);
@@ -885,6 +892,9 @@ async fn crash_points() {
             continue;
         }
         recovered += 1;
+        if verbose {
+            println!("{context}: recovered {found:?}, {staging} staging objects");
+        }
         match found {
             Found::Acked => at_acked += 1,
             Found::Next => at_next += 1,

@@ -12,6 +12,7 @@
 
 mod commit;
 mod index;
+mod maintenance;
 mod open;
 mod read;
 mod schema;
@@ -28,6 +29,7 @@ use crate::layer::PendingLayer;
 use crate::storage::FileStore;
 
 pub use crate::meta::{ArrayMeta, MergedArrayMeta};
+pub use maintenance::{Damage, VacuumReport, VerifyReport, Version};
 
 use index::CommittedIndex;
 

@@ -55,8 +55,15 @@ impl ArrayFile {
         config: FileConfig<C>,
     ) -> Result<Self> {
         let fs = FileStore::new(store, path)?;
+        Self::create_in(fs, config).await
+    }
+
+    async fn create_in<C: CompressionCodec + 'static>(
+        fs: FileStore,
+        config: FileConfig<C>,
+    ) -> Result<Self> {
         for old in fs.list_all().await? {
-            fs.delete(&old).await?;
+            fs.delete(&old.location).await?;
         }
         let dataset_id = random_id();
         let footer = Footer {
@@ -103,6 +110,13 @@ impl ArrayFile {
         config: FileConfig<C>,
     ) -> Result<Self> {
         let fs = FileStore::new(store, path)?;
+        Self::open_in(fs, config).await
+    }
+
+    async fn open_in<C: CompressionCodec + 'static>(
+        fs: FileStore,
+        config: FileConfig<C>,
+    ) -> Result<Self> {
         let as_of = config.as_of;
         let (index, dataset_id) = load_index(&fs, as_of).await?;
         Ok(Self {
@@ -113,6 +127,28 @@ impl ArrayFile {
             pending: None,
             as_of,
         })
+    }
+
+    /// Creates a new, empty file at a local filesystem `path` (ending in
+    /// `.af`), replacing any file of that name. With
+    /// [`FileConfig::durable`] (the default) every commit is fsynced, file
+    /// and directory, before it is acknowledged.
+    pub async fn create_path<C: CompressionCodec + 'static>(
+        path: impl AsRef<std::path::Path>,
+        config: FileConfig<C>,
+    ) -> Result<Self> {
+        let fs = local_store(path.as_ref(), config.durable, true)?;
+        Self::create_in(fs, config).await
+    }
+
+    /// Opens the file at a local filesystem `path`; see
+    /// [`create_path`](Self::create_path) for durability.
+    pub async fn open_path<C: CompressionCodec + 'static>(
+        path: impl AsRef<std::path::Path>,
+        config: FileConfig<C>,
+    ) -> Result<Self> {
+        let fs = local_store(path.as_ref(), config.durable, false)?;
+        Self::open_in(fs, config).await
     }
 
     /// Creates a new, empty file held in memory (an `object_store` in-memory
@@ -258,4 +294,43 @@ async fn try_load(fs: &FileStore, as_of: Option<u64>) -> Result<(CommittedIndex,
         index.apply(Arc::new(reader), records)?;
     }
     Ok((index, dataset_id))
+}
+
+/// The store and object path of a local file: the store is rooted at the
+/// file's directory (created if `create`), the object is the file name.
+fn local_store(path: &std::path::Path, durable: bool, create: bool) -> Result<FileStore> {
+    let invalid = |reason: &str| Error::InvalidPath {
+        path: path.display().to_string(),
+        reason: reason.to_owned(),
+    };
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| invalid("the path has no file name in UTF-8"))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if create {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating directory {}", dir.display()), e))?;
+    }
+    let dir = dir.canonicalize().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::FileNotFound {
+            path: path.display().to_string(),
+        },
+        _ => Error::io(format!("resolving directory {}", dir.display()), e),
+    })?;
+    let local = Arc::new(
+        object_store::local::LocalFileSystem::new_with_prefix(&dir)
+            .map_err(|e| Error::storage(dir.display().to_string(), e))?,
+    );
+    let object =
+        Path::parse(name).map_err(|_| invalid("the file name is not a valid object name"))?;
+    let fs = FileStore::new(local.clone(), object)?;
+    Ok(if durable {
+        fs.with_durable_local(local)
+    } else {
+        fs
+    })
 }

@@ -11,8 +11,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use object_store::path::Path;
+use std::io::Write;
+
+use object_store::local::LocalFileSystem;
 use object_store::{
-    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 };
 
 use super::SpillFile;
@@ -33,6 +36,8 @@ pub(crate) struct LayerObject {
     pub(crate) seq: u64,
     /// Its path.
     pub(crate) path: Path,
+    /// Its size in bytes.
+    pub(crate) size: u64,
 }
 
 /// The objects of one file in an object store.
@@ -44,6 +49,9 @@ pub(crate) struct FileStore {
     stem: String,
     /// The directory holding the objects (`None` at the store root).
     dir: Option<Path>,
+    /// Set when the store is a local directory whose commits must be
+    /// durable: commits then go through the filesystem directly, with fsync.
+    durable_local: Option<Arc<LocalFileSystem>>,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -86,7 +94,15 @@ impl FileStore {
             stem: stem.to_owned(),
             dir,
             base,
+            durable_local: None,
         })
+    }
+
+    /// Makes commits durable on the local filesystem `local` (which must be
+    /// the store this `FileStore` was made with).
+    pub(crate) fn with_durable_local(mut self, local: Arc<LocalFileSystem>) -> Self {
+        self.durable_local = Some(local);
+        self
     }
 
     /// The underlying object store.
@@ -170,6 +186,7 @@ impl FileStore {
                 self.parse_layer(&m.location).map(|seq| LayerObject {
                     seq,
                     path: m.location,
+                    size: m.size,
                 })
             })
             .collect();
@@ -233,6 +250,10 @@ impl FileStore {
     /// Creates `path` holding `payload`, failing with [`Error::Conflict`] if
     /// it exists.
     pub(crate) async fn create_object(&self, path: &Path, payload: PutPayload) -> Result<()> {
+        if let Some(local) = &self.durable_local {
+            let bytes: Bytes = payload.into();
+            return self.durable_create(local, path, |f| f.write_all(&bytes));
+        }
         let opts = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
@@ -252,6 +273,22 @@ impl FileStore {
         ranges: &[Range<u64>],
         tail: &[u8],
     ) -> Result<()> {
+        if let Some(local) = &self.durable_local {
+            return self.durable_create(local, path, |f| {
+                let mut buf = vec![0u8; PART_SIZE];
+                for r in ranges {
+                    let mut at = r.start;
+                    while at < r.end {
+                        let n = ((r.end - at) as usize).min(PART_SIZE);
+                        let part = buf.get_mut(..n).ok_or(std::io::ErrorKind::InvalidData)?;
+                        file.read_into(at, part).map_err(std::io::Error::other)?;
+                        f.write_all(part)?;
+                        at += n as u64;
+                    }
+                }
+                f.write_all(tail)
+            });
+        }
         let data_len: u64 = ranges.iter().map(|r| r.end - r.start).sum();
         let len = data_len + tail.len() as u64;
         if len <= SINGLE_PUT_LIMIT {
@@ -331,6 +368,52 @@ impl FileStore {
         result
     }
 
+    /// Writes a layer to a staging file beside its final name, fsyncs it,
+    /// links it into place only if the name is free, and fsyncs the
+    /// directory: after a crash the layer is either absent or complete.
+    fn durable_create(
+        &self,
+        local: &LocalFileSystem,
+        path: &Path,
+        write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let target = local
+            .path_to_filesystem(path)
+            .map_err(|e| Error::storage(path.as_ref(), e))?;
+        let seq = self.parse_layer(path).unwrap_or(0);
+        let staging_obj = self.staging_path(seq);
+        let staging = local
+            .path_to_filesystem(&staging_obj)
+            .map_err(|e| Error::storage(staging_obj.as_ref(), e))?;
+        let dir = target
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let io =
+            |what: &str, e: std::io::Error| Error::io(format!("{what} {}", target.display()), e);
+        std::fs::create_dir_all(&dir).map_err(|e| io("creating the directory of", e))?;
+        let mut f = std::fs::File::create_new(&staging).map_err(|e| io("staging", e))?;
+        let written = write(&mut f).and_then(|()| f.sync_all());
+        drop(f);
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&staging);
+            return Err(io("writing", e));
+        }
+        let linked = std::fs::hard_link(&staging, &target);
+        let _ = std::fs::remove_file(&staging);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::Conflict {
+                    path: path.to_string(),
+                    reason: "another writer created this layer first".into(),
+                });
+            }
+            Err(e) => return Err(io("linking", e)),
+        }
+        sync_dir(&dir).map_err(|e| io("syncing the directory of", e))
+    }
+
     /// Deletes `path`; a missing object is not an error.
     pub(crate) async fn delete(&self, path: &Path) -> Result<()> {
         match self.store.delete(path).await {
@@ -340,7 +423,7 @@ impl FileStore {
     }
 
     /// Every object of this file: layers and staging leftovers.
-    pub(crate) async fn list_all(&self) -> Result<Vec<Path>> {
+    pub(crate) async fn list_all(&self) -> Result<Vec<ObjectMeta>> {
         let dir_name = self
             .dir
             .as_ref()
@@ -355,10 +438,21 @@ impl FileStore {
         Ok(listing
             .objects
             .into_iter()
-            .map(|m| m.location)
-            .filter(|p| self.parse_layer(p).is_some() || self.is_staging(p))
+            .filter(|m| self.parse_layer(&m.location).is_some() || self.is_staging(&m.location))
             .collect())
     }
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+// Directories cannot be opened for syncing on Windows; NTFS journals the
+// link itself.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &std::path::Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 fn conflict_or_storage(path: &Path, e: object_store::Error) -> Error {
@@ -378,6 +472,15 @@ fn conflict_or_storage(path: &Path, e: object_store::Error) -> Error {
 mod tests {
     use super::*;
     use object_store::memory::InMemory;
+
+    async fn paths(s: &FileStore) -> Vec<Path> {
+        s.list_all()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.location)
+            .collect()
+    }
 
     fn fs(base: &str) -> Result<FileStore> {
         FileStore::new(Arc::new(InMemory::new()), Path::from(base))
@@ -444,13 +547,13 @@ mod tests {
         assert_eq!(&tail[100..], b"TAIL");
         assert_eq!(s.read_range(&p, 0..5).await.unwrap(), &data[100..105]);
         // The staging object is gone and the listing sees only the layer.
-        assert_eq!(s.list_all().await.unwrap(), vec![p.clone()]);
+        assert_eq!(paths(&s).await, vec![p.clone()]);
         let e = s
             .create_from_parts(&p, &file, &ranges, b"TAIL")
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Conflict { .. }), "{e}");
-        assert_eq!(s.list_all().await.unwrap(), vec![p]);
+        assert_eq!(paths(&s).await, vec![p]);
     }
 
     #[tokio::test]

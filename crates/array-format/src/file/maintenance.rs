@@ -1,0 +1,318 @@
+//! Looking after a file: `verify` (every checksum), `versions` (history) and
+//! `vacuum` (reclaiming objects no version needs).
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use futures::{StreamExt, TryStreamExt};
+
+use super::ArrayFile;
+use crate::element::validate_chunk;
+use crate::error::{Error, Result};
+use crate::format::{self, LayerKind};
+use crate::layer::LayerReader;
+use crate::storage::LayerObject;
+
+/// Largest single read while verifying.
+const VERIFY_REQUEST: u64 = 16 * 1024 * 1024;
+
+/// Staging objects younger than this may belong to a commit in progress.
+const STAGING_GRACE: Duration = Duration::from_secs(3600);
+
+/// One damaged frame or chunk found by [`ArrayFile::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The layer object.
+    pub path: String,
+    /// The frame, when the damage is in one.
+    pub frame: Option<u32>,
+    /// Byte offset of the damaged range in the object.
+    pub offset: u64,
+    /// Length of the damaged range.
+    pub len: u64,
+    /// What is wrong.
+    pub what: String,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.frame {
+            Some(frame) => write!(
+                f,
+                "{}: frame {frame} ({} bytes at offset {}): {}",
+                self.path, self.len, self.offset, self.what
+            ),
+            None => write!(f, "{}: {}", self.path, self.what),
+        }
+    }
+}
+
+/// What [`ArrayFile::verify`] checked and found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Layers walked.
+    pub layers: usize,
+    /// Frames checked.
+    pub frames: u64,
+    /// Chunks decoded and checked.
+    pub chunks: u64,
+    /// Stored bytes read.
+    pub bytes: u64,
+    /// Every damaged frame or chunk.
+    pub damaged: Vec<Damage>,
+}
+
+impl VerifyReport {
+    /// Whether nothing was damaged.
+    pub fn is_ok(&self) -> bool {
+        self.damaged.is_empty()
+    }
+}
+
+/// One layer object of a file, as listed by [`ArrayFile::versions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// Layer number; pass it as [`FileConfig::as_of`](crate::FileConfig::as_of)
+    /// to open the file as it was then.
+    pub layer: u64,
+    /// Whether the layer is a snapshot (written by `create` or `compact`).
+    pub snapshot: bool,
+    /// Number of the snapshot the layer builds on.
+    pub generation: u64,
+    /// Object size in bytes.
+    pub size: u64,
+    /// Commit time, nanoseconds since the Unix epoch.
+    pub created_ns: i64,
+    /// The object's path.
+    pub path: String,
+    /// Whether the layer is part of this handle's view.
+    pub visible: bool,
+    /// Why the layer's footer could not be read, if it could not.
+    pub damage: Option<String>,
+}
+
+/// What [`ArrayFile::vacuum`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VacuumReport {
+    /// Paths of the deleted objects.
+    pub deleted: Vec<String>,
+    /// Bytes they held.
+    pub bytes: u64,
+}
+
+/// A chunk `verify` decodes: the dtype, element count, offset and length.
+type ChunkCheck = (crate::DType, usize, u64, u64);
+
+impl ArrayFile {
+    /// Reads every frame of every visible layer, checks its CRC-32C,
+    /// decompresses it and checks every chunk in it, and reports each
+    /// damaged frame or chunk. Footers were checked when the file was
+    /// opened.
+    ///
+    /// Returns an error only when the file cannot be walked (a storage
+    /// failure, a layer removed by another handle).
+    pub async fn verify(&self) -> Result<VerifyReport> {
+        let mut checks: HashMap<(u32, u32), Vec<ChunkCheck>> = HashMap::new();
+        for array in self.index.arrays.values() {
+            let grid = &array.info.grid;
+            for (&index, c) in &array.chunks {
+                let n = grid
+                    .coord_of(index)
+                    .and_then(|coord| grid.chunk_len(&coord))
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(0);
+                checks.entry((c.layer, c.loc.frame)).or_default().push((
+                    array.info.meta.dtype,
+                    n,
+                    c.loc.offset,
+                    c.loc.len,
+                ));
+            }
+        }
+        let mut report = VerifyReport::default();
+        for (layer_idx, layer) in self.index.layers.iter().enumerate() {
+            report.layers += 1;
+            let mut start = 0usize;
+            while start < layer.frames.len() {
+                // One request for a run of neighbouring frames.
+                let first = layer.frames.get(start).map_or(0, |f| f.offset);
+                let mut end = start;
+                let mut stop = first;
+                while let Some(f) = layer.frames.get(end) {
+                    let f_end = f.offset + f.stored_len;
+                    if end > start && (f.offset != stop || f_end - first > VERIFY_REQUEST) {
+                        break;
+                    }
+                    stop = f_end;
+                    end += 1;
+                }
+                let bytes = self.store.read_range(&layer.path, first..stop).await?;
+                report.bytes += bytes.len() as u64;
+                for index in start..end {
+                    let key = (layer_idx as u32, index as u32);
+                    self.verify_frame(
+                        layer,
+                        index as u32,
+                        first,
+                        &bytes,
+                        checks.get(&key),
+                        &mut report,
+                    );
+                }
+                start = end;
+            }
+        }
+        Ok(report)
+    }
+
+    fn verify_frame(
+        &self,
+        layer: &LayerReader,
+        index: u32,
+        base: u64,
+        bytes: &bytes::Bytes,
+        chunks: Option<&Vec<ChunkCheck>>,
+        report: &mut VerifyReport,
+    ) {
+        report.frames += 1;
+        let Some(f) = layer.frames.get(index as usize) else {
+            return;
+        };
+        let damage = |what: String| Damage {
+            path: layer.path.to_string(),
+            frame: Some(index),
+            offset: f.offset,
+            len: f.stored_len,
+            what,
+        };
+        let from = (f.offset - base) as usize;
+        let Some(stored) = bytes.get(from..from + f.stored_len as usize) else {
+            report
+                .damaged
+                .push(damage("the frame lies outside the bytes read".into()));
+            return;
+        };
+        if let Err(e) = format::check_frame(stored, f, index as usize, layer.path.as_ref()) {
+            report.damaged.push(damage(error_detail(e)));
+            return;
+        }
+        let raw = match layer.decode(
+            index,
+            bytes.slice(from..from + f.stored_len as usize),
+            &self.settings.codecs,
+        ) {
+            Ok(raw) => raw,
+            Err(e) => {
+                report.damaged.push(damage(error_detail(e)));
+                return;
+            }
+        };
+        for &(dtype, n, offset, len) in chunks.into_iter().flatten() {
+            report.chunks += 1;
+            let chunk = raw.get(offset as usize..(offset + len) as usize);
+            let result = match chunk {
+                Some(c) => validate_chunk(dtype, c, n),
+                None => Err(format!("chunk at {offset}+{len} lies outside the frame")),
+            };
+            if let Err(what) = result {
+                report.damaged.push(damage(format!(
+                    "chunk at offset {offset} in the frame: {what}"
+                )));
+            }
+        }
+    }
+
+    /// Every layer object of the file, oldest first: number, kind,
+    /// generation, size, commit time, and whether this handle's view uses
+    /// it. Any listed layer can be opened with
+    /// [`FileConfig::as_of`](crate::FileConfig::as_of), until a compaction
+    /// or [`vacuum`](Self::vacuum) reclaims it.
+    pub async fn versions(&self) -> Result<Vec<Version>> {
+        let listed = self.store.list_layers().await?;
+        let mut opens = Vec::with_capacity(listed.len());
+        for obj in &listed {
+            opens.push(self.version_of(obj));
+        }
+        let versions: Vec<Option<Version>> = futures::stream::iter(opens)
+            .buffered(16)
+            .try_collect()
+            .await?;
+        Ok(versions.into_iter().flatten().collect())
+    }
+
+    async fn version_of(&self, obj: &LayerObject) -> Result<Option<Version>> {
+        let visible = |id: &[u8; 16]| {
+            self.index
+                .layers
+                .iter()
+                .any(|l| l.header.seq == obj.seq && &l.header.layer_id == id)
+        };
+        Ok(
+            match LayerReader::open(&self.store, obj.path.clone()).await {
+                Ok((reader, _)) => Some(Version {
+                    layer: obj.seq,
+                    snapshot: reader.header.kind == LayerKind::Snapshot,
+                    generation: reader.header.generation,
+                    size: obj.size,
+                    created_ns: reader.header.created_ns,
+                    path: obj.path.to_string(),
+                    visible: visible(&reader.header.layer_id),
+                    damage: None,
+                }),
+                Err(Error::Vanished { .. }) => None,
+                Err(e @ (Error::Corrupted { .. } | Error::UnsupportedVersion { .. })) => {
+                    Some(Version {
+                        layer: obj.seq,
+                        snapshot: false,
+                        generation: 0,
+                        size: obj.size,
+                        created_ns: 0,
+                        path: obj.path.to_string(),
+                        visible: false,
+                        damage: Some(e.to_string()),
+                    })
+                }
+                Err(e) => return Err(e),
+            },
+        )
+    }
+
+    /// Deletes the objects no version reachable from this handle's view
+    /// needs: layers below the newest snapshot (except the base, layer 0)
+    /// and staging objects of interrupted commits older than an hour.
+    ///
+    /// Handles of other processes still reading the deleted layers get
+    /// [`Error::Vanished`]; time travel to before the newest snapshot is no
+    /// longer possible.
+    pub async fn vacuum(&mut self) -> Result<VacuumReport> {
+        self.check_writable("vacuum")?;
+        let generation = self.index.layers.first().map_or(0, |l| l.header.seq);
+        let now = SystemTime::now();
+        let mut report = VacuumReport::default();
+        for obj in self.store.list_all().await? {
+            let reclaim = match self.store.parse_layer(&obj.location) {
+                Some(seq) => seq > 0 && seq < generation,
+                None => {
+                    let modified: SystemTime = obj.last_modified.into();
+                    now.duration_since(modified)
+                        .is_ok_and(|age| age >= STAGING_GRACE)
+                }
+            };
+            if reclaim {
+                self.store.delete(&obj.location).await?;
+                report.bytes += obj.size;
+                report.deleted.push(obj.location.to_string());
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// The message of an error without the path prefix `Corrupted` adds (the
+/// damage record carries the path).
+fn error_detail(e: Error) -> String {
+    match e {
+        Error::Corrupted { what, .. } => what,
+        other => other.to_string(),
+    }
+}
