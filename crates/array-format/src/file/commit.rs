@@ -204,6 +204,8 @@ impl ArrayFile {
         };
         let (reader, records) =
             commit_layer(&self.store, writer.spill(), header, layout, records).await?;
+        // A stale compaction must not replace the index or delete anything.
+        self.check_not_orphaned(&reader).await?;
         let old: Vec<Arc<LayerReader>> = std::mem::take(&mut self.index.layers);
         let mut index = CommittedIndex::default();
         index.apply(Arc::new(reader), records)?;
