@@ -170,17 +170,9 @@ impl FileStore {
 
     /// Every layer object of this file, ordered by number.
     pub(crate) async fn list_layers(&self) -> Result<Vec<LayerObject>> {
-        let dir_name = self
-            .dir
-            .as_ref()
-            .map_or("<root>".to_owned(), |d| d.to_string());
-        let listing = self
-            .store
-            .list_with_delimiter(self.dir.as_ref())
-            .await
-            .map_err(|e| Error::storage(dir_name, e))?;
-        let mut layers: Vec<LayerObject> = listing
-            .objects
+        let mut layers: Vec<LayerObject> = self
+            .list_all()
+            .await?
             .into_iter()
             .filter_map(|m| {
                 self.parse_layer(&m.location).map(|seq| LayerObject {
