@@ -9,20 +9,28 @@
 //! object and `copy_if_not_exists`) once on a healthy store, recording the
 //! observable state after `create` and after every acknowledged commit:
 //! S0 .. Sn. Then, for every k from 1 to the number of mutating requests of
-//! that run, plus one, it reruns the workload on a fresh store through a
-//! `FaultyStore` that refuses mutating request k and every later one, stops
-//! at the first error, reopens the file on the healthy store and requires
-//! state S_i (last acknowledged commit) or, when a commit was in flight,
-//! S_{i+1} — or, for a `compact` that first had to commit pending changes,
-//! the state after that flush half. Then it commits a new array on the
-//! healthy store and requires it and the recovered state after reopening.
+//! that run (plus one), it reruns the workload on a fresh store through a
+//! `FaultyStore` that fails mutating request k and every later one, stops at
+//! the first error, reopens the file on the healthy store and requires state
+//! S_i (last acknowledged commit) or, when a commit was in flight, S_{i+1} —
+//! or, for a `compact` that first had to commit pending changes, the state
+//! after that flush half. Then it commits a new array on the healthy store
+//! and requires it and the recovered state after reopening. Two fault modes
+//! run: request k refused (not performed), and request k performed but its
+//! reply lost (reported as failed); later requests are refused in both.
 //!
 //! With `--nocapture` it prints (`AF_CRASH_VERBOSE=1`: also every request of
 //! the healthy run and the outcome of every crash point)
-//! `crash points: N tried, N recovered (M at S_i, L at S_{i+1}, H at the flush half of a compact), staging leftovers: X`.
+//! `crash points: N tried, N recovered (M at S_i, L at S_{i+1}, H at the flush
+//! half of a compact, F with no file after an interrupted create), staging
+//! leftovers: X (in R runs)`, then the same figures per fault mode.
 //!
 //! `two_handles_one_compacts` covers a stale writer: handle A's flush after
 //! handle B compacted must either be durable or fail keeping A's changes.
+//!
+//! `create_over_existing_file_crash_points` interrupts `create` over an
+//! existing file at every request: opening must find the old file, the new
+//! empty one or no file, never a damaged one.
 
 #![allow(
     clippy::unwrap_used,
@@ -729,6 +737,185 @@ async fn commit_after_crash(
     Ok(())
 }
 
+/// How the k-th mutating request fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Refused, not performed (and every later one refused).
+    Refused,
+    /// Performed, then reported failed: its reply was lost (every later one
+    /// refused).
+    LostReply,
+}
+
+/// Outcomes of the crash points of one mode.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    tried: u64,
+    recovered: u64,
+    at_acked: u64,
+    at_next: u64,
+    at_half: u64,
+    no_file: u64,
+    staging: usize,
+    staging_runs: usize,
+}
+
+impl Tally {
+    fn add(&mut self, o: &Tally) {
+        self.tried += o.tried;
+        self.recovered += o.recovered;
+        self.at_acked += o.at_acked;
+        self.at_next += o.at_next;
+        self.at_half += o.at_half;
+        self.no_file += o.no_file;
+        self.staging += o.staging;
+        self.staging_runs += o.staging_runs;
+    }
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} tried, {} recovered ({} at S_i, {} at S_{{i+1}}, {} at the flush half of a compact, \
+             {} with no file after an interrupted create), staging leftovers: {} (in {} runs)",
+            self.tried,
+            self.recovered,
+            self.at_acked,
+            self.at_next,
+            self.at_half,
+            self.no_file,
+            self.staging,
+            self.staging_runs
+        )
+    }
+}
+
+/// Runs crash point `k` of `mode`; on success returns where the file was
+/// found and how many staging objects were left, else the violation.
+async fn crash_point(
+    mode: Mode,
+    k: u64,
+    total: u64,
+    steps: &[Step],
+    commits: &[Committed],
+) -> std::result::Result<(Found, usize, String), String> {
+    let commit_of_step = |idx: usize| -> usize {
+        commits
+            .iter()
+            .position(|c| c.step == Some(idx))
+            .expect("commit step")
+    };
+    let step_name = |s: Option<usize>| match s {
+        None => "create".to_owned(),
+        Some(i) => format!("step {i} ({})", steps[i].describe()),
+    };
+    let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let faulty = match mode {
+        Mode::Refused => FaultyStore::new(Arc::clone(&inner), Some(k)),
+        Mode::LostReply => FaultyStore::new_lost_reply(Arc::clone(&inner), Some(k)),
+    };
+    let mut acked: Option<usize> = None;
+    let ended = faulty_run(Arc::new(faulty.clone()), steps, &mut acked).await;
+    let op = faulty
+        .log()
+        .into_iter()
+        .find(|m| m.n == k)
+        .map_or_else(|| "no request".to_owned(), |m| m.what);
+    let mode_name = match mode {
+        Mode::Refused => "refused",
+        Mode::LostReply => "performed, reply lost",
+    };
+    // The failing step, and the commit it had in flight.
+    let (failed_step, in_flight, error) = match &ended {
+        Ended::Completed => (None, None, String::new()),
+        Ended::Failed(s, e) => {
+            let flight = match s {
+                Some(i) if steps[*i].is_commit() => Some(commit_of_step(*i)),
+                _ => None,
+            };
+            (Some(*s), flight, format!(" with {e}"))
+        }
+        Ended::Panicked(s, msg) => {
+            return Err(format!(
+                "k={k} ({mode_name}: `{op}`): {} panicked instead of returning an error: {msg}",
+                step_name(*s)
+            ));
+        }
+    };
+    let context = format!(
+        "k={k} ({mode_name}: `{op}`), {}",
+        match failed_step {
+            None => "no step failed".to_owned(),
+            Some(s) => format!("{} failed{error}", step_name(s)),
+        }
+    );
+    if failed_step.is_none() && k <= total {
+        return Err(format!(
+            "{context}: the workload completed despite the fault"
+        ));
+    }
+
+    let staging = count_staging(&inner).await;
+    let opened = ArrayFile::open(Arc::clone(&inner), path(), config()).await;
+    let (file, found, base_state) = match (opened, acked) {
+        (Err(Error::FileNotFound { .. }), None) => {
+            // `create` never finished; a new create must work.
+            let file = ArrayFile::create(Arc::clone(&inner), path(), config())
+                .await
+                .map_err(|e| format!("{context}: create after the crash failed: {e}"))?;
+            (file, Found::NoFile, commits[0].state.clone())
+        }
+        (Err(e), _) => {
+            return Err(format!(
+                "{context}: open failed after {} acknowledged commits: {e}",
+                acked.unwrap_or(0)
+            ));
+        }
+        (Ok(file), acked) => {
+            let state = capture(&file)
+                .await
+                .map_err(|e| format!("{context}: reading the reopened file: {e}"))?;
+            let acked_idx = acked.unwrap_or(0);
+            let acked_state = &commits[acked_idx].state;
+            let next = in_flight.map(|c| &commits[c]);
+            let found = if acked.is_some() && state == *acked_state {
+                Some(Found::Acked)
+            } else if acked.is_none() && state == commits[0].state {
+                // `create` wrote its base but reported a failure.
+                Some(Found::Next)
+            } else if next.is_some_and(|c| c.half.as_ref() == Some(&state)) {
+                Some(Found::Half)
+            } else if next.is_some_and(|c| c.state == state) {
+                Some(Found::Next)
+            } else {
+                None
+            };
+            let Some(found) = found else {
+                let mut msg = format!(
+                    "{context}: the reopened state matches neither S_{acked_idx} (last acknowledged)"
+                );
+                if let Some(c) = in_flight {
+                    msg += &format!(" nor S_{c} (in flight)");
+                }
+                msg += &format!("\n    vs S_{acked_idx}: {}", diff(acked_state, &state));
+                if let Some(c) = next {
+                    if let Some(h) = &c.half {
+                        msg += &format!("\n    vs the flush half: {}", diff(h, &state));
+                    }
+                    msg += &format!("\n    vs the in-flight state: {}", diff(&c.state, &state));
+                }
+                return Err(msg);
+            };
+            (file, found, state)
+        }
+    };
+    commit_after_crash(&inner, file, &base_state)
+        .await
+        .map_err(|e| format!("{context}: {e}"))?;
+    Ok((found, staging, context))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_points() {
     let started = Instant::now();
@@ -750,13 +937,6 @@ async fn crash_points() {
     }
     let reference_time = started.elapsed();
 
-    let commit_of_step = |idx: usize| -> usize {
-        commits
-            .iter()
-            .position(|c| c.step == Some(idx))
-            .expect("commit step")
-    };
-
     let verbose = std::env::var_os("AF_CRASH_VERBOSE").is_some();
     if verbose {
         for m in &log {
@@ -764,151 +944,52 @@ async fn crash_points() {
         }
     }
     let mut violations: Vec<String> = Vec::new();
-    let (mut tried, mut recovered) = (0u64, 0u64);
-    let (mut at_acked, mut at_next, mut at_half, mut no_file) = (0u64, 0u64, 0u64, 0u64);
-    let mut staging_leftovers = 0usize;
-    let mut staging_runs = 0usize;
-    for k in 1..=total + 1 {
-        tried += 1;
-        let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-        let faulty = FaultyStore::new(Arc::clone(&inner), Some(k));
-        let mut acked: Option<usize> = None;
-        let ended = faulty_run(Arc::new(faulty.clone()), &steps, &mut acked).await;
-        let op = faulty
-            .log()
-            .into_iter()
-            .find(|m| m.n == k)
-            .map_or_else(|| "no request".to_owned(), |m| m.what);
-        let step_name = |s: Option<usize>| match s {
-            None => "create".to_owned(),
-            Some(i) => format!("step {i} ({})", steps[i].describe()),
+    let mut tallies = Vec::new();
+    for mode in [Mode::Refused, Mode::LostReply] {
+        let mut tally = Tally::default();
+        // Refused: 1..=total+1 (the last run meets no fault).
+        let last = match mode {
+            Mode::Refused => total + 1,
+            Mode::LostReply => total,
         };
-        // The failing step, and whether it was a commit in flight.
-        let (failed_step, in_flight) = match &ended {
-            Ended::Completed => (None, None),
-            Ended::Failed(s, e) => {
-                if !matches!(e, Error::Storage { .. } | Error::Conflict { .. }) {
-                    // Not a violation of the crash contract, but worth seeing.
-                    println!("k={k}: {} failed with {e:?}", step_name(*s));
+        for k in 1..=last {
+            tally.tried += 1;
+            match crash_point(mode, k, total, &steps, &commits).await {
+                Ok((found, staging, context)) => {
+                    if verbose {
+                        println!("{context}: recovered {found:?}, {staging} staging objects");
+                    }
+                    tally.recovered += 1;
+                    if staging > 0 {
+                        tally.staging += staging;
+                        tally.staging_runs += 1;
+                    }
+                    match found {
+                        Found::Acked => tally.at_acked += 1,
+                        Found::Next => tally.at_next += 1,
+                        Found::Half => tally.at_half += 1,
+                        Found::NoFile => tally.no_file += 1,
+                    }
                 }
-                let flight = match s {
-                    Some(i) if steps[*i].is_commit() => Some(commit_of_step(*i)),
-                    _ => None,
-                };
-                (Some(*s), flight)
+                Err(violation) => violations.push(violation),
             }
-            Ended::Panicked(s, msg) => {
-                violations.push(format!(
-                    "k={k} ({op}): {} panicked instead of returning an error: {msg}",
-                    step_name(*s)
-                ));
-                continue;
-            }
-        };
-        let context = format!(
-            "k={k} (fault at `{op}`), {}",
-            match failed_step {
-                None => "no step failed".to_owned(),
-                Some(s) => format!("failing {}", step_name(s)),
-            }
-        );
-        if k <= total && failed_step.is_none() {
-            violations.push(format!(
-                "{context}: the workload completed despite the fault"
-            ));
         }
-
-        let staging = count_staging(&inner).await;
-        if staging > 0 {
-            staging_leftovers += staging;
-            staging_runs += 1;
-        }
-
-        let opened = ArrayFile::open(Arc::clone(&inner), path(), config()).await;
-        let (file, found, base_state) = match (opened, acked) {
-            (Err(Error::FileNotFound { .. }), None) => {
-                // `create` never finished; a new create must work.
-                let file = match ArrayFile::create(Arc::clone(&inner), path(), config()).await {
-                    Ok(f) => f,
-                    Err(e) => {
-                        violations.push(format!("{context}: create after the crash failed: {e}"));
-                        continue;
-                    }
-                };
-                (file, Found::NoFile, commits[0].state.clone())
-            }
-            (Err(e), _) => {
-                violations.push(format!(
-                    "{context}: open failed after {} acknowledged commits: {e}",
-                    acked.map_or(0, |i| i)
-                ));
-                continue;
-            }
-            (Ok(file), acked) => {
-                let state = match capture(&file).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        violations.push(format!("{context}: reading the reopened file: {e}"));
-                        continue;
-                    }
-                };
-                let acked_idx = acked.unwrap_or(0);
-                let acked_state = &commits[acked_idx].state;
-                let next = in_flight.map(|c| &commits[c]);
-                let found = if acked.is_some() && state == *acked_state {
-                    Some(Found::Acked)
-                } else if acked.is_none() && state == commits[0].state {
-                    // `create` wrote its base but failed afterwards.
-                    Some(Found::Next)
-                } else if next.is_some_and(|c| c.half.as_ref() == Some(&state)) {
-                    Some(Found::Half)
-                } else if next.is_some_and(|c| c.state == state) {
-                    Some(Found::Next)
-                } else {
-                    None
-                };
-                let Some(found) = found else {
-                    let mut msg = format!(
-                        "{context}: state matches neither S_{acked_idx} (last acknowledged)",
-                    );
-                    if let Some(c) = next {
-                        msg += &format!(" nor S_{} (in flight)", c.step.map_or(0, commit_of_step));
-                    }
-                    msg += &format!("\n    vs S_{acked_idx}: {}", diff(acked_state, &state));
-                    if let Some(c) = next {
-                        if let Some(h) = &c.half {
-                            msg += &format!("\n    vs flush half: {}", diff(h, &state));
-                        }
-                        msg += &format!("\n    vs in-flight state: {}", diff(&c.state, &state));
-                    }
-                    violations.push(msg);
-                    continue;
-                };
-                (file, found, state)
-            }
-        };
-        if let Err(e) = commit_after_crash(&inner, file, &base_state).await {
-            violations.push(format!("{context}: {e}"));
-            continue;
-        }
-        recovered += 1;
-        if verbose {
-            println!("{context}: recovered {found:?}, {staging} staging objects");
-        }
-        match found {
-            Found::Acked => at_acked += 1,
-            Found::Next => at_next += 1,
-            Found::Half => at_half += 1,
-            Found::NoFile => no_file += 1,
-        }
+        tallies.push((mode, tally));
+    }
+    let mut all = Tally::default();
+    for (_, t) in &tallies {
+        all.add(t);
     }
 
     let elapsed = started.elapsed();
-    println!(
-        "crash points: {tried} tried, {recovered} recovered ({at_acked} at S_i, {at_next} at S_{{i+1}}, \
-         {at_half} at the flush half of a compact, {no_file} with no file after an interrupted create), \
-         staging leftovers: {staging_leftovers} (in {staging_runs} runs)"
-    );
+    println!("crash points: {all}");
+    for (mode, t) in &tallies {
+        let what = match mode {
+            Mode::Refused => "request k refused",
+            Mode::LostReply => "request k performed, its reply lost",
+        };
+        println!("  {what}: {t}");
+    }
     println!(
         "  workload: {} steps, {} commits, {total} mutating requests in the healthy run; \
          reference run {:.1} s, total {:.1} s",
@@ -919,8 +1000,9 @@ async fn crash_points() {
     );
     if !violations.is_empty() {
         panic!(
-            "{} of {tried} crash points violated the crash contract:\n  {}",
+            "{} of {} crash points violated the crash contract:\n  {}",
             violations.len(),
+            all.tried,
             violations.join("\n  ")
         );
     }
@@ -985,6 +1067,7 @@ async fn two_handles_one_compacts() {
                  (arrays: {names:?}): the stale writer's layer was silently ignored"
             );
             assert_eq!(read_i32(&reopened, "from_a").await, vec![7, 8, 9]);
+            println!("two handles: A's flush succeeded and is visible after reopening");
         }
         Err(e) => {
             assert!(
@@ -992,8 +1075,123 @@ async fn two_handles_one_compacts() {
                 "A's flush failed ({e}) and dropped its pending changes"
             );
             assert_eq!(read_i32(&a, "from_a").await, vec![7, 8, 9]);
+            println!("two handles: A's flush failed ({e}); its changes are still pending");
         }
     }
+}
+
+// ── Create over an existing file ────────────────────────────────────
+
+/// An existing file: deltas, a compaction (whose redundant layers are
+/// deleted), more deltas and a staging leftover.
+async fn existing_file(store: &Arc<dyn ObjectStore>) -> State {
+    let mut file = ArrayFile::create(Arc::clone(store), path(), config())
+        .await
+        .unwrap();
+    for i in 0..3 {
+        define_and_write(&mut file, &format!("old{i}"), &[i, i + 1, i + 2]).await;
+        file.flush().await.unwrap();
+    }
+    file.compact().await.unwrap();
+    for i in 3..5 {
+        define_and_write(&mut file, &format!("old{i}"), &[i; 5]).await;
+        file.flush().await.unwrap();
+    }
+    store
+        .put(
+            &Path::from("crash.3.0123456789abcdef.staging"),
+            PutPayload::from_static(b"leftover"),
+        )
+        .await
+        .unwrap();
+    open_state(store).await.unwrap()
+}
+
+/// `create` over an existing file, interrupted at every request (refused,
+/// or performed with its reply lost): opening afterwards must find the old
+/// file, the new empty file, or no file (`FileNotFound`) — never a damaged
+/// one — and a new `create` must succeed.
+#[tokio::test]
+async fn create_over_existing_file_crash_points() {
+    let healthy_inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    existing_file(&healthy_inner).await;
+    let healthy = FaultyStore::new(Arc::clone(&healthy_inner), None);
+    let empty = {
+        let file = ArrayFile::create(Arc::new(healthy.clone()), path(), config())
+            .await
+            .unwrap();
+        capture(&file).await.unwrap()
+    };
+    let total = healthy.mutations();
+    let mut violations = Vec::new();
+    let (mut tried, mut old_found, mut new_found, mut none_found) = (0, 0, 0, 0);
+    for lost_reply in [false, true] {
+        for k in 1..=total {
+            tried += 1;
+            let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+            let old = existing_file(&inner).await;
+            let faulty = if lost_reply {
+                FaultyStore::new_lost_reply(Arc::clone(&inner), Some(k))
+            } else {
+                FaultyStore::new(Arc::clone(&inner), Some(k))
+            };
+            let created = ArrayFile::create(Arc::new(faulty.clone()), path(), config()).await;
+            let op = faulty
+                .log()
+                .into_iter()
+                .find(|m| m.n == k)
+                .map_or_else(|| "no request".to_owned(), |m| m.what);
+            let context = format!(
+                "k={k} ({}: `{op}`), create {}",
+                if lost_reply {
+                    "performed, reply lost"
+                } else {
+                    "refused"
+                },
+                match &created {
+                    Ok(_) => "succeeded".to_owned(),
+                    Err(e) => format!("failed with {e}"),
+                }
+            );
+            if created.is_ok() {
+                violations.push(format!("{context}: create succeeded despite the fault"));
+            }
+            match open_state(&inner).await {
+                Ok(state) if state == old => old_found += 1,
+                Ok(state) if state == empty => new_found += 1,
+                Ok(state) => violations.push(format!(
+                    "{context}: opened neither the old nor the new file\n    vs old: {}\n    vs new: {}",
+                    diff(&old, &state),
+                    diff(&empty, &state)
+                )),
+                Err(Error::FileNotFound { .. }) => none_found += 1,
+                Err(e) => violations.push(format!("{context}: open failed with {e}")),
+            }
+            match ArrayFile::create(Arc::clone(&inner), path(), config()).await {
+                Ok(file) => {
+                    let state = capture(&file).await.unwrap();
+                    if state != empty || open_state(&inner).await.ok() != Some(empty.clone()) {
+                        violations.push(format!(
+                            "{context}: the file re-created after the crash is not empty: {}",
+                            diff(&empty, &state)
+                        ));
+                    }
+                }
+                Err(e) => violations.push(format!("{context}: create after the crash failed: {e}")),
+            }
+        }
+    }
+    println!(
+        "create over an existing file: {tried} crash points, {old_found} found the old file, \
+         {new_found} the new one, {none_found} no file, {} violations",
+        violations.len()
+    );
+    assert!(
+        violations.is_empty(),
+        "{} of {tried} crash points of create over an existing file failed:\n  {}",
+        violations.len(),
+        violations.join("\n  ")
+    );
 }
 
 // ── The wrappers themselves ─────────────────────────────────────────

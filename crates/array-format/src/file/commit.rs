@@ -211,7 +211,7 @@ impl ArrayFile {
         index.apply(Arc::new(reader), records)?;
         self.index = index;
         // The snapshot is durable: the layers below it are redundant. A failed
-        // delete only leaves garbage that a later compaction removes.
+        // delete only leaves garbage that `vacuum` removes.
         for layer in old {
             if layer.header.seq != 0 {
                 let _ = self.store.delete(&layer.path).await;

@@ -174,6 +174,12 @@ impl ArrayFile {
         self.index.layers.iter().map(|l| l.size).sum()
     }
 
+    /// Drops every pending change (after a [`Error::Conflict`] the caller may
+    /// prefer to start over from a [`refresh`](Self::refresh)ed view).
+    pub fn discard_pending(&mut self) {
+        self.pending = None;
+    }
+
     /// The path of the file's base object.
     pub fn path(&self) -> &object_store::path::Path {
         self.store.base_path()

@@ -62,8 +62,17 @@ impl ArrayFile {
         fs: FileStore,
         config: FileConfig<C>,
     ) -> Result<Self> {
-        for old in fs.list_all().await? {
-            fs.delete(&old.location).await?;
+        // The base goes first: a crash part-way then leaves no file (open
+        // says FileNotFound) rather than a file missing some of its layers.
+        let mut old: Vec<Path> = fs
+            .list_all()
+            .await?
+            .into_iter()
+            .map(|m| m.location)
+            .collect();
+        old.sort_by_key(|p| p != fs.base_path());
+        for path in old {
+            fs.delete(&path).await?;
         }
         let dataset_id = random_id();
         let footer = Footer {
@@ -194,6 +203,7 @@ async fn open_layer(fs: &FileStore, obj: &LayerObject) -> Result<(LayerReader, V
 
 async fn try_load(fs: &FileStore, as_of: Option<u64>) -> Result<(CommittedIndex, Id)> {
     let mut listed = fs.list_layers().await?;
+    let listed_max = listed.last().map_or(0, |o| o.seq);
     if let Some(n) = as_of {
         if !listed.iter().any(|o| o.seq == n) {
             return Err(Error::VersionNotFound {
@@ -236,6 +246,15 @@ async fn try_load(fs: &FileStore, as_of: Option<u64>) -> Result<(CommittedIndex,
         expect += 1;
     }
     if latest_obj.seq > 0 && expect != latest_obj.seq {
+        // An old version whose lower layers were reclaimed is simply gone.
+        if let Some(layer) = as_of
+            && layer < listed_max
+        {
+            return Err(Error::VersionNotFound {
+                path: fs.base_path().to_string(),
+                layer,
+            });
+        }
         return Err(Error::corrupted(
             fs.layer_path(expect).as_ref(),
             format!(

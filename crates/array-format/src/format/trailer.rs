@@ -5,7 +5,7 @@
 //!      0    8 footer_len       u64 LE, bytes of the footer just before the trailer
 //!      8    4 footer_crc32c    u32 LE, CRC-32C of the footer bytes
 //!     12    2 format_version   u16 LE
-//!     14    2 flags            u16 LE, must be 0 in version 1
+//!     14    2 flags            u16 LE, must be 0 in version 2
 //!     16    4 trailer_crc32c   u32 LE, CRC-32C of bytes 0..16
 //!     20    4 reserved         must be 0
 //!     24    8 magic            b"ARRAYFMT"
@@ -38,7 +38,7 @@ pub(crate) enum TrailerError {
     Checksum,
     /// A version this build cannot read.
     Version(u16),
-    /// Flags or reserved bytes set that version 1 does not define.
+    /// Flags or reserved bytes set that version 2 does not define.
     Reserved,
 }
 

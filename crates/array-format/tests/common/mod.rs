@@ -4,6 +4,8 @@
 //!   the k-th on without performing it: a process that crashed (or lost its
 //!   connection) at that point. Reads and listings always pass through, so
 //!   the wrapped store shows exactly what the "crashed" writer left behind.
+//!   [`FaultyStore::new_lost_reply`] instead performs request k and then
+//!   reports it failed (the reply was lost), refusing the later ones.
 //! * [`CountingStore`] records every request (kind, path, byte range, bytes)
 //!   so tests and benchmarks can assert request counts and bytes read.
 //!
@@ -55,33 +57,68 @@ pub struct Mutation {
 struct FaultState {
     count: AtomicU64,
     fail_from: AtomicU64,
+    /// Whether request `fail_from` itself is performed (its reply lost).
+    lost_reply: bool,
     log: Mutex<Vec<Mutation>>,
 }
 
+/// What to do with one mutating request.
+enum Verdict {
+    /// Perform it.
+    Pass,
+    /// Perform it, then report this error.
+    PerformThenFail(object_store::Error),
+    /// Report this error without performing it.
+    Refuse(object_store::Error),
+}
+
+fn injected(n: u64) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "FaultyStore",
+        source: format!("injected fault at op {n}").into(),
+    }
+}
+
 impl FaultState {
-    /// Numbers one mutating request; `Err` (an injected fault) if it must
-    /// not be performed.
-    fn check(&self, what: impl FnOnce() -> String) -> Result<()> {
+    /// Numbers one mutating request and decides its fate.
+    fn check(&self, what: impl FnOnce() -> String) -> Verdict {
         let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
-        let failed = n >= self.fail_from.load(Ordering::SeqCst);
+        let from = self.fail_from.load(Ordering::SeqCst);
+        let failed = n >= from;
         self.log.lock().unwrap().push(Mutation {
             n,
             what: what(),
             failed,
         });
-        if failed {
-            Err(object_store::Error::Generic {
-                store: "FaultyStore",
-                source: format!("injected fault at op {n}").into(),
-            })
+        if !failed {
+            Verdict::Pass
+        } else if self.lost_reply && n == from {
+            Verdict::PerformThenFail(injected(n))
         } else {
-            Ok(())
+            Verdict::Refuse(injected(n))
+        }
+    }
+
+    /// Runs `op` as one mutating request described by `what`.
+    async fn run<T>(
+        &self,
+        what: impl FnOnce() -> String,
+        op: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match self.check(what) {
+            Verdict::Pass => op.await,
+            Verdict::PerformThenFail(e) => {
+                let _ = op.await;
+                Err(e)
+            }
+            Verdict::Refuse(e) => Err(e),
         }
     }
 }
 
 /// Wraps a store; makes every mutating request from the `fail_from`-th on
-/// fail (without performing it).
+/// fail (without performing it; see [`new_lost_reply`](Self::new_lost_reply)
+/// for the variant that performs the first failing one).
 ///
 /// Mutating requests, numbered from 1 in the order they are issued:
 /// `put_opts`, each multipart part upload, multipart completion, each path
@@ -100,11 +137,23 @@ impl FaultyStore {
     /// Wraps `inner`; `fail_from: Some(k)` fails mutating request k and all
     /// later ones, `None` never fails.
     pub fn new(inner: Arc<dyn ObjectStore>, fail_from: Option<u64>) -> Self {
+        Self::with_mode(inner, fail_from, false)
+    }
+
+    /// Like [`new`](Self::new), except that request `fail_from` itself is
+    /// performed and then reported as failed, as when a request succeeds
+    /// but its reply is lost; the later ones are refused.
+    pub fn new_lost_reply(inner: Arc<dyn ObjectStore>, fail_from: Option<u64>) -> Self {
+        Self::with_mode(inner, fail_from, true)
+    }
+
+    fn with_mode(inner: Arc<dyn ObjectStore>, fail_from: Option<u64>, lost_reply: bool) -> Self {
         Self {
             inner,
             state: Arc::new(FaultState {
                 count: AtomicU64::new(0),
                 fail_from: AtomicU64::new(fail_from.unwrap_or(NEVER)),
+                lost_reply,
                 log: Mutex::new(Vec::new()),
             }),
         }
@@ -168,8 +217,9 @@ impl MultipartUpload for FaultyUpload {
             .state
             .check(|| format!("part {part} of {path} ({len} bytes)"))
         {
-            Ok(()) => self.inner.put_part(data),
-            Err(e) => futures::future::ready(Err(e)).boxed(),
+            Verdict::Pass => self.inner.put_part(data),
+            Verdict::PerformThenFail(e) => self.inner.put_part(data).map(|_| Err(e)).boxed(),
+            Verdict::Refuse(e) => futures::future::ready(Err(e)).boxed(),
         }
     }
 
@@ -181,9 +231,12 @@ impl MultipartUpload for FaultyUpload {
         Self: 'async_trait,
     {
         async move {
-            let path = &self.path;
-            self.state.check(|| format!("complete {path}"))?;
-            self.inner.complete().await
+            let Self {
+                inner, state, path, ..
+            } = self;
+            state
+                .run(|| format!("complete {path}"), inner.complete())
+                .await
         }
         .boxed()
     }
@@ -210,11 +263,14 @@ impl ObjectStore for FaultyStore {
         Self: 'async_trait,
     {
         async move {
-            let len = payload.content_length();
-            let mode = &opts.mode;
+            let what = format!(
+                "put {location} ({} bytes, {:?})",
+                payload.content_length(),
+                opts.mode
+            );
             self.state
-                .check(|| format!("put {location} ({len} bytes, {mode:?})"))?;
-            self.inner.put_opts(location, payload, opts).await
+                .run(|| what, self.inner.put_opts(location, payload, opts))
+                .await
         }
         .boxed()
     }
@@ -280,8 +336,9 @@ impl ObjectStore for FaultyStore {
                 let state = Arc::clone(&state);
                 async move {
                     let location = location?;
-                    state.check(|| format!("delete {location}"))?;
-                    inner.delete(&location).await?;
+                    state
+                        .run(|| format!("delete {location}"), inner.delete(&location))
+                        .await?;
                     Ok(location)
                 }
             })
@@ -325,10 +382,10 @@ impl ObjectStore for FaultyStore {
         Self: 'async_trait,
     {
         async move {
-            let mode = &options.mode;
+            let what = format!("copy {from} -> {to} ({:?})", options.mode);
             self.state
-                .check(|| format!("copy {from} -> {to} ({mode:?})"))?;
-            self.inner.copy_opts(from, to, options).await
+                .run(|| what, self.inner.copy_opts(from, to, options))
+                .await
         }
         .boxed()
     }
@@ -346,10 +403,10 @@ impl ObjectStore for FaultyStore {
         Self: 'async_trait,
     {
         async move {
-            let mode = &options.target_mode;
+            let what = format!("rename {from} -> {to} ({:?})", options.target_mode);
             self.state
-                .check(|| format!("rename {from} -> {to} ({mode:?})"))?;
-            self.inner.rename_opts(from, to, options).await
+                .run(|| what, self.inner.rename_opts(from, to, options))
+                .await
         }
         .boxed()
     }
