@@ -238,6 +238,7 @@ impl ArrayFile {
         let base = self.base_of(&self.resolve(name)?);
         let record = self.pending_mut()?.record_mut(name, base);
         record.attrs.insert(key.to_owned(), Some(value));
+        record.attr_bases.insert(key.to_owned(), base.seq);
         Ok(())
     }
 
@@ -260,6 +261,7 @@ impl ArrayFile {
         } else {
             record.attrs.insert(key.to_owned(), None);
         }
+        record.attr_bases.insert(key.to_owned(), base.seq);
         Ok(existed)
     }
 

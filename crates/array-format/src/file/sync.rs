@@ -118,8 +118,13 @@ impl ArrayFile {
                         }
                     }
                     for key in record.attrs.keys() {
+                        let base = record
+                            .attr_bases
+                            .get(key)
+                            .copied()
+                            .unwrap_or(record.base.seq);
                         if let Some((_, seq)) = array.attrs.get(key)
-                            && *seq > record.base.seq
+                            && *seq > base
                         {
                             return Err(self.conflict(format!(
                                 "attribute {key:?} of array {name:?} was set by another writer (layer {seq})"

@@ -102,16 +102,27 @@ impl ArrayFile {
             }
             chunk_regions.push((index, cr));
         }
-        let existing = if partial.is_empty() {
-            Vec::new()
+        let latest = self.index.latest_seq();
+        let (existing, partial_bases) = if partial.is_empty() {
+            (Vec::new(), Vec::new())
         } else {
             let resolved = self.resolve(name)?;
-            self.load_chunks(&resolved, &partial).await?
+            // A chunk patched on top of its pending copy still derives from
+            // the view that copy was made against: it keeps that base, so a
+            // refresh in between cannot hide another writer's change.
+            let bases: Vec<u64> = partial
+                .iter()
+                .map(|&i| match resolved.chunk(i) {
+                    super::schema::ChunkSource::Pending(c) => c.base_seq,
+                    _ => latest,
+                })
+                .collect();
+            (self.load_chunks(&resolved, &partial).await?, bases)
         };
 
         let fill = T::fill_element(info.meta.fill_value.as_ref());
         let explicit_fill = info.meta.fill_value.as_ref().map(|_| fill.clone());
-        let mut encoded: Vec<(u64, Vec<u8>, ChunkStats)> = Vec::with_capacity(coords.len());
+        let mut encoded: Vec<(u64, Vec<u8>, ChunkStats, u64)> = Vec::with_capacity(coords.len());
         for (((index, cr), slot), coord) in chunk_regions.into_iter().zip(partial_slots).zip(coords)
         {
             let shape = nd::to_usize(&cr.shape).ok_or_else(|| internal(info, "chunk shape"))?;
@@ -144,12 +155,16 @@ impl ArrayFile {
                 },
                 other => other,
             })?;
-            encoded.push((index, bytes, stats));
+            let chunk_base = slot
+                .and_then(|s| partial_bases.get(s))
+                .copied()
+                .unwrap_or(latest);
+            encoded.push((index, bytes, stats, chunk_base));
         }
         let base = self.base_of(&self.resolve(name)?);
         let pending = self.pending_mut()?;
-        for (index, bytes, stats) in encoded {
-            pending.put_chunk(name, index, &bytes, stats, base)?;
+        for (index, bytes, stats, chunk_base) in encoded {
+            pending.put_chunk(name, index, &bytes, stats, base, chunk_base)?;
         }
         Ok(())
     }

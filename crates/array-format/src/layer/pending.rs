@@ -56,6 +56,9 @@ pub(crate) struct PendingArray {
     pub(crate) order: u64,
     /// What the record was made against (for updates and tombstones).
     pub(crate) base: Base,
+    /// Per attribute key: the newest committed layer when it was last set or
+    /// removed here (a key re-set after a refresh is judged by that view).
+    pub(crate) attr_bases: HashMap<String, u64>,
 }
 
 /// The pending layer.
@@ -114,6 +117,7 @@ impl PendingLayer {
                 chunks: HashMap::new(),
                 order,
                 base,
+                attr_bases: HashMap::new(),
             },
         );
     }
@@ -137,6 +141,7 @@ impl PendingLayer {
                 chunks: HashMap::new(),
                 order: 0,
                 base,
+                attr_bases: HashMap::new(),
             },
         );
     }
@@ -157,6 +162,7 @@ impl PendingLayer {
                 chunks: HashMap::new(),
                 order: 0,
                 base,
+                attr_bases: HashMap::new(),
             })
     }
 
@@ -168,12 +174,13 @@ impl PendingLayer {
         bytes: &[u8],
         stats: ChunkStats,
         base: Base,
+        chunk_base: u64,
     ) -> Result<()> {
         let loc = self.frames.add_chunk(bytes)?;
         let chunk = PendingChunk {
             loc,
             stats,
-            base_seq: base.seq,
+            base_seq: chunk_base,
         };
         let old = self.record_mut(name, base).chunks.insert(index, chunk);
         if let Some(old) = old {
@@ -302,11 +309,11 @@ mod tests {
     fn overwritten_chunks_are_released_and_only_live_frames_remain() {
         let mut p = layer();
         p.define(info("a"));
-        p.put_chunk("a", 0, &[1; 4], stats(), Base::default())
+        p.put_chunk("a", 0, &[1; 4], stats(), Base::default(), 0)
             .unwrap();
-        p.put_chunk("a", 0, &[2; 4], stats(), Base::default())
+        p.put_chunk("a", 0, &[2; 4], stats(), Base::default(), 0)
             .unwrap();
-        p.put_chunk("a", 1, &[3; 4], stats(), Base::default())
+        p.put_chunk("a", 1, &[3; 4], stats(), Base::default(), 0)
             .unwrap();
         let c = p.get("a").unwrap().chunks.get(&0).unwrap().clone();
         assert_eq!(&p.read_chunk(&c).unwrap()[..], &[2; 4]);
@@ -325,7 +332,7 @@ mod tests {
     fn tombstone_forget_and_redefine() {
         let mut p = layer();
         p.define(info("new"));
-        p.put_chunk("new", 0, &[1; 4], stats(), Base::default())
+        p.put_chunk("new", 0, &[1; 4], stats(), Base::default(), 0)
             .unwrap();
         p.forget("new");
         assert!(p.get("new").is_none());
