@@ -24,7 +24,7 @@ const OPEN_CONCURRENCY: usize = 16;
 
 /// Attempts at a consistent listing when layers vanish mid-open (a
 /// concurrent compaction reclaimed them).
-const OPEN_ATTEMPTS: usize = 3;
+const OPEN_ATTEMPTS: u32 = 5;
 
 pub(crate) fn random_id() -> Id {
     loop {
@@ -180,8 +180,14 @@ pub(crate) async fn load_index(fs: &FileStore, as_of: Option<u64>) -> Result<(Co
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match try_load(fs, as_of).await {
-            Err(Error::Vanished { .. }) if attempt < OPEN_ATTEMPTS => continue,
+        let last = attempt >= OPEN_ATTEMPTS;
+        match try_load(fs, as_of, last).await {
+            // A listing is not a snapshot of the directory: racing a
+            // compaction it can miss a layer just deleted or a snapshot just
+            // created. List again before calling the file damaged.
+            Err(Error::Vanished { .. }) if !last => {
+                tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt))).await;
+            }
             other => return other,
         }
     }
@@ -201,7 +207,9 @@ async fn open_layer(fs: &FileStore, obj: &LayerObject) -> Result<(LayerReader, V
     Ok((reader, records))
 }
 
-async fn try_load(fs: &FileStore, as_of: Option<u64>) -> Result<(CommittedIndex, Id)> {
+/// One attempt; a gap in the listing is reported as `Vanished` (worth a
+/// fresh listing) unless this is the `last` attempt.
+async fn try_load(fs: &FileStore, as_of: Option<u64>, last: bool) -> Result<(CommittedIndex, Id)> {
     let mut listed = fs.list_layers().await?;
     let listed_max = listed.last().map_or(0, |o| o.seq);
     if let Some(n) = as_of {
@@ -253,6 +261,11 @@ async fn try_load(fs: &FileStore, as_of: Option<u64>) -> Result<(CommittedIndex,
             return Err(Error::VersionNotFound {
                 path: fs.base_path().to_string(),
                 layer,
+            });
+        }
+        if !last {
+            return Err(Error::Vanished {
+                path: fs.layer_path(expect).to_string(),
             });
         }
         return Err(Error::corrupted(
