@@ -122,7 +122,8 @@ impl Settings {
         Self {
             codecs: CodecSet::new(Arc::new(config.codec)),
             block_target: config.block_target_size.max(1) as u64,
-            frame_target: config.frame_target_size.max(1),
+            frame_target: (config.frame_target_size as u64)
+                .clamp(1, crate::format::MAX_PACKED_FRAME) as usize,
             cache,
         }
     }

@@ -664,6 +664,7 @@ impl Footer {
                 r.remaining()
             ));
         }
+        check_frame_sizes(&codecs, &blocks, &frames, &arrays)?;
         Ok(Footer {
             header,
             codecs,
@@ -672,6 +673,49 @@ impl Footer {
             arrays,
         })
     }
+}
+
+/// Bounds every frame's decompressed size by what refers to it, before any
+/// reader allocates it: no more than the chunks it holds (or a packed-frame
+/// target), equal to the stored size when uncompressed, and within LZ4's
+/// maximal expansion.
+fn check_frame_sizes(
+    codecs: &[String],
+    blocks: &[BlockEntry],
+    frames: &[FrameEntry],
+    arrays: &[ArrayRecord],
+) -> WireResult<()> {
+    let mut extent = vec![0u64; frames.len()];
+    for c in arrays.iter().flat_map(|a| &a.chunks) {
+        if let Some(e) = extent.get_mut(c.frame as usize) {
+            *e = (*e).max(c.offset.saturating_add(c.len));
+        }
+    }
+    for (i, (f, &end)) in frames.iter().zip(&extent).enumerate() {
+        if f.raw_len > end.max(super::MAX_PACKED_FRAME) {
+            return Err(format!(
+                "frame {i} declares {} decompressed bytes but its chunks end at {end}",
+                f.raw_len
+            ));
+        }
+        let codec = blocks
+            .get(f.block as usize)
+            .and_then(|b| codecs.get(b.codec as usize))
+            .map_or("", String::as_str);
+        let plausible = match codec {
+            "none" => f.raw_len == f.stored_len,
+            // An LZ4 block expands at most about 255 times.
+            "lz4" => f.raw_len <= f.stored_len.saturating_mul(256).saturating_add(1024),
+            _ => true,
+        };
+        if !plausible {
+            return Err(format!(
+                "frame {i}: {} stored bytes cannot decode to {} with codec {codec}",
+                f.stored_len, f.raw_len
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn duplicate(items: &[String]) -> Option<&String> {

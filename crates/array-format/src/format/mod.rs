@@ -22,6 +22,13 @@ use crate::error::{Error, Result};
 /// and bounding it keeps a crafted file from forcing a huge allocation.
 pub(crate) const MAX_FRAME_RAW_LEN: u64 = u32::MAX as u64;
 
+/// Largest frame that may hold bytes no chunk record points at: writers
+/// pack small chunks into frames of at most this size (the frame target is
+/// capped to it), and a frame holding one large chunk ends where the chunk
+/// ends. Together with the chunk size limit this keeps a crafted footer from
+/// making a reader allocate more than the data it describes.
+pub(crate) const MAX_PACKED_FRAME: u64 = 64 * 1024 * 1024;
+
 /// The format version this build reads and writes.
 pub const FORMAT_VERSION: u16 = 2;
 
