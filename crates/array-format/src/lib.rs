@@ -74,7 +74,7 @@ pub use dtype::DType;
 pub use element::ArrayElement;
 pub use error::{Error, Result};
 pub use file::{
-    ArrayFile, ArrayMeta, DEFAULT_BLOCK_TARGET_SIZE, DEFAULT_CACHE_CAPACITY,
+    ArrayFile, ArrayMeta, ArrayStorage, DEFAULT_BLOCK_TARGET_SIZE, DEFAULT_CACHE_CAPACITY,
     DEFAULT_FRAME_TARGET_SIZE, DEFAULT_IO_CACHE_CAPACITY, Damage, FileConfig, MergedArrayMeta,
     VacuumReport, VerifyReport, Version,
 };

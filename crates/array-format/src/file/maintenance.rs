@@ -312,7 +312,11 @@ impl ArrayFile {
 /// damage record carries the path).
 fn error_detail(e: Error) -> String {
     match e {
-        Error::Corrupted { what, .. } => what,
+        // The damage record names the frame and its range already.
+        Error::Corrupted { what, .. } => match what.split_once("): ") {
+            Some((head, rest)) if head.starts_with("frame ") => rest.to_owned(),
+            _ => what,
+        },
         other => other.to_string(),
     }
 }

@@ -30,6 +30,7 @@ use crate::storage::FileStore;
 
 pub use crate::meta::{ArrayMeta, MergedArrayMeta};
 pub use maintenance::{Damage, VacuumReport, VerifyReport, Version};
+pub use schema::ArrayStorage;
 
 use index::CommittedIndex;
 

@@ -362,3 +362,61 @@ impl ArrayFile {
         Ok(())
     }
 }
+
+/// How an array is stored, as of the last commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArrayStorage {
+    /// C-order linear indices, in the chunk grid, of the chunks ever
+    /// written (the others read as the fill value), ascending.
+    pub written_chunks: Vec<u64>,
+    /// Encoded (decompressed) bytes of those chunks.
+    pub raw_bytes: u64,
+    /// Their share of the stored (compressed) frame bytes.
+    pub stored_bytes: u64,
+}
+
+impl ArrayFile {
+    /// How array `name` is stored in the committed layers (pending changes
+    /// are not counted): which chunks were written, and their raw and
+    /// stored sizes.
+    pub fn array_storage(&self, name: &str) -> Result<ArrayStorage> {
+        let array = self.index.arrays.get(name).ok_or_else(|| not_found(name))?;
+        let mut out = ArrayStorage::default();
+        for (&index, c) in &array.chunks {
+            out.written_chunks.push(index);
+            out.raw_bytes += c.loc.len;
+            let frame = self
+                .index
+                .layers
+                .get(c.layer as usize)
+                .and_then(|l| l.frames.get(c.loc.frame as usize));
+            if let Some(f) = frame
+                && f.raw_len > 0
+            {
+                // A chunk's share of a frame shared with others.
+                let share =
+                    u128::from(f.stored_len) * u128::from(c.loc.len) / u128::from(f.raw_len);
+                out.stored_bytes += u64::try_from(share).unwrap_or(u64::MAX);
+            }
+        }
+        out.written_chunks.sort_unstable();
+        Ok(out)
+    }
+
+    /// The codecs of the blocks of the visible layers, sorted.
+    pub fn codecs(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .index
+            .layers
+            .iter()
+            .flat_map(|l| {
+                l.blocks
+                    .iter()
+                    .filter_map(|b| l.codecs.get(b.codec as usize).cloned())
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
