@@ -1,0 +1,142 @@
+//! Commands that change a file in place: attrs, compact, vacuum.
+
+use std::io::Write;
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::{array_meta, codec_for, layout_of, open_read, print_json};
+use crate::args::{AttrAction, AttrsArgs, CompactArgs, VacuumArgs};
+use crate::codec::CliCodec;
+use crate::error::usage;
+use crate::format::{Table, attr_json, attr_text, human_bytes, parse_attr};
+use crate::progress;
+use crate::target::Location;
+
+/// `af attrs`.
+pub async fn attrs(a: AttrsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let writing = matches!(
+        a.action,
+        Some(AttrAction::Set { .. } | AttrAction::Rm { .. })
+    );
+    if writing && a.at.at.is_some() {
+        return Err(usage(
+            "--at opens an old version, which is read-only; set and rm change the current one",
+        ));
+    }
+    let (loc, mut file) = open_read(&a.path, a.at.at).await?;
+    let meta = array_meta(&file, &loc, &a.array)?;
+    let name = meta.name.as_str();
+    match a.action {
+        None => {
+            let attrs = file.attributes(name)?;
+            if a.json {
+                let v: Vec<_> = attrs
+                    .iter()
+                    .map(|(k, v)| json!({"key": k, "type": v.type_name(), "value": attr_json(v)}))
+                    .collect();
+                print_json(out, &serde_json::Value::Array(v))?;
+            } else if attrs.is_empty() {
+                writeln!(out, "{name} has no attributes")?;
+            } else {
+                let mut t = Table::new(&[("KEY", false), ("TYPE", false), ("VALUE", false)]);
+                for (k, v) in &attrs {
+                    t.row(vec![k.clone(), v.type_name().into(), attr_text(v, true)]);
+                }
+                out.write_all(t.render().as_bytes())?;
+            }
+        }
+        Some(AttrAction::Get { key }) => {
+            let v = file
+                .get_attribute(name, &key)?
+                .ok_or_else(|| usage(format!("array {name:?} has no attribute {key:?}")))?;
+            if a.json {
+                print_json(
+                    out,
+                    &json!({"key": key, "type": v.type_name(), "value": attr_json(v)}),
+                )?;
+            } else {
+                writeln!(out, "{}", attr_text(v, false))?;
+            }
+        }
+        Some(AttrAction::Set { key, value, ty }) => {
+            let v = parse_attr(&value, ty.as_deref())
+                .map_err(|e| usage(format!("cannot set {name}.{key}: {e}")))?;
+            let shown = format!("{} ({})", attr_text(&v, true), v.type_name());
+            file.set_attribute(name, &key, v)?;
+            file.flush()
+                .await
+                .with_context(|| format!("cannot commit to {}", loc.name))?;
+            writeln!(out, "set {name}.{key} = {shown}")?;
+        }
+        Some(AttrAction::Rm { key }) => {
+            if !file.remove_attribute(name, &key)? {
+                return Err(usage(format!("array {name:?} has no attribute {key:?}")));
+            }
+            file.flush()
+                .await
+                .with_context(|| format!("cannot commit to {}", loc.name))?;
+            writeln!(out, "removed {name}.{key}")?;
+        }
+    }
+    Ok(0)
+}
+
+/// `af compact`.
+pub async fn compact(a: CompactArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let loc = Location::parse(&a.path)?;
+    let probe = loc.open(CliCodec::Lz4, None).await?;
+    let codec = codec_for(a.codec, Some(&layout_of(&probe)));
+    drop(probe);
+    let mut file = loc.open(codec, None).await?;
+    let (layers, stored) = (file.num_layers(), file.stored_bytes());
+    if layers <= 1 {
+        writeln!(out, "{} has a single layer; nothing to compact", loc.name)?;
+        return Ok(0);
+    }
+    let pb = progress::spinner("compacting");
+    let r = file.compact().await;
+    pb.finish_and_clear();
+    r.with_context(|| format!("cannot compact {}", loc.name))?;
+    let snapshot = file
+        .versions()
+        .await
+        .ok()
+        .and_then(|v| v.iter().rev().find(|v| v.visible).map(|v| v.layer));
+    writeln!(
+        out,
+        "compacted {}: {layers} layers -> {}{}; stored {} -> {}",
+        loc.name,
+        file.num_layers(),
+        snapshot.map_or(String::new(), |s| format!(" (snapshot layer {s})")),
+        human_bytes(stored),
+        human_bytes(file.stored_bytes())
+    )?;
+    Ok(0)
+}
+
+/// `af vacuum`.
+pub async fn vacuum(a: VacuumArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let loc = Location::parse(&a.path)?;
+    let mut file = loc.open(CliCodec::Lz4, None).await?;
+    let report = file
+        .vacuum()
+        .await
+        .with_context(|| format!("cannot vacuum {}", loc.name))?;
+    if report.deleted.is_empty() {
+        writeln!(out, "{}: nothing to delete", loc.name)?;
+    } else {
+        for p in &report.deleted {
+            writeln!(out, "deleted {p}")?;
+        }
+        writeln!(
+            out,
+            "vacuumed {}: {} object{}, {}",
+            loc.name,
+            report.deleted.len(),
+            if report.deleted.len() == 1 { "" } else { "s" },
+            human_bytes(report.bytes)
+        )?;
+    }
+    Ok(0)
+}
