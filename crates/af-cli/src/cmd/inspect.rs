@@ -8,7 +8,7 @@ use serde_json::{Value as Json, json};
 use super::{array_meta, chunk_count, layout_of, open_read, print_json};
 use crate::args::{CatArgs, InfoArgs, LayersArgs, LsArgs, StatsArgs, VerifyArgs};
 use crate::codec::CliCodec;
-use crate::error::{EXIT_DAMAGED, exit_code, render, usage};
+use crate::error::{EXIT_DAMAGED, exit_code, render};
 use crate::format::{
     Table, fill_json, fill_text, human_bytes, ratio, shape_text, stat_json, stat_text,
     timestamp_text,
@@ -16,7 +16,7 @@ use crate::format::{
 use crate::layout::{self, Layout};
 use crate::select::with_elem;
 use crate::target::Location;
-use crate::{print, progress, slice};
+use crate::{print, progress};
 
 /// What `af info` reports.
 pub struct Info {
@@ -256,14 +256,7 @@ pub async fn ls(a: LsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
 pub async fn cat(a: CatArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let (loc, file) = open_read(&a.path, a.at.at).await?;
     let meta = array_meta(&file, &loc, &a.array)?;
-    let items = slice::parse(a.slice.as_deref().unwrap_or("")).map_err(usage)?;
-    let sel = slice::resolve(&items, &meta.shape, &meta.dimension_names).map_err(|e| {
-        usage(format!(
-            "array {:?} ({}): {e}",
-            meta.name,
-            shape_text(&meta.shape)
-        ))
-    })?;
+    let sel = super::selection(&meta, a.slice.as_deref())?;
     with_elem!(meta.dtype, T => print::cat::<T>(&file, &meta.name, &sel, a.format, a.all, out).await)?;
     Ok(0)
 }

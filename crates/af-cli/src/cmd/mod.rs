@@ -45,6 +45,22 @@ async fn open_read(path: &str, at: Option<u64>) -> anyhow::Result<(Location, Arr
 }
 
 /// The metadata of array `name`, or an error that lists the arrays there are.
+/// The selection a `--slice` argument makes of an array (all of it when
+/// absent), or a usage error naming the array and its shape.
+fn selection(
+    meta: &MergedArrayMeta,
+    slice: Option<&str>,
+) -> anyhow::Result<Vec<crate::slice::DimSel>> {
+    let items = crate::slice::parse(slice.unwrap_or("")).map_err(usage)?;
+    crate::slice::resolve(&items, &meta.shape, &meta.dimension_names).map_err(|e| {
+        usage(format!(
+            "array {:?} ({}): {e}",
+            meta.name,
+            crate::format::shape_text(&meta.shape)
+        ))
+    })
+}
+
 fn array_meta(file: &ArrayFile, loc: &Location, name: &str) -> anyhow::Result<MergedArrayMeta> {
     match file.get_array(name) {
         Ok(m) => Ok(m.clone()),

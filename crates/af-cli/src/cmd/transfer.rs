@@ -17,7 +17,7 @@ use crate::layout::ArrayLayout;
 use crate::npy::{NpyElem, NpyReader, write_header};
 use crate::progress;
 use crate::select::{Blocks, read_positions, with_elem};
-use crate::slice::{self, DimSel};
+use crate::slice::DimSel;
 use crate::target::Location;
 
 /// Bytes moved per request when streaming.
@@ -234,14 +234,7 @@ async fn import_data<T: NpyElem>(
 pub async fn export(a: ExportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let (loc, file) = open_read(&a.path, a.at.at).await?;
     let meta = array_meta(&file, &loc, &a.array)?;
-    let items = slice::parse(a.slice.as_deref().unwrap_or("")).map_err(usage)?;
-    let sel = slice::resolve(&items, &meta.shape, &meta.dimension_names).map_err(|e| {
-        usage(format!(
-            "array {:?} ({}): {e}",
-            meta.name,
-            shape_text(&meta.shape)
-        ))
-    })?;
+    let sel = super::selection(&meta, a.slice.as_deref())?;
     let kept: Vec<u64> = sel.iter().filter(|s| s.keep).map(|s| s.len).collect();
     let total = kept
         .iter()
