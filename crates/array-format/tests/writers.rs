@@ -1434,3 +1434,41 @@ async fn refresh_without_other_writers_changes_nothing() {
         .collect();
     assert_eq!(counts, BTreeMap::from([("x".into(), 2), ("y".into(), 2)]));
 }
+
+/// A key removed by one writer and set by another (who had not seen the
+/// removal) is a conflict, like the reverse.
+#[tokio::test]
+async fn removing_and_setting_one_attribute_conflicts() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let path = object_store::path::Path::from("attr.af");
+    let config = || FileConfig::new(array_format::NoCompression);
+    let mut a = ArrayFile::create(Arc::clone(&store), path.clone(), config())
+        .await
+        .unwrap();
+    a.define_array::<i32>("x", vec![], vec![4], None, None)
+        .unwrap();
+    a.set_attribute("x", "units", AttributeValue::String("K".into()))
+        .unwrap();
+    a.flush().await.unwrap();
+    let mut b = ArrayFile::open(Arc::clone(&store), path.clone(), config())
+        .await
+        .unwrap();
+    assert!(a.remove_attribute("x", "units").unwrap());
+    a.flush().await.unwrap();
+    b.set_attribute("x", "units", AttributeValue::String("C".into()))
+        .unwrap();
+    assert!(matches!(b.flush().await, Err(Error::Conflict { .. })));
+    b.refresh().await.unwrap();
+    let err = b.flush().await.unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err}");
+    assert!(err.to_string().contains("units"), "{err}");
+    // Re-setting it against the refreshed view is a deliberate change.
+    b.set_attribute("x", "units", AttributeValue::String("C".into()))
+        .unwrap();
+    b.flush().await.unwrap();
+    let reopened = ArrayFile::open(store, path, config()).await.unwrap();
+    assert_eq!(
+        reopened.get_attribute("x", "units").unwrap(),
+        Some(&AttributeValue::String("C".into()))
+    );
+}

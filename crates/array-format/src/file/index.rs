@@ -34,6 +34,10 @@ pub(crate) struct IndexedArray {
     pub(crate) defined_seq: u64,
     /// Attribute values with the layer that wrote each.
     pub(crate) attrs: BTreeMap<String, (AttributeValue, u64)>,
+    /// Keys removed by a delta since the array's last snapshot, with the
+    /// layer that removed them: a concurrent writer setting such a key
+    /// conflicts just as one removing a key that was set.
+    pub(crate) removed_attrs: BTreeMap<String, u64>,
     pub(crate) chunks: HashMap<u64, ChunkRef>,
     /// Merged lazily: opening a file with many arrays costs nothing for the
     /// statistics nobody asks for.
@@ -120,6 +124,7 @@ impl CommittedIndex {
                             order: (seq, pos as u32),
                             defined_seq,
                             attrs: BTreeMap::new(),
+                            removed_attrs: BTreeMap::new(),
                             chunks: HashMap::new(),
                             stats: OnceLock::new(),
                         },
@@ -136,10 +141,12 @@ impl CommittedIndex {
             for a in attrs {
                 match a.value {
                     Some(v) => {
+                        array.removed_attrs.remove(&a.key);
                         array.attrs.insert(a.key, (v, a.seq));
                     }
                     None => {
                         array.attrs.remove(&a.key);
+                        array.removed_attrs.insert(a.key, a.seq);
                     }
                 }
             }

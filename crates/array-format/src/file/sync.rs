@@ -60,6 +60,7 @@ impl ArrayFile {
         array.defined_seq != record.base.defined_seq
             || array.chunks.values().any(|c| c.seq > since)
             || array.attrs.values().any(|(_, seq)| *seq > since)
+            || array.removed_attrs.values().any(|seq| *seq > since)
     }
 
     /// Fails with [`Error::Conflict`] if a pending change collides with a
@@ -123,11 +124,16 @@ impl ArrayFile {
                             .get(key)
                             .copied()
                             .unwrap_or(record.base.seq);
-                        if let Some((_, seq)) = array.attrs.get(key)
-                            && *seq > base
+                        let changed = array
+                            .attrs
+                            .get(key)
+                            .map(|(_, seq)| *seq)
+                            .or_else(|| array.removed_attrs.get(key).copied());
+                        if let Some(seq) = changed
+                            && seq > base
                         {
                             return Err(self.conflict(format!(
-                                "attribute {key:?} of array {name:?} was set by another writer (layer {seq})"
+                                "attribute {key:?} of array {name:?} was changed by another writer (layer {seq})"
                             )));
                         }
                     }
