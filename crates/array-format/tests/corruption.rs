@@ -43,6 +43,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+use common::Rng;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -74,25 +76,8 @@ const TRAILER_LEN: usize = 32;
 
 // ── Deterministic data ──────────────────────────────────────────────
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn values<T>(seed: u64, n: usize, f: impl Fn(u64) -> T) -> Vec<T> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     (0..n).map(|_| f(rng.next())).collect()
 }
 
@@ -446,48 +431,7 @@ async fn build(dir: &FsPath) -> State {
 
 // ── Observable state ────────────────────────────────────────────────
 
-/// A canonical byte encoding of elements (floats by bit pattern).
-trait Canon {
-    fn canon(&self, out: &mut Vec<u8>);
-}
-
-macro_rules! canon_le {
-    ($($t:ty),*) => {
-        $(impl Canon for $t {
-            fn canon(&self, out: &mut Vec<u8>) {
-                out.extend_from_slice(&self.to_le_bytes());
-            }
-        })*
-    };
-}
-
-canon_le!(u8, u16, u32, u64, i8, i16, i32, i64, f32, f64);
-
-impl Canon for bool {
-    fn canon(&self, out: &mut Vec<u8>) {
-        out.push(u8::from(*self));
-    }
-}
-
-impl Canon for String {
-    fn canon(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&(self.len() as u64).to_le_bytes());
-        out.extend_from_slice(self.as_bytes());
-    }
-}
-
-impl Canon for Vec<u8> {
-    fn canon(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&(self.len() as u64).to_le_bytes());
-        out.extend_from_slice(self);
-    }
-}
-
-impl Canon for TimestampNs {
-    fn canon(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.0.to_le_bytes());
-    }
-}
+include!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/canon.rs"));
 
 async fn read_as<T: ArrayElement + Canon>(f: &ArrayFile, name: &str) -> Result<Vec<u8>, Error> {
     let a = f.read_array::<T>(name, vec![], vec![]).await?;
@@ -649,7 +593,7 @@ fn sample_positions(rng: &mut Rng, range: std::ops::Range<usize>) -> Vec<usize> 
 }
 
 fn mutations(objects: &BTreeMap<String, Vec<u8>>) -> Vec<Mutation> {
-    let mut rng = Rng(0xc0ff_ee00);
+    let mut rng = Rng::new(0xc0ff_ee00);
     let mut out = Vec::new();
     for (name, bytes) in objects {
         let size = bytes.len();

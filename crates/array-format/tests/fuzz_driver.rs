@@ -27,6 +27,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+use common::Rng;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,28 +66,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
             .unwrap_or_else(|_| panic!("{name}={v} is not a number"))
         }
         Err(_) => default,
-    }
-}
-
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
     }
 }
 
@@ -263,7 +243,7 @@ fn fuzz_driver() {
         std::thread::spawn(move || -> Result<[TargetCounts; 3], String> {
             let start = Instant::now();
             let mut counts = [TargetCounts::default(); 3];
-            let mut rng = Rng(seed);
+            let mut rng = Rng::new(seed);
             let run = |t: usize, n: u64, input: Vec<u8>, counts: &mut [TargetCounts; 3]| {
                 let (name, target) = TARGETS[t];
                 *current.lock().unwrap() = Current {

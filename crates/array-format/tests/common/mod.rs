@@ -784,3 +784,30 @@ impl ObjectStore for CountingStore {
         self.inner.rename_opts(from, to, options)
     }
 }
+
+/// Deterministic random numbers, so that every generated case can be
+/// reproduced from its seed.
+pub struct Rng(rand::rngs::StdRng);
+
+impl Rng {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        use rand::SeedableRng;
+        Self(rand::rngs::StdRng::seed_from_u64(seed))
+    }
+
+    /// A uniformly random `u64`.
+    pub fn next(&mut self) -> u64 {
+        rand::RngCore::next_u64(&mut self.0)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        rand::Rng::random_range(&mut self.0, 0..n)
+    }
+
+    /// A uniformly random byte.
+    pub fn byte(&mut self) -> u8 {
+        rand::Rng::random(&mut self.0)
+    }
+}
