@@ -5,11 +5,13 @@
 //! that is rewritten or replaced gets a new id, so a cache can never return
 //! bytes of a layer that no longer exists at that path.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
-/// Identifies one frame of one layer.
+/// Identifies one frame of one layer (in the I/O cache: one read unit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct FrameKey {
     /// The layer's identity.
@@ -28,9 +30,28 @@ impl Weighter<FrameKey, Bytes> for ByteWeighter {
     }
 }
 
-type FrameCache = Cache<FrameKey, Bytes, ByteWeighter>;
+impl Weighter<FrameKey, Unit> for ByteWeighter {
+    fn weight(&self, _key: &FrameKey, val: &Unit) -> u64 {
+        val.bytes.len() as u64 + 64
+    }
+}
 
-fn build(capacity: u64) -> Option<FrameCache> {
+/// The stored bytes of one read unit (neighbouring frames fetched together)
+/// and which of its frames failed their checks when it was fetched: a damaged
+/// frame fails only the reads that need it.
+#[derive(Debug, Clone)]
+pub(crate) struct Unit {
+    pub(crate) bytes: Bytes,
+    pub(crate) damaged: Arc<[u32]>,
+}
+
+type FrameCache = Cache<FrameKey, Bytes, ByteWeighter>;
+type UnitCache = Cache<FrameKey, Unit, ByteWeighter>;
+
+fn build<V: Clone>(capacity: u64) -> Option<Cache<FrameKey, V, ByteWeighter>>
+where
+    ByteWeighter: Weighter<FrameKey, V>,
+{
     (capacity > 0).then(|| {
         let estimated = (capacity / (64 * 1024)).clamp(16, 1 << 20) as usize;
         Cache::with_weighter(estimated, capacity, ByteWeighter)
@@ -56,7 +77,7 @@ fn build(capacity: u64) -> Option<FrameCache> {
 /// ```
 pub struct DeltaCache {
     frames: Option<FrameCache>,
-    io: Option<FrameCache>,
+    io: Option<UnitCache>,
 }
 
 impl std::fmt::Debug for DeltaCache {
@@ -108,13 +129,17 @@ impl DeltaCache {
         }
     }
 
-    pub(crate) fn get_raw(&self, key: &FrameKey) -> Option<Bytes> {
-        self.io.as_ref()?.get(key)
-    }
-
-    pub(crate) fn put_raw(&self, key: FrameKey, value: Bytes) {
-        if let Some(c) = &self.io {
-            c.insert(key, value);
+    /// The stored bytes of read unit `key.frame` of a layer, from the I/O
+    /// cache or from `fetch`; concurrent callers for one unit share a single
+    /// fetch. Without an I/O cache, simply awaits `fetch`.
+    pub(crate) async fn get_or_fetch_unit(
+        &self,
+        key: FrameKey,
+        fetch: impl Future<Output = crate::Result<Unit>>,
+    ) -> crate::Result<Unit> {
+        match &self.io {
+            Some(c) => c.get_or_insert_async(&key, fetch).await,
+            None => fetch.await,
         }
     }
 
@@ -138,8 +163,7 @@ mod tests {
         }
         assert!(c.frame_bytes() <= 10_000, "{}", c.frame_bytes());
         assert_eq!(c.io_bytes(), 0);
-        c.put_raw(FrameKey { layer: 1, frame: 0 }, Bytes::from_static(b"x"));
-        assert!(c.get_raw(&FrameKey { layer: 1, frame: 0 }).is_none());
+        assert!(!c.has_io_cache());
     }
 
     #[test]

