@@ -210,6 +210,29 @@ impl ChunkGrid {
         Some(coord)
     }
 
+    /// Element count of the chunk at C-order position `linear` (clipped at the
+    /// array edge), without building its coordinate; `None` if out of range.
+    pub(crate) fn chunk_len_at(&self, linear: u64) -> Option<u64> {
+        if linear >= self.num_chunks {
+            return None;
+        }
+        let mut rem = linear;
+        let mut len = 1u64;
+        for ((&g, &cs), &s) in self
+            .grid_shape
+            .iter()
+            .zip(&self.chunk_shape)
+            .zip(&self.shape)
+            .rev()
+        {
+            let c = rem.checked_rem(g)?;
+            rem = rem.checked_div(g)?;
+            let begin = c.checked_mul(cs)?;
+            len = len.checked_mul(s.checked_sub(begin)?.min(cs))?;
+        }
+        Some(len)
+    }
+
     /// The elements the chunk covers, clipped at the array edge (edge chunks are smaller).
     pub(crate) fn chunk_region(&self, coord: &[u64]) -> Option<Region> {
         // Validates rank and bounds.
@@ -589,6 +612,22 @@ mod tests {
     }
 
     // ---------- ChunkGrid ----------
+
+    #[test]
+    fn chunk_len_at_matches_chunk_len_of_coord() {
+        for (shape, chunks) in [
+            (vec![10u64, 7, 5], vec![3u64, 7, 2]),
+            (vec![1], vec![4]),
+            (vec![9, 9], vec![9, 4]),
+        ] {
+            let g = ChunkGrid::new(&shape, &chunks).unwrap();
+            for i in 0..g.num_chunks() {
+                let coord = g.coord_of(i).unwrap();
+                assert_eq!(g.chunk_len_at(i), g.chunk_len(&coord), "{shape:?} {i}");
+            }
+            assert_eq!(g.chunk_len_at(g.num_chunks()), None);
+        }
+    }
 
     #[test]
     fn grid_new_errors() {

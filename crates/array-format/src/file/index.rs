@@ -3,6 +3,7 @@
 //! hold its newest version. Built once on open and updated by each commit, so
 //! a read never scans the layers.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
@@ -96,6 +97,7 @@ impl CommittedIndex {
             self.layers.clear();
             self.arrays.clear();
         }
+        self.arrays.reserve(records.len());
         let layer_idx = u32::try_from(self.layers.len())
             .map_err(|_| Error::corrupted(layer.path.as_ref(), "too many layers"))?;
         let seq = layer.header.seq;
@@ -109,7 +111,7 @@ impl CommittedIndex {
                 attrs,
                 chunks,
             } = rec;
-            match op {
+            let array = match op {
                 RecordOp::Tombstone => {
                     self.arrays.remove(&name);
                     continue;
@@ -117,26 +119,30 @@ impl CommittedIndex {
                 RecordOp::Define(def) => {
                     let info = ArrayInfo::from_def(&name, &def)
                         .map_err(|e| damaged(format!("array {name:?}: {e}")))?;
-                    self.arrays.insert(
-                        name.clone(),
-                        IndexedArray {
-                            info: Arc::new(info),
-                            order: (seq, pos as u32),
-                            defined_seq,
-                            attrs: BTreeMap::new(),
-                            removed_attrs: BTreeMap::new(),
-                            chunks: HashMap::new(),
-                            stats: OnceLock::new(),
-                        },
-                    );
+                    let fresh = IndexedArray {
+                        info: Arc::new(info),
+                        order: (seq, pos as u32),
+                        defined_seq,
+                        attrs: BTreeMap::new(),
+                        removed_attrs: BTreeMap::new(),
+                        chunks: HashMap::with_capacity(chunks.len()),
+                        stats: OnceLock::new(),
+                    };
+                    match self.arrays.entry(name) {
+                        Entry::Occupied(mut e) => {
+                            e.insert(fresh);
+                            e.into_mut()
+                        }
+                        Entry::Vacant(e) => e.insert(fresh),
+                    }
                 }
-                RecordOp::Update => {}
-            }
-            let array = self.arrays.get_mut(&name).ok_or_else(|| {
-                damaged(format!(
-                    "update of array {name:?}, which no lower layer defines"
-                ))
-            })?;
+                RecordOp::Update => self.arrays.get_mut(&name).ok_or_else(|| {
+                    damaged(format!(
+                        "update of array {name:?}, which no lower layer defines"
+                    ))
+                })?,
+            };
+            let name = &array.info.meta.name;
             array.stats = OnceLock::new();
             for a in attrs {
                 match a.value {
@@ -152,16 +158,13 @@ impl CommittedIndex {
             }
             let grid = &array.info.grid;
             for c in chunks {
-                let len = grid
-                    .coord_of(c.index)
-                    .and_then(|coord| grid.chunk_len(&coord))
-                    .ok_or_else(|| {
-                        damaged(format!(
-                            "array {name:?}: chunk index {} outside its grid of {} chunks",
-                            c.index,
-                            grid.num_chunks()
-                        ))
-                    })?;
+                let len = grid.chunk_len_at(c.index).ok_or_else(|| {
+                    damaged(format!(
+                        "array {name:?}: chunk index {} outside its grid of {} chunks",
+                        c.index,
+                        grid.num_chunks()
+                    ))
+                })?;
                 if !c.stats.plausible(array.info.meta.dtype, len) {
                     return Err(damaged(format!(
                         "array {name:?}: chunk {} has statistics that cannot belong to {len} {} elements",
