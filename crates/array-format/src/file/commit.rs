@@ -331,15 +331,6 @@ impl ArrayFile {
         Ok(())
     }
 
-    fn layer(&self, idx: u32) -> Result<&Arc<LayerReader>> {
-        self.index.layers.get(idx as usize).ok_or_else(|| {
-            Error::corrupted(
-                self.store.base_path().as_ref(),
-                format!("no layer {idx} in the index"),
-            )
-        })
-    }
-
     /// The newest layer's id and generation, and the next layer number.
     fn next_layer(&self) -> Result<([u8; 16], u64, u64)> {
         let latest = self.index.latest().ok_or_else(|| Error::InvalidOperation {

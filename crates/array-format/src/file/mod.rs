@@ -159,6 +159,17 @@ impl std::fmt::Debug for ArrayFile {
 }
 
 impl ArrayFile {
+    /// The committed layer at position `idx` of the index; an error names
+    /// the file when a reference points past the layers.
+    pub(crate) fn layer(&self, idx: u32) -> Result<&Arc<crate::layer::LayerReader>> {
+        self.index.layers.get(idx as usize).ok_or_else(|| {
+            Error::corrupted(
+                self.store.base_path().as_ref(),
+                format!("no layer {idx} in the index"),
+            )
+        })
+    }
+
     /// Number of visible committed layers: the newest snapshot and the deltas
     /// above it. 1 for a new or just compacted file.
     pub fn num_layers(&self) -> usize {

@@ -216,7 +216,7 @@ impl ArrayFile {
         let mut pending: Vec<(&mut Direct, &mut [u8])> = Vec::with_capacity(targets.len());
         for (d, dst) in targets {
             let key = FrameKey {
-                layer: self.layer_reader(d.layer)?.uid,
+                layer: self.layer(d.layer)?.uid,
                 frame: d.frame,
             };
             match cache.and_then(|c| c.get_frame(&key)) {
@@ -228,7 +228,7 @@ impl ArrayFile {
             }
         }
         for (layer, slots) in by_layer {
-            let reader = self.layer_reader(layer)?;
+            let reader = self.layer(layer)?;
             let frames: Vec<u32> = slots
                 .iter()
                 .filter_map(|&i| pending.get(i).map(|(d, _)| d.frame))
@@ -242,7 +242,7 @@ impl ArrayFile {
         }
         let codecs = &self.settings.codecs;
         let decode = |(d, dst): (&mut Direct, &mut [u8])| -> Result<()> {
-            self.layer_reader(d.layer)?
+            self.layer(d.layer)?
                 .decode_into(d.frame, &d.stored, dst, codecs)
         };
         let total: usize = pending.iter().map(|(d, _)| d.len).sum();
@@ -253,31 +253,13 @@ impl ArrayFile {
         }
     }
 
-    fn layer_reader(&self, layer: u32) -> Result<&crate::layer::LayerReader> {
-        self.index
-            .layers
-            .get(layer as usize)
-            .map(|l| &**l)
-            .ok_or_else(|| {
-                Error::corrupted(
-                    self.store.base_path().as_ref(),
-                    format!("no layer {layer} in the index"),
-                )
-            })
-    }
-
     async fn load_layer_frames(
         &self,
         layer: u32,
         frames: Vec<u32>,
         wanted: Vec<Wanted>,
     ) -> Result<(String, Vec<Bytes>, Vec<Wanted>)> {
-        let reader = self.index.layers.get(layer as usize).ok_or_else(|| {
-            Error::corrupted(
-                self.store.base_path().as_ref(),
-                format!("no layer {layer} in the index"),
-            )
-        })?;
+        let reader = self.layer(layer)?;
         let loaded = reader
             .load(
                 &self.store,
