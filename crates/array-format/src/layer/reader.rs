@@ -176,13 +176,7 @@ impl LayerReader {
         let mut out: Vec<Bytes> = vec![Bytes::new(); frames.len()];
         for (range, bytes, members) in fetched {
             for (i, f, index) in members {
-                let from = (f.offset - range.start) as usize;
-                let stored = bytes
-                    .get(from..from + f.stored_len as usize)
-                    .map(|_| bytes.slice(from..from + f.stored_len as usize))
-                    .ok_or_else(|| {
-                        Error::corrupted(self.path.as_ref(), format!("frame {index}: short read"))
-                    })?;
+                let stored = self.frame_in(&bytes, range.start, index)?;
                 format::check_frame(&stored, f, index as usize, self.path.as_ref())?;
                 if let Some(slot) = out.get_mut(i) {
                     *slot = stored;
@@ -266,13 +260,13 @@ impl LayerReader {
         let Some(cache) = cache.filter(|c| c.has_io_cache()) else {
             return self.fetch_stored(store, frames).await;
         };
-        let mut units: Vec<u32> = Vec::new();
-        for &f in frames {
-            let u = self.unit_of(f)?;
-            if !units.contains(&u) {
-                units.push(u);
-            }
-        }
+        let frame_units: Vec<u32> = frames
+            .iter()
+            .map(|&f| self.unit_of(f))
+            .collect::<Result<_>>()?;
+        let mut units = frame_units.clone();
+        units.sort_unstable();
+        units.dedup();
         // Futures are collected by a loop, not an iterator adaptor: a closure
         // in the future type makes read futures unusable with tokio::spawn.
         let mut fetches = Vec::with_capacity(units.len());
@@ -283,18 +277,20 @@ impl LayerReader {
             .buffered(FETCH_CONCURRENCY)
             .try_collect()
             .await?;
+        // `buffered` keeps the order of `units`, which is sorted.
         frames
             .iter()
-            .map(|&f| {
-                let u = self.unit_of(f)?;
-                let bytes = fetched
-                    .iter()
-                    .find(|(unit, _)| *unit == u)
-                    .map(|(_, b)| b)
+            .zip(frame_units)
+            .map(|(&f, u)| {
+                let unit = fetched
+                    .binary_search_by_key(&u, |(unit, _)| *unit)
+                    .ok()
+                    .and_then(|i| fetched.get(i))
+                    .map(|(_, unit)| unit)
                     .ok_or_else(|| {
                         Error::corrupted(self.path.as_ref(), format!("unit of frame {f} missing"))
                     })?;
-                self.slice_of_unit(u, bytes, f)
+                self.slice_of_unit(u, unit, f)
             })
             .collect()
     }
@@ -353,39 +349,42 @@ impl LayerReader {
         })
     }
 
-    /// The checked stored bytes of `frame` within the unit bytes `unit`
-    /// fetched from offset `at`.
-    fn check_in_unit(&self, unit: &Bytes, at: u64, frame: u32) -> Result<Bytes> {
+    /// The stored bytes of `frame` within `bytes`, fetched from object offset
+    /// `at`, unchecked.
+    fn frame_in(&self, bytes: &Bytes, at: u64, frame: u32) -> Result<Bytes> {
         let f = self.frame(frame)?;
         let from = usize::try_from(f.offset.saturating_sub(at)).unwrap_or(usize::MAX);
         let to = from.saturating_add(usize::try_from(f.stored_len).unwrap_or(usize::MAX));
-        if to > unit.len() {
+        if to > bytes.len() {
             return Err(Error::corrupted(
                 self.path.as_ref(),
                 format!("frame {frame}: short read"),
             ));
         }
-        let stored = unit.slice(from..to);
-        format::check_frame(&stored, f, frame as usize, self.path.as_ref())?;
+        Ok(bytes.slice(from..to))
+    }
+
+    /// The checked stored bytes of `frame` within the unit bytes `unit`
+    /// fetched from offset `at`.
+    fn check_in_unit(&self, unit: &Bytes, at: u64, frame: u32) -> Result<Bytes> {
+        let stored = self.frame_in(unit, at, frame)?;
+        format::check_frame(
+            &stored,
+            self.frame(frame)?,
+            frame as usize,
+            self.path.as_ref(),
+        )?;
         Ok(stored)
     }
 
+    /// A frame of a fetched unit: checked when the unit was fetched, or
+    /// checked again to report exactly what is wrong with a damaged one.
     fn slice_of_unit(&self, unit: u32, fetched: &Unit, frame: u32) -> Result<Bytes> {
         let (_, range) = self.unit_range(unit)?;
         if fetched.damaged.contains(&frame) {
-            // Repeats the check to report exactly what is wrong.
             return self.check_in_unit(&fetched.bytes, range.start, frame);
         }
-        let f = self.frame(frame)?;
-        let from = f.offset.saturating_sub(range.start) as usize;
-        let to = from.saturating_add(f.stored_len as usize);
-        if to > fetched.bytes.len() {
-            return Err(Error::corrupted(
-                self.path.as_ref(),
-                format!("frame {frame}: short read"),
-            ));
-        }
-        Ok(fetched.bytes.slice(from..to))
+        self.frame_in(&fetched.bytes, range.start, frame)
     }
 
     /// The decompressed bytes of `frames`, through the cache.
