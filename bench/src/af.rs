@@ -120,12 +120,18 @@ macro_rules! af_drivers {
             ) -> (f64, f64, f64) {
                 let mut file = $crate::with_codec!($k, codec, c => create(dir, config(c)).await);
                 let write = write_arrays(&mut file, arrays).await;
+                let (flush, compact) = flush_and_compact(&mut file).await;
+                (write, flush, compact)
+            }
+
+            /// Seconds to flush `file`, then to compact it.
+            pub async fn flush_and_compact(file: &mut ArrayFile) -> (f64, f64) {
                 let t = Instant::now();
                 file.flush().await.expect("flush");
                 let flush = t.elapsed().as_secs_f64();
                 let t = Instant::now();
                 file.compact().await.expect("compact");
-                (write, flush, t.elapsed().as_secs_f64())
+                (flush, t.elapsed().as_secs_f64())
             }
 
             /// Reads arrays `0..n` whole, `parallelism` tasks of `concurrency`
@@ -288,12 +294,8 @@ macro_rules! af_drivers {
             pub async fn w2_write(dir: &Path, side: usize, chunk: usize) -> (f64, f64, f64) {
                 let mut file = create(dir, FileConfig::new(grid_codec())).await;
                 let write = write_grid(&mut file, side, chunk).await;
-                let t = Instant::now();
-                file.flush().await.expect("flush");
-                let flush = t.elapsed().as_secs_f64();
-                let t = Instant::now();
-                file.compact().await.expect("compact");
-                (write, flush, t.elapsed().as_secs_f64())
+                let (flush, compact) = flush_and_compact(&mut file).await;
+                (write, flush, compact)
             }
 
             /// W2 windows: reads each `[chunk, chunk]` window whose origin is
@@ -498,12 +500,8 @@ macro_rules! af_drivers {
                     }
                 }
                 let write = t.elapsed().as_secs_f64();
-                let t = Instant::now();
-                file.flush().await.expect("flush");
-                let flush = t.elapsed().as_secs_f64();
-                let t = Instant::now();
-                file.compact().await.expect("compact");
-                (write, flush, t.elapsed().as_secs_f64())
+                let (flush, compact) = flush_and_compact(&mut file).await;
+                (write, flush, compact)
             }
 
             /// Opens the W5 file in `dir` (default configuration); returns the
