@@ -12,7 +12,7 @@
 use af_bench::zarrs_peer::{self, Codec};
 use af_bench::{
     Data, OURS, Table, V010, ZARRS, dir_bytes, dir_of, fresh_dir, median_of, ours, random_indices,
-    v010,
+    v010, wants,
 };
 #[cfg(feature = "hdf5")]
 use af_bench::{HDF5, hdf5_peer};
@@ -38,6 +38,9 @@ fn main() {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         for (codec, cname) in [(Codec::Lz4, "lz4"), (Codec::None, "none")] {
             let tag = format!("{cname}, {}", data.label());
+            if !af_bench::wants_case(&tag) {
+                continue;
+            }
             let case = |what: &str| format!("W1 {what}, {tag}");
 
             // Write + flush + compact; the last repetition leaves each
@@ -53,16 +56,21 @@ fn main() {
                 "    ours: write {:.3} s, flush {:.3} s, compact {:.3} s",
                 phases.0, phases.1, phases.2
             );
-            let w = median_of(|| {
-                let d = fresh_dir("w1-v010");
-                let p = rt.block_on(v010::w1_write(&d, codec, &arrays));
-                p.0 + p.1 + p.2
-            });
-            table.time(&case("write+flush+compact"), V010, w, "s");
-            let w = median_of(|| zarrs_peer::w1_write(&fresh_dir("w1-zarrs"), codec, data, n, LEN));
-            table.time(&case("write+flush+compact"), ZARRS, w, "s");
+            if wants(V010) {
+                let w = median_of(|| {
+                    let d = fresh_dir("w1-v010");
+                    let p = rt.block_on(v010::w1_write(&d, codec, &arrays));
+                    p.0 + p.1 + p.2
+                });
+                table.time(&case("write+flush+compact"), V010, w, "s");
+            }
+            if wants(ZARRS) {
+                let w =
+                    median_of(|| zarrs_peer::w1_write(&fresh_dir("w1-zarrs"), codec, data, n, LEN));
+                table.time(&case("write+flush+compact"), ZARRS, w, "s");
+            }
             #[cfg(feature = "hdf5")]
-            {
+            if wants(HDF5) {
                 let w =
                     median_of(|| hdf5_peer::w1_write(&fresh_dir("w1-hdf5"), codec, data, n, LEN));
                 table.time(&case("write+flush+compact"), HDF5, w, "s");
@@ -71,6 +79,9 @@ fn main() {
                 (dir_of("w1-ours"), dir_of("w1-v010"), dir_of("w1-zarrs"));
             let mib = (1u64 << 20) as f64;
             for (dir, system) in [(&d_ours, OURS), (&d_v010, V010), (&d_zarrs, ZARRS)] {
+                if !wants(system) {
+                    continue;
+                }
                 table.push(
                     &case("stored size"),
                     system,
@@ -80,30 +91,38 @@ fn main() {
                 );
             }
             #[cfg(feature = "hdf5")]
-            table.push(
-                &case("stored size"),
-                HDF5,
-                dir_bytes(&dir_of("w1-hdf5")) as f64 / mib,
-                "MiB",
-                false,
-            );
+            if wants(HDF5) {
+                table.push(
+                    &case("stored size"),
+                    HDF5,
+                    dir_bytes(&dir_of("w1-hdf5")) as f64 / mib,
+                    "MiB",
+                    false,
+                );
+            }
 
             // Open.
             let t = median_of(|| rt.block_on(ours::w1_open(&d_ours, codec)));
             table.time(&case("open"), OURS, t, "ms");
-            let t = median_of(|| rt.block_on(v010::w1_open(&d_v010, codec)));
-            table.time(&case("open"), V010, t, "ms");
+            if wants(V010) {
+                let t = median_of(|| rt.block_on(v010::w1_open(&d_v010, codec)));
+                table.time(&case("open"), V010, t, "ms");
+            }
 
             // Read every array from disk (OS page cache warm), fresh handle.
             let read = case("read all, disk");
             let t = median_of(|| rt.block_on(ours::w1_read_disk(&d_ours, codec, n)));
             table.rate(&read, OURS, bytes / t / gib, "GiB/s");
-            let t = median_of(|| rt.block_on(v010::w1_read_disk(&d_v010, codec, n)));
-            table.rate(&read, V010, bytes / t / gib, "GiB/s");
-            let t = median_of(|| zarrs_peer::w1_read_all(&d_zarrs, n, LEN, threads));
-            table.rate(&read, ZARRS, bytes / t / gib, "GiB/s");
+            if wants(V010) {
+                let t = median_of(|| rt.block_on(v010::w1_read_disk(&d_v010, codec, n)));
+                table.rate(&read, V010, bytes / t / gib, "GiB/s");
+            }
+            if wants(ZARRS) {
+                let t = median_of(|| zarrs_peer::w1_read_all(&d_zarrs, n, LEN, threads));
+                table.rate(&read, ZARRS, bytes / t / gib, "GiB/s");
+            }
             #[cfg(feature = "hdf5")]
-            {
+            if wants(HDF5) {
                 let t = median_of(|| hdf5_peer::w1_read_all(&dir_of("w1-hdf5"), n, LEN, threads));
                 table.rate(&read, HDF5, bytes / t / gib, "GiB/s");
             }
@@ -112,12 +131,16 @@ fn main() {
             let cold = case("cold random read");
             let t = median_of(|| rt.block_on(ours::w1_cold_random(&d_ours, codec, &cold_rows)));
             table.time(&cold, OURS, t, "ms");
-            let t = median_of(|| rt.block_on(v010::w1_cold_random(&d_v010, codec, &cold_rows)));
-            table.time(&cold, V010, t, "ms");
-            let t = median_of(|| zarrs_peer::w1_cold_random(&d_zarrs, &cold_rows, LEN));
-            table.time(&cold, ZARRS, t, "ms");
+            if wants(V010) {
+                let t = median_of(|| rt.block_on(v010::w1_cold_random(&d_v010, codec, &cold_rows)));
+                table.time(&cold, V010, t, "ms");
+            }
+            if wants(ZARRS) {
+                let t = median_of(|| zarrs_peer::w1_cold_random(&d_zarrs, &cold_rows, LEN));
+                table.time(&cold, ZARRS, t, "ms");
+            }
             #[cfg(feature = "hdf5")]
-            {
+            if wants(HDF5) {
                 let t =
                     median_of(|| hdf5_peer::w1_cold_random(&dir_of("w1-hdf5"), &cold_rows, LEN));
                 table.time(&cold, HDF5, t, "ms");
@@ -128,8 +151,10 @@ fn main() {
             let reps = af_bench::reps();
             let t = median(rt.block_on(ours::w1_read_memory(codec, &arrays, reps)));
             table.rate(&mem, OURS, bytes / t / gib, "GiB/s");
-            let t = median(rt.block_on(v010::w1_read_memory(codec, &arrays, reps)));
-            table.rate(&mem, V010, bytes / t / gib, "GiB/s");
+            if wants(V010) {
+                let t = median(rt.block_on(v010::w1_read_memory(codec, &arrays, reps)));
+                table.rate(&mem, V010, bytes / t / gib, "GiB/s");
+            }
             table.rate(&mem, "limit: memcpy, 1 thread", memcpy / gib, "GiB/s");
         }
     }

@@ -35,7 +35,7 @@ use rand::{Rng, SeedableRng};
 use af_bench::zarrs_peer::{self, W2Result};
 #[cfg(feature = "hdf5")]
 use af_bench::{HDF5, hdf5_peer};
-use af_bench::{OURS, Table, V010, ZARRS, dir_bytes, fresh_dir, median_of, ours, v010};
+use af_bench::{OURS, Table, V010, ZARRS, dir_bytes, fresh_dir, median_of, ours, v010, wants};
 
 /// Side of a chunk (and of a window).
 const CHUNK: usize = 256;
@@ -309,26 +309,31 @@ fn main() {
     eprintln!("    ours: write {w:.3} s, flush {f:.3} s, compact {c:.3} s");
     table.time(case, OURS, w + f + c, "s");
     let d_v010 = fresh_dir("w2-v010");
-    let (w, f, c) = rt.block_on(v010::w2_write(&d_v010, side, CHUNK));
-    eprintln!("    0.10: write {w:.3} s, flush {f:.3} s, compact {c:.3} s");
-    table.time(case, V010, w + f + c, "s");
+    if wants(V010) {
+        let (w, f, c) = rt.block_on(v010::w2_write(&d_v010, side, CHUNK));
+        eprintln!("    0.10: write {w:.3} s, flush {f:.3} s, compact {c:.3} s");
+        table.time(case, V010, w + f + c, "s");
+    }
     let d_zarrs = fresh_dir("w2-zarrs");
-    table.time(
-        case,
-        ZARRS,
-        zarrs_peer::w2_write(&d_zarrs, side, CHUNK),
-        "s",
-    );
+    if wants(ZARRS) {
+        let w = zarrs_peer::w2_write(&d_zarrs, side, CHUNK);
+        table.time(case, ZARRS, w, "s");
+    }
     #[cfg(feature = "hdf5")]
     let d_hdf5 = fresh_dir("w2-hdf5");
     #[cfg(feature = "hdf5")]
-    table.time(case, HDF5, hdf5_peer::w2_write(&d_hdf5, side, CHUNK), "s");
+    if wants(HDF5) {
+        table.time(case, HDF5, hdf5_peer::w2_write(&d_hdf5, side, CHUNK), "s");
+    }
     let case = "W2 stored size";
-    table.push(case, OURS, dir_bytes(&d_ours) as f64 / mib, "MiB", false);
-    table.push(case, V010, dir_bytes(&d_v010) as f64 / mib, "MiB", false);
-    table.push(case, ZARRS, dir_bytes(&d_zarrs) as f64 / mib, "MiB", false);
+    let mut dirs = vec![(OURS, &d_ours), (V010, &d_v010), (ZARRS, &d_zarrs)];
     #[cfg(feature = "hdf5")]
-    table.push(case, HDF5, dir_bytes(&d_hdf5) as f64 / mib, "MiB", false);
+    dirs.push((HDF5, &d_hdf5));
+    for (system, dir) in dirs {
+        if wants(system) {
+            table.push(case, system, dir_bytes(dir) as f64 / mib, "MiB", false);
+        }
+    }
 
     // The compressed size of the chunks a window touches, from ours' index
     // (each 256 KiB chunk is a frame of its own; the index gives the
@@ -349,13 +354,17 @@ fn main() {
         eprintln!("  windows, {tag}");
         let r = af_windows!(ours, rt, &d_ours, caches, side, &origins);
         window_rows(&mut table, tag, OURS, r, touched);
-        let r = af_windows!(v010, rt, &d_v010, caches, side, &origins);
-        window_rows(&mut table, tag, V010, r, touched);
-        if caches {
+        if wants(V010) {
+            let r = af_windows!(v010, rt, &d_v010, caches, side, &origins);
+            window_rows(&mut table, tag, V010, r, touched);
+        }
+        if caches && wants(ZARRS) {
             let r = zarrs_peer::w2_windows(&d_zarrs, side, &origins, CHUNK);
             window_rows(&mut table, tag, ZARRS, r, touched);
+        }
+        if caches {
             #[cfg(feature = "hdf5")]
-            {
+            if wants(HDF5) {
                 let r = hdf5_peer::w2_windows(&d_hdf5, side, &origins, CHUNK);
                 window_rows(&mut table, tag, HDF5, r, touched);
             }

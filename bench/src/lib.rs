@@ -42,6 +42,33 @@ pub fn reps() -> usize {
         .unwrap_or(3)
 }
 
+/// Whether this run measures `system` (one of [`OURS`], [`V010`], [`ZARRS`],
+/// [`HDF5`]): `AF_BENCH_SYSTEMS` names the ones to run, comma-separated, as
+/// `ours`, `v010`, `zarrs` and `hdf5`; unset runs them all. Limits always
+/// run. Meant for quick iterations on one system; published tables come
+/// from full runs.
+pub fn wants(system: &str) -> bool {
+    let Ok(list) = std::env::var("AF_BENCH_SYSTEMS") else {
+        return true;
+    };
+    let short = match system {
+        OURS => "ours",
+        V010 => "v010",
+        ZARRS => "zarrs",
+        HDF5 => "hdf5",
+        other => other,
+    };
+    list.split(',').any(|s| s.trim() == short)
+}
+
+/// Whether this run measures the case labelled `tag` (as "lz4, pattern"):
+/// `AF_BENCH_CASES` lists, separated by `;`, the text that a wanted label
+/// contains; unset runs every case.
+pub fn wants_case(tag: &str) -> bool {
+    std::env::var("AF_BENCH_CASES")
+        .map_or(true, |list| list.split(';').any(|c| tag.contains(c.trim())))
+}
+
 /// A fresh, empty directory for one system's files: under `AF_BENCH_DIR` if
 /// set, else under the system's temporary directory.
 pub fn fresh_dir(name: &str) -> PathBuf {
