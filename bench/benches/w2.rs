@@ -326,9 +326,13 @@ fn main() {
         table.time(case, HDF5, hdf5_peer::w2_write(&d_hdf5, side, CHUNK), "s");
     }
     let case = "W2 stored size";
-    let mut dirs = vec![(OURS, &d_ours), (V010, &d_v010), (ZARRS, &d_zarrs)];
-    #[cfg(feature = "hdf5")]
-    dirs.push((HDF5, &d_hdf5));
+    let dirs = [
+        (OURS, &d_ours),
+        (V010, &d_v010),
+        (ZARRS, &d_zarrs),
+        #[cfg(feature = "hdf5")]
+        (HDF5, &d_hdf5),
+    ];
     for (system, dir) in dirs {
         if wants(system) {
             table.push(case, system, dir_bytes(dir) as f64 / mib, "MiB", false);
