@@ -6,6 +6,9 @@
 //! Peers in the same run: array-format 0.10, zarrs (one [n, 10000] array,
 //! row chunks in shards of 1000 rows), HDF5 (one chunked dataset), and the
 //! limits: single-thread memcpy and lz4's own throughput on the same data.
+//! array-format opens local files with `open_path` (layers read with
+//! `pread`); a second row reads through `object_store`'s `LocalFileSystem`,
+//! as code written for 0.10 does.
 //!
 //! `cargo bench --bench w1`; `AF_BENCH_SCALE=0.1` for a tenth of the arrays.
 
@@ -113,6 +116,13 @@ fn main() {
             let read = case("read all, disk");
             let t = median_of(|| rt.block_on(ours::w1_read_disk(&d_ours, codec, n)));
             table.rate(&read, OURS, bytes / t / gib, "GiB/s");
+            let t = median_of(|| rt.block_on(ours::w1_read_disk_via_store(&d_ours, codec, n)));
+            table.rate(
+                &read,
+                "array-format, object_store local",
+                bytes / t / gib,
+                "GiB/s",
+            );
             if wants(V010) {
                 let t = median_of(|| rt.block_on(v010::w1_read_disk(&d_v010, codec, n)));
                 table.rate(&read, V010, bytes / t / gib, "GiB/s");

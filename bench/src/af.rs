@@ -1,7 +1,7 @@
 //! Workload drivers for array-format and its 0.10 release. Both crates have
 //! the same public API, so one macro body drives either: `af_drivers!(ours,
-//! array_format)` and `af_drivers!(v010, af010)` expand the same code against
-//! each crate.
+//! array_format, open_path)` and `af_drivers!(v010, af010, open_store)`
+//! expand the same code against each crate (0.10 has no `open_path`).
 
 /// Evaluates `$body` with `$c` bound to crate `$k`'s codec for `$codec`
 /// (a [`Codec`](crate::zarrs_peer::Codec)): the codec types differ per crate.
@@ -25,10 +25,24 @@ macro_rules! with_codec {
     };
 }
 
-/// Expands a module `$m` of workload drivers written against crate `$k`.
+/// Opens the bench file in a local directory: with `open_path` (layers read
+/// with `pread`) for versions that have it, else through `object_store`'s
+/// `LocalFileSystem`.
+#[macro_export]
+macro_rules! af_open_local {
+    (open_path, $k:ident, $dir:expr, $config:expr) => {
+        $k::ArrayFile::open_path($dir.join("bench.af"), $config).await
+    };
+    (open_store, $k:ident, $dir:expr, $config:expr) => {
+        $k::ArrayFile::open(store($dir), path(), $config).await
+    };
+}
+
+/// Expands a module `$m` of workload drivers written against crate `$k`;
+/// `$local` is how it opens local files (see [`af_open_local`]).
 #[macro_export]
 macro_rules! af_drivers {
-    ($m:ident, $k:ident) => {
+    ($m:ident, $k:ident, $local:ident) => {
         /// Workload drivers for one array-format version.
         pub mod $m {
             use std::path::Path;
@@ -79,9 +93,7 @@ macro_rules! af_drivers {
                 dir: &Path,
                 config: FileConfig<C>,
             ) -> ArrayFile {
-                ArrayFile::open(store(dir), path(), config)
-                    .await
-                    .expect("open")
+                $crate::af_open_local!($local, $k, dir, config).expect("open")
             }
 
             /// Name of the `i`-th W1 array.
@@ -184,6 +196,18 @@ macro_rules! af_drivers {
             /// through a freshly opened handle (open excluded).
             pub async fn w1_read_disk(dir: &Path, codec: Codec, n: usize) -> f64 {
                 let file = Arc::new($crate::with_codec!($k, codec, c => open(dir, config(c)).await));
+                let t = Instant::now();
+                let bytes = read_all(file, n, 24, 8).await;
+                assert!(bytes > 0);
+                t.elapsed().as_secs_f64()
+            }
+
+            /// [`w1_read_disk`] with the file opened through `object_store`'s
+            /// `LocalFileSystem`, as the seeds' API does.
+            pub async fn w1_read_disk_via_store(dir: &Path, codec: Codec, n: usize) -> f64 {
+                let file = $crate::with_codec!($k, codec, c => ArrayFile::open(store(dir), path(), config(c)).await)
+                    .expect("open");
+                let file = Arc::new(file);
                 let t = Instant::now();
                 let bytes = read_all(file, n, 24, 8).await;
                 assert!(bytes > 0);

@@ -15,8 +15,8 @@ pub mod af;
 pub mod hdf5_peer;
 pub mod zarrs_peer;
 
-af_drivers!(ours, array_format);
-af_drivers!(v010, af010);
+af_drivers!(ours, array_format, open_path);
+af_drivers!(v010, af010, open_store);
 
 /// The factor `AF_BENCH_SCALE` applies to every workload's size (default 1).
 pub fn scale() -> f64 {

@@ -62,9 +62,10 @@ where
 /// files when shared through [`FileConfig::cache`](crate::FileConfig::cache).
 ///
 /// * the frame cache holds decompressed frames (`block_capacity` bytes);
-/// * the I/O cache holds compressed frames as fetched from storage
-///   (`io_capacity` bytes; 0 disables it). It pays off on object stores,
-///   where a fetch costs a request, and is pointless for uncompressed data.
+/// * the I/O cache holds stored (compressed) frames as fetched, in read
+///   units of neighbouring frames (`io_capacity` bytes; 0 disables it). It
+///   is used only where a request costs enough to be worth saving: object
+///   stores, and local directories reached through `object_store`.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -1,17 +1,36 @@
-//! Reads through the I/O cache fetch neighbouring frames together (read
-//! units) and decode whole-frame chunks straight into the output. These tests
-//! pin down that both paths return the same data as the plain path, and that
-//! a damaged frame fails only the reads that need it, not its neighbours.
+//! On a remote store, reads through the I/O cache fetch neighbouring frames
+//! together (read units); on a local one they fetch exactly the frames they
+//! need; whole-frame chunks are decoded straight into the output. These
+//! tests pin down which requests each store gets, that every path returns
+//! the same data as the plain one, and that a damaged frame fails only the
+//! reads that need it, not its neighbours.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use array_format::{ArrayFile, Error, FileConfig, Lz4Codec, NoCompression};
+use common::CountingStore;
 use ndarray::{Array, IxDyn};
+use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 
 const ARRAYS: usize = 12;
 const LEN: usize = 20_000;
+
+/// Request costs that make a store count as remote (at least 1 ms) and as
+/// a local directory read through `object_store` (5 us to 1 ms).
+const REMOTE: Duration = Duration::from_millis(3);
+const LOCAL: Duration = Duration::from_micros(100);
 
 fn byte_of(i: usize) -> u8 {
     (i * 7 + 3) as u8
@@ -47,6 +66,12 @@ async fn build(dir: &std::path::Path) -> Arc<LocalFileSystem> {
     )
     .await
     .unwrap();
+    write_arrays(&mut f).await;
+    store
+}
+
+/// Writes and commits the arrays `a00`.. of `LEN` bytes each.
+async fn write_arrays(f: &mut ArrayFile) {
     for i in 0..ARRAYS {
         let name = format!("a{i:02}");
         f.define_array::<u8>(&name, vec![], vec![LEN], None, None)
@@ -55,13 +80,143 @@ async fn build(dir: &std::path::Path) -> Arc<LocalFileSystem> {
         f.write_array(&name, vec![0], data.view()).await.unwrap();
     }
     f.flush().await.unwrap();
-    store
+}
+
+/// How the test file is reached.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Access {
+    /// `open_path`: the layers are read with `pread`.
+    Direct,
+    /// `LocalFileSystem` through `object_store`, at [`LOCAL`] a request.
+    ObjectStore,
+    /// A remote store: [`REMOTE`] a request.
+    Remote,
+}
+
+const ACCESS: [Access; 3] = [Access::Direct, Access::ObjectStore, Access::Remote];
+
+async fn open_as<C: array_format::CompressionCodec + 'static>(
+    dir: &std::path::Path,
+    name: &str,
+    access: Access,
+    config: FileConfig<C>,
+) -> ArrayFile {
+    let local = Arc::new(LocalFileSystem::new_with_prefix(dir).unwrap());
+    let store = |latency| -> Arc<dyn ObjectStore> {
+        Arc::new(CountingStore::new(local.clone()).with_latency(latency))
+    };
+    match access {
+        Access::Direct => ArrayFile::open_path(dir.join(name), config).await,
+        Access::ObjectStore => ArrayFile::open(store(LOCAL), Path::from(name), config).await,
+        Access::Remote => ArrayFile::open(store(REMOTE), Path::from(name), config).await,
+    }
+    .unwrap()
+}
+
+#[tokio::test]
+async fn read_units_follow_the_cost_of_a_request() {
+    // The twelve frames lie back to back in one block: 240,000 bytes.
+    let frames = (ARRAYS * LEN) as u64;
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    let mut f = ArrayFile::create(
+        memory.clone(),
+        Path::from("u.af"),
+        FileConfig::new(NoCompression),
+    )
+    .await
+    .unwrap();
+    write_arrays(&mut f).await;
+    for latency in [None, Some(LOCAL), Some(REMOTE)] {
+        let mut counting = CountingStore::new(memory.clone());
+        if let Some(l) = latency {
+            counting = counting.with_latency(l);
+        }
+        let f = ArrayFile::open(
+            Arc::new(counting.clone()),
+            Path::from("u.af"),
+            FileConfig::new(NoCompression),
+        )
+        .await
+        .unwrap();
+        for round in 0..2 {
+            counting.reset();
+            for i in 0..ARRAYS {
+                let got = f
+                    .read_array::<u8>(&format!("a{i:02}"), vec![], vec![])
+                    .await
+                    .unwrap();
+                assert!(got.iter().all(|&b| b == byte_of(i)), "array {i}");
+            }
+            let (gets, bytes) = (counting.gets(), counting.bytes_read());
+            let largest = counting
+                .requests()
+                .iter()
+                .map(|r| r.bytes)
+                .max()
+                .unwrap_or(0);
+            let label = format!("latency {latency:?}, round {round}");
+            match (latency, round) {
+                // In memory a request costs nothing: one per array, for
+                // exactly its frame, every time (uncompressed frames are
+                // not worth a second copy in memory).
+                (None, _) => assert_eq!((gets, bytes), (ARRAYS, frames), "{label}"),
+                // Read units, then the I/O cache.
+                (Some(_), 0) => {
+                    assert_eq!((gets, bytes), (1, frames), "{label}");
+                    assert_eq!(largest, frames, "{label}");
+                }
+                (Some(_), _) => assert_eq!((gets, bytes), (0, 0), "{label}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn unit_size_grows_with_the_cost_of_a_request() {
+    // Forty 20,000-byte frames back to back: 800,000 bytes, more than a
+    // unit of a local store (256 KiB) and less than a remote one (1 MiB).
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    let mut f = ArrayFile::create(
+        memory.clone(),
+        Path::from("v.af"),
+        FileConfig::new(NoCompression),
+    )
+    .await
+    .unwrap();
+    for i in 0..40 {
+        let name = format!("b{i:02}");
+        f.define_array::<u8>(&name, vec![], vec![LEN], None, None)
+            .unwrap();
+        let data = Array::from_elem(IxDyn(&[LEN]), byte_of(i));
+        f.write_array(&name, vec![0], data.view()).await.unwrap();
+    }
+    f.flush().await.unwrap();
+    for (latency, want_gets) in [(LOCAL, 4), (REMOTE, 1)] {
+        let counting = CountingStore::new(memory.clone()).with_latency(latency);
+        let f = ArrayFile::open(
+            Arc::new(counting.clone()),
+            Path::from("v.af"),
+            FileConfig::new(NoCompression),
+        )
+        .await
+        .unwrap();
+        counting.reset();
+        for i in 0..40 {
+            let got = f
+                .read_array::<u8>(&format!("b{i:02}"), vec![], vec![])
+                .await
+                .unwrap();
+            assert!(got.iter().all(|&b| b == byte_of(i)), "array {i}");
+        }
+        assert_eq!(counting.gets(), want_gets, "{latency:?}");
+        assert_eq!(counting.bytes_read(), 40 * LEN as u64, "{latency:?}");
+    }
 }
 
 #[tokio::test]
 async fn a_damaged_frame_fails_only_its_own_reads() {
     let dir = tempfile::tempdir().unwrap();
-    let store = build(dir.path()).await;
+    build(dir.path()).await;
     // Every array is one uncompressed frame of LEN equal bytes: find array
     // 5's frame in the layer and flip a byte in its middle.
     let layer = dir.path().join("u.1.af");
@@ -74,10 +229,12 @@ async fn a_damaged_frame_fails_only_its_own_reads() {
     bytes[at + LEN / 2] ^= 0x40;
     std::fs::write(&layer, &bytes).unwrap();
 
-    for (label, config) in configs() {
-        let f = ArrayFile::open(store.clone(), Path::from("u.af"), config)
-            .await
-            .unwrap();
+    for (label, config, access) in ACCESS
+        .into_iter()
+        .flat_map(|a| configs().into_iter().map(move |(l, c)| (l, c, a)))
+    {
+        let label = format!("{label}, {access:?}");
+        let f = open_as(dir.path(), "u.af", access, config).await;
         for i in 0..ARRAYS {
             let got = f
                 .read_array::<u8>(&format!("a{i:02}"), vec![], vec![])
@@ -135,15 +292,19 @@ async fn direct_and_general_paths_agree_on_multi_chunk_reads() {
         io_cache_capacity: io as usize,
         ..FileConfig::new(Lz4Codec)
     };
-    for config in [
-        lz4(256 << 20, 64 << 20),
-        lz4(0, 0),
-        lz4(0, 64 << 20),
-        lz4(256 << 20, 0),
-    ] {
-        let f = ArrayFile::open(store.clone(), Path::from("m.af"), config)
-            .await
-            .unwrap();
+    let configs = || {
+        [
+            lz4(256 << 20, 64 << 20),
+            lz4(0, 0),
+            lz4(0, 64 << 20),
+            lz4(256 << 20, 0),
+        ]
+    };
+    for (config, access) in ACCESS
+        .into_iter()
+        .flat_map(|a| configs().into_iter().map(move |c| (c, a)))
+    {
+        let f = open_as(dir.path(), "m.af", access, config).await;
         for name in ["bands", "tiles"] {
             for (start, shape) in [
                 (vec![0, 0], vec![rows, cols]),
@@ -162,7 +323,7 @@ async fn direct_and_general_paths_agree_on_multi_chunk_reads() {
                     assert_eq!(
                         *v,
                         expect(start[0] + r, start[1] + c),
-                        "{name} {start:?} {shape:?}"
+                        "{name} {start:?} {shape:?}, {access:?}"
                     );
                 }
             }

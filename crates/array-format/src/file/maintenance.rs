@@ -146,7 +146,7 @@ impl ArrayFile {
                     stop = f_end;
                     end += 1;
                 }
-                let bytes = self.store.read_range(&layer.path, first..stop).await?;
+                let bytes = layer.read_range(&self.store, first..stop).await?;
                 report.bytes += bytes.len() as u64;
                 for index in start..end {
                     let key = (layer_idx as u32, index as u32);

@@ -70,6 +70,11 @@ pub struct FileConfig<C: CompressionCodec> {
     /// Ignored when [`cache`](Self::cache) is `Some`.
     pub cache_capacity: usize,
     /// Byte budget of this file's compressed-frame cache (0 disables it).
+    /// It holds *read units* (neighbouring frames fetched together) and is
+    /// used only on stores whose requests cost enough to be worth saving:
+    /// object stores, and local directories reached through
+    /// `object_store`; not in memory nor for files opened with
+    /// [`ArrayFile::open_path`].
     ///
     /// Ignored when [`cache`](Self::cache) is `Some`.
     pub io_cache_capacity: usize,

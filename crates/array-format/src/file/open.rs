@@ -358,7 +358,7 @@ fn local_store(path: &std::path::Path, durable: bool, create: bool) -> Result<Fi
     );
     let object =
         Path::parse(name).map_err(|_| invalid("the file name is not a valid object name"))?;
-    let fs = FileStore::new(local.clone(), object)?;
+    let fs = FileStore::new(local.clone(), object)?.with_local_reads(local.clone());
     Ok(if durable {
         fs.with_durable_local(local)
     } else {

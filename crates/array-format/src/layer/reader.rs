@@ -2,6 +2,7 @@
 //! its frames.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -12,7 +13,7 @@ use crate::cache::{DeltaCache, FrameKey, Unit};
 use crate::codec::CodecSet;
 use crate::error::{Error, Result};
 use crate::format::{self, ArrayRecord, BlockEntry, Footer, FrameEntry, LayerHeader, TRAILER_LEN};
-use crate::storage::FileStore;
+use crate::storage::{FileStore, LocalHandle};
 
 /// Bytes fetched from the end of a layer on open: the trailer and, for most
 /// layers, the whole footer, in one request.
@@ -26,12 +27,6 @@ const MAX_REQUEST: u64 = 16 * 1024 * 1024;
 
 /// Requests in flight per read.
 const FETCH_CONCURRENCY: usize = 16;
-
-/// With the I/O cache on, neighbouring frames of a block are fetched and
-/// cached together in read units of up to this many bytes: a scan then costs
-/// one request per unit instead of one per frame, while a random read fetches
-/// at most this much more than it needs.
-const READ_UNIT: u64 = 1024 * 1024;
 
 /// Decoding is spread over the cores once a read decodes this many bytes.
 pub(crate) const PARALLEL_DECODE_BYTES: u64 = 512 * 1024;
@@ -50,9 +45,18 @@ pub(crate) struct LayerReader {
     pub(crate) frame_refs: Vec<u32>,
     /// Cache identity of the layer.
     pub(crate) uid: u128,
-    /// Read units: runs of frames stored back to back in one block.
-    units: Vec<Range<u32>>,
-    /// The read unit of each frame.
+    /// Read units, laid out on first use by the store's unit size.
+    units: OnceLock<Units>,
+    /// The layer's open file, when the directory is read directly.
+    handle: LocalHandle,
+}
+
+/// Runs of frames stored back to back in one block, fetched and cached
+/// together on stores where a request costs more than a little over-read.
+#[derive(Debug)]
+struct Units {
+    ranges: Vec<Range<u32>>,
+    /// The unit of each frame.
     frame_unit: Vec<u32>,
 }
 
@@ -61,7 +65,8 @@ impl LayerReader {
     /// returns the layer and its array records.
     pub(crate) async fn open(store: &FileStore, path: Path) -> Result<(Self, Vec<ArrayRecord>)> {
         let p = path.to_string();
-        let (tail, size) = store.read_tail(&path, TAIL_PROBE).await?;
+        let handle = LocalHandle::default();
+        let (tail, size) = store.read_tail_at(&path, &handle, TAIL_PROBE).await?;
         if size < TRAILER_LEN as u64 || (tail.len() as u64) < (TRAILER_LEN as u64).min(size) {
             return Err(Error::corrupted(
                 &p,
@@ -81,10 +86,14 @@ impl LayerReader {
             let to = (footer_range.end - tail_start) as usize;
             tail.slice(from..to)
         } else {
-            store.read_range(&path, footer_range.clone()).await?
+            store
+                .read_range_at(&path, &handle, footer_range.clone())
+                .await?
         };
         let footer = format::decode_footer(&footer_bytes, &trailer, footer_range.start, &p)?;
-        Ok(Self::from_footer(path, size, footer))
+        let (mut reader, arrays) = Self::from_footer(path, size, footer);
+        reader.handle = handle;
+        Ok((reader, arrays))
     }
 
     /// Wraps a footer this process just wrote.
@@ -98,7 +107,6 @@ impl LayerReader {
             }
         }
         let uid = u128::from_le_bytes(footer.header.layer_id);
-        let (units, frame_unit) = read_units(&footer.frames);
         (
             Self {
                 path,
@@ -109,8 +117,8 @@ impl LayerReader {
                 frames: footer.frames,
                 frame_refs,
                 uid,
-                units,
-                frame_unit,
+                units: OnceLock::new(),
+                handle: LocalHandle::default(),
             },
             footer.arrays,
         )
@@ -167,7 +175,7 @@ impl LayerReader {
         }
         let mut fetches = Vec::with_capacity(requests.len());
         for (range, members) in requests {
-            fetches.push(fetch_request(store, &self.path, range, members));
+            fetches.push(self.fetch_request(store, range, members));
         }
         let fetched: Vec<(Range<u64>, Bytes, Members<'_>)> = futures::stream::iter(fetches)
             .buffered(FETCH_CONCURRENCY)
@@ -248,36 +256,40 @@ impl LayerReader {
         })
     }
 
-    /// The checked stored bytes of `frames`, in their order: through the I/O
-    /// cache by read unit when there is one (concurrent readers of a unit
-    /// share one request), else by exact, coalesced ranges.
+    /// The checked stored bytes of `frames`, in their order: on a remote
+    /// store with an I/O cache, through that cache by read unit (concurrent
+    /// readers of a unit share one request); else by exact, coalesced
+    /// ranges.
     pub(crate) async fn stored_frames(
         &self,
         store: &FileStore,
         frames: &[u32],
         cache: Option<&DeltaCache>,
     ) -> Result<Vec<Bytes>> {
-        let Some(cache) = cache.filter(|c| c.has_io_cache()) else {
+        let Some((cache, unit_size)) = unit_cache(store, cache) else {
             return self.fetch_stored(store, frames).await;
         };
+        let units = self
+            .units
+            .get_or_init(|| read_units(&self.frames, unit_size));
         let frame_units: Vec<u32> = frames
             .iter()
-            .map(|&f| self.unit_of(f))
+            .map(|&f| self.unit_of(units, f))
             .collect::<Result<_>>()?;
-        let mut units = frame_units.clone();
-        units.sort_unstable();
-        units.dedup();
+        let mut wanted = frame_units.clone();
+        wanted.sort_unstable();
+        wanted.dedup();
         // Futures are collected by a loop, not an iterator adaptor: a closure
         // in the future type makes read futures unusable with tokio::spawn.
-        let mut fetches = Vec::with_capacity(units.len());
-        for &u in &units {
-            fetches.push(self.cached_unit(store, cache, u));
+        let mut fetches = Vec::with_capacity(wanted.len());
+        for &u in &wanted {
+            fetches.push(self.cached_unit(store, cache, units, u));
         }
         let fetched: Vec<(u32, Unit)> = futures::stream::iter(fetches)
             .buffered(FETCH_CONCURRENCY)
             .try_collect()
             .await?;
-        // `buffered` keeps the order of `units`, which is sorted.
+        // `buffered` keeps the order of `wanted`, which is sorted.
         frames
             .iter()
             .zip(frame_units)
@@ -290,7 +302,7 @@ impl LayerReader {
                     .ok_or_else(|| {
                         Error::corrupted(self.path.as_ref(), format!("unit of frame {f} missing"))
                     })?;
-                self.slice_of_unit(u, unit, f)
+                self.slice_of_unit(units, u, unit, f)
             })
             .collect()
     }
@@ -299,6 +311,7 @@ impl LayerReader {
         &self,
         store: &FileStore,
         cache: &DeltaCache,
+        units: &Units,
         unit: u32,
     ) -> Result<(u32, Unit)> {
         let key = FrameKey {
@@ -306,23 +319,27 @@ impl LayerReader {
             frame: unit,
         };
         let bytes = cache
-            .get_or_fetch_unit(key, self.fetch_unit(store, unit))
+            .get_or_fetch_unit(key, self.fetch_unit(store, units, unit))
             .await?;
         Ok((unit, bytes))
     }
 
-    fn unit_of(&self, frame: u32) -> Result<u32> {
-        self.frame_unit.get(frame as usize).copied().ok_or_else(|| {
-            Error::corrupted(
-                self.path.as_ref(),
-                format!("reference to missing frame {frame}"),
-            )
-        })
+    fn unit_of(&self, units: &Units, frame: u32) -> Result<u32> {
+        units
+            .frame_unit
+            .get(frame as usize)
+            .copied()
+            .ok_or_else(|| {
+                Error::corrupted(
+                    self.path.as_ref(),
+                    format!("reference to missing frame {frame}"),
+                )
+            })
     }
 
-    fn unit_range(&self, unit: u32) -> Result<(Range<u32>, Range<u64>)> {
-        let frames = self
-            .units
+    fn unit_range(&self, units: &Units, unit: u32) -> Result<(Range<u32>, Range<u64>)> {
+        let frames = units
+            .ranges
             .get(unit as usize)
             .cloned()
             .ok_or_else(|| Error::corrupted(self.path.as_ref(), "missing read unit"))?;
@@ -334,9 +351,9 @@ impl LayerReader {
 
     /// Fetches one read unit and checks every frame in it once, noting the
     /// damaged ones, so that a cached unit needs no further checks.
-    async fn fetch_unit(&self, store: &FileStore, unit: u32) -> Result<Unit> {
-        let (frames, range) = self.unit_range(unit)?;
-        let bytes = store.read_range(&self.path, range.clone()).await?;
+    async fn fetch_unit(&self, store: &FileStore, units: &Units, unit: u32) -> Result<Unit> {
+        let (frames, range) = self.unit_range(units, unit)?;
+        let bytes = self.read_range(store, range.clone()).await?;
         let mut damaged = Vec::new();
         for f in frames {
             if self.check_in_unit(&bytes, range.start, f).is_err() {
@@ -347,6 +364,21 @@ impl LayerReader {
             bytes,
             damaged: damaged.into(),
         })
+    }
+
+    /// Bytes `range` of the layer object.
+    pub(crate) async fn read_range(&self, store: &FileStore, range: Range<u64>) -> Result<Bytes> {
+        store.read_range_at(&self.path, &self.handle, range).await
+    }
+
+    async fn fetch_request<'a>(
+        &self,
+        store: &FileStore,
+        range: Range<u64>,
+        members: Members<'a>,
+    ) -> Result<(Range<u64>, Bytes, Members<'a>)> {
+        let bytes = self.read_range(store, range.clone()).await?;
+        Ok((range, bytes, members))
     }
 
     /// The stored bytes of `frame` within `bytes`, fetched from object offset
@@ -379,8 +411,8 @@ impl LayerReader {
 
     /// A frame of a fetched unit: checked when the unit was fetched, or
     /// checked again to report exactly what is wrong with a damaged one.
-    fn slice_of_unit(&self, unit: u32, fetched: &Unit, frame: u32) -> Result<Bytes> {
-        let (_, range) = self.unit_range(unit)?;
+    fn slice_of_unit(&self, units: &Units, unit: u32, fetched: &Unit, frame: u32) -> Result<Bytes> {
+        let (_, range) = self.unit_range(units, unit)?;
         if fetched.damaged.contains(&frame) {
             return self.check_in_unit(&fetched.bytes, range.start, frame);
         }
@@ -426,7 +458,7 @@ impl LayerReader {
                         .map(|(f, b)| self.decode(f, b, codecs))
                         .collect()
                 };
-            let io_cached = cache.is_some_and(DeltaCache::has_io_cache);
+            let io_cached = unit_cache(store, cache).is_some();
             for ((i, f), raw) in missing.into_iter().zip(decoded) {
                 let raw = raw?;
                 // An uncompressed frame read through the I/O cache is already
@@ -456,10 +488,23 @@ impl LayerReader {
     }
 }
 
+/// The cache that read units go through, and their size: the I/O cache,
+/// when there is one and requests to the store cost enough to be worth
+/// saving (see [`FileStore::read_unit`]). In memory, or reading a local file
+/// directly, a request costs about a microsecond, and fetching and checking
+/// a whole unit to use one frame of it costs more than the requests saved.
+fn unit_cache<'a>(
+    store: &FileStore,
+    cache: Option<&'a DeltaCache>,
+) -> Option<(&'a DeltaCache, u64)> {
+    let cache = cache.filter(|c| c.has_io_cache())?;
+    Some((cache, store.read_unit()?))
+}
+
 /// Groups frames into read units: runs of consecutive frames that lie back to
-/// back in one block, each run at most [`READ_UNIT`] bytes (a larger frame is
+/// back in one block, each run at most `unit_size` bytes (a larger frame is
 /// a unit of its own).
-fn read_units(frames: &[FrameEntry]) -> (Vec<Range<u32>>, Vec<u32>) {
+fn read_units(frames: &[FrameEntry], unit_size: u64) -> Units {
     let mut units: Vec<Range<u32>> = Vec::new();
     let mut frame_unit = Vec::with_capacity(frames.len());
     let mut start = 0usize;
@@ -471,7 +516,7 @@ fn read_units(frames: &[FrameEntry]) -> (Vec<Range<u32>>, Vec<u32>) {
                 .offset
                 .saturating_add(f.stored_len)
                 .saturating_sub(first.offset);
-            if !adjacent || size > READ_UNIT {
+            if !adjacent || size > unit_size {
                 units.push(start as u32..i as u32);
                 start = i;
             }
@@ -482,7 +527,10 @@ fn read_units(frames: &[FrameEntry]) -> (Vec<Range<u32>>, Vec<u32>) {
     if !frames.is_empty() {
         units.push(start as u32..frames.len() as u32);
     }
-    (units, frame_unit)
+    Units {
+        ranges: units,
+        frame_unit,
+    }
 }
 
 fn set(out: &mut [Option<Bytes>], i: usize, b: Bytes) {
@@ -493,13 +541,3 @@ fn set(out: &mut [Option<Bytes>], i: usize, b: Bytes) {
 
 /// The frames served by one request: output position, entry, frame number.
 type Members<'a> = Vec<(usize, &'a FrameEntry, u32)>;
-
-async fn fetch_request<'a>(
-    store: &FileStore,
-    path: &Path,
-    range: Range<u64>,
-    members: Members<'a>,
-) -> Result<(Range<u64>, Bytes, Members<'a>)> {
-    let bytes = store.read_range(path, range.clone()).await?;
-    Ok((range, bytes, members))
-}

@@ -6,8 +6,12 @@
 //! conditional create, and never modified; so two writers can never both
 //! take number N, and a reader never sees a half-written layer.
 
+use std::fs::File;
 use std::ops::Range;
-use std::sync::Arc;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use object_store::path::Path;
@@ -28,6 +32,37 @@ pub(crate) const SINGLE_PUT_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// Part size of streamed uploads.
 const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// Below this request cost (memory, or a local file read with `pread`),
+/// reads fetch exactly the frames they need.
+const FAST_LATENCY: Duration = Duration::from_micros(5);
+
+/// From this request cost on (object stores: 5-100 ms), a store is remote.
+const REMOTE_LATENCY: Duration = Duration::from_millis(1);
+
+/// Read units on stores whose requests cost tens of microseconds (a local
+/// directory through `object_store`, ~20-30 us a request here): about what
+/// such a store transfers in the time one request costs, so a random read
+/// costs at most about twice an exact one.
+const LOCAL_READ_UNIT: u64 = 256 * 1024;
+
+/// Read units on remote stores, by the same rule (10 ms at 100 MB/s).
+const REMOTE_READ_UNIT: u64 = 1024 * 1024;
+
+/// Reads up to this size time the store's request cost, not its bandwidth.
+const SMALL_READ: u64 = 256 * 1024;
+
+/// Local reads up to this size run on the calling task: a `pread` served by
+/// the page cache takes microseconds, less than handing it to a thread.
+/// Larger ones go to tokio's blocking pool.
+const INLINE_READ: u64 = 1024 * 1024;
+
+/// A layer object's open file, when the file's directory is read directly
+/// (files opened with [`ArrayFile::open_path`](crate::ArrayFile::open_path)).
+/// Held by the layer's reader, so that every read of a layer goes to the
+/// object its footer came from.
+#[derive(Debug, Default)]
+pub(crate) struct LocalHandle(OnceLock<Arc<File>>);
 
 /// A layer object found by listing.
 #[derive(Debug, Clone)]
@@ -52,6 +87,15 @@ pub(crate) struct FileStore {
     /// Set when the store is a local directory whose commits must be
     /// durable: commits then go through the filesystem directly, with fsync.
     durable_local: Option<Arc<LocalFileSystem>>,
+    /// The fastest small read seen, in nanoseconds (`u64::MAX` before the
+    /// first): the store's request cost, shared by every clone. The minimum
+    /// is what the store itself costs; queueing behind other requests only
+    /// ever adds to it.
+    fastest_read_ns: Arc<AtomicU64>,
+    /// Set when the store is a local directory: layers are then read with
+    /// `pread` on open files instead of through `object_store`, whose
+    /// local reads cost a thread hand-off and an `open` each.
+    local_reads: Option<Arc<LocalFileSystem>>,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -95,6 +139,8 @@ impl FileStore {
             dir,
             base,
             durable_local: None,
+            fastest_read_ns: Arc::new(AtomicU64::new(u64::MAX)),
+            local_reads: None,
         })
     }
 
@@ -103,6 +149,39 @@ impl FileStore {
     pub(crate) fn with_durable_local(mut self, local: Arc<LocalFileSystem>) -> Self {
         self.durable_local = Some(local);
         self
+    }
+
+    /// Reads layers of the local directory `local` (the store this
+    /// `FileStore` was made with) directly, with `pread`.
+    pub(crate) fn with_local_reads(mut self, local: Arc<LocalFileSystem>) -> Self {
+        self.local_reads = Some(local);
+        self
+    }
+
+    /// The size of the read units that reads should fetch neighbouring
+    /// frames in, by what a request to this store costs; `None` when exact
+    /// reads are best: direct local reads, stores whose requests cost
+    /// almost nothing, and stores not yet timed (exact reads are correct
+    /// everywhere, merely more numerous on a slow store).
+    pub(crate) fn read_unit(&self) -> Option<u64> {
+        if self.local_reads.is_some() {
+            return None;
+        }
+        let fastest = self.fastest_read_ns.load(Ordering::Relaxed);
+        if fastest == u64::MAX || fastest < FAST_LATENCY.as_nanos() as u64 {
+            None
+        } else if fastest < REMOTE_LATENCY.as_nanos() as u64 {
+            Some(LOCAL_READ_UNIT)
+        } else {
+            Some(REMOTE_READ_UNIT)
+        }
+    }
+
+    fn time_read(&self, started: Instant, len: usize) {
+        if len as u64 <= SMALL_READ {
+            let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+            self.fastest_read_ns.fetch_min(ns, Ordering::Relaxed);
+        }
     }
 
     /// The underlying object store.
@@ -186,12 +265,111 @@ impl FileStore {
         Ok(layers)
     }
 
+    /// The open file behind `handle` (opening `path` on first use), or
+    /// `None` when layers are read through `object_store`.
+    fn local_file(&self, path: &Path, handle: &LocalHandle) -> Result<Option<Arc<File>>> {
+        let Some(local) = &self.local_reads else {
+            return Ok(None);
+        };
+        if let Some(file) = handle.0.get() {
+            return Ok(Some(Arc::clone(file)));
+        }
+        let at = local
+            .path_to_filesystem(path)
+            .map_err(|e| Error::storage(path.as_ref(), e))?;
+        let file = File::open(&at).map_err(|e| self.local_error(path, e))?;
+        Ok(Some(Arc::clone(handle.0.get_or_init(|| Arc::new(file)))))
+    }
+
+    fn local_error(&self, path: &Path, e: std::io::Error) -> Error {
+        match e.kind() {
+            std::io::ErrorKind::NotFound if path == &self.base => Error::FileNotFound {
+                path: path.to_string(),
+            },
+            std::io::ErrorKind::NotFound => Error::Vanished {
+                path: path.to_string(),
+            },
+            _ => Error::io(format!("reading {path}"), e),
+        }
+    }
+
+    /// Bytes `range` of `file`, the open object `path`.
+    async fn pread(&self, path: &Path, file: Arc<File>, range: Range<u64>) -> Result<Bytes> {
+        let len = usize::try_from(range.end.saturating_sub(range.start)).map_err(|_| {
+            Error::corrupted(
+                path.as_ref(),
+                format!("range {range:?} does not fit in memory"),
+            )
+        })?;
+        let read = move || -> std::io::Result<Vec<u8>> {
+            let mut buf = vec![0u8; len];
+            file.read_exact_at(&mut buf, range.start)?;
+            Ok(buf)
+        };
+        let started = Instant::now();
+        let result = if len as u64 <= INLINE_READ {
+            read()
+        } else {
+            tokio::task::spawn_blocking(read)
+                .await
+                .map_err(|e| Error::io(format!("reading {path}"), std::io::Error::other(e)))?
+        };
+        match result {
+            Ok(buf) => {
+                self.time_read(started, buf.len());
+                Ok(Bytes::from(buf))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::corrupted(
+                path.as_ref(),
+                format!("the object ends before byte {}", range.end),
+            )),
+            Err(e) => Err(self.local_error(path, e)),
+        }
+    }
+
+    /// Like [`read_tail`](Self::read_tail), through the layer's open file
+    /// `handle` when the directory is read directly.
+    pub(crate) async fn read_tail_at(
+        &self,
+        path: &Path,
+        handle: &LocalHandle,
+        n: u64,
+    ) -> Result<(Bytes, u64)> {
+        let Some(file) = self.local_file(path, handle)? else {
+            return self.read_tail(path, n).await;
+        };
+        let size = file
+            .metadata()
+            .map_err(|e| self.local_error(path, e))?
+            .len();
+        let bytes = self.pread(path, file, size.saturating_sub(n)..size).await?;
+        Ok((bytes, size))
+    }
+
+    /// Like [`read_range`](Self::read_range), through the layer's open file
+    /// `handle` when the directory is read directly.
+    pub(crate) async fn read_range_at(
+        &self,
+        path: &Path,
+        handle: &LocalHandle,
+        range: Range<u64>,
+    ) -> Result<Bytes> {
+        if range.end <= range.start {
+            return Ok(Bytes::new());
+        }
+        match self.local_file(path, handle)? {
+            Some(file) => self.pread(path, file, range).await,
+            None => self.read_range(path, range).await,
+        }
+    }
+
     /// The last `n` bytes of the object (fewer if it is shorter) and its size.
     pub(crate) async fn read_tail(&self, path: &Path, n: u64) -> Result<(Bytes, u64)> {
         let opts = GetOptions {
             range: Some(GetRange::Suffix(n)),
             ..Default::default()
         };
+        let started = Instant::now();
         let res = self.store.get_opts(path, opts).await.map_err(|e| match e {
             object_store::Error::NotFound { .. } if path == &self.base => Error::FileNotFound {
                 path: path.to_string(),
@@ -203,6 +381,7 @@ impl FileStore {
             .bytes()
             .await
             .map_err(|e| Error::storage(path.as_ref(), e))?;
+        self.time_read(started, bytes.len());
         Ok((bytes, size))
     }
 
@@ -224,11 +403,13 @@ impl FileStore {
         if want == 0 {
             return Ok(Bytes::new());
         }
+        let started = Instant::now();
         let bytes = self
             .store
             .get_range(path, range.clone())
             .await
             .map_err(|e| self.read_error(path, e))?;
+        self.time_read(started, bytes.len());
         if bytes.len() as u64 != want {
             return Err(Error::corrupted(
                 path.as_ref(),

@@ -485,6 +485,8 @@ impl CountLog {
 pub struct CountingStore {
     inner: Arc<dyn ObjectStore>,
     log: Arc<CountLog>,
+    /// Added to every get, as a remote store's request cost.
+    latency: Option<std::time::Duration>,
 }
 
 impl CountingStore {
@@ -493,7 +495,15 @@ impl CountingStore {
         Self {
             inner,
             log: Arc::new(CountLog::default()),
+            latency: None,
         }
+    }
+
+    /// Makes every get take at least `latency` longer, as on a remote
+    /// object store.
+    pub fn with_latency(mut self, latency: std::time::Duration) -> Self {
+        self.latency = Some(latency);
+        self
     }
 
     /// Every request recorded since creation or the last [`reset`](Self::reset).
@@ -670,6 +680,11 @@ impl ObjectStore for CountingStore {
         Self: 'async_trait,
     {
         async move {
+            // A thread sleep, not a timer: timers round up to milliseconds,
+            // and request costs of tens of microseconds must be modelled too.
+            if let Some(latency) = self.latency {
+                std::thread::sleep(latency);
+            }
             let head = options.head;
             let range = options.range.clone();
             let result = self.inner.get_opts(location, options).await;
