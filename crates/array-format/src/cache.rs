@@ -45,6 +45,9 @@ pub(crate) struct Unit {
     pub(crate) damaged: Arc<[u32]>,
 }
 
+/// Share of each cache kept for entries used more than once.
+const HOT_ALLOCATION: f64 = 0.5;
+
 type FrameCache = Cache<FrameKey, Bytes, ByteWeighter>;
 type UnitCache = Cache<FrameKey, Unit, ByteWeighter>;
 
@@ -54,7 +57,25 @@ where
 {
     (capacity > 0).then(|| {
         let estimated = (capacity / (64 * 1024)).clamp(16, 1 << 20) as usize;
-        Cache::with_weighter(estimated, capacity, ByteWeighter)
+        let shards = std::thread::available_parallelism().map_or(4, |n| n.get());
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity(estimated)
+            .weight_capacity(capacity)
+            // quick_cache keeps 97% for entries seen twice by default, so
+            // a frame read again only after thirty others is evicted
+            // before it, and decoded twice. Frames are large and re-read
+            // at long distances (random windows over an array); scans do
+            // not enter this cache (whole-frame reads decode straight into
+            // the output).
+            .hot_allocation(HOT_ALLOCATION)
+            // Fewer, larger shards: entries weigh up to megabytes, and each
+            // shard is bounded to its share of the capacity.
+            .shards(shards)
+            .build();
+        match options {
+            Ok(o) => Cache::with_options(o, ByteWeighter, Default::default(), Default::default()),
+            Err(_) => Cache::with_weighter(estimated, capacity, ByteWeighter),
+        }
     })
 }
 
