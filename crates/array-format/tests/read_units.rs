@@ -330,3 +330,58 @@ async fn direct_and_general_paths_agree_on_multi_chunk_reads() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_frame_cache_keeps_frames_read_in_part_only() {
+    // Tiles of a 2-D array read whole are decoded into a per-thread buffer
+    // and not cached (a scan would only evict what windows need); a window
+    // that uses part of a frame caches it for the next window.
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    let mut f = ArrayFile::create(
+        memory.clone(),
+        Path::from("t.af"),
+        FileConfig::new(Lz4Codec),
+    )
+    .await
+    .unwrap();
+    let data = Array::from_shape_fn(IxDyn(&[256, 256]), |ix| (ix[0] * 256 + ix[1]) as f32);
+    f.define_array::<f32>("t", vec![], vec![256, 256], Some(vec![64, 64]), None)
+        .unwrap();
+    f.write_array("t", vec![0, 0], data.view()).await.unwrap();
+    f.flush().await.unwrap();
+    let cache = Arc::new(array_format::DeltaCache::new(64 << 20, 0));
+    let f = ArrayFile::open(
+        memory,
+        Path::from("t.af"),
+        FileConfig {
+            cache: Some(cache.clone()),
+            ..FileConfig::new(Lz4Codec)
+        },
+    )
+    .await
+    .unwrap();
+    let whole = f.read_array::<f32>("t", vec![], vec![]).await.unwrap();
+    assert_eq!(whole, data.clone().into_shared());
+    assert_eq!(cache.frame_bytes(), 0, "a whole read cached frames");
+    // A window over four tiles: each is used in part and cached.
+    let window = f
+        .read_array::<f32>("t", vec![32, 32], vec![64, 64])
+        .await
+        .unwrap();
+    assert_eq!(
+        window,
+        data.slice(ndarray::s![32..96, 32..96])
+            .to_owned()
+            .into_dyn()
+            .into_shared()
+    );
+    let tile = 64 * 64 * 4;
+    assert!(
+        cache.frame_bytes() >= 4 * tile,
+        "{} bytes cached",
+        cache.frame_bytes()
+    );
+    // Now whole reads of those tiles come from the cache and agree.
+    let again = f.read_array::<f32>("t", vec![], vec![]).await.unwrap();
+    assert_eq!(again, data.into_shared());
+}

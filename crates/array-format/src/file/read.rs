@@ -34,6 +34,38 @@ struct Direct {
     stored: Bytes,
 }
 
+/// A whole-frame chunk that lies wholly inside the region but is not one
+/// run of the output (a tile of a 2-D read): decoded into a reused
+/// per-thread buffer and copied into place, never allocated on its own.
+struct Tile {
+    layer: u32,
+    frame: u32,
+    /// Decoded size in bytes.
+    len: usize,
+    /// The chunk's shape and where it starts in the output.
+    shape: Vec<usize>,
+    at: Vec<usize>,
+    stored: Bytes,
+}
+
+/// How a committed chunk reaches the output.
+enum Route {
+    Direct(Direct),
+    Tile(Tile),
+    /// Through the frame cache and a copy of the overlap.
+    General,
+}
+
+/// Largest decode buffer a thread keeps between reads.
+const SCRATCH_KEEP: usize = 16 * 1024 * 1024;
+
+thread_local! {
+    /// Decode buffer of [`Tile`]s: one per thread, reused by every read, so
+    /// that a large read does not allocate (and page-fault) a fresh buffer
+    /// per frame.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn direct_overlap(at: usize) -> Error {
     Error::InvalidOperation {
         operation: "read_array",
@@ -118,67 +150,201 @@ impl ArrayFile {
         Ok(out)
     }
 
-    /// Where a committed chunk can be decoded straight into the output: the
-    /// chunk is a whole frame of its own (no other chunk shares it) and a
-    /// contiguous run of the output (it spans the region in every dimension
-    /// but the first). `None` sends the chunk down the general path.
-    fn direct_target<T: ArrayElement>(
+    /// How a committed chunk reaches the output. A chunk that is a whole
+    /// frame of its own (no other chunk shares it) and lies wholly inside
+    /// the region is decoded without going through the frame cache: straight
+    /// into the output when it is a contiguous run of it (it spans the region
+    /// in every dimension but the first), else into a per-thread buffer and
+    /// copied. The frame cache keeps frames that reads use only part of,
+    /// which a later read (the next window) is likely to want again.
+    fn route<T: ArrayElement>(
         &self,
         info: &ArrayInfo,
         resolved: &Resolved<'_>,
         coord: &[u64],
         index: u64,
         region: &Region,
-    ) -> Result<Option<Direct>> {
+    ) -> Result<Route> {
         let (ChunkSource::Committed(c), Some(esize)) =
             (resolved.chunk(index), T::DTYPE.element_size())
         else {
-            return Ok(None);
+            return Ok(Route::General);
         };
         if T::pod_bytes_mut(&mut []).is_none() {
-            return Ok(None);
+            return Ok(Route::General);
         }
         let cr = info
             .grid
             .chunk_region(coord)
             .ok_or_else(|| internal(info, "chunk outside the grid"))?;
-        if !region.contains(&cr)
-            || cr
-                .shape
-                .iter()
-                .zip(&region.shape)
-                .skip(1)
-                .any(|(a, b)| a != b)
-        {
-            return Ok(None);
+        if !region.contains(&cr) {
+            return Ok(Route::General);
         }
         let Some(layer) = self.index.layers.get(c.layer as usize) else {
-            return Ok(None);
+            return Ok(Route::General);
         };
         let Ok(frame) = layer.frame(c.loc.frame) else {
-            return Ok(None);
+            return Ok(Route::General);
         };
+        let len = cr.num_elements().and_then(|e| e.checked_mul(esize as u64));
+        let whole_frame =
+            len.is_some_and(|len| c.loc.offset == 0 && c.loc.len == len && frame.raw_len == len);
+        let (Some(len), true) = (len.and_then(|l| usize::try_from(l).ok()), whole_frame) else {
+            return Ok(Route::General);
+        };
+        let contiguous = cr
+            .shape
+            .iter()
+            .zip(&region.shape)
+            .skip(1)
+            .all(|(a, b)| a == b);
+        if !contiguous {
+            let shape = nd::to_usize(&cr.shape).ok_or_else(|| internal(info, "chunk shape"))?;
+            return Ok(Route::Tile(Tile {
+                layer: c.layer,
+                frame: c.loc.frame,
+                len,
+                shape,
+                at: offsets(&cr.start, &region.start)?,
+                stored: Bytes::new(),
+            }));
+        }
         let row: u64 = region.shape.iter().skip(1).product();
         let (Some(&first), Some(&origin)) = (cr.start.first(), region.start.first()) else {
-            return Ok(None);
+            return Ok(Route::General);
         };
         let start = (first - origin)
             .checked_mul(row)
-            .and_then(|e| e.checked_mul(esize as u64));
-        let len = cr.num_elements().and_then(|e| e.checked_mul(esize as u64));
-        match (start, len) {
-            (Some(start), Some(len))
-                if c.loc.offset == 0 && c.loc.len == len && frame.raw_len == len =>
-            {
-                Ok(Some(Direct {
-                    layer: c.layer,
-                    frame: c.loc.frame,
-                    start: start as usize,
-                    len: len as usize,
-                    stored: Bytes::new(),
-                }))
+            .and_then(|e| e.checked_mul(esize as u64))
+            .and_then(|s| usize::try_from(s).ok());
+        Ok(match start {
+            Some(start) => Route::Direct(Direct {
+                layer: c.layer,
+                frame: c.loc.frame,
+                start,
+                len,
+                stored: Bytes::new(),
+            }),
+            None => Route::General,
+        })
+    }
+
+    /// The checked stored bytes of `frames` (layer, frame), fetched per
+    /// layer, concurrently across layers, through the I/O cache where it
+    /// serves.
+    async fn stored_of(&self, frames: &[(u32, u32)]) -> Result<Vec<Bytes>> {
+        let cache = self.settings.cache.as_deref();
+        let mut by_layer: HashMap<u32, (Vec<u32>, Vec<usize>)> = HashMap::new();
+        for (i, &(layer, frame)) in frames.iter().enumerate() {
+            let e = by_layer.entry(layer).or_default();
+            e.0.push(frame);
+            e.1.push(i);
+        }
+        let mut fetches = Vec::with_capacity(by_layer.len());
+        for (layer, (ids, slots)) in by_layer {
+            fetches.push(self.stored_in_layer(layer, ids, slots, cache));
+        }
+        let mut out = vec![Bytes::new(); frames.len()];
+        for (slots, stored) in futures::future::try_join_all(fetches).await? {
+            for (i, b) in slots.into_iter().zip(stored) {
+                if let Some(o) = out.get_mut(i) {
+                    *o = b;
+                }
             }
-            _ => Ok(None),
+        }
+        Ok(out)
+    }
+
+    async fn stored_in_layer(
+        &self,
+        layer: u32,
+        frames: Vec<u32>,
+        slots: Vec<usize>,
+        cache: Option<&crate::cache::DeltaCache>,
+    ) -> Result<(Vec<usize>, Vec<Bytes>)> {
+        let stored = self
+            .layer(layer)?
+            .stored_frames(&self.store, &frames, cache)
+            .await?;
+        Ok((slots, stored))
+    }
+
+    /// Decodes whole-frame tiles into per-thread buffers and copies each
+    /// into its place in `out` (shaped `out_shape`); frames already in the
+    /// frame cache are copied from there.
+    async fn read_tiles<T: ArrayElement>(
+        &self,
+        tiles: Vec<Tile>,
+        out_shape: &[usize],
+        out: &mut [T],
+    ) -> Result<()> {
+        let cache = self.settings.cache.as_deref();
+        let esize = T::DTYPE.element_size().unwrap_or(1);
+        let bytes = T::pod_bytes_mut(out).ok_or_else(|| Error::InvalidOperation {
+            operation: "read_array",
+            reason: "tile decoding of a non-plain element type".into(),
+        })?;
+        let zeros: Vec<usize> = vec![0; out_shape.len()];
+        let place = |dst: &mut [u8], t: &Tile, src: &[u8]| -> Result<()> {
+            nd::copy_region_bytes(
+                src, &t.shape, &zeros, dst, out_shape, &t.at, &t.shape, esize,
+            )
+            .map_err(|e| Error::InvalidOperation {
+                operation: "read_array",
+                reason: format!("placing a tile: {e}"),
+            })
+        };
+        let mut missing: Vec<Tile> = Vec::with_capacity(tiles.len());
+        for t in tiles {
+            let key = FrameKey {
+                layer: self.layer(t.layer)?.uid,
+                frame: t.frame,
+            };
+            match cache.and_then(|c| c.get_frame(&key)) {
+                Some(b) if b.len() == t.len => place(bytes, &t, &b)?,
+                _ => missing.push(t),
+            }
+        }
+        let ids: Vec<(u32, u32)> = missing.iter().map(|t| (t.layer, t.frame)).collect();
+        for (t, stored) in missing.iter_mut().zip(self.stored_of(&ids).await?) {
+            t.stored = stored;
+        }
+        let codecs = &self.settings.codecs;
+        let total: usize = missing.iter().map(|t| t.len).sum();
+        let out = std::sync::Mutex::new(bytes);
+        // Decoding runs in parallel; placing a decoded tile (a copy, a
+        // fraction of the decode's cost) takes the output's lock.
+        let decode = |t: &Tile| -> Result<()> {
+            SCRATCH.with_borrow_mut(|scratch| {
+                scratch.resize(t.len, 0);
+                let buf = scratch
+                    .get_mut(..t.len)
+                    .ok_or_else(|| Error::InvalidOperation {
+                        operation: "read_array",
+                        reason: "scratch buffer shorter than its tile".into(),
+                    })?;
+                let placed = self
+                    .layer(t.layer)?
+                    .decode_into(t.frame, &t.stored, buf, codecs)
+                    .and_then(|()| {
+                        let mut dst = out.lock().map_err(|_| Error::InvalidOperation {
+                            operation: "read_array",
+                            reason: "a decoding thread panicked".into(),
+                        })?;
+                        place(&mut dst, t, buf)
+                    });
+                // A thread keeps a buffer of ordinary chunk size, not the
+                // largest it ever decoded.
+                if scratch.capacity() > SCRATCH_KEEP {
+                    *scratch = Vec::new();
+                }
+                placed
+            })
+        };
+        if missing.len() > 1 && total as u64 >= PARALLEL_DECODE_BYTES {
+            missing.par_iter().try_for_each(decode)
+        } else {
+            missing.iter().try_for_each(decode)
         }
     }
 
@@ -212,7 +378,6 @@ impl ArrayFile {
             targets.push((d, mine));
         }
         // Decoded frames already cached are copied; the rest are fetched.
-        let mut by_layer: HashMap<u32, Vec<usize>> = HashMap::new();
         let mut pending: Vec<(&mut Direct, &mut [u8])> = Vec::with_capacity(targets.len());
         for (d, dst) in targets {
             let key = FrameKey {
@@ -221,24 +386,12 @@ impl ArrayFile {
             };
             match cache.and_then(|c| c.get_frame(&key)) {
                 Some(b) if b.len() == dst.len() => dst.copy_from_slice(&b),
-                _ => {
-                    by_layer.entry(d.layer).or_default().push(pending.len());
-                    pending.push((d, dst));
-                }
+                _ => pending.push((d, dst)),
             }
         }
-        for (layer, slots) in by_layer {
-            let reader = self.layer(layer)?;
-            let frames: Vec<u32> = slots
-                .iter()
-                .filter_map(|&i| pending.get(i).map(|(d, _)| d.frame))
-                .collect();
-            let stored = reader.stored_frames(&self.store, &frames, cache).await?;
-            for (&i, bytes) in slots.iter().zip(stored) {
-                if let Some((d, _)) = pending.get_mut(i) {
-                    d.stored = bytes;
-                }
-            }
+        let ids: Vec<(u32, u32)> = pending.iter().map(|(d, _)| (d.layer, d.frame)).collect();
+        for ((d, _), stored) in pending.iter_mut().zip(self.stored_of(&ids).await?) {
+            d.stored = stored;
         }
         let codecs = &self.settings.codecs;
         let decode = |(d, dst): (&mut Direct, &mut [u8])| -> Result<()> {
@@ -323,18 +476,23 @@ impl ArrayFile {
         let grid = &info.grid;
         let coords = grid.chunks_overlapping(&region);
         let mut direct: Vec<Direct> = Vec::new();
+        let mut tiles: Vec<Tile> = Vec::new();
         let mut rest: Vec<(Vec<u64>, u64)> = Vec::with_capacity(coords.len());
         for coord in coords {
             let index = grid
                 .linear_index(&coord)
                 .ok_or_else(|| internal(info, "chunk outside the grid"))?;
-            match self.direct_target::<T>(info, &resolved, &coord, index, &region)? {
-                Some(d) => direct.push(d),
-                None => rest.push((coord, index)),
+            match self.route::<T>(info, &resolved, &coord, index, &region)? {
+                Route::Direct(d) => direct.push(d),
+                Route::Tile(t) => tiles.push(t),
+                Route::General => rest.push((coord, index)),
             }
         }
         if !direct.is_empty() {
             self.read_direct(&mut direct, &mut out).await?;
+        }
+        if !tiles.is_empty() {
+            self.read_tiles(tiles, &out_shape, &mut out).await?;
         }
         let indices: Vec<u64> = rest.iter().map(|(_, i)| *i).collect();
         let loaded = self.load_chunks(&resolved, &indices).await?;
