@@ -90,6 +90,8 @@ impl ArrayFile {
         let mut out: Vec<Option<LoadedChunk>> = Vec::with_capacity(indices.len());
         // layer -> (frames wanted, and for each output slot: frame position, offset, len)
         let mut by_layer: HashMap<u32, (Vec<u32>, Vec<Wanted>)> = HashMap::new();
+        // (layer, frame) -> position in that layer's frame list.
+        let mut positions: HashMap<(u32, u32), usize> = HashMap::new();
         for (slot, &index) in indices.iter().enumerate() {
             match array.chunk(index) {
                 ChunkSource::Missing => out.push(None),
@@ -105,13 +107,10 @@ impl ArrayFile {
                 ChunkSource::Committed(c) => {
                     out.push(None);
                     let entry = by_layer.entry(c.layer).or_default();
-                    let pos = match entry.0.iter().position(|&f| f == c.loc.frame) {
-                        Some(p) => p,
-                        None => {
-                            entry.0.push(c.loc.frame);
-                            entry.0.len() - 1
-                        }
-                    };
+                    let pos = *positions.entry((c.layer, c.loc.frame)).or_insert_with(|| {
+                        entry.0.push(c.loc.frame);
+                        entry.0.len() - 1
+                    });
                     entry.1.push((slot, pos, c.loc.offset, c.loc.len));
                 }
             }
