@@ -17,12 +17,14 @@
 //! and size from the last); the others run once each, to keep the run
 //! within minutes.
 //!
-//! `cargo bench --bench w3`; `AF_BENCH_SCALE=0.1` shrinks the depth.
+//! `cargo bench --bench w3`; `AF_BENCH_SCALE=0.1` shrinks the depth;
+//! `AF_BENCH_SYSTEMS=ours` measures array-format (and the limits) alone,
+//! `AF_BENCH_CASES=lz4` one codec.
 
 use af_bench::zarrs_peer::{self, Codec};
 #[cfg(feature = "hdf5")]
 use af_bench::{HDF5, hdf5_peer};
-use af_bench::{OURS, Table, V010, ZARRS, fresh_dir, median_of, ours, v010};
+use af_bench::{OURS, Table, V010, ZARRS, fresh_dir, median_of, ours, v010, wants};
 
 /// Rows and columns of the array.
 const PLANE: usize = 1024;
@@ -73,33 +75,41 @@ fn main() {
     );
 
     for (codec, cname) in [(Codec::Lz4, "lz4"), (Codec::Zstd(3), "zstd 3")] {
+        if !af_bench::wants_case(cname) {
+            continue;
+        }
         let rate = format!("W3 ingest, {cname}");
         let rss = format!("W3 peak RSS growth, {cname}");
         let size = format!("W3 stored size, {cname}");
 
-        let (mut s, mut grow, mut bytes) = (0.0, 0, 0);
-        let t = median_of(|| {
-            let dir = fresh_dir("w3-ours");
-            (s, grow, bytes) = rt.block_on(ours::w3_ingest(&dir, codec, shape, chunks, &slabs));
-            s
-        });
-        table.rate(&rate, OURS, data_mib / t, "MiB/s");
-        table.push(&rss, OURS, grow as f64 / mib, "MiB", false);
-        table.push(&size, OURS, bytes as f64 / mib, "MiB", false);
+        if wants(OURS) {
+            let (mut s, mut grow, mut bytes) = (0.0, 0, 0);
+            let t = median_of(|| {
+                let dir = fresh_dir("w3-ours");
+                (s, grow, bytes) = rt.block_on(ours::w3_ingest(&dir, codec, shape, chunks, &slabs));
+                s
+            });
+            table.rate(&rate, OURS, data_mib / t, "MiB/s");
+            table.push(&rss, OURS, grow as f64 / mib, "MiB", false);
+            table.push(&size, OURS, bytes as f64 / mib, "MiB", false);
+        }
 
         // The others once each: an ingest of 2 GiB is long enough to be
         // steady, and the run stays within minutes.
-        let dir = fresh_dir("w3-v010");
-        let (t, grow, bytes) = rt.block_on(v010::w3_ingest(&dir, codec, shape, chunks, &slabs));
-        table.rate(&rate, V010, data_mib / t, "MiB/s");
-        table.push(&rss, V010, grow as f64 / mib, "MiB", false);
-        table.push(&size, V010, bytes as f64 / mib, "MiB", false);
-
-        let r = zarrs_peer::w3_ingest(&fresh_dir("w3-zarrs"), codec, shape, chunks, &slabs);
-        table.rate(&rate, ZARRS, data_mib / r.secs, "MiB/s");
-        table.push(&size, ZARRS, r.stored_bytes as f64 / mib, "MiB", false);
+        if wants(V010) {
+            let dir = fresh_dir("w3-v010");
+            let (t, grow, bytes) = rt.block_on(v010::w3_ingest(&dir, codec, shape, chunks, &slabs));
+            table.rate(&rate, V010, data_mib / t, "MiB/s");
+            table.push(&rss, V010, grow as f64 / mib, "MiB", false);
+            table.push(&size, V010, bytes as f64 / mib, "MiB", false);
+        }
+        if wants(ZARRS) {
+            let r = zarrs_peer::w3_ingest(&fresh_dir("w3-zarrs"), codec, shape, chunks, &slabs);
+            table.rate(&rate, ZARRS, data_mib / r.secs, "MiB/s");
+            table.push(&size, ZARRS, r.stored_bytes as f64 / mib, "MiB", false);
+        }
         #[cfg(feature = "hdf5")]
-        {
+        if wants(HDF5) {
             let r = hdf5_peer::w3_ingest(&fresh_dir("w3-hdf5"), codec, shape, chunks, &slabs);
             table.rate(&rate, HDF5, data_mib / r.secs, "MiB/s");
             table.push(&size, HDF5, r.stored_bytes as f64 / mib, "MiB", false);

@@ -18,6 +18,8 @@ use std::cmp::Ordering;
 use crate::element::ArrayElement;
 pub use crate::value::StatValue;
 
+mod kernels;
+
 /// Aggregate statistics of one array.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArrayStats {
@@ -112,6 +114,11 @@ fn bounded(v: StatValue) -> Option<StatValue> {
 /// Computes a chunk's statistics; `fill` is the fill element when the array
 /// has an explicit fill value.
 pub(crate) fn chunk_stats<T: ArrayElement>(values: &[T], fill: Option<&T>) -> ChunkStats {
+    kernels::numeric_stats(values, fill).unwrap_or_else(|| generic_stats(values, fill))
+}
+
+/// [`chunk_stats`] for any element type, one element at a time.
+fn generic_stats<T: ArrayElement>(values: &[T], fill: Option<&T>) -> ChunkStats {
     let mut null_count = 0u64;
     let mut extremes: Option<(&T, &T)> = None;
     for v in values {
