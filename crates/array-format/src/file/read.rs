@@ -59,7 +59,7 @@ impl ArrayFile {
         // layer -> (frames wanted, and for each output slot: frame position, offset, len)
         let mut by_layer: HashMap<u32, (Vec<u32>, Vec<Wanted>)> = HashMap::new();
         for (slot, &index) in indices.iter().enumerate() {
-            match array.chunk(index) {
+            match array.chunk(index)? {
                 ChunkSource::Missing => out.push(None),
                 ChunkSource::Pending(c) => {
                     let pending = self.pending.as_ref().ok_or_else(|| {
@@ -131,7 +131,7 @@ impl ArrayFile {
         region: &Region,
     ) -> Result<Option<Direct>> {
         let (ChunkSource::Committed(c), Some(esize)) =
-            (resolved.chunk(index), T::DTYPE.element_size())
+            (resolved.chunk(index)?, T::DTYPE.element_size())
         else {
             return Ok(None);
         };
