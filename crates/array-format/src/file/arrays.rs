@@ -1,24 +1,26 @@
 //! The table of visible committed arrays: in definition order, and by name.
 //!
 //! Open adds every array of a file to it, so it is built for that: entries
-//! are appended to a vector in the order the records come, and the hash
-//! table holds only their positions (four bytes each), which keeps inserts
-//! in cache for 100,000 arrays and more. Definition order is vector order,
-//! so listing needs no sort.
+//! are appended to a vector in the order the records come, names to one
+//! string, and the hash table holds only entry positions (four bytes each),
+//! which keeps inserts, and lookups among 100,000 arrays, mostly in cache.
+//! Definition order is vector order, so listing needs no sort.
 
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 
 use super::index::IndexedArray;
 
-/// An array and its name.
+/// An array and where its name is in [`ArrayTable::names`].
 #[derive(Debug)]
 struct Slot {
-    name: Box<str>,
+    name_at: u32,
+    name_len: u32,
     array: IndexedArray,
 }
 
-/// [`ArrayTable::define`] failed: 2^32 definitions since the last snapshot.
+/// [`ArrayTable::define`] failed: 2^32 definitions, or 4 GiB of names,
+/// since the last snapshot.
 #[derive(Debug)]
 pub(crate) struct TableFull;
 
@@ -28,22 +30,26 @@ pub(crate) struct ArrayTable {
     /// Every array defined since the last snapshot, in definition order;
     /// `None` once deleted or defined again (which takes a new slot).
     slots: Vec<Option<Slot>>,
+    /// The names of the slots, back to back.
+    names: String,
     /// Positions in `slots` of the visible arrays, by name.
     by_name: HashTable<u32>,
     /// Seeded per process, so that crafted names cannot collide on purpose.
     hasher: foldhash::fast::RandomState,
 }
 
+/// The name of slot `i`.
+fn slot_name<'t>(names: &'t str, slots: &[Option<Slot>], i: u32) -> &'t str {
+    slots
+        .get(i as usize)
+        .and_then(Option::as_ref)
+        .and_then(|s| names.get(s.name_at as usize..(s.name_at as usize + s.name_len as usize)))
+        .unwrap_or("")
+}
+
 impl ArrayTable {
     fn hash(&self, name: &str) -> u64 {
         std::hash::BuildHasher::hash_one(&self.hasher, name)
-    }
-
-    fn slot_name(slots: &[Option<Slot>], i: u32) -> &str {
-        slots
-            .get(i as usize)
-            .and_then(Option::as_ref)
-            .map_or("", |s| &s.name)
     }
 
     /// Number of visible arrays.
@@ -55,25 +61,27 @@ impl ArrayTable {
     pub(crate) fn reserve(&mut self, n: usize) {
         let Self {
             slots,
+            names,
             by_name,
             hasher,
         } = self;
         slots.reserve(n);
         by_name.reserve(n, |&i| {
-            std::hash::BuildHasher::hash_one(&*hasher, Self::slot_name(slots, i))
+            std::hash::BuildHasher::hash_one(&*hasher, slot_name(names, slots, i))
         });
     }
 
     /// Removes every array.
     pub(crate) fn clear(&mut self) {
         self.slots.clear();
+        self.names.clear();
         self.by_name.clear();
     }
 
     fn position(&self, name: &str) -> Option<u32> {
-        let slots = &self.slots;
+        let (names, slots) = (&self.names, &self.slots);
         self.by_name
-            .find(self.hash(name), |&i| Self::slot_name(slots, i) == name)
+            .find(self.hash(name), |&i| slot_name(names, slots, i) == name)
             .copied()
     }
 
@@ -103,34 +111,37 @@ impl ArrayTable {
     /// Removes array `name` and returns it.
     pub(crate) fn remove(&mut self, name: &str) -> Option<IndexedArray> {
         let hash = self.hash(name);
-        let slots = &mut self.slots;
+        let (names, slots) = (&self.names, &mut self.slots);
         let entry = self
             .by_name
-            .find_entry(hash, |&i| Self::slot_name(slots, i) == name)
+            .find_entry(hash, |&i| slot_name(names, slots, i) == name)
             .ok()?;
         let (i, _) = entry.remove();
         slots.get_mut(i as usize)?.take().map(|s| s.array)
     }
 
     /// Adds array `name` as the newest definition; returns the array of
-    /// that name it replaces. Fails if the table is full (2^32 definitions
-    /// since the last snapshot).
+    /// that name it replaces.
     pub(crate) fn define(
         &mut self,
         name: &str,
         array: IndexedArray,
     ) -> Result<Option<IndexedArray>, TableFull> {
         let i = u32::try_from(self.slots.len()).map_err(|_| TableFull)?;
+        let name_at = u32::try_from(self.names.len()).map_err(|_| TableFull)?;
+        let name_len = u32::try_from(name.len()).map_err(|_| TableFull)?;
+        name_at.checked_add(name_len).ok_or(TableFull)?;
         let hash = self.hash(name);
         let Self {
             slots,
+            names,
             by_name,
             hasher,
         } = self;
         let old = match by_name.entry(
             hash,
-            |&j| Self::slot_name(slots, j) == name,
-            |&j| std::hash::BuildHasher::hash_one(&*hasher, Self::slot_name(slots, j)),
+            |&j| slot_name(names, slots, j) == name,
+            |&j| std::hash::BuildHasher::hash_one(&*hasher, slot_name(names, slots, j)),
         ) {
             Entry::Occupied(mut e) => {
                 let old = std::mem::replace(e.get_mut(), i);
@@ -141,8 +152,10 @@ impl ArrayTable {
                 None
             }
         };
+        names.push_str(name);
         slots.push(Some(Slot {
-            name: name.into(),
+            name_at,
+            name_len,
             array,
         }));
         Ok(old.map(|s| s.array))
@@ -150,7 +163,13 @@ impl ArrayTable {
 
     /// The visible arrays with their names, in definition order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &IndexedArray)> {
-        self.slots.iter().flatten().map(|s| (&*s.name, &s.array))
+        let names = &self.names;
+        self.slots.iter().flatten().map(move |s| {
+            let name = names
+                .get(s.name_at as usize..(s.name_at as usize + s.name_len as usize))
+                .unwrap_or("");
+            (name, &s.array)
+        })
     }
 
     /// The visible arrays, in definition order.
