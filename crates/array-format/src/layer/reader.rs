@@ -96,7 +96,9 @@ impl LayerReader {
         let footer_bytes = if footer_range.start >= tail_start {
             let from = (footer_range.start - tail_start) as usize;
             let to = (footer_range.end - tail_start) as usize;
-            tail.slice(from..to)
+            // The layer keeps its footer; a copy lets the rest of the probe
+            // (data-region bytes, up to 64 KiB a layer) go.
+            Bytes::copy_from_slice(tail.get(from..to).unwrap_or_default())
         } else {
             store.read_range(&path, footer_range.clone()).await?
         };
