@@ -94,29 +94,8 @@ impl ChunkTable {
 pub(crate) struct Attr {
     /// Shared with every array of the layer that has this key.
     pub(crate) key: Arc<str>,
-    /// [`prefix`] of `key`.
-    prefix: u64,
     pub(crate) value: AttributeValue,
     pub(crate) seq: u64,
-}
-
-impl Attr {
-    fn new(key: Arc<str>, value: AttributeValue, seq: u64) -> Self {
-        Self {
-            prefix: prefix(&key),
-            key,
-            value,
-            seq,
-        }
-    }
-
-    /// The order of this attribute's key and `key`, whose [`prefix`] is
-    /// `key_prefix`.
-    fn cmp_key(&self, key_prefix: u64, key: &str) -> std::cmp::Ordering {
-        self.prefix
-            .cmp(&key_prefix)
-            .then_with(|| (*self.key).cmp(key))
-    }
 }
 
 /// The first eight bytes of `key` as a big-endian number (zero-padded):
@@ -136,6 +115,10 @@ fn prefix(key: &str) -> u64 {
 pub(crate) struct AttrSet {
     /// Sorted by key.
     attrs: Vec<Attr>,
+    /// The [`prefix`] of each key of `attrs`: a lookup searches these eight
+    /// bytes a key, a few cache lines for a whole set, and reads one
+    /// attribute.
+    prefixes: Vec<u64>,
     /// Keys removed by a delta since the array's last snapshot, sorted, with
     /// the layer that removed them: a concurrent writer setting such a key
     /// conflicts just as one removing a key that was set.
@@ -143,13 +126,36 @@ pub(crate) struct AttrSet {
 }
 
 impl AttrSet {
+    /// A set of `attrs`, sorted by key, and removals, sorted by key.
+    fn new(attrs: Vec<Attr>, removed: Vec<(Arc<str>, u64)>) -> Self {
+        let prefixes = attrs.iter().map(|a| prefix(&a.key)).collect();
+        Self {
+            attrs,
+            prefixes,
+            removed,
+        }
+    }
+
+    /// Where `key` is in `attrs`, or where it would go.
+    fn position(&self, key: &str) -> std::result::Result<usize, usize> {
+        let p = prefix(key);
+        let lo = self.prefixes.partition_point(|&q| q < p);
+        let run = self
+            .prefixes
+            .get(lo..)
+            .map_or(0, |rest| rest.partition_point(|&q| q == p));
+        match self.attrs.get(lo..lo + run) {
+            Some(same) => same
+                .binary_search_by(|a| (*a.key).cmp(key))
+                .map(|i| lo + i)
+                .map_err(|i| lo + i),
+            None => Err(lo),
+        }
+    }
+
     /// Attribute `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&Attr> {
-        let p = prefix(key);
-        self.attrs
-            .binary_search_by(|a| a.cmp_key(p, key))
-            .ok()
-            .and_then(|i| self.attrs.get(i))
+        self.position(key).ok().and_then(|i| self.attrs.get(i))
     }
 
     /// Every attribute, sorted by key.
@@ -185,24 +191,23 @@ impl AttrSet {
         if let Ok(i) = self.removed.binary_search_by(|(k, _)| k.cmp(&key)) {
             self.removed.remove(i);
         }
-        let attr = Attr::new(key, value, seq);
-        match self
-            .attrs
-            .binary_search_by(|a| a.cmp_key(attr.prefix, &attr.key))
-        {
+        match self.position(&key) {
             Ok(i) => {
                 if let Some(slot) = self.attrs.get_mut(i) {
-                    *slot = attr;
+                    *slot = Attr { key, value, seq };
                 }
             }
-            Err(i) => self.attrs.insert(i, attr),
+            Err(i) => {
+                self.prefixes.insert(i, prefix(&key));
+                self.attrs.insert(i, Attr { key, value, seq });
+            }
         }
     }
 
     fn remove(&mut self, key: Arc<str>, seq: u64) {
-        let p = prefix(&key);
-        if let Ok(i) = self.attrs.binary_search_by(|a| a.cmp_key(p, &key)) {
+        if let Ok(i) = self.position(&key) {
             self.attrs.remove(i);
+            self.prefixes.remove(i);
         }
         match self.removed.binary_search_by(|(k, _)| k.cmp(&key)) {
             Ok(i) => {
@@ -349,14 +354,15 @@ fn record_attrs(
                     head.name
                 )));
             }
-            let mut set = AttrSet::default();
+            let mut attrs = Vec::with_capacity(entries.len());
+            let mut removed = Vec::new();
             for (key, value, seq) in entries {
                 match value {
-                    Some(value) => set.attrs.push(Attr::new(key, value, seq)),
-                    None => set.removed.push((key, seq)),
+                    Some(value) => attrs.push(Attr { key, value, seq }),
+                    None => removed.push((key, seq)),
                 }
             }
-            let set = Arc::new(set);
+            let set = Arc::new(AttrSet::new(attrs, removed));
             if let Some(k) = key {
                 cache.put(k, &set);
             }
