@@ -13,11 +13,11 @@
 //! most of an hour.
 //!
 //! `cargo bench --bench w5`; `AF_BENCH_SCALE=0.1` for a tenth of the
-//! arrays.
+//! arrays; `AF_BENCH_SYSTEMS=ours` (or `v010`) measures one version only.
 
 use rand::{Rng, SeedableRng};
 
-use af_bench::{OURS, Table, V010, dir_bytes, fresh_dir, median_of, ours, v010};
+use af_bench::{OURS, Table, V010, dir_bytes, fresh_dir, median_of, ours, v010, wants};
 
 /// Arrays at scale 1.
 const ARRAYS: usize = 100_000;
@@ -83,14 +83,17 @@ fn main() {
     let mut table = Table::default();
     eprintln!("W5: {n} and {small} arrays of 4 i32 with {ATTRS} attributes each");
 
-    let (ours_open_s, ours_attr_s) = measure!(ours, OURS, rt, table, small);
-    let (v010_open_s, v010_attr_s) = measure!(v010, V010, rt, table, small);
-    let (ours_open, ours_attr) = measure!(ours, OURS, rt, table, n);
-    let (v010_open, v010_attr) = measure!(v010, V010, rt, table, n);
-    let ratios = [
-        (OURS, ours_open / ours_open_s, ours_attr / ours_attr_s),
-        (V010, v010_open / v010_open_s, v010_attr / v010_attr_s),
-    ];
+    let mut ratios = Vec::new();
+    if wants(OURS) {
+        let (open_s, attr_s) = measure!(ours, OURS, rt, table, small);
+        let (open, attr) = measure!(ours, OURS, rt, table, n);
+        ratios.push((OURS, open / open_s, attr / attr_s));
+    }
+    if wants(V010) {
+        let (open_s, attr_s) = measure!(v010, V010, rt, table, small);
+        let (open, attr) = measure!(v010, V010, rt, table, n);
+        ratios.push((V010, open / open_s, attr / attr_s));
+    }
     for (system, open, attr) in ratios {
         eprintln!(
             "  {system}: open {n} / {small} arrays = {open:.2}x, get_attribute = {attr:.2}x \

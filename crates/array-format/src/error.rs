@@ -56,13 +56,18 @@ pub enum Error {
     },
 
     /// The file was written by a format version this build cannot read.
-    #[error("{path} has format version {found}; this build reads version {supported}")]
+    #[error(
+        "{path} has format version {found}; this build reads versions {} to {supported}",
+        crate::format::MIN_FORMAT_VERSION
+    )]
     UnsupportedVersion {
         /// The object whose version was checked.
         path: String,
         /// The version found in the file.
         found: u16,
-        /// The version this build reads and writes.
+        /// The newest version this build reads (and the one it writes); it
+        /// reads versions from [`MIN_FORMAT_VERSION`](crate::MIN_FORMAT_VERSION)
+        /// up to this one.
         supported: u16,
     },
 

@@ -78,7 +78,7 @@ pub use file::{
     DEFAULT_FRAME_TARGET_SIZE, DEFAULT_IO_CACHE_CAPACITY, Damage, FileConfig, MergedArrayMeta,
     VacuumReport, VerifyReport, Version,
 };
-pub use format::FORMAT_VERSION;
+pub use format::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 pub use stats::{ArrayStats, StatValue, StatsFile};
 pub use storage::{InMemoryStorage, MultipartWriter, ObjectStoreBackend, Storage};
 pub use timestamp::TimestampNs;

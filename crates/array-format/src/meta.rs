@@ -1,7 +1,7 @@
 //! Array metadata as callers see it, and the checked form the engine uses.
 
 use crate::dtype::DType;
-use crate::format::ArrayDef;
+use crate::format::{ArrayDef, DefParts};
 use crate::nd::ChunkGrid;
 use crate::value::FillValue;
 
@@ -56,60 +56,26 @@ pub(crate) struct ArrayInfo {
 impl ArrayInfo {
     /// Checks a definition read from a file or made by a caller.
     pub(crate) fn new(meta: MergedArrayMeta) -> Result<Self, String> {
-        if meta.chunk_shape.len() != meta.shape.len() {
-            return Err(format!(
-                "chunk shape has {} dimension(s), shape has {}",
-                meta.chunk_shape.len(),
-                meta.shape.len()
-            ));
-        }
-        if meta.dimension_names.len() != meta.shape.len() {
-            return Err(format!(
-                "{} dimension name(s) for {} dimension(s)",
-                meta.dimension_names.len(),
-                meta.shape.len()
-            ));
-        }
-        let grid = ChunkGrid::new(&meta.shape, &meta.chunk_shape)?;
-        meta.shape
-            .iter()
-            .try_fold(1u64, |a, &b| a.checked_mul(b))
-            .ok_or("the element count overflows u64")?;
-        let chunk_elems = meta
-            .chunk_shape
-            .iter()
-            .try_fold(1u64, |a, &b| a.checked_mul(b))
-            .ok_or("the chunk element count overflows u64")?;
-        let chunk_bytes = chunk_elems
-            // Variable-length elements cost at least their 4-byte offset.
-            .checked_mul(meta.dtype.element_size().unwrap_or(4) as u64)
-            .filter(|&b| b <= MAX_CHUNK_BYTES)
-            .ok_or_else(|| {
-                format!(
-                    "a chunk of {chunk_elems} {} elements exceeds the {MAX_CHUNK_BYTES}-byte chunk limit; choose a smaller chunk shape",
-                    meta.dtype
-                )
-            })?;
-        let _ = chunk_bytes;
-        if let Some(f) = &meta.fill_value
-            && f.canonical_for(meta.dtype).as_ref() != Some(f)
-        {
-            return Err(format!(
-                "fill value {f} is not a canonical {} value",
-                meta.dtype
-            ));
-        }
+        let mut grid = ChunkGrid::default();
+        check_definition(
+            meta.dtype,
+            &meta.shape,
+            &meta.chunk_shape,
+            meta.dimension_names.len(),
+            meta.fill_value.as_ref(),
+            &mut grid,
+        )?;
         Ok(Self { meta, grid })
     }
 
-    /// The checked form of a definition record.
-    pub(crate) fn from_def(name: &str, def: &ArrayDef) -> Result<Self, String> {
+    /// The checked form of array `name`'s definition as read from a footer.
+    pub(crate) fn from_parts(name: &str, dtype: DType, def: &DefParts<'_>) -> Result<Self, String> {
         Self::new(MergedArrayMeta {
             name: name.to_owned(),
-            dtype: def.dtype,
+            dtype,
             shape: def.shape.clone(),
             chunk_shape: def.chunk_shape.clone(),
-            dimension_names: def.dimension_names.clone(),
+            dimension_names: def.dimension_names.iter().map(|&n| n.to_owned()).collect(),
             fill_value: def.fill_value.clone(),
         })
     }
@@ -124,13 +90,64 @@ impl ArrayInfo {
             fill_value: self.meta.fill_value.clone(),
         }
     }
+}
 
-    /// Byte length a stored chunk of `elements` elements must have, for
-    /// fixed-width dtypes.
-    pub(crate) fn fixed_chunk_bytes(&self, elements: u64) -> Option<u64> {
-        self.meta
-            .dtype
-            .element_size()
-            .and_then(|s| elements.checked_mul(s as u64))
+/// Byte length a stored chunk of `elements` elements of `dtype` must have,
+/// for fixed-width dtypes.
+pub(crate) fn fixed_chunk_bytes(dtype: DType, elements: u64) -> Option<u64> {
+    dtype
+        .element_size()
+        .and_then(|s| elements.checked_mul(s as u64))
+}
+
+/// Checks a definition given by its parts (`dimension_names` is the number
+/// of names) and leaves its chunk grid in `grid`. Definitions read from a
+/// footer are checked this way on open, with one grid for all of them, so
+/// that checking allocates nothing per array; [`ArrayInfo::new`] applies the
+/// same checks.
+pub(crate) fn check_definition(
+    dtype: DType,
+    shape: &[u64],
+    chunk_shape: &[u64],
+    dimension_names: usize,
+    fill_value: Option<&FillValue>,
+    grid: &mut ChunkGrid,
+) -> Result<(), String> {
+    if chunk_shape.len() != shape.len() {
+        return Err(format!(
+            "chunk shape has {} dimension(s), shape has {}",
+            chunk_shape.len(),
+            shape.len()
+        ));
     }
+    if dimension_names != shape.len() {
+        return Err(format!(
+            "{dimension_names} dimension name(s) for {} dimension(s)",
+            shape.len()
+        ));
+    }
+    grid.set(shape, chunk_shape)?;
+    shape
+        .iter()
+        .try_fold(1u64, |a, &b| a.checked_mul(b))
+        .ok_or("the element count overflows u64")?;
+    let chunk_elems = chunk_shape
+        .iter()
+        .try_fold(1u64, |a, &b| a.checked_mul(b))
+        .ok_or("the chunk element count overflows u64")?;
+    chunk_elems
+        // Variable-length elements cost at least their 4-byte offset.
+        .checked_mul(dtype.element_size().unwrap_or(4) as u64)
+        .filter(|&b| b <= MAX_CHUNK_BYTES)
+        .ok_or_else(|| {
+            format!(
+                "a chunk of {chunk_elems} {dtype} elements exceeds the {MAX_CHUNK_BYTES}-byte chunk limit; choose a smaller chunk shape"
+            )
+        })?;
+    if let Some(f) = fill_value
+        && f.canonical_for(dtype).as_ref() != Some(f)
+    {
+        return Err(format!("fill value {f} is not a canonical {dtype} value"));
+    }
+    Ok(())
 }

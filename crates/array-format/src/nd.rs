@@ -101,7 +101,7 @@ impl Region {
 }
 
 /// The chunk grid of an array: shape, chunk shape, number of chunks per dimension.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ChunkGrid {
     /// Array shape in elements.
     shape: Vec<u64>,
@@ -116,7 +116,17 @@ pub(crate) struct ChunkGrid {
 impl ChunkGrid {
     /// Err(reason) if ranks differ, a chunk dim is 0, or the total chunk count overflows u64.
     /// Shape dims may be 0 (then num_chunks() == 0). Rank 0: exactly one chunk (coordinate []).
+    #[cfg(test)]
     pub(crate) fn new(shape: &[u64], chunk_shape: &[u64]) -> Result<Self, String> {
+        let mut grid = Self::default();
+        grid.set(shape, chunk_shape)?;
+        Ok(grid)
+    }
+
+    /// Makes this the grid of `shape` in chunks of `chunk_shape` (same
+    /// errors as `new`), reusing the vectors: checking many definitions with
+    /// one grid allocates nothing once they have grown.
+    pub(crate) fn set(&mut self, shape: &[u64], chunk_shape: &[u64]) -> Result<(), String> {
         if shape.len() != chunk_shape.len() {
             return Err(format!(
                 "array rank {} differs from chunk rank {}",
@@ -124,17 +134,17 @@ impl ChunkGrid {
                 chunk_shape.len()
             ));
         }
-        let mut grid_shape = Vec::with_capacity(shape.len());
+        self.grid_shape.clear();
         for (dim, (&s, &c)) in shape.iter().zip(chunk_shape).enumerate() {
             if c == 0 {
                 return Err(format!("chunk shape is 0 in dimension {dim}"));
             }
-            grid_shape.push(s.div_ceil(c));
+            self.grid_shape.push(s.div_ceil(c));
         }
-        let num_chunks = if grid_shape.contains(&0) {
+        self.num_chunks = if self.grid_shape.contains(&0) {
             0
         } else {
-            grid_shape
+            self.grid_shape
                 .iter()
                 .try_fold(1u64, |acc, &g| acc.checked_mul(g))
                 .ok_or_else(|| {
@@ -143,12 +153,11 @@ impl ChunkGrid {
                     )
                 })?
         };
-        Ok(Self {
-            shape: shape.to_vec(),
-            chunk_shape: chunk_shape.to_vec(),
-            grid_shape,
-            num_chunks,
-        })
+        self.shape.clear();
+        self.shape.extend_from_slice(shape);
+        self.chunk_shape.clear();
+        self.chunk_shape.extend_from_slice(chunk_shape);
+        Ok(())
     }
 
     /// Number of dimensions of the array.

@@ -14,13 +14,14 @@ use bytes::Bytes;
 use object_store::ObjectStoreExt;
 
 use super::ArrayFile;
-use super::index::{ChunkRef, CommittedIndex, IndexedArray};
+use super::index::{AttrSet, ChunkRef, ChunkTable, CommittedIndex, IndexedArray};
 use super::open::{WRITER, now_ns, random_id};
 use crate::error::{Error, Result};
 use crate::format::{
     self, ArrayRecord, AttrRecord, ChunkRecord, Footer, LayerHeader, LayerKind, RecordOp,
 };
 use crate::layer::{ChunkLoc, DataLayout, FrameWriter, LayerReader};
+use crate::meta::ArrayInfo;
 use crate::storage::{InMemoryStorage, SpillFile, Storage};
 
 /// Compaction moves chunks in batches of about this many stored bytes.
@@ -67,8 +68,8 @@ impl ArrayFile {
             .map(|p| p.spill())
             .ok_or_else(|| Error::corrupted(super::read::PENDING, "pending layer vanished"))?;
         let reader = commit_layer(&self.store, spill, header, layout, records).await?;
-        self.check_not_orphaned(&reader.0).await?;
-        self.index.apply(Arc::new(reader.0), reader.1)?;
+        self.check_not_orphaned(&reader).await?;
+        self.index.apply(reader)?;
         self.pending = None;
         Ok(())
     }
@@ -134,22 +135,26 @@ impl ArrayFile {
         let (latest_id, _, seq) = self.next_layer()?;
         let mut writer =
             FrameWriter::new(self.settings.codecs.clone(), self.settings.frame_target)?;
-        let live = self.index.live_refs();
+        let live = self.index.live_refs()?;
         let mut copied: HashMap<(u32, u32), u32> = HashMap::new();
-        let mut arrays: Vec<&IndexedArray> = self.index.arrays.values().collect();
-        arrays.sort_by_key(|a| a.order);
+        let mut arrays: Vec<(&IndexedArray, &Arc<ArrayInfo>, &ChunkTable, &AttrSet)> =
+            Vec::with_capacity(self.index.arrays.len());
+        for a in self.index.arrays.values() {
+            let index = &self.index;
+            arrays.push((a, index.info(a)?, index.chunks(a)?, index.attrs(a)?));
+        }
         // Chunks move in batches of about COMPACT_BATCH_BYTES across arrays,
         // so a file of many small arrays costs a few large requests, not one
         // per array.
         let mut outs: Vec<Vec<ChunkRecord>> = arrays
             .iter()
-            .map(|a| Vec::with_capacity(a.chunks.len()))
+            .map(|(_, _, c, _)| Vec::with_capacity(c.chunks.len()))
             .collect();
         let mut batch: Vec<(usize, u64, &ChunkRef)> = Vec::new();
         let mut batch_bytes = 0u64;
-        for (slot, array) in arrays.iter().enumerate() {
+        for (slot, (_, _, table, _)) in arrays.iter().enumerate() {
             let mut chunks: Vec<(u64, &ChunkRef)> =
-                array.chunks.iter().map(|(&i, c)| (i, c)).collect();
+                table.chunks.iter().map(|(&i, c)| (i, c)).collect();
             chunks.sort_by_key(|(i, _)| *i);
             for (index, c) in chunks {
                 batch.push((slot, index, c));
@@ -167,18 +172,18 @@ impl ArrayFile {
                 .await?;
         }
         let mut records: Vec<ArrayRecord> = Vec::with_capacity(arrays.len());
-        for (array, chunks) in arrays.iter().zip(outs) {
+        for ((array, info, _, attrs), chunks) in arrays.iter().zip(outs) {
             records.push(ArrayRecord {
-                name: array.info.meta.name.clone(),
-                op: RecordOp::Define(array.info.to_def()),
+                name: info.meta.name.clone(),
+                op: RecordOp::Define(info.to_def()),
                 defined_seq: array.defined_seq,
-                attrs: array
-                    .attrs
+                attrs: attrs
+                    .all()
                     .iter()
-                    .map(|(k, (v, seq))| AttrRecord {
-                        key: k.clone(),
-                        value: Some(v.clone()),
-                        seq: *seq,
+                    .map(|a| AttrRecord {
+                        key: a.key.to_string(),
+                        value: Some(a.value.clone()),
+                        seq: a.seq,
                     })
                     .collect(),
                 chunks,
@@ -213,14 +218,12 @@ impl ArrayFile {
                 .map(|l| l.header.layer_id)
                 .collect(),
         };
-        let (reader, records) =
-            commit_layer(&self.store, writer.spill(), header, layout, records).await?;
+        let reader = commit_layer(&self.store, writer.spill(), header, layout, records).await?;
         // A stale compaction must not replace the index or delete anything.
         self.check_not_orphaned(&reader).await?;
-        let old: Vec<Arc<LayerReader>> = std::mem::take(&mut self.index.layers);
         let mut index = CommittedIndex::default();
-        index.apply(Arc::new(reader), records)?;
-        self.index = index;
+        index.apply(reader)?;
+        let old = std::mem::replace(&mut self.index, index).layers;
         // The snapshot is durable: the layers below it are redundant. A failed
         // delete only leaves garbage that `vacuum` removes.
         for layer in old {
@@ -357,7 +360,7 @@ async fn commit_layer(
     header: LayerHeader,
     layout: DataLayout,
     records: Vec<ArrayRecord>,
-) -> Result<(LayerReader, Vec<ArrayRecord>)> {
+) -> Result<LayerReader> {
     let seq = header.seq;
     let footer = Footer {
         header,
@@ -366,14 +369,13 @@ async fn commit_layer(
         frames: layout.frames,
         arrays: records,
     };
-    let tail = format::encode_tail(&footer);
+    let tail = Bytes::from(format::encode_tail(&footer));
+    drop(footer);
     let path = store.layer_path(seq);
     store
         .create_from_parts(&path, spill, &layout.ranges, &tail)
         .await?;
-    Ok(LayerReader::from_footer(
-        path,
-        layout.len + tail.len() as u64,
-        footer,
-    ))
+    let size = layout.len + tail.len() as u64;
+    let footer = tail.slice(..tail.len().saturating_sub(format::TRAILER_LEN));
+    LayerReader::written(path, size, footer, layout.len)
 }

@@ -1,16 +1,28 @@
-//! The merged index of the committed layers: for every visible array, its
-//! metadata, attributes and, for every stored chunk, the layer and frame that
-//! hold its newest version. Built once on open and updated by each commit, so
-//! a read never scans the layers.
+//! The merged index of the committed layers: every visible array with the
+//! records that make it up (its definition and the updates above it) and,
+//! decoded from those on first use, its metadata, its attributes and, for
+//! every stored chunk, the layer and frame that hold its newest version.
+//! Built once on open and updated by each commit, so a read never scans the
+//! layers.
+//!
+//! Applying a layer walks all its records and checks them: their encoding,
+//! every definition, every chunk against its array's grid. What it keeps per
+//! array is only the name and where the records are: decoding an array's
+//! metadata, attributes and chunk table costs allocations per attribute and
+//! chunk, which a file of 100,000 arrays should not pay on open for the
+//! arrays nobody asks for. Attribute sections are not even read on open
+//! (their length lets the walk pass over them): they are checked when an
+//! array's attributes are first decoded, and by `verify`.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use super::arrays::ArrayTable;
 use crate::error::{Error, Result};
-use crate::format::{ArrayRecord, LayerKind, RecordOp};
+use crate::format::{ChunkRecord, DefParts, LayerKind, Op, RecordHead, RecordVisitor};
 use crate::layer::{ChunkLoc, LayerReader};
-use crate::meta::ArrayInfo;
+use crate::meta::{ArrayInfo, check_definition, fixed_chunk_bytes};
+use crate::nd::ChunkGrid;
 use crate::stats::{ArrayStats, ChunkStats, StatsAccumulator};
 use crate::value::AttributeValue;
 
@@ -25,46 +37,186 @@ pub(crate) struct ChunkRef {
     pub(crate) seq: u64,
 }
 
+/// Where an array record is: the layer (index in
+/// [`CommittedIndex::layers`]) and the record's offset in its footer
+/// (footers are smaller than 4 GiB).
+#[derive(Debug, Clone, Copy)]
+struct RecordRef {
+    layer: u32,
+    at: u32,
+}
+
 /// A visible committed array.
 #[derive(Debug)]
 pub(crate) struct IndexedArray {
-    pub(crate) info: Arc<ArrayInfo>,
-    /// Where the definition came from, for listing in definition order.
-    pub(crate) order: (u64, u32),
+    /// The record that defined this incarnation of the array.
+    def: RecordRef,
+    /// The update records above it, oldest first.
+    updates: Vec<RecordRef>,
     /// The layer that defined this incarnation of the array.
     pub(crate) defined_seq: u64,
-    /// Attribute values with the layer that wrote each.
-    pub(crate) attrs: BTreeMap<String, (AttributeValue, u64)>,
-    /// Keys removed by a delta since the array's last snapshot, with the
-    /// layer that removed them: a concurrent writer setting such a key
-    /// conflicts just as one removing a key that was set.
-    pub(crate) removed_attrs: BTreeMap<String, u64>,
+    /// The definition, decoded on first use.
+    info: OnceLock<Arc<ArrayInfo>>,
+    /// The chunk table, merged from the records on first use.
+    chunks: OnceLock<Box<ChunkTable>>,
+    /// The attributes, merged from the records on first use (shared with
+    /// the arrays that have the same).
+    attrs: OnceLock<Arc<AttrSet>>,
+}
+
+/// An array's committed chunks.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkTable {
     pub(crate) chunks: HashMap<u64, ChunkRef>,
-    /// Merged lazily: opening a file with many arrays costs nothing for the
-    /// statistics nobody asks for.
+    /// Merged from the chunks on first use.
     stats: OnceLock<ArrayStats>,
 }
 
-impl IndexedArray {
+impl ChunkTable {
     /// The array's statistics, merged from its chunks' on first use.
-    pub(crate) fn stats(&self) -> &ArrayStats {
+    pub(crate) fn stats(&self, info: &ArrayInfo) -> &ArrayStats {
         self.stats.get_or_init(|| {
             let mut acc = StatsAccumulator::default();
             let mut written = 0u64;
             for (&index, c) in &self.chunks {
                 acc.add(&c.stats);
-                let len = self
-                    .info
-                    .grid
-                    .coord_of(index)
-                    .and_then(|coord| self.info.grid.chunk_len(&coord))
-                    .unwrap_or(0);
-                written = written.saturating_add(len);
+                written = written.saturating_add(info.grid.chunk_len_at(index).unwrap_or(0));
             }
-            let total = self.info.meta.num_elements();
+            let total = info.meta.num_elements();
             acc.add_unwritten(total.saturating_sub(written));
-            acc.finish(&self.info.meta.name, total)
+            acc.finish(&info.meta.name, total)
         })
+    }
+}
+
+/// An attribute value and the layer that wrote it.
+#[derive(Debug, Clone)]
+pub(crate) struct Attr {
+    /// Shared with every array of the layer that has this key.
+    pub(crate) key: Arc<str>,
+    pub(crate) value: AttributeValue,
+    pub(crate) seq: u64,
+}
+
+/// The first eight bytes of `key` as a big-endian number (zero-padded):
+/// ordering keys by it, then by the whole key, is their string order, and
+/// most keys differ in their first eight bytes. A lookup then compares
+/// numbers, not strings, on its way to the key.
+fn prefix(key: &str) -> u64 {
+    let mut b = [0u8; 8];
+    for (d, s) in b.iter_mut().zip(key.as_bytes()) {
+        *d = *s;
+    }
+    u64::from_be_bytes(b)
+}
+
+/// An array's committed attributes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AttrSet {
+    /// Sorted by key.
+    attrs: Vec<Attr>,
+    /// The [`prefix`] of each key of `attrs`: a lookup searches these eight
+    /// bytes a key, a few cache lines for a whole set, and reads one
+    /// attribute.
+    prefixes: Vec<u64>,
+    /// Keys removed by a delta since the array's last snapshot, sorted, with
+    /// the layer that removed them: a concurrent writer setting such a key
+    /// conflicts just as one removing a key that was set.
+    removed: Vec<(Arc<str>, u64)>,
+}
+
+impl AttrSet {
+    /// A set of `attrs`, sorted by key, and removals, sorted by key.
+    fn new(attrs: Vec<Attr>, removed: Vec<(Arc<str>, u64)>) -> Self {
+        let prefixes = attrs.iter().map(|a| prefix(&a.key)).collect();
+        Self {
+            attrs,
+            prefixes,
+            removed,
+        }
+    }
+
+    /// Where `key` is in `attrs`, or where it would go.
+    fn position(&self, key: &str) -> std::result::Result<usize, usize> {
+        let p = prefix(key);
+        let lo = self.prefixes.partition_point(|&q| q < p);
+        let run = self
+            .prefixes
+            .get(lo..)
+            .map_or(0, |rest| rest.partition_point(|&q| q == p));
+        match self.attrs.get(lo..lo + run) {
+            Some(same) => same
+                .binary_search_by(|a| (*a.key).cmp(key))
+                .map(|i| lo + i)
+                .map_err(|i| lo + i),
+            None => Err(lo),
+        }
+    }
+
+    /// Attribute `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<&Attr> {
+        self.position(key).ok().and_then(|i| self.attrs.get(i))
+    }
+
+    /// Every attribute, sorted by key.
+    pub(crate) fn all(&self) -> &[Attr] {
+        &self.attrs
+    }
+
+    /// The layer that removed attribute `key`, if a delta did.
+    pub(crate) fn removed(&self, key: &str) -> Option<u64> {
+        self.removed
+            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .ok()
+            .and_then(|i| self.removed.get(i))
+            .map(|(_, seq)| *seq)
+    }
+
+    /// The layers that removed attributes.
+    pub(crate) fn removal_seqs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.removed.iter().map(|(_, seq)| *seq)
+    }
+
+    /// Applies the changes of an update record.
+    fn apply(&mut self, update: &AttrSet) {
+        for a in &update.attrs {
+            self.set(Arc::clone(&a.key), a.value.clone(), a.seq);
+        }
+        for (key, seq) in &update.removed {
+            self.remove(Arc::clone(key), *seq);
+        }
+    }
+
+    fn set(&mut self, key: Arc<str>, value: AttributeValue, seq: u64) {
+        if let Ok(i) = self.removed.binary_search_by(|(k, _)| k.cmp(&key)) {
+            self.removed.remove(i);
+        }
+        match self.position(&key) {
+            Ok(i) => {
+                if let Some(slot) = self.attrs.get_mut(i) {
+                    *slot = Attr { key, value, seq };
+                }
+            }
+            Err(i) => {
+                self.prefixes.insert(i, prefix(&key));
+                self.attrs.insert(i, Attr { key, value, seq });
+            }
+        }
+    }
+
+    fn remove(&mut self, key: Arc<str>, seq: u64) {
+        if let Ok(i) = self.position(&key) {
+            self.attrs.remove(i);
+            self.prefixes.remove(i);
+        }
+        match self.removed.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) => {
+                if let Some(slot) = self.removed.get_mut(i) {
+                    slot.1 = seq;
+                }
+            }
+            Err(i) => self.removed.insert(i, (key, seq)),
+        }
     }
 }
 
@@ -73,7 +225,215 @@ impl IndexedArray {
 pub(crate) struct CommittedIndex {
     /// Visible layers: the newest snapshot first, then the deltas above it.
     pub(crate) layers: Vec<Arc<LayerReader>>,
-    pub(crate) arrays: HashMap<String, IndexedArray>,
+    pub(crate) arrays: ArrayTable,
+    /// Decoded attribute sections, shared by the arrays that refer to them.
+    sections: SectionCache,
+}
+
+fn layer_at(layers: &[Arc<LayerReader>], idx: u32) -> Result<&LayerReader> {
+    layers
+        .get(idx as usize)
+        .map(|l| &**l)
+        .ok_or_else(|| Error::corrupted("<index>", format!("no layer {idx} in the index")))
+}
+
+/// Decodes the definition in the record at `r`.
+fn load_info(layers: &[Arc<LayerReader>], r: RecordRef) -> Result<ArrayInfo> {
+    let layer = layer_at(layers, r.layer)?;
+    let table = layer.records();
+    let mut def = DefParts::default();
+    let head = table
+        .reader(r.at as usize)
+        .head(&mut def)
+        .map_err(|w| table.damaged(w))?;
+    let Op::Define(dtype) = head.op else {
+        return Err(table.damaged(format!("the record at offset {} is not a definition", r.at)));
+    };
+    ArrayInfo::from_parts(head.name, dtype, &def)
+        .map_err(|e| Error::corrupted(table.path, format!("array {:?}: {e}", head.name)))
+}
+
+/// Merges the chunks of the record at `r` into `table`.
+fn add_chunks(layers: &[Arc<LayerReader>], table: &mut ChunkTable, r: RecordRef) -> Result<()> {
+    let layer = layer_at(layers, r.layer)?;
+    let records = layer.records();
+    let wire = |w: String| records.damaged(w);
+    let mut rec = records.reader(r.at as usize);
+    let head = rec.head(&mut DefParts::default()).map_err(wire)?;
+    rec.skip_attrs(&head, None).map_err(wire)?;
+    let n = rec.chunk_count(&head).map_err(wire)?;
+    table.chunks.reserve(n);
+    for _ in 0..n {
+        let c = rec.next_chunk(&head).map_err(wire)?;
+        table.chunks.insert(
+            c.index,
+            ChunkRef {
+                layer: r.layer,
+                loc: ChunkLoc {
+                    frame: c.frame,
+                    offset: c.offset,
+                    len: c.len,
+                },
+                stats: c.stats,
+                seq: c.seq,
+            },
+        );
+    }
+    table.stats = OnceLock::new();
+    Ok(())
+}
+
+/// Decoded attribute sections by layer and footer offset. Records may share
+/// a section (a writer stores each distinct attribute set once), and then
+/// their arrays share one decoded set: 100,000 arrays with the same 20
+/// attributes hold 20 values, not 2,000,000, and look them up in memory
+/// that stays in cache.
+#[derive(Debug, Default)]
+pub(crate) struct SectionCache(
+    Mutex<HashMap<(u32, u32), Arc<AttrSet>, foldhash::fast::RandomState>>,
+);
+
+impl SectionCache {
+    fn get(&self, key: (u32, u32)) -> Option<Arc<AttrSet>> {
+        // A poisoned lock only costs the sharing.
+        self.0.lock().ok()?.get(&key).cloned()
+    }
+
+    fn put(&self, key: (u32, u32), set: &Arc<AttrSet>) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(key, Arc::clone(set));
+        }
+    }
+
+    fn clear(&mut self) {
+        if let Ok(map) = self.0.get_mut() {
+            map.clear();
+        }
+    }
+}
+
+/// The attributes the record at `r` sets and removes, decoded and checked
+/// (open passed over them).
+fn record_attrs(
+    layers: &[Arc<LayerReader>],
+    cache: &SectionCache,
+    r: RecordRef,
+) -> Result<Arc<AttrSet>> {
+    let layer = layer_at(layers, r.layer)?;
+    let records = layer.records();
+    let wire = |w: String| records.damaged(w);
+    let mut rec = records.reader(r.at as usize);
+    let head = rec.head(&mut DefParts::default()).map_err(wire)?;
+    let n = rec.attr_count(&head).map_err(wire)?;
+    let key = u32::try_from(rec.attrs_position())
+        .ok()
+        .map(|at| (r.layer, at));
+    let set = match key.and_then(|k| cache.get(k)) {
+        Some(set) => set,
+        None => {
+            let mut entries: Vec<(Arc<str>, Option<AttributeValue>, u64)> = Vec::with_capacity(n);
+            for _ in 0..n {
+                let a = rec.next_attr(&head, None).map_err(wire)?;
+                let key = layer.keys.get(a.key).cloned().ok_or_else(|| {
+                    wire(format!("attribute key {} is not in the dictionary", a.key))
+                })?;
+                let value = a.value.map(|v| v.decode()).transpose().map_err(wire)?;
+                entries.push((key, value, a.seq));
+            }
+            rec.end_attrs(&head).map_err(wire)?;
+            // Sorting finds a repeated key without a table the size of the
+            // key dictionary, and is the order the set keeps anyway.
+            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            if let Some(w) = entries
+                .windows(2)
+                .find(|w| matches!(w, [a, b] if a.0 == b.0))
+            {
+                let key = w.first().map_or("", |e| &*e.0);
+                return Err(wire(format!(
+                    "array {:?}: attribute {key:?} appears twice",
+                    head.name
+                )));
+            }
+            let mut attrs = Vec::with_capacity(entries.len());
+            let mut removed = Vec::new();
+            for (key, value, seq) in entries {
+                match value {
+                    Some(value) => attrs.push(Attr { key, value, seq }),
+                    None => removed.push((key, seq)),
+                }
+            }
+            let set = Arc::new(AttrSet::new(attrs, removed));
+            if let Some(k) = key {
+                cache.put(k, &set);
+            }
+            set
+        }
+    };
+    // A section shared with an update record may remove keys; a definition
+    // may not.
+    if matches!(head.op, Op::Define(_)) && !set.removed.is_empty() {
+        return Err(wire(format!(
+            "array {:?}: attribute removal in a defining record",
+            head.name
+        )));
+    }
+    Ok(set)
+}
+
+impl IndexedArray {
+    fn new(def: RecordRef, defined_seq: u64) -> Self {
+        Self {
+            def,
+            updates: Vec::new(),
+            defined_seq,
+            info: OnceLock::new(),
+            chunks: OnceLock::new(),
+            attrs: OnceLock::new(),
+        }
+    }
+
+    /// An array defined by layer `defined_seq` (records nowhere).
+    #[cfg(test)]
+    pub(crate) fn for_test(defined_seq: u64) -> Self {
+        Self::new(RecordRef { layer: 0, at: 0 }, defined_seq)
+    }
+
+    /// The records of the array, oldest first.
+    fn records(&self) -> impl Iterator<Item = RecordRef> + '_ {
+        std::iter::once(self.def).chain(self.updates.iter().copied())
+    }
+
+    fn info_in(&self, layers: &[Arc<LayerReader>]) -> Result<&Arc<ArrayInfo>> {
+        if let Some(info) = self.info.get() {
+            return Ok(info);
+        }
+        let info = Arc::new(load_info(layers, self.def)?);
+        // A concurrent first use may have won; both decoded the same bytes.
+        Ok(self.info.get_or_init(|| info))
+    }
+
+    fn chunks_in(&self, layers: &[Arc<LayerReader>]) -> Result<&ChunkTable> {
+        if let Some(table) = self.chunks.get() {
+            return Ok(table);
+        }
+        let mut table = Box::<ChunkTable>::default();
+        for r in self.records() {
+            add_chunks(layers, &mut table, r)?;
+        }
+        Ok(self.chunks.get_or_init(|| table))
+    }
+
+    fn attrs_in(&self, layers: &[Arc<LayerReader>], cache: &SectionCache) -> Result<&AttrSet> {
+        if let Some(set) = self.attrs.get() {
+            return Ok(set);
+        }
+        let mut set = record_attrs(layers, cache, self.def)?;
+        for &r in &self.updates {
+            let update = record_attrs(layers, cache, r)?;
+            Arc::make_mut(&mut set).apply(&update);
+        }
+        Ok(self.attrs.get_or_init(|| set))
+    }
 }
 
 impl CommittedIndex {
@@ -87,127 +447,83 @@ impl CommittedIndex {
         self.layers.last()
     }
 
-    /// Applies the next layer on top. A snapshot replaces everything.
-    pub(crate) fn apply(
-        &mut self,
-        layer: Arc<LayerReader>,
-        records: Vec<ArrayRecord>,
-    ) -> Result<()> {
+    /// The metadata of `array` (an array of this index), decoded on first
+    /// use.
+    pub(crate) fn info<'s>(&'s self, array: &'s IndexedArray) -> Result<&'s Arc<ArrayInfo>> {
+        array.info_in(&self.layers)
+    }
+
+    /// The chunks of `array` (an array of this index), merged on first use.
+    pub(crate) fn chunks<'s>(&'s self, array: &'s IndexedArray) -> Result<&'s ChunkTable> {
+        array.chunks_in(&self.layers)
+    }
+
+    /// The attributes of `array` (an array of this index), decoded and
+    /// checked on first use.
+    pub(crate) fn attrs<'s>(&'s self, array: &'s IndexedArray) -> Result<&'s AttrSet> {
+        array.attrs_in(&self.layers, &self.sections)
+    }
+
+    /// Statistics of `array` (an array of this index).
+    pub(crate) fn stats<'s>(&'s self, array: &'s IndexedArray) -> Result<&'s ArrayStats> {
+        let info = self.info(array)?;
+        Ok(self.chunks(array)?.stats(info))
+    }
+
+    /// Applies the next layer on top, checking every record in it (but the
+    /// attribute sections it can pass over). A snapshot replaces everything.
+    pub(crate) fn apply(&mut self, mut layer: LayerReader) -> Result<()> {
         if layer.header.kind == LayerKind::Snapshot {
             self.layers.clear();
             self.arrays.clear();
+            self.sections.clear();
         }
-        self.arrays.reserve(records.len());
         let layer_idx = u32::try_from(self.layers.len())
             .map_err(|_| Error::corrupted(layer.path.as_ref(), "too many layers"))?;
-        let seq = layer.header.seq;
-        let path = layer.path.to_string();
-        let damaged = |what: String| Error::corrupted(path.clone(), what);
-        for (pos, rec) in records.into_iter().enumerate() {
-            let ArrayRecord {
-                name,
-                op,
-                defined_seq,
-                attrs,
-                chunks,
-            } = rec;
-            let array = match op {
-                RecordOp::Tombstone => {
-                    self.arrays.remove(&name);
-                    continue;
-                }
-                RecordOp::Define(def) => {
-                    let info = ArrayInfo::from_def(&name, &def)
-                        .map_err(|e| damaged(format!("array {name:?}: {e}")))?;
-                    let fresh = IndexedArray {
-                        info: Arc::new(info),
-                        order: (seq, pos as u32),
-                        defined_seq,
-                        attrs: BTreeMap::new(),
-                        removed_attrs: BTreeMap::new(),
-                        chunks: HashMap::with_capacity(chunks.len()),
-                        stats: OnceLock::new(),
-                    };
-                    match self.arrays.entry(name) {
-                        Entry::Occupied(mut e) => {
-                            e.insert(fresh);
-                            e.into_mut()
-                        }
-                        Entry::Vacant(e) => e.insert(fresh),
-                    }
-                }
-                RecordOp::Update => self.arrays.get_mut(&name).ok_or_else(|| {
-                    damaged(format!(
-                        "update of array {name:?}, which no lower layer defines"
-                    ))
-                })?,
+        let records = layer.records();
+        self.arrays.reserve(records.count);
+        let mut apply = Apply {
+            arrays: &mut self.arrays,
+            lower: &self.layers,
+            path: records.path,
+            layer: layer_idx,
+            grid: ChunkGrid::default(),
+            name: "",
+            current: Current::None,
+            deleted: HashSet::default(),
+            merge: Vec::new(),
+        };
+        let frame_refs = records.walk(&mut apply, false)?;
+        let merge = std::mem::take(&mut apply.merge);
+        layer.frame_refs = frame_refs;
+        self.layers.push(Arc::new(layer));
+        // Arrays already decoded take the new records in at once, so that a
+        // commit costs what it changed, not what the arrays hold.
+        for (name, r) in merge {
+            let Some(array) = self.arrays.get_mut(&name) else {
+                continue;
             };
-            let name = &array.info.meta.name;
-            array.stats = OnceLock::new();
-            for a in attrs {
-                match a.value {
-                    Some(v) => {
-                        array.removed_attrs.remove(&a.key);
-                        array.attrs.insert(a.key, (v, a.seq));
-                    }
-                    None => {
-                        array.attrs.remove(&a.key);
-                        array.removed_attrs.insert(a.key, a.seq);
-                    }
-                }
+            if let Some(table) = array.chunks.get_mut() {
+                add_chunks(&self.layers, table, r)?;
             }
-            let grid = &array.info.grid;
-            for c in chunks {
-                let len = grid.chunk_len_at(c.index).ok_or_else(|| {
-                    damaged(format!(
-                        "array {name:?}: chunk index {} outside its grid of {} chunks",
-                        c.index,
-                        grid.num_chunks()
-                    ))
-                })?;
-                if !c.stats.plausible(array.info.meta.dtype, len) {
-                    return Err(damaged(format!(
-                        "array {name:?}: chunk {} has statistics that cannot belong to {len} {} elements",
-                        c.index, array.info.meta.dtype
-                    )));
-                }
-                if let Some(expected) = array.info.fixed_chunk_bytes(len)
-                    && expected != c.len
-                {
-                    return Err(damaged(format!(
-                        "array {name:?}: chunk {} holds {} bytes, expected {expected}",
-                        c.index, c.len
-                    )));
-                }
-                array.chunks.insert(
-                    c.index,
-                    ChunkRef {
-                        layer: layer_idx,
-                        loc: ChunkLoc {
-                            frame: c.frame,
-                            offset: c.offset,
-                            len: c.len,
-                        },
-                        stats: c.stats,
-                        seq: c.seq,
-                    },
-                );
+            if let Some(set) = array.attrs.get_mut() {
+                let update = record_attrs(&self.layers, &self.sections, r)?;
+                Arc::make_mut(set).apply(&update);
             }
         }
-        self.layers.push(layer);
         Ok(())
     }
 
     /// Live chunk references per frame of each layer (compaction copies a
     /// frame verbatim only when all its chunks are still live).
-    pub(crate) fn live_refs(&self) -> Vec<Vec<u32>> {
+    pub(crate) fn live_refs(&self) -> Result<Vec<Vec<u32>>> {
         let mut refs: Vec<Vec<u32>> = self
             .layers
             .iter()
             .map(|l| vec![0u32; l.frames.len()])
             .collect();
         for a in self.arrays.values() {
-            for c in a.chunks.values() {
+            for c in self.chunks(a)?.chunks.values() {
                 if let Some(slot) = refs
                     .get_mut(c.layer as usize)
                     .and_then(|r| r.get_mut(c.loc.frame as usize))
@@ -216,6 +532,190 @@ impl CommittedIndex {
                 }
             }
         }
-        refs
+        Ok(refs)
+    }
+}
+
+/// What the chunks that follow a record are checked against.
+enum Current {
+    /// A tombstone: no chunks follow.
+    None,
+    /// A definition in this layer: its dtype; the grid is in
+    /// [`Apply::grid`].
+    Define(crate::DType),
+    /// An update of an array defined below.
+    Update(Arc<ArrayInfo>),
+}
+
+/// Applies one layer's records to the index while the layer is walked.
+struct Apply<'i, 'a> {
+    arrays: &'i mut ArrayTable,
+    /// The layers below the one applied.
+    lower: &'i [Arc<LayerReader>],
+    path: &'i str,
+    layer: u32,
+    /// The grid of the last definition.
+    grid: ChunkGrid,
+    /// The array of the last record, and what its chunks are checked
+    /// against.
+    name: &'a str,
+    current: Current,
+    /// Names this layer deleted: with the arrays whose records come from
+    /// this layer, they tell a name the layer lists twice.
+    deleted: HashSet<&'a str, foldhash::fast::RandomState>,
+    /// Update records of arrays whose chunks or attributes were already
+    /// decoded, to merge once the layer is in the index.
+    merge: Vec<(String, RecordRef)>,
+}
+
+impl<'a> Apply<'_, 'a> {
+    fn damaged(&self, what: String) -> Error {
+        Error::corrupted(self.path, what)
+    }
+
+    /// Fails if this layer already had a record of array `name`, which
+    /// `array` (the array of that name before this record) shows.
+    fn once(&self, name: &'a str, array: Option<&IndexedArray>) -> Result<()> {
+        let here = |r: &RecordRef| r.layer == self.layer;
+        let seen = array.is_some_and(|a| here(&a.def) || a.updates.last().is_some_and(here));
+        if seen || self.deleted.contains(name) {
+            return Err(self.damaged(format!("footer: array {name:?} appears twice in one layer")));
+        }
+        Ok(())
+    }
+}
+
+impl<'a> RecordVisitor<'a> for Apply<'_, 'a> {
+    fn record(&mut self, at: usize, head: &RecordHead<'a>, def: &DefParts<'a>) -> Result<()> {
+        let name = head.name;
+        let here = RecordRef {
+            layer: self.layer,
+            at: u32::try_from(at)
+                .map_err(|_| self.damaged(format!("record at footer offset {at}")))?,
+        };
+        self.name = name;
+        match head.op {
+            Op::Tombstone => {
+                let old = self.arrays.remove(name);
+                self.once(name, old.as_ref())?;
+                self.deleted.insert(name);
+                self.current = Current::None;
+            }
+            Op::Define(dtype) => {
+                check_definition(
+                    dtype,
+                    &def.shape,
+                    &def.chunk_shape,
+                    def.dimension_names.len(),
+                    def.fill_value.as_ref(),
+                    &mut self.grid,
+                )
+                .map_err(|e| self.damaged(format!("array {name:?}: {e}")))?;
+                let old = self
+                    .arrays
+                    .define(name, IndexedArray::new(here, head.defined_seq))
+                    .map_err(|_| self.damaged("too many arrays".into()))?;
+                self.once(name, old.as_ref())?;
+                self.current = Current::Define(dtype);
+            }
+            Op::Update => {
+                let lower = self.lower;
+                self.once(name, self.arrays.get(name))?;
+                let Some(array) = self.arrays.get_mut(name) else {
+                    return Err(self.damaged(format!(
+                        "update of array {name:?}, which no lower layer defines"
+                    )));
+                };
+                let info = Arc::clone(array.info_in(lower)?);
+                array.updates.push(here);
+                if array.chunks.get().is_some() || array.attrs.get().is_some() {
+                    self.merge.push((name.to_owned(), here));
+                }
+                self.current = Current::Update(info);
+            }
+        }
+        Ok(())
+    }
+
+    fn chunk(&mut self, c: ChunkRecord) -> Result<()> {
+        let name = self.name;
+        let (grid, dtype) = match &self.current {
+            Current::None => {
+                return Err(self.damaged(format!("array {name:?}: a chunk in a tombstone")));
+            }
+            Current::Define(dtype) => (&self.grid, *dtype),
+            Current::Update(info) => (&info.grid, info.meta.dtype),
+        };
+        let len = grid.chunk_len_at(c.index).ok_or_else(|| {
+            self.damaged(format!(
+                "array {name:?}: chunk index {} outside its grid of {} chunks",
+                c.index,
+                grid.num_chunks()
+            ))
+        })?;
+        if !c.stats.plausible(dtype, len) {
+            return Err(self.damaged(format!(
+                "array {name:?}: chunk {} has statistics that cannot belong to {len} {dtype} elements",
+                c.index
+            )));
+        }
+        if let Some(expected) = fixed_chunk_bytes(dtype, len)
+            && expected != c.len
+        {
+            return Err(self.damaged(format!(
+                "array {name:?}: chunk {} holds {} bytes, expected {expected}",
+                c.index, c.len
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_ordered_by_prefix_then_whole_are_in_string_order() {
+        let keys = [
+            "",
+            "\0",
+            "a",
+            "a\0",
+            "ab",
+            "abcdefgh",
+            "abcdefgh\0",
+            "abcdefghi",
+            "abcdefgi",
+            "abcdefg",
+            "b",
+            "units",
+            "units_long",
+            "ß",
+            "\u{10ffff}",
+            "attr_00",
+            "attr_19",
+        ];
+        let mut by_prefix: Vec<&str> = keys.to_vec();
+        by_prefix.sort_by(|a, b| prefix(a).cmp(&prefix(b)).then_with(|| a.cmp(b)));
+        let mut by_string = keys.to_vec();
+        by_string.sort();
+        assert_eq!(by_prefix, by_string);
+
+        let mut set = AttrSet::default();
+        for (i, k) in keys.iter().enumerate() {
+            set.set(Arc::from(*k), AttributeValue::UInt64(i as u64), 1);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(set.get(k).unwrap().value, AttributeValue::UInt64(i as u64));
+        }
+        assert!(set.get("abcdefgh\0\0").is_none());
+        set.remove(Arc::from("ab"), 2);
+        assert!(set.get("ab").is_none());
+        assert_eq!(set.removed("ab"), Some(2));
+        let listed: Vec<&str> = set.all().iter().map(|a| &*a.key).collect();
+        assert_eq!(listed.len(), keys.len() - 1);
+        assert!(listed.windows(2).all(|w| w[0] < w[1]));
     }
 }

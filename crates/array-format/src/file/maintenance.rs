@@ -107,29 +107,57 @@ impl ArrayFile {
     /// Reads every frame of every visible layer, checks its CRC-32C,
     /// decompresses it and checks every chunk in it, and reports each
     /// damaged frame or chunk. Footers were checked when the file was
-    /// opened.
+    /// opened, but for attribute sections, which open passes over: those
+    /// are checked here (damage with no frame).
     ///
     /// Returns an error only when the file cannot be walked (a storage
     /// failure, a layer removed by another handle).
     pub async fn verify(&self) -> Result<VerifyReport> {
         let mut checks: HashMap<(u32, u32), Vec<ChunkCheck>> = HashMap::new();
+        let mut report = VerifyReport::default();
+        let record_damage = |e: Error| Damage {
+            path: match &e {
+                Error::Corrupted { path, .. } => path.clone(),
+                _ => self.store.base_path().to_string(),
+            },
+            frame: None,
+            offset: 0,
+            len: 0,
+            what: error_detail(e),
+        };
+        // Open checked the records but for the attribute sections it could
+        // pass over; a layer's are checked here, and each array's decoded.
+        for layer in &self.index.layers {
+            if let Err(e) = layer.records().check() {
+                report.damaged.push(record_damage(e));
+            }
+        }
         for array in self.index.arrays.values() {
-            let grid = &array.info.grid;
-            for (&index, c) in &array.chunks {
+            let decoded = self.index.info(array).and_then(|info| {
+                self.index.attrs(array)?;
+                Ok((info, self.index.chunks(array)?))
+            });
+            let (info, table) = match decoded {
+                Ok(d) => d,
+                Err(e) => {
+                    report.damaged.push(record_damage(e));
+                    continue;
+                }
+            };
+            let grid = &info.grid;
+            for (&index, c) in &table.chunks {
                 let n = grid
-                    .coord_of(index)
-                    .and_then(|coord| grid.chunk_len(&coord))
+                    .chunk_len_at(index)
                     .and_then(|n| usize::try_from(n).ok())
                     .unwrap_or(0);
                 checks.entry((c.layer, c.loc.frame)).or_default().push((
-                    array.info.meta.dtype,
+                    info.meta.dtype,
                     n,
                     c.loc.offset,
                     c.loc.len,
                 ));
             }
         }
-        let mut report = VerifyReport::default();
         for (layer_idx, layer) in self.index.layers.iter().enumerate() {
             report.layers += 1;
             let mut start = 0usize;
@@ -248,8 +276,11 @@ impl ArrayFile {
                 .any(|l| l.header.seq == obj.seq && &l.header.layer_id == id)
         };
         Ok(
-            match LayerReader::open(&self.store, obj.path.clone()).await {
-                Ok((reader, _)) => Some(Version {
+            match LayerReader::open(&self.store, obj.path.clone())
+                .await
+                .and_then(|reader| reader.records().check().map(|()| reader))
+            {
+                Ok(reader) => Some(Version {
                     layer: obj.seq,
                     snapshot: reader.header.kind == LayerKind::Snapshot,
                     generation: reader.header.generation,

@@ -10,6 +10,7 @@
 //! | `read.rs` | `read_array`: plan, fetch, decode, copy |
 //! | `commit.rs` | `flush` and `compact` |
 
+mod arrays;
 mod commit;
 mod index;
 mod maintenance;

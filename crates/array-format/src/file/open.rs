@@ -15,7 +15,7 @@ use super::index::CommittedIndex;
 use super::{ArrayFile, FileConfig, Settings};
 use crate::codec::CompressionCodec;
 use crate::error::{Error, Result};
-use crate::format::{self, ArrayRecord, Footer, Id, LayerHeader, LayerKind};
+use crate::format::{self, Footer, Id, LayerHeader, LayerKind};
 use crate::layer::LayerReader;
 use crate::storage::{FileStore, LayerObject};
 
@@ -92,12 +92,14 @@ impl ArrayFile {
             frames: Vec::new(),
             arrays: Vec::new(),
         };
-        let tail = format::encode_tail(&footer);
+        let tail = bytes::Bytes::from(format::encode_tail(&footer));
         let size = tail.len() as u64;
-        fs.create_object(fs.base_path(), tail.into()).await?;
-        let (reader, records) = LayerReader::from_footer(fs.base_path().clone(), size, footer);
+        fs.create_object(fs.base_path(), tail.clone().into())
+            .await?;
+        let footer = tail.slice(..tail.len().saturating_sub(format::TRAILER_LEN));
+        let reader = LayerReader::written(fs.base_path().clone(), size, footer, 0)?;
         let mut index = CommittedIndex::default();
-        index.apply(Arc::new(reader), records)?;
+        index.apply(reader)?;
         Ok(Self {
             store: fs,
             settings: Settings::from_config(config),
@@ -192,8 +194,8 @@ pub(crate) async fn load_index(fs: &FileStore, as_of: Option<u64>) -> Result<(Co
     }
 }
 
-async fn open_layer(fs: &FileStore, obj: &LayerObject) -> Result<(LayerReader, Vec<ArrayRecord>)> {
-    let (reader, records) = LayerReader::open(fs, obj.path.clone()).await?;
+async fn open_layer(fs: &FileStore, obj: &LayerObject) -> Result<LayerReader> {
+    let reader = LayerReader::open(fs, obj.path.clone()).await?;
     if reader.header.seq != obj.seq {
         return Err(Error::corrupted(
             obj.path.as_ref(),
@@ -203,7 +205,7 @@ async fn open_layer(fs: &FileStore, obj: &LayerObject) -> Result<(LayerReader, V
             ),
         ));
     }
-    Ok((reader, records))
+    Ok(reader)
 }
 
 /// One attempt; a gap in the listing is reported as `Vanished` (worth a
@@ -231,13 +233,13 @@ async fn try_load(fs: &FileStore, as_of: Option<u64>, last: bool) -> Result<(Com
         });
     }
     let anchor = open_layer(fs, anchor_obj).await?;
-    let dataset_id = anchor.0.header.dataset_id;
+    let dataset_id = anchor.header.dataset_id;
     let latest = if latest_obj.seq == 0 {
         None
     } else {
         Some(open_layer(fs, latest_obj).await?)
     };
-    let generation = latest.as_ref().map_or(0, |(l, _)| l.header.generation);
+    let generation = latest.as_ref().map_or(0, |l| l.header.generation);
 
     // Every layer from the snapshot up to the newest must be present.
     let mut chain: Vec<&LayerObject> = Vec::new();
@@ -279,12 +281,12 @@ async fn try_load(fs: &FileStore, as_of: Option<u64>, last: bool) -> Result<(Com
     for o in chain.into_iter().filter(|o| o.seq != 0) {
         opens.push(open_layer(fs, o));
     }
-    let middle: Vec<(LayerReader, Vec<ArrayRecord>)> = futures::stream::iter(opens)
+    let middle: Vec<LayerReader> = futures::stream::iter(opens)
         .buffered(OPEN_CONCURRENCY)
         .try_collect()
         .await?;
 
-    let mut layers: Vec<(LayerReader, Vec<ArrayRecord>)> = Vec::with_capacity(middle.len() + 2);
+    let mut layers: Vec<LayerReader> = Vec::with_capacity(middle.len() + 2);
     if generation == 0 {
         layers.push(anchor);
     }
@@ -293,7 +295,7 @@ async fn try_load(fs: &FileStore, as_of: Option<u64>, last: bool) -> Result<(Com
 
     let mut index = CommittedIndex::default();
     let mut prev: Option<Id> = None;
-    for (i, (reader, records)) in layers.into_iter().enumerate() {
+    for (i, reader) in layers.into_iter().enumerate() {
         let h = &reader.header;
         let path = reader.path.to_string();
         if h.dataset_id != dataset_id {
@@ -322,7 +324,7 @@ async fn try_load(fs: &FileStore, as_of: Option<u64>, last: bool) -> Result<(Com
             ));
         }
         prev = Some(h.layer_id);
-        index.apply(Arc::new(reader), records)?;
+        index.apply(reader)?;
     }
     Ok((index, dataset_id))
 }

@@ -93,7 +93,7 @@ impl ArrayFile {
         // (layer, frame) -> position in that layer's frame list.
         let mut positions: HashMap<(u32, u32), usize> = HashMap::new();
         for (slot, &index) in indices.iter().enumerate() {
-            match array.chunk(index) {
+            match array.chunk(index)? {
                 ChunkSource::Missing => out.push(None),
                 ChunkSource::Pending(c) => {
                     let pending = self.pending.as_ref().ok_or_else(|| {
@@ -165,7 +165,7 @@ impl ArrayFile {
         region: &Region,
     ) -> Result<Route> {
         let (ChunkSource::Committed(c), Some(esize)) =
-            (resolved.chunk(index), T::DTYPE.element_size())
+            (resolved.chunk(index)?, T::DTYPE.element_size())
         else {
             return Ok(Route::General);
         };

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::ArrayFile;
-use super::index::{ChunkRef, IndexedArray};
+use super::index::{ChunkRef, CommittedIndex, IndexedArray};
 use crate::element::ArrayElement;
 use crate::error::{Error, Result};
 use crate::layer::{Base, PendingArray, PendingChunk, PendingOp};
@@ -20,7 +20,9 @@ pub(crate) enum Resolved<'a> {
         record: &'a PendingArray,
     },
     Committed {
+        index: &'a CommittedIndex,
         array: &'a IndexedArray,
+        info: &'a Arc<ArrayInfo>,
         record: Option<&'a PendingArray>,
     },
 }
@@ -35,37 +37,49 @@ pub(crate) enum ChunkSource<'a> {
 impl<'a> Resolved<'a> {
     pub(crate) fn info(&self) -> &'a Arc<ArrayInfo> {
         match self {
-            Resolved::Pending { info, .. } => info,
-            Resolved::Committed { array, .. } => &array.info,
+            Resolved::Pending { info, .. } | Resolved::Committed { info, .. } => info,
         }
     }
 
-    pub(crate) fn chunk(&self, index: u64) -> ChunkSource<'a> {
-        match self {
+    /// Where chunk `index` is; decodes the committed chunk table on first
+    /// use.
+    pub(crate) fn chunk(&self, index: u64) -> Result<ChunkSource<'a>> {
+        Ok(match self {
             Resolved::Pending { record, .. } => record
                 .chunks
                 .get(&index)
                 .map_or(ChunkSource::Missing, ChunkSource::Pending),
-            Resolved::Committed { array, record } => {
+            Resolved::Committed {
+                index: committed,
+                array,
+                record,
+                ..
+            } => {
                 if let Some(c) = record.and_then(|r| r.chunks.get(&index)) {
-                    return ChunkSource::Pending(c);
+                    return Ok(ChunkSource::Pending(c));
                 }
-                array
+                committed
+                    .chunks(array)?
                     .chunks
                     .get(&index)
                     .map_or(ChunkSource::Missing, ChunkSource::Committed)
             }
-        }
+        })
     }
 
-    fn attribute(&self, key: &str) -> Option<&'a AttributeValue> {
-        match self {
+    fn attribute(&self, key: &str) -> Result<Option<&'a AttributeValue>> {
+        Ok(match self {
             Resolved::Pending { record, .. } => record.attrs.get(key).and_then(Option::as_ref),
-            Resolved::Committed { array, record } => match record.and_then(|r| r.attrs.get(key)) {
+            Resolved::Committed {
+                index,
+                array,
+                record,
+                ..
+            } => match record.and_then(|r| r.attrs.get(key)) {
                 Some(change) => change.as_ref(),
-                None => array.attrs.get(key).map(|(v, _)| v),
+                None => index.attrs(array)?.get(key).map(|a| &a.value),
             },
-        }
+        })
     }
 }
 
@@ -88,30 +102,21 @@ impl ArrayFile {
     }
 
     pub(crate) fn resolve(&self, name: &str) -> Result<Resolved<'_>> {
-        match self.pending.as_ref().and_then(|p| p.get(name)) {
+        let record = match self.pending.as_ref().and_then(|p| p.get(name)) {
             Some(record) => match &record.op {
-                PendingOp::Tombstone => Err(not_found(name)),
-                PendingOp::Define(info) => Ok(Resolved::Pending { info, record }),
-                PendingOp::Update => self
-                    .index
-                    .arrays
-                    .get(name)
-                    .map(|array| Resolved::Committed {
-                        array,
-                        record: Some(record),
-                    })
-                    .ok_or_else(|| not_found(name)),
+                PendingOp::Tombstone => return Err(not_found(name)),
+                PendingOp::Define(info) => return Ok(Resolved::Pending { info, record }),
+                PendingOp::Update => Some(record),
             },
-            None => self
-                .index
-                .arrays
-                .get(name)
-                .map(|array| Resolved::Committed {
-                    array,
-                    record: None,
-                })
-                .ok_or_else(|| not_found(name)),
-        }
+            None => None,
+        };
+        let array = self.index.arrays.get(name).ok_or_else(|| not_found(name))?;
+        Ok(Resolved::Committed {
+            index: &self.index,
+            array,
+            info: self.index.info(array)?,
+            record,
+        })
     }
 
     /// The merged metadata of array `name`.
@@ -122,26 +127,32 @@ impl ArrayFile {
     /// Every visible array (pending definitions and deletions included), in
     /// definition order.
     pub fn list_arrays(&self) -> Vec<MergedArrayMeta> {
-        let mut out: Vec<((u64, u64), &MergedArrayMeta)> = Vec::new();
-        for (name, a) in &self.index.arrays {
+        let mut out: Vec<MergedArrayMeta> = Vec::with_capacity(self.index.arrays.len());
+        // Committed arrays come in definition order.
+        for (name, a) in self.index.arrays.iter() {
             let hidden = self
                 .pending
                 .as_ref()
                 .and_then(|p| p.get(name))
                 .is_some_and(|r| !matches!(r.op, PendingOp::Update));
-            if !hidden {
-                out.push(((a.order.0, u64::from(a.order.1)), &a.info.meta));
+            // Open checked every definition, so decoding one cannot fail
+            // here; if it did, `get_array` would report the damage.
+            if !hidden && let Ok(info) = self.index.info(a) {
+                out.push(info.meta.clone());
             }
         }
         if let Some(p) = &self.pending {
-            for (_, r) in p.arrays() {
-                if let PendingOp::Define(info) = &r.op {
-                    out.push(((u64::MAX, r.order), &info.meta));
-                }
-            }
+            let mut defined: Vec<(u64, &MergedArrayMeta)> = p
+                .arrays()
+                .filter_map(|(_, r)| match &r.op {
+                    PendingOp::Define(info) => Some((r.order, &info.meta)),
+                    _ => None,
+                })
+                .collect();
+            defined.sort_by_key(|(order, _)| *order);
+            out.extend(defined.into_iter().map(|(_, m)| m.clone()));
         }
-        out.sort_by_key(|a| a.0);
-        out.into_iter().map(|(_, m)| m.clone()).collect()
+        out
     }
 
     /// Statistics of array `name` as of the last commit; `None` for arrays
@@ -170,25 +181,34 @@ impl ArrayFile {
         if self.index.layers.len() <= 1 && self.index.latest_seq() == 0 {
             return None;
         }
-        self.index.arrays.get(name).map(IndexedArray::stats)
+        let array = self.index.arrays.get(name)?;
+        self.index.stats(array).ok()
     }
 
     /// Statistics of every committed array, in definition order.
     pub fn stats(&self) -> StatsFile {
-        let mut arrays: Vec<&IndexedArray> = self.index.arrays.values().collect();
-        arrays.sort_by_key(|a| a.order);
         StatsFile {
-            arrays: arrays.into_iter().map(|a| a.stats().clone()).collect(),
+            arrays: self
+                .index
+                .arrays
+                .values()
+                .filter_map(|a| self.index.stats(a).ok().cloned())
+                .collect(),
         }
     }
 
     /// Attribute `key` of array `name`; `None` if the array has no such
     /// attribute.
+    ///
+    /// Errors: [`Error::ArrayNotFound`], and [`Error::Corrupted`] when the
+    /// array's stored attributes are damaged (they are checked when the
+    /// array's attributes are first read, not when the file is opened).
     pub fn get_attribute(&self, name: &str, key: &str) -> Result<Option<&AttributeValue>> {
-        Ok(self.resolve(name)?.attribute(key))
+        self.resolve(name)?.attribute(key)
     }
 
-    /// Every attribute of array `name`, sorted by key.
+    /// Every attribute of array `name`, sorted by key. Errors as
+    /// [`get_attribute`](Self::get_attribute).
     pub fn attributes(&self, name: &str) -> Result<Vec<(String, AttributeValue)>> {
         let r = self.resolve(name)?;
         let mut out: std::collections::BTreeMap<&str, &AttributeValue> = Default::default();
@@ -200,9 +220,14 @@ impl ArrayFile {
                     }
                 }
             }
-            Resolved::Committed { array, record } => {
-                for (k, (v, _)) in &array.attrs {
-                    out.insert(k, v);
+            Resolved::Committed {
+                index,
+                array,
+                record,
+                ..
+            } => {
+                for a in index.attrs(array)?.all() {
+                    out.insert(&a.key, &a.value);
                 }
                 for (k, change) in record.map(|r| &r.attrs).into_iter().flatten() {
                     match change {
@@ -246,10 +271,10 @@ impl ArrayFile {
     pub fn remove_attribute(&mut self, name: &str, key: &str) -> Result<bool> {
         let resolved = self.resolve(name)?;
         let base = self.base_of(&resolved);
-        let existed = resolved.attribute(key).is_some();
+        let existed = resolved.attribute(key)?.is_some();
         let defined_here = matches!(resolved, Resolved::Pending { .. });
         let committed_has = match resolved {
-            Resolved::Committed { array, .. } => array.attrs.contains_key(key),
+            Resolved::Committed { index, array, .. } => index.attrs(array)?.get(key).is_some(),
             Resolved::Pending { .. } => false,
         };
         if !existed && !committed_has {
@@ -352,7 +377,7 @@ impl ArrayFile {
     /// the name again starts an empty array.
     pub fn delete(&mut self, name: &str) -> Result<()> {
         let base = self.base_of(&self.resolve(name)?);
-        let committed = self.index.arrays.contains_key(name);
+        let committed = self.index.arrays.contains(name);
         let pending = self.pending_mut()?;
         if committed {
             pending.tombstone(name, base);
@@ -382,7 +407,7 @@ impl ArrayFile {
     pub fn array_storage(&self, name: &str) -> Result<ArrayStorage> {
         let array = self.index.arrays.get(name).ok_or_else(|| not_found(name))?;
         let mut out = ArrayStorage::default();
-        for (&index, c) in &array.chunks {
+        for (&index, c) in &self.index.chunks(array)?.chunks {
             out.written_chunks.push(index);
             out.raw_bytes += c.loc.len;
             let frame = self

@@ -56,11 +56,24 @@ impl ArrayFile {
 
     /// Whether `array` changed after layer `since` (definition, any chunk or
     /// attribute).
-    fn changed_since(array: &IndexedArray, record: &PendingArray, since: u64) -> bool {
-        array.defined_seq != record.base.defined_seq
-            || array.chunks.values().any(|c| c.seq > since)
-            || array.attrs.values().any(|(_, seq)| *seq > since)
-            || array.removed_attrs.values().any(|seq| *seq > since)
+    fn changed_since(
+        &self,
+        array: &IndexedArray,
+        record: &PendingArray,
+        since: u64,
+    ) -> Result<bool> {
+        if array.defined_seq != record.base.defined_seq {
+            return Ok(true);
+        }
+        let attrs = self.index.attrs(array)?;
+        Ok(self
+            .index
+            .chunks(array)?
+            .chunks
+            .values()
+            .any(|c| c.seq > since)
+            || attrs.all().iter().any(|a| a.seq > since)
+            || attrs.removal_seqs().any(|seq| seq > since))
     }
 
     /// Fails with [`Error::Conflict`] if a pending change collides with a
@@ -80,7 +93,7 @@ impl ArrayFile {
                             array.defined_seq
                         )));
                     }
-                    if Self::changed_since(array, record, record.base.seq) {
+                    if self.changed_since(array, record, record.base.seq)? {
                         return Err(self.conflict(format!(
                             "array {name:?}, deleted and redefined here, was changed by another writer"
                         )));
@@ -89,7 +102,7 @@ impl ArrayFile {
                 (PendingOp::Define(_), None) => {}
                 (PendingOp::Tombstone, None) => {}
                 (PendingOp::Tombstone, Some(array)) => {
-                    if Self::changed_since(array, record, record.base.seq) {
+                    if self.changed_since(array, record, record.base.seq)? {
                         return Err(self.conflict(format!(
                             "array {name:?}, deleted here, was changed by another writer"
                         )));
@@ -107,28 +120,35 @@ impl ArrayFile {
                             array.defined_seq
                         )));
                     }
+                    let chunks = &self.index.chunks(array)?.chunks;
                     for (index, chunk) in &record.chunks {
-                        if let Some(c) = array.chunks.get(index)
+                        if let Some(c) = chunks.get(index)
                             && c.seq > chunk.base_seq
                         {
-                            let coord = array.info.grid.coord_of(*index).unwrap_or_default();
+                            let coord = self
+                                .index
+                                .info(array)?
+                                .grid
+                                .coord_of(*index)
+                                .unwrap_or_default();
                             return Err(self.conflict(format!(
                                 "chunk {coord:?} of array {name:?} was written by another writer (layer {})",
                                 c.seq
                             )));
                         }
                     }
+                    if record.attrs.is_empty() {
+                        continue;
+                    }
+                    // Only arrays whose attributes change here decode theirs.
+                    let attrs = self.index.attrs(array)?;
                     for key in record.attrs.keys() {
                         let base = record
                             .attr_bases
                             .get(key)
                             .copied()
                             .unwrap_or(record.base.seq);
-                        let changed = array
-                            .attrs
-                            .get(key)
-                            .map(|(_, seq)| *seq)
-                            .or_else(|| array.removed_attrs.get(key).copied());
+                        let changed = attrs.get(key).map(|a| a.seq).or_else(|| attrs.removed(key));
                         if let Some(seq) = changed
                             && seq > base
                         {
@@ -152,7 +172,7 @@ impl ArrayFile {
         let listed = self.store.list_layers().await?;
         for obj in listed.iter().filter(|o| o.seq > ours.header.seq) {
             let reader = match LayerReader::open(&self.store, obj.path.clone()).await {
-                Ok((reader, _)) => reader,
+                Ok(reader) => reader,
                 Err(Error::Vanished { .. }) => continue,
                 Err(e) => return Err(e),
             };

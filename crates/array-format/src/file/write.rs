@@ -112,11 +112,13 @@ impl ArrayFile {
             // refresh in between cannot hide another writer's change.
             let bases: Vec<u64> = partial
                 .iter()
-                .map(|&i| match resolved.chunk(i) {
-                    super::schema::ChunkSource::Pending(c) => c.base_seq,
-                    _ => latest,
+                .map(|&i| {
+                    Ok(match resolved.chunk(i)? {
+                        super::schema::ChunkSource::Pending(c) => c.base_seq,
+                        _ => latest,
+                    })
                 })
-                .collect();
+                .collect::<Result<_>>()?;
             (self.load_chunks(&resolved, &partial).await?, bases)
         };
 

@@ -1,16 +1,25 @@
-//! The footer: a layer's identity, block and frame tables, and array records.
+//! The footer: a layer's identity, block and frame tables, attribute
+//! region and array records; the footer's encoding, and the decoding of
+//! everything before the array records (which `records.rs` reads).
 //!
-//! The byte layout is specified in `docs/FORMAT.md`; this module is its only
-//! implementation. Decoding validates everything that can be checked without
-//! the layers below (table bounds, orderings, enum tags, UTF-8); what depends
-//! on lower layers (an update record's chunk indices) is checked when the
-//! merged index is built.
+//! The byte layout is specified in `docs/FORMAT.md`; this module and its
+//! siblings are its only implementation. Decoding validates everything that
+//! can be checked without the layers below (table bounds, orderings, enum
+//! tags, UTF-8).
+
+use std::ops::Range;
+use std::sync::Arc;
 
 use crate::dtype::DType;
-use crate::stats::{ChunkStats, MinMax, StatValue};
+use crate::stats::{ChunkStats, MinMax};
 use crate::value::{AttributeValue, FillValue};
 
+#[cfg(test)]
+use super::records::{AttrEntry, DefParts, Names, Op, RecordHead, RecordTable, RecordVisitor};
+use super::values::{put_attr, put_fill, put_stat};
 use super::wire::{WireReader, WireResult, WireWriter};
+#[cfg(test)]
+use crate::error::{Error, Result};
 
 /// A 128-bit random identifier.
 pub(crate) type Id = [u8; 16];
@@ -148,9 +157,9 @@ pub(crate) struct Footer {
     pub(crate) arrays: Vec<ArrayRecord>,
 }
 
-const OP_DEFINE: u8 = 0;
-const OP_UPDATE: u8 = 1;
-const OP_TOMBSTONE: u8 = 2;
+pub(super) const OP_DEFINE: u8 = 0;
+pub(super) const OP_UPDATE: u8 = 1;
+pub(super) const OP_TOMBSTONE: u8 = 2;
 
 const KIND_SNAPSHOT: u8 = 0;
 const KIND_DELTA: u8 = 1;
@@ -159,266 +168,12 @@ const KIND_DELTA: u8 = 1;
 /// enough that a damaged count cannot make decoding slow.
 pub(crate) const MAX_RANK: u64 = 64;
 
-// ── values ──────────────────────────────────────────────────────────
-
-fn put_fill(w: &mut WireWriter, v: Option<&FillValue>) {
-    match v {
-        None => w.u8(0),
-        Some(FillValue::Bool(b)) => {
-            w.u8(1);
-            w.u8(u8::from(*b));
-        }
-        Some(FillValue::Int(i)) => {
-            w.u8(2);
-            w.ivar(*i);
-        }
-        Some(FillValue::UInt(u)) => {
-            w.u8(3);
-            w.var(*u);
-        }
-        Some(FillValue::Float(f)) => {
-            w.u8(4);
-            w.f64(*f);
-        }
-        Some(FillValue::String(s)) => {
-            w.u8(5);
-            w.str(s);
-        }
-        Some(FillValue::TimestampNs(t)) => {
-            w.u8(6);
-            w.ivar(*t);
-        }
-        Some(FillValue::Binary(b)) => {
-            w.u8(7);
-            w.bytes(b);
-        }
-    }
-}
-
-fn get_fill(r: &mut WireReader<'_>) -> WireResult<Option<FillValue>> {
-    let at = r.position();
-    Ok(Some(match r.u8("fill value tag")? {
-        0 => return Ok(None),
-        1 => FillValue::Bool(get_bool(r, "bool fill value")?),
-        2 => FillValue::Int(r.ivar("int fill value")?),
-        3 => FillValue::UInt(r.var("uint fill value")?),
-        4 => FillValue::Float(r.f64("float fill value")?),
-        5 => FillValue::String(r.string("string fill value")?),
-        6 => FillValue::TimestampNs(r.ivar("timestamp fill value")?),
-        7 => FillValue::Binary(r.bytes("binary fill value")?.to_vec()),
-        t => return Err(format!("unknown fill value tag {t} at footer offset {at}")),
-    }))
-}
-
-fn get_bool(r: &mut WireReader<'_>, what: &str) -> WireResult<bool> {
-    let at = r.position();
-    match r.u8(what)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        b => Err(format!("{what} at footer offset {at} is {b}, not 0 or 1")),
-    }
-}
-
-fn put_stat(w: &mut WireWriter, v: &StatValue) {
-    match v {
-        StatValue::Int(i) => {
-            w.u8(1);
-            w.ivar(*i);
-        }
-        StatValue::UInt(u) => {
-            w.u8(2);
-            w.var(*u);
-        }
-        StatValue::Float(f) => {
-            w.u8(3);
-            w.f64(*f);
-        }
-        StatValue::Bytes(b) => {
-            w.u8(4);
-            w.bytes(b);
-        }
-        StatValue::TimestampNs(t) => {
-            w.u8(5);
-            w.ivar(*t);
-        }
-    }
-}
-
-fn get_stat(r: &mut WireReader<'_>) -> WireResult<StatValue> {
-    let at = r.position();
-    Ok(match r.u8("statistic tag")? {
-        1 => StatValue::Int(r.ivar("int statistic")?),
-        2 => StatValue::UInt(r.var("uint statistic")?),
-        3 => StatValue::Float(r.f64("float statistic")?),
-        4 => StatValue::Bytes(r.bytes("bytes statistic")?.to_vec()),
-        5 => StatValue::TimestampNs(r.ivar("timestamp statistic")?),
-        t => return Err(format!("unknown statistic tag {t} at footer offset {at}")),
-    })
-}
-
-macro_rules! list {
-    ($w:expr, $tag:expr, $v:expr, $put:expr) => {{
-        $w.u8($tag);
-        $w.len($v.len());
-        for x in $v {
-            $put($w, x);
-        }
-    }};
-}
-
-fn put_attr(w: &mut WireWriter, v: &AttributeValue) {
-    use AttributeValue as A;
-    match v {
-        A::Bool(b) => {
-            w.u8(1);
-            w.u8(u8::from(*b));
-        }
-        A::Int8(x) => {
-            w.u8(2);
-            w.raw(&x.to_le_bytes());
-        }
-        A::Int16(x) => {
-            w.u8(3);
-            w.raw(&x.to_le_bytes());
-        }
-        A::Int32(x) => {
-            w.u8(4);
-            w.raw(&x.to_le_bytes());
-        }
-        A::Int64(x) => {
-            w.u8(5);
-            w.raw(&x.to_le_bytes());
-        }
-        A::UInt8(x) => {
-            w.u8(6);
-            w.raw(&x.to_le_bytes());
-        }
-        A::UInt16(x) => {
-            w.u8(7);
-            w.raw(&x.to_le_bytes());
-        }
-        A::UInt32(x) => {
-            w.u8(8);
-            w.raw(&x.to_le_bytes());
-        }
-        A::UInt64(x) => {
-            w.u8(9);
-            w.raw(&x.to_le_bytes());
-        }
-        A::Float32(x) => {
-            w.u8(10);
-            w.raw(&x.to_le_bytes());
-        }
-        A::Float64(x) => {
-            w.u8(11);
-            w.raw(&x.to_le_bytes());
-        }
-        A::String(s) => {
-            w.u8(12);
-            w.str(s);
-        }
-        A::Binary(b) => {
-            w.u8(13);
-            w.bytes(b);
-        }
-        A::BoolList(v) => list!(w, 14, v, |w: &mut WireWriter, x: &bool| w.u8(u8::from(*x))),
-        A::Int8List(v) => list!(w, 15, v, |w: &mut WireWriter, x: &i8| w
-            .raw(&x.to_le_bytes())),
-        A::Int16List(v) => list!(w, 16, v, |w: &mut WireWriter, x: &i16| w
-            .raw(&x.to_le_bytes())),
-        A::Int32List(v) => list!(w, 17, v, |w: &mut WireWriter, x: &i32| w
-            .raw(&x.to_le_bytes())),
-        A::Int64List(v) => list!(w, 18, v, |w: &mut WireWriter, x: &i64| w
-            .raw(&x.to_le_bytes())),
-        A::UInt8List(v) => list!(w, 19, v, |w: &mut WireWriter, x: &u8| w.u8(*x)),
-        A::UInt16List(v) => list!(w, 20, v, |w: &mut WireWriter, x: &u16| w
-            .raw(&x.to_le_bytes())),
-        A::UInt32List(v) => list!(w, 21, v, |w: &mut WireWriter, x: &u32| w
-            .raw(&x.to_le_bytes())),
-        A::UInt64List(v) => list!(w, 22, v, |w: &mut WireWriter, x: &u64| w
-            .raw(&x.to_le_bytes())),
-        A::Float32List(v) => list!(w, 23, v, |w: &mut WireWriter, x: &f32| w
-            .raw(&x.to_le_bytes())),
-        A::Float64List(v) => list!(w, 24, v, |w: &mut WireWriter, x: &f64| w
-            .raw(&x.to_le_bytes())),
-        A::StringList(v) => list!(w, 25, v, |w: &mut WireWriter, x: &String| w.str(x)),
-    }
-}
-
-fn fixed<const N: usize>(r: &mut WireReader<'_>, what: &str) -> WireResult<[u8; N]> {
-    let b = r.take(N, what)?;
-    <[u8; N]>::try_from(b).map_err(|_| format!("{what}: short read"))
-}
-
-fn get_list<T>(
-    r: &mut WireReader<'_>,
-    size: usize,
-    what: &str,
-    mut get: impl FnMut(&mut WireReader<'_>) -> WireResult<T>,
-) -> WireResult<Vec<T>> {
-    let n = r.count(size, what)?;
-    (0..n).map(|_| get(r)).collect()
-}
-
-fn get_attr(r: &mut WireReader<'_>, tag: u8, at: usize) -> WireResult<AttributeValue> {
-    use AttributeValue as A;
-    Ok(match tag {
-        1 => A::Bool(get_bool(r, "bool attribute")?),
-        2 => A::Int8(i8::from_le_bytes(fixed(r, "i8 attribute")?)),
-        3 => A::Int16(i16::from_le_bytes(fixed(r, "i16 attribute")?)),
-        4 => A::Int32(i32::from_le_bytes(fixed(r, "i32 attribute")?)),
-        5 => A::Int64(i64::from_le_bytes(fixed(r, "i64 attribute")?)),
-        6 => A::UInt8(u8::from_le_bytes(fixed(r, "u8 attribute")?)),
-        7 => A::UInt16(u16::from_le_bytes(fixed(r, "u16 attribute")?)),
-        8 => A::UInt32(u32::from_le_bytes(fixed(r, "u32 attribute")?)),
-        9 => A::UInt64(u64::from_le_bytes(fixed(r, "u64 attribute")?)),
-        10 => A::Float32(f32::from_le_bytes(fixed(r, "f32 attribute")?)),
-        11 => A::Float64(f64::from_le_bytes(fixed(r, "f64 attribute")?)),
-        12 => A::String(r.string("string attribute")?),
-        13 => A::Binary(r.bytes("binary attribute")?.to_vec()),
-        14 => A::BoolList(get_list(r, 1, "bool list", |r| {
-            get_bool(r, "bool list item")
-        })?),
-        15 => A::Int8List(get_list(r, 1, "i8 list", |r| {
-            fixed(r, "i8").map(i8::from_le_bytes)
-        })?),
-        16 => A::Int16List(get_list(r, 2, "i16 list", |r| {
-            fixed(r, "i16").map(i16::from_le_bytes)
-        })?),
-        17 => A::Int32List(get_list(r, 4, "i32 list", |r| {
-            fixed(r, "i32").map(i32::from_le_bytes)
-        })?),
-        18 => A::Int64List(get_list(r, 8, "i64 list", |r| {
-            fixed(r, "i64").map(i64::from_le_bytes)
-        })?),
-        19 => A::UInt8List(get_list(r, 1, "u8 list", |r| r.u8("u8"))?),
-        20 => A::UInt16List(get_list(r, 2, "u16 list", |r| {
-            fixed(r, "u16").map(u16::from_le_bytes)
-        })?),
-        21 => A::UInt32List(get_list(r, 4, "u32 list", |r| {
-            fixed(r, "u32").map(u32::from_le_bytes)
-        })?),
-        22 => A::UInt64List(get_list(r, 8, "u64 list", |r| {
-            fixed(r, "u64").map(u64::from_le_bytes)
-        })?),
-        23 => A::Float32List(get_list(r, 4, "f32 list", |r| {
-            fixed(r, "f32").map(f32::from_le_bytes)
-        })?),
-        24 => A::Float64List(get_list(r, 8, "f64 list", |r| {
-            fixed(r, "f64").map(f64::from_le_bytes)
-        })?),
-        25 => A::StringList(get_list(r, 1, "string list", |r| {
-            r.string("string list item")
-        })?),
-        t => return Err(format!("unknown attribute tag {t} at footer offset {at}")),
-    })
-}
-
 // ── footer ──────────────────────────────────────────────────────────
 
 impl Footer {
-    /// Encodes the footer. Frame offsets are implied by the block table, so
-    /// callers must lay frames out contiguously within each block.
+    /// Encodes the footer in the current format version. Frame offsets are
+    /// implied by the block table, so callers must lay frames out
+    /// contiguously within each block.
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut w = WireWriter::new();
         let h = &self.header;
@@ -472,8 +227,41 @@ impl Footer {
             w.str(k);
         }
 
-        w.len(self.arrays.len());
+        // Attribute sets live in a region of their own, ahead of the array
+        // records, each stored once however many arrays share it: open
+        // then reads only the compact records, and many arrays with the
+        // same attributes cost one copy.
+        let mut region = WireWriter::new();
+        let mut stored: std::collections::HashMap<Vec<u8>, (usize, usize)> = Default::default();
+        let mut placed: Vec<(usize, usize)> = Vec::with_capacity(self.arrays.len());
+        let mut section = WireWriter::new();
         for a in &self.arrays {
+            section.clear();
+            section.len(a.attrs.len());
+            for at in &a.attrs {
+                section.len(key_index.get(at.key.as_str()).copied().unwrap_or(0));
+                match &at.value {
+                    None => section.u8(0),
+                    Some(v) => put_attr(&mut section, v),
+                }
+                section.var(at.seq);
+            }
+            let bytes = section.as_slice();
+            let at = match stored.get(bytes) {
+                Some(&at) => at,
+                None => {
+                    let at = (region.as_slice().len(), bytes.len());
+                    region.raw(bytes);
+                    stored.insert(bytes.to_vec(), at);
+                    at
+                }
+            };
+            placed.push(at);
+        }
+        w.bytes(region.as_slice());
+
+        w.len(self.arrays.len());
+        for (a, &(attrs_at, attrs_len)) in self.arrays.iter().zip(&placed) {
             w.str(&a.name);
             match &a.op {
                 RecordOp::Define(d) => {
@@ -498,15 +286,8 @@ impl Footer {
                     continue;
                 }
             }
-            w.len(a.attrs.len());
-            for at in &a.attrs {
-                w.len(key_index.get(at.key.as_str()).copied().unwrap_or(0));
-                match &at.value {
-                    None => w.u8(0),
-                    Some(v) => put_attr(&mut w, v),
-                }
-                w.var(at.seq);
-            }
+            w.len(attrs_at);
+            w.len(attrs_len);
             w.len(a.chunks.len());
             let mut prev = 0u64;
             for (i, c) in a.chunks.iter().enumerate() {
@@ -531,9 +312,109 @@ impl Footer {
         w.into_inner()
     }
 
-    /// Decodes and validates a footer that ends where the data region ends at
-    /// `data_end` (the byte offset where the footer starts).
+    /// Decodes and validates a whole footer, every record materialised. Open
+    /// reads footers with [`FooterTables`] and [`RecordTable::walk`], which
+    /// check exactly the same and allocate nothing per record.
+    #[cfg(test)]
     pub(crate) fn decode(buf: &[u8], data_end: u64) -> WireResult<Footer> {
+        let t = FooterTables::decode(buf, data_end, super::FORMAT_VERSION)?;
+        let mut collect = Collect {
+            keys: &t.keys,
+            names: Names::default(),
+            arrays: Vec::with_capacity(t.array_count),
+        };
+        t.records("footer", buf)
+            .walk(&mut collect, true)
+            .map_err(|e| e.to_string())?;
+        let arrays = collect.arrays;
+        Ok(Footer {
+            header: t.header,
+            codecs: t.codecs,
+            blocks: t.blocks,
+            frames: t.frames,
+            arrays,
+        })
+    }
+}
+
+/// Rebuilds the records of a walk, for [`Footer::decode`].
+#[cfg(test)]
+struct Collect<'k> {
+    keys: &'k [Arc<str>],
+    names: Names<'k>,
+    arrays: Vec<ArrayRecord>,
+}
+
+#[cfg(test)]
+impl<'a: 'k, 'k> RecordVisitor<'a> for Collect<'k> {
+    fn record(&mut self, _at: usize, head: &RecordHead<'a>, def: &DefParts<'a>) -> Result<()> {
+        self.names.once("footer", head.name)?;
+        let op = match head.op {
+            Op::Define(dtype) => RecordOp::Define(def.to_def(dtype)),
+            Op::Update => RecordOp::Update,
+            Op::Tombstone => RecordOp::Tombstone,
+        };
+        self.arrays.push(ArrayRecord {
+            name: head.name.to_owned(),
+            op,
+            defined_seq: head.defined_seq,
+            attrs: Vec::new(),
+            chunks: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn attr(&mut self, attr: AttrEntry<'a>) -> Result<()> {
+        let value = attr
+            .value
+            .map(|v| v.decode())
+            .transpose()
+            .map_err(|e| Error::corrupted("footer", e))?;
+        let key = self.keys.get(attr.key).map_or("", |k| k).to_owned();
+        if let Some(a) = self.arrays.last_mut() {
+            a.attrs.push(AttrRecord {
+                key,
+                value,
+                seq: attr.seq,
+            });
+        }
+        Ok(())
+    }
+
+    fn chunk(&mut self, chunk: ChunkRecord) -> Result<()> {
+        if let Some(a) = self.arrays.last_mut() {
+            a.chunks.push(chunk);
+        }
+        Ok(())
+    }
+}
+
+/// The parts of a footer before the array records, decoded and checked, and
+/// where the records begin.
+#[derive(Debug, Clone)]
+pub(crate) struct FooterTables {
+    pub(crate) header: LayerHeader,
+    pub(crate) codecs: Vec<String>,
+    pub(crate) blocks: Vec<BlockEntry>,
+    pub(crate) frames: Vec<FrameEntry>,
+    /// The attribute key dictionary.
+    pub(crate) keys: Vec<Arc<str>>,
+    /// The format version (from the trailer).
+    pub(crate) version: u16,
+    /// Where the attribute region lies in the footer (empty before version
+    /// 3, whose records hold their attributes inline).
+    pub(crate) attrs_region: Range<usize>,
+    /// Number of array records.
+    pub(crate) array_count: usize,
+    /// Footer offset of the first array record.
+    pub(crate) arrays_at: usize,
+}
+
+impl FooterTables {
+    /// Decodes and validates everything before the array records of a
+    /// footer of format `version` that ends where the data region ends, at
+    /// `data_end` (the byte offset where the footer starts).
+    pub(crate) fn decode(buf: &[u8], data_end: u64, version: u16) -> WireResult<Self> {
         let mut r = WireReader::new(buf);
         let header = LayerHeader {
             dataset_id: r.id("dataset id")?,
@@ -642,56 +523,66 @@ impl Footer {
 
         let n = r.count(1, "attribute key count")?;
         let keys = (0..n)
-            .map(|_| r.string("attribute key"))
-            .collect::<WireResult<Vec<_>>>()?;
+            .map(|_| r.str("attribute key").map(Arc::from))
+            .collect::<WireResult<Vec<Arc<str>>>>()?;
         if let Some(dup) = duplicate(&keys) {
             return Err(format!("attribute key {dup:?} is listed twice"));
         }
 
-        let n = r.count(2, "array count")?;
-        let mut arrays = Vec::with_capacity(n);
-        let mut names = std::collections::HashSet::with_capacity(n);
-        for _ in 0..n {
-            let rec = decode_array(&mut r, &keys, &frames, header.seq)?;
-            if !names.insert(rec.name.clone()) {
-                return Err(format!("array {:?} appears twice in one layer", rec.name));
-            }
-            arrays.push(rec);
-        }
-        if !r.is_empty() {
-            return Err(format!(
-                "{} unexpected bytes after the array table",
-                r.remaining()
-            ));
-        }
-        check_frame_sizes(&codecs, &blocks, &frames, &arrays)?;
-        Ok(Footer {
+        let attrs_region = if version >= 3 {
+            let len = r.count(1, "attribute region length")?;
+            let start = r.position();
+            r.take(len, "attribute region")?;
+            start..r.position()
+        } else {
+            0..0
+        };
+
+        let array_count = r.count(2, "array count")?;
+        Ok(FooterTables {
             header,
             codecs,
             blocks,
             frames,
-            arrays,
+            keys,
+            version,
+            attrs_region,
+            array_count,
+            arrays_at: r.position(),
         })
+    }
+
+    /// The array records of `buf`, the footer these tables were decoded
+    /// from; `path` names the layer in errors.
+    #[cfg(test)]
+    pub(crate) fn records<'a>(&'a self, path: &'a str, buf: &'a [u8]) -> RecordTable<'a> {
+        RecordTable {
+            path,
+            buf,
+            at: self.arrays_at,
+            count: self.array_count,
+            keys: &self.keys,
+            codecs: &self.codecs,
+            blocks: &self.blocks,
+            frames: &self.frames,
+            layer: self.header.seq,
+            version: self.version,
+            attrs_region: self.attrs_region.clone(),
+        }
     }
 }
 
 /// Bounds every frame's decompressed size by what refers to it, before any
-/// reader allocates it: no more than the chunks it holds (or a packed-frame
-/// target), equal to the stored size when uncompressed, and within LZ4's
-/// maximal expansion.
-fn check_frame_sizes(
+/// reader allocates it: no more than the chunks it holds (`extent`: where
+/// its last chunk ends) or a packed-frame target, equal to the stored size
+/// when uncompressed, and within LZ4's maximal expansion.
+pub(super) fn check_frame_sizes(
     codecs: &[String],
     blocks: &[BlockEntry],
     frames: &[FrameEntry],
-    arrays: &[ArrayRecord],
+    extent: &[u64],
 ) -> WireResult<()> {
-    let mut extent = vec![0u64; frames.len()];
-    for c in arrays.iter().flat_map(|a| &a.chunks) {
-        if let Some(e) = extent.get_mut(c.frame as usize) {
-            *e = (*e).max(c.offset.saturating_add(c.len));
-        }
-    }
-    for (i, (f, &end)) in frames.iter().zip(&extent).enumerate() {
+    for (i, (f, &end)) in frames.iter().zip(extent).enumerate() {
         if f.raw_len > end.max(super::MAX_PACKED_FRAME) {
             return Err(format!(
                 "frame {i} declares {} decompressed bytes but its chunks end at {end}",
@@ -718,179 +609,16 @@ fn check_frame_sizes(
     Ok(())
 }
 
-fn duplicate(items: &[String]) -> Option<&String> {
+fn duplicate<T: AsRef<str>>(items: &[T]) -> Option<&str> {
     let mut seen = std::collections::HashSet::with_capacity(items.len());
-    items.iter().find(|i| !seen.insert(i.as_str()))
-}
-
-/// A sequence number recorded in layer `layer`: never from a later layer.
-fn get_seq(r: &mut WireReader<'_>, layer: u64, what: &str) -> WireResult<u64> {
-    let at = r.position();
-    let v = r.var(what)?;
-    if v > layer {
-        return Err(format!(
-            "{what} {v} at footer offset {at} is newer than layer {layer} itself"
-        ));
-    }
-    Ok(v)
-}
-
-fn decode_array(
-    r: &mut WireReader<'_>,
-    keys: &[String],
-    frames: &[FrameEntry],
-    layer: u64,
-) -> WireResult<ArrayRecord> {
-    let name = r.string("array name")?;
-    if name.is_empty() {
-        return Err("an array record has an empty name".into());
-    }
-    let op_at = r.position();
-    let mut defined_seq = 0;
-    let op = match r.u8("array op")? {
-        OP_DEFINE => {
-            let code = r.u8("dtype")?;
-            let dtype = DType::from_code(code)
-                .ok_or_else(|| format!("array {name:?} has unknown dtype code {code}"))?;
-            let rank = r.bounded(MAX_RANK, "rank")?;
-            let shape = (0..rank)
-                .map(|_| r.var("shape"))
-                .collect::<WireResult<Vec<_>>>()?;
-            let chunk_shape = (0..rank)
-                .map(|_| r.var("chunk shape"))
-                .collect::<WireResult<Vec<_>>>()?;
-            let dimension_names = (0..rank)
-                .map(|_| r.string("dimension name"))
-                .collect::<WireResult<Vec<_>>>()?;
-            let fill_value = get_fill(r)?;
-            if let Some(f) = &fill_value
-                && f.canonical_for(dtype).as_ref() != Some(f)
-            {
-                return Err(format!(
-                    "array {name:?}: fill value {f} is not a canonical {dtype} value"
-                ));
-            }
-            defined_seq = get_seq(r, layer, "definition layer")?;
-            RecordOp::Define(ArrayDef {
-                dtype,
-                shape,
-                chunk_shape,
-                dimension_names,
-                fill_value,
-            })
-        }
-        OP_UPDATE => RecordOp::Update,
-        OP_TOMBSTONE => {
-            return Ok(ArrayRecord {
-                name,
-                op: RecordOp::Tombstone,
-                defined_seq: 0,
-                attrs: Vec::new(),
-                chunks: Vec::new(),
-            });
-        }
-        o => {
-            return Err(format!(
-                "array {name:?} has unknown op {o} at footer offset {op_at}"
-            ));
-        }
-    };
-
-    let n = r.count(2, "attribute count")?;
-    let mut attrs = Vec::with_capacity(n);
-    for _ in 0..n {
-        let k = r.bounded(keys.len().saturating_sub(1) as u64, "attribute key index")?;
-        let key = keys
-            .get(k)
-            .ok_or_else(|| format!("array {name:?} refers to missing attribute key {k}"))?;
-        let at = r.position();
-        let tag = r.u8("attribute tag")?;
-        let value = if tag == 0 {
-            if !matches!(op, RecordOp::Update) {
-                return Err(format!(
-                    "array {name:?}: attribute removal in a defining record"
-                ));
-            }
-            None
-        } else {
-            Some(get_attr(r, tag, at)?)
-        };
-        let seq = get_seq(r, layer, "attribute layer")?;
-        if attrs.iter().any(|a: &AttrRecord| &a.key == key) {
-            return Err(format!("array {name:?}: attribute {key:?} appears twice"));
-        }
-        attrs.push(AttrRecord {
-            key: key.clone(),
-            value,
-            seq,
-        });
-    }
-
-    let n = r.count(6, "chunk count")?;
-    let mut chunks = Vec::with_capacity(n);
-    let mut prev: Option<u64> = None;
-    for _ in 0..n {
-        let delta = r.var("chunk index")?;
-        let index = match prev {
-            None => delta,
-            Some(p) => {
-                if delta == 0 {
-                    return Err(format!("array {name:?}: chunk index {p} listed twice"));
-                }
-                p.checked_add(delta)
-                    .ok_or_else(|| format!("array {name:?}: chunk index overflows"))?
-            }
-        };
-        prev = Some(index);
-        let frame = r.bounded(frames.len().saturating_sub(1) as u64, "chunk frame")?;
-        let f = frames.get(frame).ok_or_else(|| {
-            format!("array {name:?}: chunk {index} refers to missing frame {frame}")
-        })?;
-        let offset = r.var("chunk offset")?;
-        let len = r.var("chunk length")?;
-        let seq = get_seq(r, layer, "chunk layer")?;
-        if offset.checked_add(len).is_none_or(|end| end > f.raw_len) {
-            return Err(format!(
-                "array {name:?}: chunk {index} ({len} bytes at {offset}) exceeds frame {frame} ({} bytes)",
-                f.raw_len
-            ));
-        }
-        let null_count = r.var("chunk null count")?;
-        let at = r.position();
-        let min_max = match r.u8("chunk statistics tag")? {
-            0 => MinMax::Empty,
-            1 => MinMax::Range {
-                min: get_stat(r)?,
-                max: get_stat(r)?,
-            },
-            2 => MinMax::Unavailable,
-            t => return Err(format!("unknown statistics tag {t} at footer offset {at}")),
-        };
-        chunks.push(ChunkRecord {
-            index,
-            seq,
-            frame: frame as u32,
-            offset,
-            len,
-            stats: ChunkStats {
-                null_count,
-                min_max,
-            },
-        });
-    }
-    Ok(ArrayRecord {
-        name,
-        op,
-        defined_seq,
-        attrs,
-        chunks,
-    })
+    items.iter().map(AsRef::as_ref).find(|i| !seen.insert(*i))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 pub(crate) mod tests {
     use super::*;
+    use crate::stats::StatValue;
 
     pub(crate) fn sample() -> Footer {
         Footer {
@@ -1031,6 +759,32 @@ pub(crate) mod tests {
         let back = Footer::decode(&bytes, 116).unwrap();
         // NaN fill values compare by bits, so the whole footer compares equal.
         assert_eq!(back, f);
+    }
+
+    #[test]
+    fn identical_attribute_sets_are_stored_once() {
+        let mut f = sample();
+        let attrs = vec![AttrRecord {
+            key: "note".into(),
+            value: Some(AttributeValue::String("stored-once".into())),
+            seq: 4,
+        }];
+        for name in ["a1", "a2", "a3"] {
+            f.arrays.push(ArrayRecord {
+                name: name.into(),
+                op: RecordOp::Update,
+                defined_seq: 0,
+                attrs: attrs.clone(),
+                chunks: vec![],
+            });
+        }
+        let bytes = f.encode();
+        let count = bytes
+            .windows(b"stored-once".len())
+            .filter(|w| w == b"stored-once")
+            .count();
+        assert_eq!(count, 1);
+        assert_eq!(Footer::decode(&bytes, 116).unwrap(), f);
     }
 
     #[test]

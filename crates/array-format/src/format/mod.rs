@@ -6,13 +6,16 @@
 //! rest of the crate but plain value types.
 
 pub(crate) mod footer;
+pub(crate) mod records;
 pub(crate) mod trailer;
+mod values;
 pub(crate) mod wire;
 
 pub(crate) use footer::{
-    ArrayDef, ArrayRecord, AttrRecord, BlockEntry, ChunkRecord, Footer, FrameEntry, Id,
-    LayerHeader, LayerKind, RecordOp,
+    ArrayDef, ArrayRecord, AttrRecord, BlockEntry, ChunkRecord, Footer, FooterTables, FrameEntry,
+    Id, LayerHeader, LayerKind, RecordOp,
 };
+pub(crate) use records::{DefParts, Op, RecordHead, RecordTable, RecordVisitor};
 pub(crate) use trailer::{TRAILER_LEN, Trailer, TrailerError};
 
 use crate::error::{Error, Result};
@@ -29,8 +32,12 @@ pub(crate) const MAX_FRAME_RAW_LEN: u64 = u32::MAX as u64;
 /// making a reader allocate more than the data it describes.
 pub(crate) const MAX_PACKED_FRAME: u64 = 64 * 1024 * 1024;
 
-/// The format version this build reads and writes.
-pub const FORMAT_VERSION: u16 = 2;
+/// The format version this build writes; it reads every version from
+/// [`MIN_FORMAT_VERSION`] to this one.
+pub const FORMAT_VERSION: u16 = 3;
+
+/// The oldest format version this build reads.
+pub const MIN_FORMAT_VERSION: u16 = 2;
 
 /// Footers larger than this are rejected before allocation; a footer of this
 /// size already describes tens of millions of chunks.
@@ -74,13 +81,14 @@ pub(crate) fn check_trailer(
     Ok((trailer, start..room))
 }
 
-/// Verifies the footer's checksum and decodes it.
-pub(crate) fn decode_footer(
+/// Verifies the footer's checksum and decodes everything before its array
+/// records; [`RecordTable::walk`] checks the records.
+pub(crate) fn decode_tables(
     bytes: &[u8],
     trailer: &Trailer,
     data_end: u64,
     path: &str,
-) -> Result<Footer> {
+) -> Result<FooterTables> {
     let crc = crc32c::crc32c(bytes);
     if crc != trailer.footer_crc {
         return Err(Error::corrupted(
@@ -91,17 +99,14 @@ pub(crate) fn decode_footer(
             ),
         ));
     }
-    Footer::decode(bytes, data_end)
+    FooterTables::decode(bytes, data_end, trailer.version)
         .map_err(|what| Error::corrupted(path, format!("footer: {what}")))
 }
 
 /// Encodes `footer` followed by its trailer.
 pub(crate) fn encode_tail(footer: &Footer) -> Vec<u8> {
     let mut out = footer.encode();
-    let trailer = Trailer {
-        footer_len: out.len() as u64,
-        footer_crc: crc32c::crc32c(&out),
-    };
+    let trailer = Trailer::new(out.len() as u64, crc32c::crc32c(&out));
     out.extend_from_slice(&trailer.encode());
     out
 }

@@ -5,13 +5,13 @@
 //!      0    8 footer_len       u64 LE, bytes of the footer just before the trailer
 //!      8    4 footer_crc32c    u32 LE, CRC-32C of the footer bytes
 //!     12    2 format_version   u16 LE
-//!     14    2 flags            u16 LE, must be 0 in version 2
+//!     14    2 flags            u16 LE, must be 0 (versions 2 and 3)
 //!     16    4 trailer_crc32c   u32 LE, CRC-32C of bytes 0..16
 //!     20    4 reserved         must be 0
 //!     24    8 magic            b"ARRAYFMT"
 //! ```
 
-use super::FORMAT_VERSION;
+use super::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 
 /// The magic bytes that end every layer object.
 pub(crate) const MAGIC: [u8; 8] = *b"ARRAYFMT";
@@ -38,7 +38,7 @@ pub(crate) enum TrailerError {
     Checksum,
     /// A version this build cannot read.
     Version(u16),
-    /// Flags or reserved bytes set that version 2 does not define.
+    /// Flags or reserved bytes set that no version defines.
     Reserved,
 }
 
@@ -62,6 +62,8 @@ pub(crate) struct Trailer {
     pub(crate) footer_len: u64,
     /// CRC-32C of the footer.
     pub(crate) footer_crc: u32,
+    /// The format version the layer was written in.
+    pub(crate) version: u16,
 }
 
 fn field<const N: usize>(b: &[u8; TRAILER_LEN], at: usize) -> [u8; N] {
@@ -81,12 +83,21 @@ fn put(out: &mut [u8; TRAILER_LEN], at: usize, bytes: &[u8]) {
 }
 
 impl Trailer {
-    /// Encodes the trailer of a footer with the current format version.
+    /// A trailer of the version this build writes.
+    pub(crate) fn new(footer_len: u64, footer_crc: u32) -> Self {
+        Self {
+            footer_len,
+            footer_crc,
+            version: FORMAT_VERSION,
+        }
+    }
+
+    /// Encodes the trailer.
     pub(crate) fn encode(&self) -> [u8; TRAILER_LEN] {
         let mut out = [0u8; TRAILER_LEN];
         put(&mut out, FOOTER_LEN_AT, &self.footer_len.to_le_bytes());
         put(&mut out, FOOTER_CRC_AT, &self.footer_crc.to_le_bytes());
-        put(&mut out, VERSION_AT, &FORMAT_VERSION.to_le_bytes());
+        put(&mut out, VERSION_AT, &self.version.to_le_bytes());
         put(&mut out, FLAGS_AT, &0u16.to_le_bytes());
         put(&mut out, RESERVED_AT, &0u32.to_le_bytes());
         put(&mut out, MAGIC_AT, &MAGIC);
@@ -111,7 +122,7 @@ impl TryFrom<[u8; TRAILER_LEN]> for Trailer {
             return Err(TrailerError::Checksum);
         }
         let version = u16::from_le_bytes(field(&b, VERSION_AT));
-        if version != FORMAT_VERSION {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(TrailerError::Version(version));
         }
         if u16::from_le_bytes(field(&b, FLAGS_AT)) != 0
@@ -122,6 +133,7 @@ impl TryFrom<[u8; TRAILER_LEN]> for Trailer {
         Ok(Trailer {
             footer_len: u64::from_le_bytes(field(&b, FOOTER_LEN_AT)),
             footer_crc: u32::from_le_bytes(field(&b, FOOTER_CRC_AT)),
+            version,
         })
     }
 }
@@ -133,10 +145,7 @@ mod tests {
 
     #[test]
     fn exact_bytes() {
-        let t = Trailer {
-            footer_len: 0x0102,
-            footer_crc: 0xAABBCCDD,
-        };
+        let t = Trailer::new(0x0102, 0xAABBCCDD);
         let b = t.encode();
         assert_eq!(&b[0..8], &[0x02, 0x01, 0, 0, 0, 0, 0, 0]);
         assert_eq!(&b[8..12], &[0xDD, 0xCC, 0xBB, 0xAA]);
@@ -149,11 +158,7 @@ mod tests {
 
     #[test]
     fn every_single_byte_flip_is_detected() {
-        let b = Trailer {
-            footer_len: 77,
-            footer_crc: 5,
-        }
-        .encode();
+        let b = Trailer::new(77, 5).encode();
         for i in 0..TRAILER_LEN {
             for bit in 0..8 {
                 let mut c = b;
@@ -169,14 +174,21 @@ mod tests {
             Trailer::try_from([0u8; TRAILER_LEN]),
             Err(TrailerError::BadMagic)
         );
-        let mut b = Trailer {
-            footer_len: 1,
-            footer_crc: 2,
+        let with_version = |v: u16| {
+            Trailer {
+                version: v,
+                ..Trailer::new(1, 2)
+            }
+            .encode()
+        };
+        for v in [0, 1, FORMAT_VERSION + 1, 9] {
+            assert_eq!(
+                Trailer::try_from(with_version(v)),
+                Err(TrailerError::Version(v))
+            );
         }
-        .encode();
-        b[12..14].copy_from_slice(&9u16.to_le_bytes());
-        let crc = crc32c::crc32c(&b[..16]);
-        b[16..20].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(Trailer::try_from(b), Err(TrailerError::Version(9)));
+        for v in MIN_FORMAT_VERSION..=FORMAT_VERSION {
+            assert_eq!(Trailer::try_from(with_version(v)).map(|t| t.version), Ok(v));
+        }
     }
 }

@@ -17,6 +17,16 @@ impl WireWriter {
         self.buf
     }
 
+    /// The bytes written so far.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Empties the buffer, keeping its capacity.
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+    }
+
     pub(crate) fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }
@@ -84,6 +94,12 @@ impl<'a> WireReader<'a> {
         Self { buf, pos: 0 }
     }
 
+    /// A reader of `buf` positioned at `pos` (offsets in errors stay
+    /// offsets in `buf`).
+    pub(crate) fn at(buf: &'a [u8], pos: usize) -> Self {
+        Self { buf, pos }
+    }
+
     pub(crate) fn position(&self) -> usize {
         self.pos
     }
@@ -92,37 +108,53 @@ impl<'a> WireReader<'a> {
         self.buf.len().saturating_sub(self.pos)
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
 
+    // Footers of many arrays are millions of these reads: the hot ones are
+    // inlined, and every error message is built out of line.
+
+    #[inline]
     pub(crate) fn take(&mut self, n: usize, what: &str) -> WireResult<&'a [u8]> {
-        let end = self
+        match self
             .pos
             .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| {
-                format!(
-                    "{what}: needs {n} bytes at footer offset {}, only {} left",
-                    self.pos,
-                    self.remaining()
-                )
-            })?;
-        let s = self
-            .buf
-            .get(self.pos..end)
-            .ok_or("footer slice out of range")?;
-        self.pos = end;
-        Ok(s)
+            .and_then(|end| Some((end, self.buf.get(self.pos..end)?)))
+        {
+            Some((end, s)) => {
+                self.pos = end;
+                Ok(s)
+            }
+            None => Err(self.short(n, what)),
+        }
     }
 
+    #[cold]
+    fn short(&self, n: usize, what: &str) -> String {
+        format!(
+            "{what}: needs {n} bytes at footer offset {}, only {} left",
+            self.pos,
+            self.remaining()
+        )
+    }
+
+    #[inline]
     fn array<const N: usize>(&mut self, what: &str) -> WireResult<[u8; N]> {
         let s = self.take(N, what)?;
         <[u8; N]>::try_from(s).map_err(|_| format!("{what}: short read"))
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, what: &str) -> WireResult<u8> {
-        Ok(self.array::<1>(what)?[0])
+        match self.buf.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(self.short(1, what)),
+        }
     }
 
     pub(crate) fn u32(&mut self, what: &str) -> WireResult<u32> {
@@ -137,7 +169,21 @@ impl<'a> WireReader<'a> {
         self.array(what)
     }
 
+    /// An unsigned LEB128 varint.
+    #[inline]
     pub(crate) fn var(&mut self, what: &str) -> WireResult<u64> {
+        // Most varints in a footer (lengths, indices, layer numbers) are one
+        // byte.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.var_long(what)
+    }
+
+    fn var_long(&mut self, what: &str) -> WireResult<u64> {
         let start = self.pos;
         let mut v: u64 = 0;
         for i in 0..10u32 {
@@ -168,34 +214,55 @@ impl<'a> WireReader<'a> {
     }
 
     /// A varint that must fit `usize` and not exceed `max`.
+    #[inline]
     pub(crate) fn bounded(&mut self, max: u64, what: &str) -> WireResult<usize> {
         let v = self.var(what)?;
-        if v > max {
-            return Err(format!("{what} is {v}, above the limit {max}"));
+        match usize::try_from(v) {
+            Ok(n) if v <= max => Ok(n),
+            _ => Err(too_large(v, max, what)),
         }
-        usize::try_from(v).map_err(|_| format!("{what} {v} does not fit in memory"))
     }
 
     /// An element count; each element takes at least `min_size` bytes, so a
     /// count larger than the remaining bytes allow is rejected before any
     /// allocation.
+    #[inline]
     pub(crate) fn count(&mut self, min_size: usize, what: &str) -> WireResult<usize> {
         let max = self.remaining() / min_size.max(1);
         self.bounded(max as u64, what)
     }
 
+    #[inline]
     pub(crate) fn bytes(&mut self, what: &str) -> WireResult<&'a [u8]> {
         let n = self.count(1, what)?;
         self.take(n, what)
     }
 
-    pub(crate) fn string(&mut self, what: &str) -> WireResult<String> {
+    /// A string, borrowed.
+    #[inline]
+    pub(crate) fn str(&mut self, what: &str) -> WireResult<&'a str> {
         let at = self.pos;
         let b = self.bytes(what)?;
-        std::str::from_utf8(b)
-            .map(str::to_owned)
-            .map_err(|_| format!("{what} at footer offset {at} is not UTF-8"))
+        std::str::from_utf8(b).map_err(|_| not_utf8(at, what))
     }
+
+    pub(crate) fn string(&mut self, what: &str) -> WireResult<String> {
+        self.str(what).map(str::to_owned)
+    }
+}
+
+#[cold]
+fn too_large(v: u64, max: u64, what: &str) -> String {
+    if v > max {
+        format!("{what} is {v}, above the limit {max}")
+    } else {
+        format!("{what} {v} does not fit in memory")
+    }
+}
+
+#[cold]
+fn not_utf8(at: usize, what: &str) -> String {
+    format!("{what} at footer offset {at} is not UTF-8")
 }
 
 #[cfg(test)]

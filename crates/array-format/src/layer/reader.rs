@@ -2,7 +2,7 @@
 //! its frames.
 
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -12,7 +12,9 @@ use rayon::prelude::*;
 use crate::cache::{DeltaCache, FrameKey, Unit};
 use crate::codec::CodecSet;
 use crate::error::{Error, Result};
-use crate::format::{self, ArrayRecord, BlockEntry, Footer, FrameEntry, LayerHeader, TRAILER_LEN};
+use crate::format::{
+    self, BlockEntry, FooterTables, FrameEntry, LayerHeader, RecordTable, TRAILER_LEN,
+};
 use crate::storage::{FileStore, LocalHandle};
 
 /// Bytes fetched from the end of a layer on open: the trailer and, for most
@@ -31,7 +33,8 @@ const FETCH_CONCURRENCY: usize = 16;
 /// Decoding is spread over the cores once a read decodes this many bytes.
 pub(crate) const PARALLEL_DECODE_BYTES: u64 = 512 * 1024;
 
-/// A committed layer.
+/// A committed layer: its footer tables decoded, its array records kept
+/// encoded (in [`footer`](Self::footer)) for the index to read on demand.
 #[derive(Debug)]
 pub(crate) struct LayerReader {
     pub(crate) path: Path,
@@ -41,7 +44,19 @@ pub(crate) struct LayerReader {
     pub(crate) codecs: Vec<String>,
     pub(crate) blocks: Vec<BlockEntry>,
     pub(crate) frames: Vec<FrameEntry>,
-    /// How many chunk records of this layer point into each frame.
+    /// The footer's attribute key dictionary.
+    pub(crate) keys: Vec<Arc<str>>,
+    /// The format version the layer was written in.
+    pub(crate) version: u16,
+    /// Where the footer's attribute region is (version 3).
+    attrs_region: Range<usize>,
+    /// The footer bytes (checksum verified).
+    footer: Bytes,
+    /// Number of array records and the footer offset of the first.
+    array_count: usize,
+    arrays_at: usize,
+    /// How many chunk records of this layer point into each frame; filled
+    /// in by the walk over the records that builds the index.
     pub(crate) frame_refs: Vec<u32>,
     /// Cache identity of the layer.
     pub(crate) uid: u128,
@@ -61,9 +76,10 @@ struct Units {
 }
 
 impl LayerReader {
-    /// Reads and checks the trailer and footer of the object at `path`;
-    /// returns the layer and its array records.
-    pub(crate) async fn open(store: &FileStore, path: Path) -> Result<(Self, Vec<ArrayRecord>)> {
+    /// Reads and checks the trailer and footer of the object at `path`:
+    /// the checksum and the tables before the array records, which stay
+    /// encoded until [`records`](Self::records) are walked.
+    pub(crate) async fn open(store: &FileStore, path: Path) -> Result<Self> {
         let p = path.to_string();
         let handle = LocalHandle::default();
         let (tail, size) = store.read_tail_at(&path, &handle, TAIL_PROBE).await?;
@@ -84,44 +100,65 @@ impl LayerReader {
         let footer_bytes = if footer_range.start >= tail_start {
             let from = (footer_range.start - tail_start) as usize;
             let to = (footer_range.end - tail_start) as usize;
-            tail.slice(from..to)
+            // The layer keeps its footer; a copy lets the rest of the probe
+            // (data-region bytes, up to 64 KiB a layer) go.
+            Bytes::copy_from_slice(tail.get(from..to).unwrap_or_default())
         } else {
             store
                 .read_range_at(&path, &handle, footer_range.clone())
                 .await?
         };
-        let footer = format::decode_footer(&footer_bytes, &trailer, footer_range.start, &p)?;
-        let (mut reader, arrays) = Self::from_footer(path, size, footer);
+        let tables = format::decode_tables(&footer_bytes, &trailer, footer_range.start, &p)?;
+        let mut reader = Self::new(path, size, footer_bytes, tables);
         reader.handle = handle;
-        Ok((reader, arrays))
+        Ok(reader)
     }
 
-    /// Wraps a footer this process just wrote.
-    pub(crate) fn from_footer(path: Path, size: u64, footer: Footer) -> (Self, Vec<ArrayRecord>) {
-        let mut frame_refs = vec![0u32; footer.frames.len()];
-        for a in &footer.arrays {
-            for c in &a.chunks {
-                if let Some(r) = frame_refs.get_mut(c.frame as usize) {
-                    *r = r.saturating_add(1);
-                }
-            }
+    /// The layer this process just wrote: `footer` is its footer, which
+    /// starts at byte `data_end` of a `size`-byte object.
+    pub(crate) fn written(path: Path, size: u64, footer: Bytes, data_end: u64) -> Result<Self> {
+        let tables = FooterTables::decode(&footer, data_end, format::FORMAT_VERSION)
+            .map_err(|what| Error::corrupted(path.as_ref(), format!("footer: {what}")))?;
+        Ok(Self::new(path, size, footer, tables))
+    }
+
+    fn new(path: Path, size: u64, footer: Bytes, tables: FooterTables) -> Self {
+        let uid = u128::from_le_bytes(tables.header.layer_id);
+        Self {
+            path,
+            size,
+            header: tables.header,
+            codecs: tables.codecs,
+            blocks: tables.blocks,
+            frames: tables.frames,
+            keys: tables.keys,
+            version: tables.version,
+            attrs_region: tables.attrs_region,
+            footer,
+            array_count: tables.array_count,
+            arrays_at: tables.arrays_at,
+            frame_refs: Vec::new(),
+            uid,
+            units: OnceLock::new(),
+            handle: LocalHandle::default(),
         }
-        let uid = u128::from_le_bytes(footer.header.layer_id);
-        (
-            Self {
-                path,
-                size,
-                header: footer.header,
-                codecs: footer.codecs,
-                blocks: footer.blocks,
-                frames: footer.frames,
-                frame_refs,
-                uid,
-                units: OnceLock::new(),
-                handle: LocalHandle::default(),
-            },
-            footer.arrays,
-        )
+    }
+
+    /// The layer's array records.
+    pub(crate) fn records(&self) -> RecordTable<'_> {
+        RecordTable {
+            path: self.path.as_ref(),
+            buf: &self.footer,
+            at: self.arrays_at,
+            count: self.array_count,
+            keys: &self.keys,
+            codecs: &self.codecs,
+            blocks: &self.blocks,
+            frames: &self.frames,
+            layer: self.header.seq,
+            version: self.version,
+            attrs_region: self.attrs_region.clone(),
+        }
     }
 
     pub(crate) fn frame(&self, index: u32) -> Result<&FrameEntry> {
