@@ -84,12 +84,13 @@ pub struct FileConfig<C: CompressionCodec> {
     pub io_cache_capacity: usize,
     /// Byte budget of the chunks that writes covered only partly, held
     /// uncompressed until they are complete: a chunk filled by several
-    /// unaligned writes is then compressed once, not once per write. Past
-    /// half the budget the least recently written chunks are compressed
-    /// into the pending layer's spill file in the background; past the
-    /// whole budget, by the writing call itself. A write may exceed the
-    /// budget by up to one batch of its chunks (about 64 MiB) before that
-    /// happens. 0 compresses every chunk as soon as a write is done with it.
+    /// unaligned writes is then compressed once, not once per write.
+    /// Complete chunks, and past half the budget the least recently written
+    /// ones, are compressed into the pending layer's spill file in the
+    /// background; past the whole budget, by the writing call itself. A
+    /// write may exceed the budget by up to one batch of its chunks (about
+    /// 64 MiB) before that happens. 0 compresses every chunk as soon as a
+    /// write is done with it.
     pub write_buffer_capacity: usize,
     /// A cache shared with other files; entries are keyed by layer identity,
     /// so files never see each other's (or stale) data.

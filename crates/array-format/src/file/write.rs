@@ -144,10 +144,12 @@ impl ArrayFile {
         self.pending_mut()?.evict_over_budget()
     }
 
-    /// Stores chunks the region covers completely: each chunk's values are
-    /// the caller's (a run of them where the chunk is contiguous in the
-    /// region, else a gathered copy); statistics and compression run on all
-    /// cores when there is enough to do.
+    /// Stores chunks the region covers completely. A chunk that is one
+    /// contiguous run of the caller's data is measured and compressed
+    /// straight from it (on all cores when there is enough to do); one that
+    /// has to be gathered into a copy anyway goes to the write buffer as a
+    /// complete chunk (fixed-width types, when the buffer is on), to be
+    /// compressed in the background with the next eviction round.
     fn write_whole<T: ArrayElement>(
         &mut self,
         info: &ArrayInfo,
@@ -158,52 +160,63 @@ impl ArrayFile {
     ) -> Result<()> {
         let name = info.meta.name.as_str();
         let fill = explicit_fill::<T>(info);
-        let mut values: Vec<WholeValues<'_, T>> = Vec::with_capacity(targets.len());
+        let latest = self.index.latest_seq();
+        let base = self.base_of(&self.resolve(name)?);
+        let buffer = T::DTYPE.element_size().is_some() && self.settings.write_buffer > 0;
+        let mut now: Vec<(&Target, WholeValues<'_, T>)> = Vec::with_capacity(targets.len());
         for t in targets {
             let from = offsets(&t.region.start, &region.start)?;
             let shape =
                 nd::to_usize(&t.region.shape).ok_or_else(|| internal(info, "chunk shape"))?;
-            let run = nd::contiguous_range(src_shape, &from, &shape).and_then(|r| src.get(r));
-            values.push(match run {
-                Some(run) => Cow::Borrowed(run),
-                None => {
-                    let len: usize = shape.iter().product();
-                    let mut gathered = vec![T::fill_element(None); len];
-                    nd::copy_region(
-                        src,
-                        src_shape,
-                        &from,
-                        &mut gathered,
-                        &shape,
-                        &vec![0; shape.len()],
-                        &shape,
-                    )
-                    .map_err(|e| internal(info, &e))?;
-                    Cow::Owned(gathered)
-                }
-            });
+            if let Some(run) =
+                nd::contiguous_range(src_shape, &from, &shape).and_then(|r| src.get(r))
+            {
+                now.push((t, Cow::Borrowed(run)));
+                continue;
+            }
+            let len: usize = shape.iter().product();
+            let mut gathered = vec![T::fill_element(None); len];
+            nd::copy_region(
+                src,
+                src_shape,
+                &from,
+                &mut gathered,
+                &shape,
+                &vec![0; shape.len()],
+                &shape,
+            )
+            .map_err(|e| internal(info, &e))?;
+            if buffer {
+                let values = Values {
+                    values: gathered,
+                    fill: fill.clone(),
+                };
+                self.pending_mut()?.put_dirty(
+                    name,
+                    t.index,
+                    Box::new(values),
+                    len as u64,
+                    base,
+                    latest,
+                );
+            } else {
+                now.push((t, Cow::Owned(gathered)));
+            }
         }
-        let latest = self.index.latest_seq();
-        let base = self.base_of(&self.resolve(name)?);
         let pending = self.pending_mut()?;
         let frames = pending.frame_writer();
-        let elements: usize = values.iter().map(|v| v.len()).sum();
+        let elements: usize = now.iter().map(|(_, v)| v.len()).sum();
         let total = elements.saturating_mul(std::mem::size_of::<T>()) as u64;
-        let encoded: Vec<Result<Encoded<'_>>> =
-            if targets.len() > 1 && total >= PARALLEL_DECODE_BYTES {
-                targets
-                    .par_iter()
-                    .zip(values.par_iter())
-                    .map(|(t, v)| encode_whole(frames, name, t, v, fill.as_ref()))
-                    .collect()
-            } else {
-                targets
-                    .iter()
-                    .zip(values.iter())
-                    .map(|(t, v)| encode_whole(frames, name, t, v, fill.as_ref()))
-                    .collect()
-            };
-        for (t, e) in targets.iter().zip(encoded) {
+        let encoded: Vec<Result<Encoded<'_>>> = if now.len() > 1 && total >= PARALLEL_DECODE_BYTES {
+            now.par_iter()
+                .map(|(t, v)| encode_whole(frames, name, t, v, fill.as_ref()))
+                .collect()
+        } else {
+            now.iter()
+                .map(|(t, v)| encode_whole(frames, name, t, v, fill.as_ref()))
+                .collect()
+        };
+        for ((t, _), e) in now.iter().zip(encoded) {
             let e = e?;
             match &e.compressed {
                 Some(c) => pending.put_compressed(name, t.index, c, e.stats, base, latest)?,
@@ -237,7 +250,8 @@ impl ArrayFile {
                     .as_any_mut()
                     .downcast_mut::<Values<T>>()
                     .ok_or_else(|| internal(info, "a buffered chunk has another element type"))?;
-                patch(info, t, region, src, src_shape, &mut values.values)?;
+                let written = patch(info, t, region, src, src_shape, &mut values.values)?;
+                self.pending_mut()?.filled(name, t.index, written);
                 continue;
             }
             // A chunk patched on top of its pending copy still derives from
@@ -273,14 +287,14 @@ impl ArrayFile {
                 })?,
                 None => vec![fill.clone(); len],
             };
-            patch(info, t, region, src, src_shape, &mut values)?;
+            let written = patch(info, t, region, src, src_shape, &mut values)?;
             let pending = self.pending_mut()?;
             if buffered {
                 let values = Values {
                     values,
                     fill: explicit.clone(),
                 };
-                pending.put_dirty(name, t.index, Box::new(values), base, chunk_base);
+                pending.put_dirty(name, t.index, Box::new(values), written, base, chunk_base);
             } else {
                 let stats = chunk_stats(&values, explicit.as_ref());
                 let bytes = T::encode_chunk(&values).map_err(|e| with_chunk(e, name, &t.coord))?;
@@ -300,7 +314,8 @@ fn explicit_fill<T: ArrayElement>(info: &ArrayInfo) -> Option<T> {
         .map(|f| T::fill_element(Some(f)))
 }
 
-/// Copies the caller's values for chunk `t` into its `values`.
+/// Copies the caller's values for chunk `t` into its `values`; returns how
+/// many.
 fn patch<T: ArrayElement>(
     info: &ArrayInfo,
     t: &Target,
@@ -308,7 +323,7 @@ fn patch<T: ArrayElement>(
     src: &[T],
     src_shape: &[usize],
     values: &mut [T],
-) -> Result<()> {
+) -> Result<u64> {
     let shape = nd::to_usize(&t.region.shape).ok_or_else(|| internal(info, "chunk shape"))?;
     let ov = t
         .region
@@ -318,7 +333,8 @@ fn patch<T: ArrayElement>(
     let to = offsets(&ov.start, &t.region.start)?;
     let copy = nd::to_usize(&ov.shape).ok_or_else(|| internal(info, "copy shape"))?;
     nd::copy_region(src, src_shape, &from, values, &shape, &to, &copy)
-        .map_err(|e| internal(info, &e))
+        .map_err(|e| internal(info, &e))?;
+    Ok(copy.iter().map(|&n| n as u64).product())
 }
 
 /// Statistics, encoding and (for a frame of its own) compression of one

@@ -27,6 +27,8 @@ pub(crate) trait DirtyValues: Send + Sync + std::fmt::Debug {
     fn as_any_mut(&mut self) -> &mut dyn Any;
     /// Bytes the values occupy in memory.
     fn mem_bytes(&self) -> usize;
+    /// Number of elements.
+    fn len(&self) -> usize;
     /// The chunk's encoded bytes (borrowed for fixed-width types).
     fn encoded(&self) -> Result<Cow<'_, [u8]>>;
     /// The chunk's statistics.
@@ -50,6 +52,10 @@ impl<T: ArrayElement> DirtyValues for Values<T> {
         self.values.capacity() * std::mem::size_of::<T>()
     }
 
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
     fn encoded(&self) -> Result<Cow<'_, [u8]>> {
         match T::pod_bytes(&self.values) {
             Some(bytes) => Ok(Cow::Borrowed(bytes)),
@@ -69,40 +75,94 @@ struct Entry {
     index: u64,
     /// Its `mem_bytes` when it was buffered (patching in place keeps it).
     bytes: usize,
+    /// Written completely by one call and not touched since.
+    complete: bool,
 }
 
+/// Ticks of touched chunks count up from here; chunks buffered complete
+/// get ticks counting down from just below it, so they come first.
+const FIRST_TICK: u64 = 1 << 63;
+
 /// Which buffered chunks were touched when, and how many bytes they hold.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct DirtyIndex {
-    /// Touch tick -> chunk; the first entry is the least recently touched.
+    /// Touch tick -> chunk; the first entry is evicted first.
     lru: BTreeMap<u64, Entry>,
     next_tick: u64,
-    /// Bytes held by the buffered chunks.
+    next_complete_tick: u64,
+    /// Bytes held by the buffered chunks, and by those of them that are
+    /// complete.
     bytes: usize,
+    complete_bytes: usize,
+}
+
+impl Default for DirtyIndex {
+    fn default() -> Self {
+        Self {
+            lru: BTreeMap::new(),
+            next_tick: FIRST_TICK,
+            next_complete_tick: FIRST_TICK - 1,
+            bytes: 0,
+            complete_bytes: 0,
+        }
+    }
 }
 
 impl DirtyIndex {
-    /// Records a chunk of `bytes` bytes as touched now; returns its tick.
-    pub(crate) fn insert(&mut self, name: &str, index: u64, bytes: usize) -> u64 {
-        let tick = self.next_tick;
-        self.next_tick += 1;
+    /// Records a chunk of `bytes` bytes as touched now; returns its tick. A
+    /// `complete` chunk (written whole, so done with unless written again)
+    /// goes before every partly written one.
+    pub(crate) fn insert(&mut self, name: &str, index: u64, bytes: usize, complete: bool) -> u64 {
+        let tick = if complete {
+            self.complete_bytes = self.complete_bytes.saturating_add(bytes);
+            let t = self.next_complete_tick;
+            self.next_complete_tick = t.saturating_sub(1);
+            t
+        } else {
+            let t = self.next_tick;
+            self.next_tick += 1;
+            t
+        };
         let entry = Entry {
             name: name.to_owned(),
             index,
             bytes,
+            complete,
         };
         self.lru.insert(tick, entry);
         self.bytes = self.bytes.saturating_add(bytes);
         tick
     }
 
-    /// Moves the chunk touched at `tick` to the most recent position;
-    /// returns its new tick.
+    /// Moves the chunk touched at `tick` to the most recent position (it is
+    /// no longer known to be complete); returns its new tick.
     pub(crate) fn touch(&mut self, tick: u64) -> u64 {
         match self.lru.remove(&tick) {
-            Some(entry) => {
+            Some(mut entry) => {
+                if entry.complete {
+                    entry.complete = false;
+                    self.complete_bytes = self.complete_bytes.saturating_sub(entry.bytes);
+                }
                 let new = self.next_tick;
                 self.next_tick += 1;
+                self.lru.insert(new, entry);
+                new
+            }
+            None => tick,
+        }
+    }
+
+    /// Moves the chunk at `tick` among the complete chunks, to be evicted
+    /// first; returns its new tick.
+    pub(crate) fn mark_complete(&mut self, tick: u64) -> u64 {
+        match self.lru.remove(&tick) {
+            Some(mut entry) => {
+                if !entry.complete {
+                    entry.complete = true;
+                    self.complete_bytes = self.complete_bytes.saturating_add(entry.bytes);
+                }
+                let new = self.next_complete_tick;
+                self.next_complete_tick = new.saturating_sub(1);
                 self.lru.insert(new, entry);
                 new
             }
@@ -114,6 +174,9 @@ impl DirtyIndex {
     pub(crate) fn remove(&mut self, tick: u64) {
         if let Some(entry) = self.lru.remove(&tick) {
             self.bytes = self.bytes.saturating_sub(entry.bytes);
+            if entry.complete {
+                self.complete_bytes = self.complete_bytes.saturating_sub(entry.bytes);
+            }
         }
     }
 
@@ -122,8 +185,13 @@ impl DirtyIndex {
         self.bytes
     }
 
-    /// The least recently touched chunks, oldest first: tick, array, chunk
-    /// index and bytes.
+    /// Bytes held by the buffered chunks known to be complete.
+    pub(crate) fn complete_bytes(&self) -> usize {
+        self.complete_bytes
+    }
+
+    /// The chunks in eviction order (complete ones, then the least recently
+    /// touched): tick, array, chunk index and bytes.
     pub(crate) fn oldest(&self) -> impl Iterator<Item = (u64, &str, u64, usize)> {
         self.lru
             .iter()
@@ -250,9 +318,9 @@ mod tests {
     #[test]
     fn touch_moves_a_chunk_to_the_back_and_remove_forgets_it() {
         let mut d = DirtyIndex::default();
-        let a = d.insert("a", 0, 10);
-        let b = d.insert("a", 1, 20);
-        let _c = d.insert("b", 0, 30);
+        let a = d.insert("a", 0, 10, false);
+        let b = d.insert("a", 1, 20, false);
+        let _c = d.insert("b", 0, 30, false);
         assert_eq!(d.bytes(), 60);
         let a = d.touch(a);
         let order: Vec<(&str, u64, usize)> = d.oldest().map(|(_, n, i, b)| (n, i, b)).collect();
@@ -262,6 +330,27 @@ mod tests {
         assert_eq!((d.oldest().count(), d.bytes()), (2, 40));
         d.remove(a);
         assert_eq!((d.oldest().count(), d.bytes()), (1, 30));
+    }
+
+    #[test]
+    fn complete_chunks_go_first_until_touched_again() {
+        let mut d = DirtyIndex::default();
+        let _a = d.insert("a", 0, 10, false);
+        let b = d.insert("a", 1, 20, true);
+        let _c = d.insert("a", 2, 30, true);
+        assert_eq!((d.bytes(), d.complete_bytes()), (60, 50));
+        let order: Vec<u64> = d.oldest().map(|(_, _, i, _)| i).collect();
+        assert_eq!(order, vec![2, 1, 0]);
+        // Written again: no longer known complete, and the newest.
+        let b = d.touch(b);
+        assert_eq!(d.complete_bytes(), 30);
+        let order: Vec<u64> = d.oldest().map(|(_, _, i, _)| i).collect();
+        assert_eq!(order, vec![2, 0, 1]);
+        // Filled up again: evicted first.
+        d.mark_complete(b);
+        assert_eq!(d.complete_bytes(), 50);
+        let order: Vec<u64> = d.oldest().map(|(_, _, i, _)| i).collect();
+        assert_eq!(order, vec![1, 2, 0]);
     }
 
     #[test]
@@ -302,7 +391,5 @@ mod tests {
         assert!(sealed[2].compressed.is_some() && sealed[3].compressed.is_some());
         assert_eq!(sealed[3].stats.null_count, 0);
         assert_eq!(sealed[0].stats.min_max, crate::stats::MinMax::Empty);
-        // Once collected, a round has nothing more to give.
-        assert!(round.outcomes(false).unwrap().is_err());
     }
 }

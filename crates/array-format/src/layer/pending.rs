@@ -24,6 +24,11 @@ use super::frames::{ChunkLoc, Compressed, DataLayout, FrameWriter, PENDING};
 /// held at once.
 const EVICT_ROUND_BYTES: usize = 32 * 1024 * 1024;
 
+/// Complete chunks are sealed in the background once they hold this many
+/// bytes, whatever the budget: they are done with, and compressing them
+/// early leaves less for the commit.
+const COMPLETE_ROUND_BYTES: usize = 4 * 1024 * 1024;
+
 /// What the pending layer does to an array.
 #[derive(Debug, Clone)]
 pub(crate) enum PendingOp {
@@ -41,11 +46,14 @@ pub(crate) enum ChunkData {
     /// In a frame of the spill file, with the statistics computed when it
     /// was stored.
     Stored { loc: ChunkLoc, stats: ChunkStats },
-    /// Decoded in memory; `tick` is its place in the eviction order. Only
-    /// this record holds `values` (so writes patch them in place).
+    /// Decoded in memory; `tick` is its place in the eviction order,
+    /// `filled` the elements written since it was buffered (or last known
+    /// complete). Only this record holds `values` (so writes patch them in
+    /// place).
     Dirty {
         values: Arc<dyn DirtyValues>,
         tick: u64,
+        filled: u64,
     },
     /// Evicted, being sealed in the background by round `round`; readable
     /// meanwhile, and stored when the round's outcome is collected.
@@ -302,24 +310,53 @@ impl PendingLayer {
     }
 
     /// Buffers a chunk's decoded values, replacing any pending version; it
-    /// is compressed when evicted or committed.
+    /// is compressed when evicted or committed. A chunk whose write `filled`
+    /// as many elements as it has is taken to be complete and is evicted
+    /// before every partly written one.
     pub(crate) fn put_dirty(
         &mut self,
         name: &str,
         index: u64,
         values: Box<dyn DirtyValues>,
+        filled: u64,
         base: Base,
         chunk_base: u64,
     ) {
-        let tick = self.dirty.insert(name, index, values.mem_bytes());
+        let complete = filled >= values.len() as u64;
+        let tick = self.dirty.insert(name, index, values.mem_bytes(), complete);
         let values = Arc::from(values);
-        self.put(
-            name,
-            index,
-            ChunkData::Dirty { values, tick },
-            base,
-            chunk_base,
-        );
+        let data = ChunkData::Dirty {
+            values,
+            tick,
+            filled,
+        };
+        self.put(name, index, data, base, chunk_base);
+    }
+
+    /// Counts `elements` more written into a buffered chunk. Once the writes
+    /// since it was buffered add up to its size, it is taken to be complete
+    /// (coverage is not tracked: with overlapping writes this is a guess,
+    /// and a wrong guess only costs an early eviction).
+    pub(crate) fn filled(&mut self, name: &str, index: u64, elements: u64) {
+        let Some(chunk) = self
+            .arrays
+            .get_mut(name)
+            .and_then(|a| a.chunks.get_mut(&index))
+        else {
+            return;
+        };
+        if let ChunkData::Dirty {
+            values,
+            tick,
+            filled,
+        } = &mut chunk.data
+        {
+            let was_complete = *filled >= values.len() as u64;
+            *filled = filled.saturating_add(elements);
+            if !was_complete && *filled >= values.len() as u64 {
+                *tick = self.dirty.mark_complete(*tick);
+            }
+        }
     }
 
     /// The buffered values of a chunk, marked as just touched; `None` if the
@@ -332,7 +369,15 @@ impl PendingLayer {
     ) -> Option<&mut (dyn DirtyValues + 'static)> {
         let chunk = self.arrays.get_mut(name)?.chunks.get_mut(&index)?;
         match &mut chunk.data {
-            ChunkData::Dirty { values, tick } => {
+            ChunkData::Dirty {
+                values,
+                tick,
+                filled,
+            } => {
+                // Written again after it seemed complete: count afresh.
+                if *filled >= values.len() as u64 {
+                    *filled = 0;
+                }
                 *tick = self.dirty.touch(*tick);
                 Arc::get_mut(values)
             }
@@ -350,27 +395,39 @@ impl PendingLayer {
         self.dirty.bytes() + self.round.as_ref().map_or(0, |r| r.bytes)
     }
 
-    /// Keeps the buffer within its budget. Past half of it, the least
-    /// recently touched chunks are sealed in the background, one round at a
-    /// time, while the writer goes on (a complete chunk is no longer
-    /// touched, so it reaches the front); past the whole budget, the writer
-    /// waits for that round and stores chunks itself down to half the
-    /// budget. A finished round is collected on every call.
+    /// Keeps the buffer within its budget. Complete chunks (written whole),
+    /// once there are a few MiB of them, and past half the budget the least
+    /// recently touched chunks, are sealed in the background, one round at
+    /// a time, while the writer goes on (a partly written chunk that is
+    /// complete is no longer touched, so it reaches the front); past the
+    /// whole budget, the writer waits for that round and stores chunks
+    /// itself down to half the budget. A finished round is collected on
+    /// every call.
     pub(crate) fn evict_over_budget(&mut self) -> Result<()> {
         self.collect(false)?;
         let half = self.dirty_capacity / 2;
+        let bytes = self.dirty.bytes();
+        // Complete chunks come first in the eviction order: keeping the
+        // others means evicting exactly those.
+        let partial = bytes - self.dirty.complete_bytes().min(bytes);
         if self.buffered_bytes() > self.dirty_capacity {
             self.evict(half)
-        } else if self.dirty.bytes() > half && self.round.is_none() {
-            self.start_round(half);
+        } else if self.round.is_some() {
+            Ok(())
+        } else if bytes > half {
+            self.start_round(half.min(partial));
+            Ok(())
+        } else if bytes - partial >= COMPLETE_ROUND_BYTES {
+            self.start_round(partial);
             Ok(())
         } else {
             Ok(())
         }
     }
 
-    /// The least recently touched buffered chunks, oldest first, until at
-    /// most `keep` bytes would remain or a round's worth is chosen.
+    /// Buffered chunks in eviction order (complete ones, then the least
+    /// recently touched), until at most `keep` bytes would remain or a
+    /// round's worth is chosen.
     fn oldest_round(&mut self, keep: usize) -> Vec<(String, u64)> {
         let mut round: Vec<(String, u64)> = Vec::new();
         let mut stale: Vec<u64> = Vec::new();
@@ -420,7 +477,10 @@ impl PendingLayer {
             else {
                 continue;
             };
-            let ChunkData::Dirty { values: v, tick } = &chunk.data else {
+            let ChunkData::Dirty {
+                values: v, tick, ..
+            } = &chunk.data
+            else {
                 continue;
             };
             let (v, tick) = (Arc::clone(v), *tick);
@@ -490,8 +550,12 @@ impl PendingLayer {
                 Ok(data) => data,
                 Err(e) => {
                     first_error.get_or_insert(e);
-                    let tick = self.dirty.insert(name, *index, values.mem_bytes());
-                    ChunkData::Dirty { values, tick }
+                    let tick = self.dirty.insert(name, *index, values.mem_bytes(), false);
+                    ChunkData::Dirty {
+                        values,
+                        tick,
+                        filled: 0,
+                    }
                 }
             };
         }
@@ -557,7 +621,8 @@ impl PendingLayer {
         for (name, index, mut chunk) in taken {
             let outcome = sealed.next();
             if first_error.is_none()
-                && let (ChunkData::Dirty { values, tick }, Some(outcome)) = (&chunk.data, outcome)
+                && let (ChunkData::Dirty { values, tick, .. }, Some(outcome)) =
+                    (&chunk.data, outcome)
             {
                 match outcome.and_then(|s| Self::append(&mut self.frames, values.as_ref(), s)) {
                     Ok(data) => {
@@ -774,7 +839,7 @@ mod tests {
         let mut p = PendingLayer::new(CodecSet::new(Arc::new(Lz4Codec)), 4, 8).unwrap();
         p.define(info("a"));
         for i in 0..3u8 {
-            p.put_dirty("a", u64::from(i), bytes(&[i; 4]), Base::default(), 0);
+            p.put_dirty("a", u64::from(i), bytes(&[i; 4]), 0, Base::default(), 0);
         }
         assert_eq!(p.buffered_bytes(), 12);
         // Touching chunk 0 makes chunk 1 the least recently used.
@@ -815,13 +880,13 @@ mod tests {
     fn replacing_or_forgetting_a_buffered_chunk_releases_its_bytes() {
         let mut p = layer();
         p.define(info("a"));
-        p.put_dirty("a", 0, bytes(&[1; 4]), Base::default(), 0);
-        p.put_dirty("a", 1, bytes(&[1; 4]), Base::default(), 0);
+        p.put_dirty("a", 0, bytes(&[1; 4]), 0, Base::default(), 0);
+        p.put_dirty("a", 1, bytes(&[1; 4]), 0, Base::default(), 0);
         p.put_chunk("a", 0, &[5; 4], stats(), Base::default(), 0)
             .unwrap();
         assert_eq!(p.buffered_bytes(), 4);
         assert!(p.dirty_mut("a", 0).is_none());
-        p.put_dirty("a", 1, bytes(&[2; 8]), Base::default(), 0);
+        p.put_dirty("a", 1, bytes(&[2; 8]), 0, Base::default(), 0);
         assert_eq!(p.buffered_bytes(), 8);
         p.forget("a");
         assert_eq!(p.buffered_bytes(), 0);
@@ -849,7 +914,7 @@ mod tests {
         );
         p.define(info("a"));
         let big: Vec<u8> = (0..2 << 20).map(|i| i as u8).collect();
-        p.put_dirty("a", 0, bytes(&big), Base::default(), 0);
+        p.put_dirty("a", 0, bytes(&big), 0, Base::default(), 0);
         let e = p.evict_over_budget().unwrap_err();
         assert!(matches!(e, Error::Io { .. }), "{e}");
         assert_eq!(state(&p, 0), "buffered");
@@ -868,7 +933,7 @@ mod tests {
         let mut p = PendingLayer::new(CodecSet::new(Arc::new(Lz4Codec)), 4, 16).unwrap();
         p.define(info("a"));
         for i in 0..3u8 {
-            p.put_dirty("a", u64::from(i), bytes(&[i; 4]), Base::default(), 0);
+            p.put_dirty("a", u64::from(i), bytes(&[i; 4]), 0, Base::default(), 0);
         }
         // 12 bytes: within the budget, past half of it.
         p.evict_over_budget().unwrap();
@@ -882,7 +947,7 @@ mod tests {
         // the round's outcome for it is dropped.
         let c = p.get("a").unwrap().chunks.get(&0).unwrap();
         assert_eq!(&p.read_chunk(c).unwrap()[..], &[0; 4]);
-        p.put_dirty("a", 0, bytes(&[5; 4]), Base::default(), 0);
+        p.put_dirty("a", 0, bytes(&[5; 4]), 0, Base::default(), 0);
         p.evict(16).unwrap();
         assert_eq!(state(&p, 0), "buffered");
         let c = p.get("a").unwrap().chunks.get(&0).unwrap();
@@ -915,7 +980,7 @@ mod tests {
         );
         p.define(info("a"));
         let big: Vec<u8> = (0..2 << 20).map(|i| (i % 251) as u8).collect();
-        p.put_dirty("a", 0, bytes(&big), Base::default(), 0);
+        p.put_dirty("a", 0, bytes(&big), 0, Base::default(), 0);
         // Past half the budget: sealed in the background, stored later.
         p.evict_over_budget().unwrap();
         assert_eq!(state(&p, 0), "sealing");
@@ -925,5 +990,33 @@ mod tests {
         assert_eq!(p.buffered_bytes(), big.len());
         let c = p.get("a").unwrap().chunks.get(&0).unwrap();
         assert_eq!(p.read_chunk(c).unwrap(), big);
+    }
+
+    #[test]
+    fn complete_chunks_are_sealed_early_and_partial_ones_stay() {
+        let mut p = PendingLayer::new(CodecSet::new(Arc::new(Lz4Codec)), 1024, 1 << 30).unwrap();
+        p.define(info("a"));
+        let mib = vec![1u8; 1 << 20];
+        // Chunk 0 partly written, chunk 1 written whole.
+        p.put_dirty("a", 0, bytes(&mib), 1 << 10, Base::default(), 0);
+        p.put_dirty("a", 1, bytes(&mib.repeat(3)), 3 << 20, Base::default(), 0);
+        // 3 MiB complete: below the threshold of an early round.
+        p.evict_over_budget().unwrap();
+        assert_eq!((state(&p, 0), state(&p, 1)), ("buffered", "buffered"));
+        // Chunk 2 is filled by two writes: complete once they add up.
+        p.put_dirty("a", 2, bytes(&mib), 1 << 19, Base::default(), 0);
+        p.dirty_mut("a", 2).unwrap();
+        p.filled("a", 2, 1 << 19);
+        p.evict_over_budget().unwrap();
+        assert_eq!(
+            (state(&p, 0), state(&p, 1), state(&p, 2)),
+            ("buffered", "sealing", "sealing")
+        );
+        p.evict(usize::MAX).unwrap();
+        assert_eq!(
+            (state(&p, 0), state(&p, 1), state(&p, 2)),
+            ("buffered", "stored", "stored")
+        );
+        assert_eq!(p.buffered_bytes(), 1 << 20);
     }
 }
