@@ -8,8 +8,9 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rayon::prelude::*;
 
@@ -287,6 +288,9 @@ impl Round {
 
     /// The outcomes, one per chunk in order, once the round is done:
     /// waiting for it if `wait`, else `None` while it runs.
+    ///
+    /// A writer running on a rayon thread runs pending rayon work while it
+    /// waits, so that the round cannot wait behind it for a thread.
     pub(crate) fn outcomes(&mut self, wait: bool) -> Option<Result<Vec<Result<Sealed>>>> {
         let lost = || {
             Error::corrupted(
@@ -294,17 +298,26 @@ impl Round {
                 "a background compression stopped without a result".to_owned(),
             )
         };
-        let rx = match self.results.get_mut() {
-            Ok(rx) => rx,
-            Err(_) => return Some(Err(lost())),
+        let Ok(rx) = self.results.get_mut() else {
+            return Some(Err(lost()));
         };
-        if wait {
-            return Some(rx.recv().map_err(|_| lost()));
-        }
-        match rx.try_recv() {
-            Ok(v) => Some(Ok(v)),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err(lost())),
+        loop {
+            match rx.try_recv() {
+                Ok(v) => return Some(Ok(v)),
+                Err(TryRecvError::Disconnected) => return Some(Err(lost())),
+                Err(TryRecvError::Empty) if !wait => return None,
+                Err(TryRecvError::Empty) => {}
+            }
+            match rayon::yield_now() {
+                Some(rayon::Yield::Executed) => {}
+                Some(rayon::Yield::Idle) => match rx.recv_timeout(Duration::from_millis(1)) {
+                    Ok(v) => return Some(Ok(v)),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return Some(Err(lost())),
+                },
+                // Not a rayon thread: the pool's threads run the round.
+                None => return Some(rx.recv().map_err(|_| lost())),
+            }
         }
     }
 }
@@ -391,5 +404,26 @@ mod tests {
         assert!(sealed[2].compressed.is_some() && sealed[3].compressed.is_some());
         assert_eq!(sealed[3].stats.null_count, 0);
         assert_eq!(sealed[0].stats.min_max, crate::stats::MinMax::Empty);
+    }
+
+    #[test]
+    fn a_writer_on_the_only_rayon_thread_still_gets_its_round() {
+        // One pool thread, and the writer waits on it: the round must run
+        // there rather than wait for a free thread forever.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let out = pool.install(|| {
+            let codecs = CodecSet::new(Arc::new(Lz4Codec));
+            let values: Vec<Arc<dyn DirtyValues>> = vec![Arc::new(Values {
+                values: vec![3u8; 4096],
+                fill: None,
+            })];
+            let chunks = vec![("a".to_owned(), 0)];
+            let mut round = Round::start(1, chunks, values, 4096, codecs, 1024);
+            round.outcomes(true).unwrap().unwrap()
+        });
+        assert!(out[0].as_ref().unwrap().compressed.is_some());
     }
 }
