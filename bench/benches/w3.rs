@@ -36,6 +36,12 @@ const SLAB: usize = 5;
 /// At most this many bytes of slabs feed the codec limit.
 const LIMIT_BYTES: usize = 256 << 20;
 
+/// Removes a system's files once measured: at full size each holds about
+/// 2 GiB, and keeping all four can fill the disk.
+fn drop_dir(name: &str) {
+    let _ = std::fs::remove_dir_all(af_bench::dir_of(name));
+}
+
 /// The slabs (start, shape) covering `depth`.
 fn slabs(depth: usize) -> Vec<([usize; 3], [usize; 3])> {
     (0..depth)
@@ -96,6 +102,7 @@ fn main() {
             table.rate(&rate, OURS, data_mib / t, "MiB/s");
             table.push(&rss, OURS, grow as f64 / mib, "MiB", false);
             table.push(&size, OURS, bytes as f64 / mib, "MiB", false);
+            drop_dir("w3-ours");
         }
 
         // The others once each: an ingest of 2 GiB is long enough to be
@@ -106,17 +113,20 @@ fn main() {
             table.rate(&rate, V010, data_mib / t, "MiB/s");
             table.push(&rss, V010, grow as f64 / mib, "MiB", false);
             table.push(&size, V010, bytes as f64 / mib, "MiB", false);
+            drop_dir("w3-v010");
         }
         if wants(ZARRS) {
             let r = zarrs_peer::w3_ingest(&fresh_dir("w3-zarrs"), codec, shape, chunks, &slabs);
             table.rate(&rate, ZARRS, data_mib / r.secs, "MiB/s");
             table.push(&size, ZARRS, r.stored_bytes as f64 / mib, "MiB", false);
+            drop_dir("w3-zarrs");
         }
         #[cfg(feature = "hdf5")]
         if wants(HDF5) {
             let r = hdf5_peer::w3_ingest(&fresh_dir("w3-hdf5"), codec, shape, chunks, &slabs);
             table.rate(&rate, HDF5, data_mib / r.secs, "MiB/s");
             table.push(&size, HDF5, r.stored_bytes as f64 / mib, "MiB", false);
+            drop_dir("w3-hdf5");
         }
 
         // Limit: the codec alone on the same data, in chunk-sized pieces
