@@ -13,9 +13,10 @@
 //! compression of the same data in chunk-sized pieces (the target: ours
 //! >= 80% of it; peak RSS <= 512 MiB for 2 GiB).
 //!
-//! array-format's ingest is the median of `AF_BENCH_REPS` runs (its RSS
-//! and size from the last); the others run once each, to keep the run
-//! within minutes.
+//! array-format's ingest is the median of `AF_BENCH_REPS` runs (its size
+//! from the last, its RSS growth the largest of the runs: memory freed by
+//! one run stays with the allocator, so later runs start higher and seem
+//! to grow less); the others run once each, to keep the run within minutes.
 //!
 //! `cargo bench --bench w3`; `AF_BENCH_SCALE=0.1` shrinks the depth;
 //! `AF_BENCH_SYSTEMS=ours` measures array-format (and the limits) alone,
@@ -34,6 +35,12 @@ const CHUNK: usize = 256;
 const SLAB: usize = 5;
 /// At most this many bytes of slabs feed the codec limit.
 const LIMIT_BYTES: usize = 256 << 20;
+
+/// Removes a system's files once measured: at full size each holds about
+/// 2 GiB, and keeping all four can fill the disk.
+fn drop_dir(name: &str) {
+    let _ = std::fs::remove_dir_all(af_bench::dir_of(name));
+}
 
 /// The slabs (start, shape) covering `depth`.
 fn slabs(depth: usize) -> Vec<([usize; 3], [usize; 3])> {
@@ -83,15 +90,19 @@ fn main() {
         let size = format!("W3 stored size, {cname}");
 
         if wants(OURS) {
-            let (mut s, mut grow, mut bytes) = (0.0, 0, 0);
+            let (mut s, mut grow, mut bytes) = (0.0, 0u64, 0);
             let t = median_of(|| {
                 let dir = fresh_dir("w3-ours");
-                (s, grow, bytes) = rt.block_on(ours::w3_ingest(&dir, codec, shape, chunks, &slabs));
+                let run_grow;
+                (s, run_grow, bytes) =
+                    rt.block_on(ours::w3_ingest(&dir, codec, shape, chunks, &slabs));
+                grow = grow.max(run_grow);
                 s
             });
             table.rate(&rate, OURS, data_mib / t, "MiB/s");
             table.push(&rss, OURS, grow as f64 / mib, "MiB", false);
             table.push(&size, OURS, bytes as f64 / mib, "MiB", false);
+            drop_dir("w3-ours");
         }
 
         // The others once each: an ingest of 2 GiB is long enough to be
@@ -102,17 +113,20 @@ fn main() {
             table.rate(&rate, V010, data_mib / t, "MiB/s");
             table.push(&rss, V010, grow as f64 / mib, "MiB", false);
             table.push(&size, V010, bytes as f64 / mib, "MiB", false);
+            drop_dir("w3-v010");
         }
         if wants(ZARRS) {
             let r = zarrs_peer::w3_ingest(&fresh_dir("w3-zarrs"), codec, shape, chunks, &slabs);
             table.rate(&rate, ZARRS, data_mib / r.secs, "MiB/s");
             table.push(&size, ZARRS, r.stored_bytes as f64 / mib, "MiB", false);
+            drop_dir("w3-zarrs");
         }
         #[cfg(feature = "hdf5")]
         if wants(HDF5) {
             let r = hdf5_peer::w3_ingest(&fresh_dir("w3-hdf5"), codec, shape, chunks, &slabs);
             table.rate(&rate, HDF5, data_mib / r.secs, "MiB/s");
             table.push(&size, HDF5, r.stored_bytes as f64 / mib, "MiB", false);
+            drop_dir("w3-hdf5");
         }
 
         // Limit: the codec alone on the same data, in chunk-sized pieces

@@ -195,20 +195,29 @@ fn codec_error(codec: &str, message: String) -> Error {
 pub(crate) struct CodecSet {
     configured: Arc<dyn CompressionCodec>,
     configured_name: String,
+    /// The configured codec stores frames as they are ("none" is always
+    /// read back by [`NoCompression`]), so writers can skip the copy.
+    stores_raw: bool,
 }
 
 impl CodecSet {
     pub(crate) fn new(configured: Arc<dyn CompressionCodec>) -> Self {
-        let configured_name = configured.id().name().to_owned();
+        let id = configured.id();
         Self {
+            stores_raw: id == CodecId::None,
+            configured_name: id.name().to_owned(),
             configured,
-            configured_name,
         }
     }
 
     /// The codec new frames are written with.
     pub(crate) fn writer(&self) -> &Arc<dyn CompressionCodec> {
         &self.configured
+    }
+
+    /// Whether the writing codec stores frames uncompressed.
+    pub(crate) fn stores_raw(&self) -> bool {
+        self.stores_raw
     }
 
     /// The on-disk name of the writing codec.

@@ -40,7 +40,7 @@
 //! | `format` | the on-disk encoding only (trailer, footer, checksums, versions) |
 //! | [`storage`] | object naming, conditional commits, the 0.9 [`Storage`] trait |
 //! | [`cache`] | the decoded-frame and raw-I/O caches ([`DeltaCache`]) |
-//! | `layer` | one layer: immutable reader, pending writer |
+//! | `layer` | one layer: immutable reader, pending writer (with its buffer of partly written chunks) |
 //! | [`file`](mod@file) | [`ArrayFile`]: the layer stack, merged index, read, write, commit |
 //! | `nd` | region and chunk-grid arithmetic, copies between chunks and regions |
 //! | [`stats`] | per-chunk and per-array statistics |
@@ -75,8 +75,8 @@ pub use element::ArrayElement;
 pub use error::{Error, Result};
 pub use file::{
     ArrayFile, ArrayMeta, ArrayStorage, DEFAULT_BLOCK_TARGET_SIZE, DEFAULT_CACHE_CAPACITY,
-    DEFAULT_FRAME_TARGET_SIZE, DEFAULT_IO_CACHE_CAPACITY, Damage, FileConfig, MergedArrayMeta,
-    VacuumReport, VerifyReport, Version,
+    DEFAULT_FRAME_TARGET_SIZE, DEFAULT_IO_CACHE_CAPACITY, DEFAULT_WRITE_BUFFER_CAPACITY, Damage,
+    FileConfig, MergedArrayMeta, VacuumReport, VerifyReport, Version,
 };
 pub use format::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 pub use stats::{ArrayStats, StatValue, StatsFile};

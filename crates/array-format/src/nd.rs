@@ -357,6 +357,36 @@ pub(crate) fn copy_region_bytes(
     )
 }
 
+/// The elements of the box of shape `sub` at `start` inside a C-order buffer
+/// of shape `shape`, when they form one contiguous run of the buffer (every
+/// dimension after the first one the box does not span completely is
+/// spanned completely, and every one before it has extent 1); `None` when
+/// they do not, or when the ranks differ or an index overflows.
+pub(crate) fn contiguous_range(
+    shape: &[usize],
+    start: &[usize],
+    sub: &[usize],
+) -> Option<std::ops::Range<usize>> {
+    if shape.len() != start.len() || shape.len() != sub.len() {
+        return None;
+    }
+    let dims = || shape.iter().zip(start).zip(sub);
+    // Trailing dimensions spanned completely.
+    let spanned = dims()
+        .rev()
+        .take_while(|((n, s), b)| **s == 0 && **b == **n)
+        .count();
+    let partial = shape.len() - spanned;
+    if dims().take(partial.saturating_sub(1)).any(|(_, b)| *b != 1) {
+        return None;
+    }
+    let offset = dims().try_fold(0usize, |acc, ((n, s), _)| {
+        acc.checked_mul(*n)?.checked_add(*s)
+    })?;
+    let len = sub.iter().try_fold(1usize, |acc, b| acc.checked_mul(*b))?;
+    Some(offset..offset.checked_add(len)?)
+}
+
 /// Converts u64 dims to usize, None if any does not fit.
 pub(crate) fn to_usize(dims: &[u64]) -> Option<Vec<usize>> {
     dims.iter().map(|&d| usize::try_from(d).ok()).collect()
@@ -552,6 +582,28 @@ mod tests {
     use proptest::prelude::*;
 
     // ---------- Region ----------
+
+    #[test]
+    fn contiguous_ranges_of_boxes() {
+        // Whole rows of a 4 x 5 buffer.
+        assert_eq!(contiguous_range(&[4, 5], &[1, 0], &[2, 5]), Some(5..15));
+        // Part of one row.
+        assert_eq!(contiguous_range(&[4, 5], &[2, 1], &[1, 3]), Some(11..14));
+        // Parts of two rows are not contiguous.
+        assert_eq!(contiguous_range(&[4, 5], &[1, 1], &[2, 3]), None);
+        // A 3-D slab of whole planes, and one plane's rows.
+        assert_eq!(
+            contiguous_range(&[3, 4, 5], &[1, 0, 0], &[2, 4, 5]),
+            Some(20..60)
+        );
+        assert_eq!(
+            contiguous_range(&[3, 4, 5], &[2, 1, 0], &[1, 2, 5]),
+            Some(45..55)
+        );
+        assert_eq!(contiguous_range(&[3, 4, 5], &[1, 1, 0], &[2, 2, 5]), None);
+        assert_eq!(contiguous_range(&[], &[], &[]), Some(0..1));
+        assert_eq!(contiguous_range(&[4], &[1], &[2, 1]), None);
+    }
 
     #[test]
     fn region_basics() {

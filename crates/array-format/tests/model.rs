@@ -13,7 +13,8 @@
 //!
 //! Both backends run: `ArrayFile::create_memory` (no reopen) and local disk.
 //! Each sequence draws its configuration from its seed: codec, small block
-//! and frame targets, tiny or disabled caches, a cache shared across reopens.
+//! and frame targets, tiny or disabled caches, a cache shared across reopens,
+//! a tiny or disabled buffer of partly written chunks.
 //!
 //! Environment variables:
 //! - `AF_MODEL_SEQUENCES`: sequences per backend (default 128),
@@ -1823,6 +1824,7 @@ struct Config {
     /// Capacities of a `DeltaCache` shared by every file the sequence
     /// creates or opens (so reopen and recreate must not see stale frames).
     shared_cache: Option<(u64, u64)>,
+    write_buffer_capacity: Option<usize>,
 }
 
 impl Config {
@@ -1839,6 +1841,9 @@ impl Config {
                 rng,
                 &[None, None, Some((1 << 20, 1 << 20)), Some((4096, 0))],
             ),
+            // No buffer, or one so small that partly written chunks are
+            // evicted and loaded back all the time.
+            write_buffer_capacity: pick(rng, &[Some(0), Some(512), Some(4096), None]),
         }
     }
 
@@ -1861,6 +1866,9 @@ impl Config {
         if let Some(v) = self.io_cache_capacity {
             config.io_cache_capacity = v;
         }
+        if let Some(v) = self.write_buffer_capacity {
+            config.write_buffer_capacity = v;
+        }
         config
     }
 }
@@ -1870,13 +1878,14 @@ impl fmt::Display for Config {
         let opt = |v: Option<usize>| v.map_or("default".to_owned(), |v| v.to_string());
         write!(
             f,
-            "codec={:?} block_target_size={} frame_target_size={} cache_capacity={} io_cache_capacity={} shared_cache={:?}",
+            "codec={:?} block_target_size={} frame_target_size={} cache_capacity={} io_cache_capacity={} shared_cache={:?} write_buffer_capacity={}",
             self.codec,
             opt(self.block_target_size),
             opt(self.frame_target_size),
             opt(self.cache_capacity),
             opt(self.io_cache_capacity),
-            self.shared_cache
+            self.shared_cache,
+            opt(self.write_buffer_capacity)
         )
     }
 }

@@ -6,7 +6,7 @@
 //! | `open.rs` | create, open: loading the visible layers into the index |
 //! | `index.rs` | the merged index of committed layers |
 //! | `schema.rs` | define, delete, metadata, attributes, statistics |
-//! | `write.rs` | `write_array`: chunk read-modify-write into the pending layer |
+//! | `write.rs` | `write_array`: whole chunks compressed from the caller's data, partly written ones patched in the pending layer's write buffer |
 //! | `read.rs` | `read_array`: plan, fetch, decode, copy |
 //! | `commit.rs` | `flush` and `compact` |
 
@@ -45,6 +45,9 @@ pub const DEFAULT_FRAME_TARGET_SIZE: usize = 16 * 1024;
 pub const DEFAULT_CACHE_CAPACITY: usize = 256 * 1024 * 1024;
 /// Default byte budget of the compressed-frame (I/O) cache (64 MiB).
 pub const DEFAULT_IO_CACHE_CAPACITY: usize = 64 * 1024 * 1024;
+/// Default byte budget of partially written chunks held uncompressed
+/// (128 MiB).
+pub const DEFAULT_WRITE_BUFFER_CAPACITY: usize = 128 * 1024 * 1024;
 
 /// Configuration for opening or creating an [`ArrayFile`].
 ///
@@ -79,6 +82,16 @@ pub struct FileConfig<C: CompressionCodec> {
     ///
     /// Ignored when [`cache`](Self::cache) is `Some`.
     pub io_cache_capacity: usize,
+    /// Byte budget of the chunks that writes covered only partly, held
+    /// uncompressed until they are complete: a chunk filled by several
+    /// unaligned writes is then compressed once, not once per write.
+    /// Complete chunks, and past half the budget the least recently written
+    /// ones, are compressed into the pending layer's spill file in the
+    /// background; past the whole budget, by the writing call itself. A
+    /// write may exceed the budget by up to one batch of its chunks (about
+    /// 64 MiB) before that happens. 0 compresses every chunk as soon as a
+    /// write is done with it.
+    pub write_buffer_capacity: usize,
     /// A cache shared with other files; entries are keyed by layer identity,
     /// so files never see each other's (or stale) data.
     pub cache: Option<Arc<DeltaCache>>,
@@ -101,6 +114,7 @@ impl<C: CompressionCodec> FileConfig<C> {
             frame_target_size: DEFAULT_FRAME_TARGET_SIZE,
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             io_cache_capacity: DEFAULT_IO_CACHE_CAPACITY,
+            write_buffer_capacity: DEFAULT_WRITE_BUFFER_CAPACITY,
             cache: None,
             as_of: None,
             durable: true,
@@ -113,6 +127,7 @@ struct Settings {
     codecs: CodecSet,
     block_target: u64,
     frame_target: usize,
+    write_buffer: usize,
     cache: Option<Arc<DeltaCache>>,
 }
 
@@ -131,6 +146,7 @@ impl Settings {
             block_target: config.block_target_size.max(1) as u64,
             frame_target: (config.frame_target_size as u64)
                 .clamp(1, crate::format::MAX_PACKED_FRAME) as usize,
+            write_buffer: config.write_buffer_capacity,
             cache,
         }
     }
@@ -210,6 +226,7 @@ impl ArrayFile {
             self.pending = Some(PendingLayer::new(
                 self.settings.codecs.clone(),
                 self.settings.frame_target,
+                self.settings.write_buffer,
             )?);
         }
         self.pending

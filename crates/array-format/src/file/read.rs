@@ -17,8 +17,7 @@ use crate::layer::PARALLEL_DECODE_BYTES;
 use crate::meta::ArrayInfo;
 use crate::nd::{self, Region};
 
-/// Label for errors about pending data.
-pub(crate) const PENDING: &str = "<pending spill file>";
+pub(crate) use crate::layer::PENDING;
 
 /// A chunk wanted from a layer: output slot, position of its frame in the
 /// frame list, offset and length in the frame.

@@ -6,6 +6,7 @@
 //! target. Frames whose chunks were all overwritten are left out of the
 //! layer.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use bytes::Bytes;
@@ -15,6 +16,9 @@ use crate::error::{Error, Result};
 use crate::format::{BlockEntry, FrameEntry};
 
 use crate::storage::SpillFile;
+
+/// Names the pending layer's spill file in errors.
+pub(crate) const PENDING: &str = "<pending spill file>";
 
 /// Where a chunk's bytes are among the frames of a writer or layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +67,42 @@ pub(crate) struct DataLayout {
     pub(crate) remap: Vec<Option<u32>>,
 }
 
+/// A frame compressed (and checksummed) ahead of [`FrameWriter::add_compressed`],
+/// so that many can be compressed in parallel.
+#[derive(Debug)]
+pub(crate) struct Compressed<'a> {
+    /// The stored bytes; borrowed from the raw bytes when the codec stores
+    /// them as they are.
+    stored: Cow<'a, [u8]>,
+    raw_len: u64,
+    crc: u32,
+}
+
+impl<'a> Compressed<'a> {
+    /// Compresses `raw` as one frame with the writing codec of `codecs`.
+    pub(crate) fn new(codecs: &CodecSet, raw: &'a [u8]) -> Result<Self> {
+        let stored = if codecs.stores_raw() {
+            Cow::Borrowed(raw)
+        } else {
+            Cow::Owned(codecs.writer().compress(raw)?)
+        };
+        Ok(Self {
+            crc: crc32c::crc32c(&stored),
+            stored,
+            raw_len: raw.len() as u64,
+        })
+    }
+
+    /// The same frame, owning its stored bytes.
+    pub(crate) fn into_owned(self) -> Compressed<'static> {
+        Compressed {
+            stored: Cow::Owned(self.stored.into_owned()),
+            raw_len: self.raw_len,
+            crc: self.crc,
+        }
+    }
+}
+
 /// Writes frames to a spill file.
 pub(crate) struct FrameWriter {
     spill: SpillFile,
@@ -87,9 +127,14 @@ impl std::fmt::Debug for FrameWriter {
 
 impl FrameWriter {
     pub(crate) fn new(codecs: CodecSet, frame_target: usize) -> Result<Self> {
+        Ok(Self::over(SpillFile::new()?, codecs, frame_target))
+    }
+
+    /// A writer spilling into `spill`.
+    pub(crate) fn over(spill: SpillFile, codecs: CodecSet, frame_target: usize) -> Self {
         let name = codecs.writer_name().to_owned();
-        Ok(Self {
-            spill: SpillFile::new()?,
+        Self {
+            spill,
             codecs,
             codec_names: vec![name],
             writer_codec: 0,
@@ -97,8 +142,24 @@ impl FrameWriter {
             open: Vec::new(),
             open_slot: None,
             frames: Vec::new(),
-            path: "<pending spill file>".into(),
-        })
+            path: PENDING.into(),
+        }
+    }
+
+    /// The codecs frames are compressed with.
+    pub(crate) fn codecs(&self) -> &CodecSet {
+        &self.codecs
+    }
+
+    /// Chunks of at least this many bytes get a frame of their own.
+    pub(crate) fn frame_target(&self) -> usize {
+        self.frame_target
+    }
+
+    /// Whether a chunk of `len` bytes gets a frame of its own (and can be
+    /// compressed ahead with [`Compressed::new`]).
+    pub(crate) fn own_frame(&self, len: usize) -> bool {
+        len >= self.frame_target
     }
 
     fn frame_id(&self) -> Result<u32> {
@@ -110,21 +171,9 @@ impl FrameWriter {
 
     /// Adds a chunk's encoded bytes.
     pub(crate) fn add_chunk(&mut self, bytes: &[u8]) -> Result<ChunkLoc> {
-        if bytes.len() >= self.frame_target {
-            self.seal()?;
-            let frame = self.frame_id()?;
-            self.frames.push(FrameSlot {
-                state: FrameState::Open,
-                raw_len: bytes.len() as u64,
-                codec: self.writer_codec,
-                live: 1,
-            });
-            self.seal_slot(frame, bytes)?;
-            return Ok(ChunkLoc {
-                frame,
-                offset: 0,
-                len: bytes.len() as u64,
-            });
+        if self.own_frame(bytes.len()) {
+            let compressed = Compressed::new(&self.codecs, bytes)?;
+            return self.add_compressed(&compressed);
         }
         if !self.open.is_empty() && self.open.len() + bytes.len() > self.frame_target {
             self.seal()?;
@@ -153,6 +202,29 @@ impl FrameWriter {
             frame,
             offset,
             len: bytes.len() as u64,
+        })
+    }
+
+    /// Adds a chunk compressed ahead as a frame of its own. On error nothing
+    /// was added.
+    pub(crate) fn add_compressed(&mut self, chunk: &Compressed<'_>) -> Result<ChunkLoc> {
+        self.seal()?;
+        let frame = self.frame_id()?;
+        let offset = self.spill.append(&chunk.stored)?;
+        self.frames.push(FrameSlot {
+            state: FrameState::Sealed {
+                offset,
+                stored_len: chunk.stored.len() as u64,
+                crc: chunk.crc,
+            },
+            raw_len: chunk.raw_len,
+            codec: self.writer_codec,
+            live: 1,
+        });
+        Ok(ChunkLoc {
+            frame,
+            offset: 0,
+            len: chunk.raw_len,
         })
     }
 
@@ -189,24 +261,28 @@ impl FrameWriter {
     }
 
     fn seal_slot(&mut self, frame: u32, raw: &[u8]) -> Result<()> {
-        let stored = self.codecs.writer().compress(raw)?;
-        let crc = crc32c::crc32c(&stored);
-        let offset = self.spill.append(&stored)?;
+        let c = Compressed::new(&self.codecs, raw)?;
+        let offset = self.spill.append(&c.stored)?;
         if let Some(slot) = self.frames.get_mut(frame as usize) {
             slot.state = FrameState::Sealed {
                 offset,
-                stored_len: stored.len() as u64,
-                crc,
+                stored_len: c.stored.len() as u64,
+                crc: c.crc,
             };
         }
         Ok(())
     }
 
-    /// Compresses the open frame into the spill file.
+    /// Compresses the open frame into the spill file. On error the frame
+    /// stays open, its chunks readable.
     pub(crate) fn seal(&mut self) -> Result<()> {
-        if let Some(frame) = self.open_slot.take() {
+        if let Some(frame) = self.open_slot {
             let raw = std::mem::take(&mut self.open);
-            self.seal_slot(frame, &raw)?;
+            if let Err(e) = self.seal_slot(frame, &raw) {
+                self.open = raw;
+                return Err(e);
+            }
+            self.open_slot = None;
         }
         Ok(())
     }
