@@ -80,6 +80,20 @@ pub enum Error {
         reason: String,
     },
 
+    /// A layer was written, but whether it became part of the file's history
+    /// could not be settled (the check that no concurrent compaction had
+    /// replaced the layers below it could not finish). Nothing is lost: the
+    /// handle keeps its pending changes, refuses new ones, and settles the
+    /// question on its next [`flush`](crate::ArrayFile::flush), which either
+    /// finds the layer committed or commits the changes again.
+    #[error("commit of {path} unconfirmed: {reason}; flush again to settle it")]
+    CommitUnconfirmed {
+        /// The layer object written.
+        path: String,
+        /// Why its place in the history is not known yet.
+        reason: String,
+    },
+
     /// A layer this handle uses was deleted after the handle opened it (by a
     /// compaction or vacuum through another handle).
     #[error(

@@ -1482,3 +1482,435 @@ async fn removing_and_setting_one_attribute_conflicts() {
         Some(&AttributeValue::String("C".into()))
     );
 }
+
+// ── Settling a commit whose check raced further compactions ─────────
+
+/// Work run once, by the store, right after a given object is created.
+type Hook = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
+
+/// Wraps a store: runs a hook right after the put that creates a given
+/// object (before the writer sees the reply, so before its orphan check),
+/// and fails the next `fail_lists` directory listings.
+struct HookStore {
+    inner: Arc<dyn ObjectStore>,
+    after_put: Mutex<Option<(Path, Hook)>>,
+    fail_lists: AtomicU64,
+}
+
+impl HookStore {
+    fn new(inner: Arc<dyn ObjectStore>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            after_put: Mutex::new(None),
+            fail_lists: AtomicU64::new(0),
+        })
+    }
+
+    fn after_put(&self, path: &str, hook: Hook) {
+        *self.after_put.lock().unwrap() = Some((Path::from(path), hook));
+    }
+}
+
+impl fmt::Display for HookStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HookStore({})", self.inner)
+    }
+}
+
+impl fmt::Debug for HookStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HookStore({})", self.inner)
+    }
+}
+
+impl ObjectStore for HookStore {
+    fn put_opts<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> BoxFuture<'async_trait, object_store::Result<PutResult>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        async move {
+            let put = self.inner.put_opts(location, payload, opts).await?;
+            let hook = {
+                let mut armed = self.after_put.lock().unwrap();
+                match armed.take() {
+                    Some((path, hook)) if &path == location => Some(hook),
+                    other => {
+                        *armed = other;
+                        None
+                    }
+                }
+            };
+            if let Some(hook) = hook {
+                hook().await;
+            }
+            Ok(put)
+        }
+        .boxed()
+    }
+
+    fn put_multipart_opts<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        opts: PutMultipartOptions,
+    ) -> BoxFuture<'async_trait, object_store::Result<Box<dyn MultipartUpload>>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.put_multipart_opts(location, opts)
+    }
+
+    fn get_opts<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        location: &'life1 Path,
+        options: GetOptions,
+    ) -> BoxFuture<'async_trait, object_store::Result<GetResult>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.get_opts(location, options)
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_delimiter<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        prefix: Option<&'life1 Path>,
+    ) -> BoxFuture<'async_trait, object_store::Result<ListResult>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        async move {
+            let fail = self
+                .fail_lists
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if fail {
+                return Err(object_store::Error::Generic {
+                    store: "HookStore",
+                    source: "listing refused".into(),
+                });
+            }
+            self.inner.list_with_delimiter(prefix).await
+        }
+        .boxed()
+    }
+
+    fn copy_opts<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        from: &'life1 Path,
+        to: &'life2 Path,
+        options: CopyOptions,
+    ) -> BoxFuture<'async_trait, object_store::Result<()>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.copy_opts(from, to, options)
+    }
+}
+
+/// Another handle on `store` applies `ops`, flushes and compacts, twice
+/// over: the first snapshot merges whatever was committed before, the
+/// second merges (and deletes) the first.
+async fn compact_twice(store: Arc<dyn ObjectStore>, ops: Vec<Op>) {
+    let mut b = ArrayFile::open(store, Path::from(NAME), config())
+        .await
+        .unwrap();
+    b.compact().await.unwrap();
+    apply(&mut b, &ops).await;
+    b.flush().await.unwrap();
+    b.compact().await.unwrap();
+}
+
+/// A commits layer 2; before its orphan check runs, B compacts (snapshot
+/// 3 merges layer 2), commits 4 and compacts again (snapshot 5 merges and
+/// deletes 3). The snapshot that merged A's layer is gone; snapshot 5 must
+/// still tell A that its layer is part of the history (FORMAT.md 13.2), or
+/// A is told `Conflict` for a committed change, and its retry conflicts
+/// with itself for ever.
+#[tokio::test]
+async fn a_commit_compacted_twice_before_its_check_stands() {
+    let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let place = Place::Memory(Arc::clone(&inner));
+    setup(&place).await;
+    let hooked = HookStore::new(Arc::clone(&inner));
+    let mut a = ArrayFile::open(hooked.clone(), Path::from(NAME), config())
+        .await
+        .unwrap();
+    let a_ops = vec![Op::Write("x", 0, vec![7; 5]), Op::SetAttr("x", "by_a", 1)];
+    let b_ops = vec![Op::Write("y", 5, vec![8; 5]), Op::SetAttr("y", "by_b", 2)];
+    apply(&mut a, &a_ops).await;
+    let store = Arc::clone(&inner);
+    let ops = b_ops.clone();
+    hooked.after_put(
+        "w.2.af",
+        Box::new(move || compact_twice(store, ops).boxed()),
+    );
+
+    a.flush().await.unwrap();
+    assert!(!a.has_pending_changes());
+    let reopened = place.open().await;
+    assert_eq!(reopened.num_layers(), 1, "{:?}", reopened.versions().await);
+    assert_eq!(state(&reopened).await, sequential(&a_ops, &b_ops).await);
+    assert!(stray_layers(&place).await.is_empty());
+}
+
+/// The other side: A's view is stale (layer 1); B commits 2, compacts into
+/// 3 (deleting 1 and 2), commits 4 and compacts into 5 (deleting 3 and 4).
+/// A's layer 2 takes a freed number below snapshot 5, which records B's
+/// layer there: A must hear `Conflict`, its layer must go, and a retry
+/// after `refresh` must commit its changes.
+#[tokio::test]
+async fn a_stale_commit_below_two_compactions_is_an_orphan() {
+    let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let place = Place::Memory(Arc::clone(&inner));
+    setup(&place).await;
+    let mut a = place.open().await;
+    let a_ops = vec![Op::Write("x", 0, vec![7; 5]), Op::SetAttr("x", "by_a", 1)];
+    let b_first = vec![Op::SetAttr("y", "first", 1)];
+    let b_second = vec![Op::Write("y", 5, vec![8; 5])];
+    apply(&mut a, &a_ops).await;
+    {
+        let mut b = place.open().await;
+        apply(&mut b, &b_first).await;
+        b.flush().await.unwrap();
+    }
+    compact_twice(Arc::clone(&inner), b_second.clone()).await;
+
+    assert_conflict(a.flush().await, "a commit below two compactions");
+    assert!(a.has_pending_changes());
+    assert!(stray_layers(&place).await.is_empty());
+    a.refresh().await.unwrap();
+    a.flush().await.unwrap();
+    let b_ops: Vec<Op> = b_first.into_iter().chain(b_second).collect();
+    assert_eq!(
+        state(&place.open().await).await,
+        sequential(&b_ops, &a_ops).await
+    );
+    assert!(stray_layers(&place).await.is_empty());
+}
+
+/// A's orphan check fails (the listing is refused) after its layer 2 was
+/// created. The layer may or may not be part of the file, so A keeps its
+/// changes and refuses new ones; its next flush settles the question. Here
+/// the layer stands, and in `merged_meanwhile` two compactions by B merge
+/// it and then delete the snapshot that merged it before A settles.
+async fn unconfirmed_commit_is_settled(merged_meanwhile: bool) {
+    let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let place = Place::Memory(Arc::clone(&inner));
+    setup(&place).await;
+    let hooked = HookStore::new(Arc::clone(&inner));
+    let mut a = ArrayFile::open(hooked.clone(), Path::from(NAME), config())
+        .await
+        .unwrap();
+    let a_ops = vec![Op::Write("x", 0, vec![7; 5]), Op::SetAttr("x", "by_a", 1)];
+    apply(&mut a, &a_ops).await;
+    let fail = Arc::clone(&hooked);
+    hooked.after_put(
+        "w.2.af",
+        Box::new(move || {
+            async move {
+                fail.fail_lists.store(1, Ordering::SeqCst);
+            }
+            .boxed()
+        }),
+    );
+
+    let err = a.flush().await.unwrap_err();
+    assert!(matches!(err, Error::Storage { .. }), "{err}");
+    assert!(a.has_pending_changes());
+    let refused = a.set_attribute("x", "later", AttributeValue::Int64(1));
+    assert!(
+        matches!(refused, Err(Error::InvalidOperation { .. })),
+        "a change while a commit is unsettled: {refused:?}"
+    );
+
+    let b_ops = vec![Op::Write("y", 5, vec![8; 5])];
+    if merged_meanwhile {
+        compact_twice(Arc::clone(&inner), b_ops.clone()).await;
+    }
+    a.flush().await.unwrap();
+    assert!(!a.has_pending_changes());
+    let expected = if merged_meanwhile {
+        sequential(&a_ops, &b_ops).await
+    } else {
+        sequential(&a_ops, &[]).await
+    };
+    assert_eq!(state(&a).await, expected);
+    let reopened = place.open().await;
+    assert_eq!(state(&reopened).await, expected);
+    // Settled, not committed twice: the newest layer is A's 2, or B's
+    // snapshot 5.
+    let newest = reopened.versions().await.unwrap().last().unwrap().layer;
+    assert_eq!(newest, if merged_meanwhile { 5 } else { 2 });
+    a.set_attribute("x", "later", AttributeValue::Int64(1))
+        .unwrap();
+    a.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unconfirmed_commit_is_settled_by_the_next_flush() {
+    unconfirmed_commit_is_settled(false).await;
+}
+
+#[tokio::test]
+async fn an_unconfirmed_commit_merged_meanwhile_is_settled_by_the_next_flush() {
+    unconfirmed_commit_is_settled(true).await;
+}
+
+/// A's view is stale when its check fails; meanwhile its layer turns out
+/// an orphan. Settling removes it and commits the changes afresh.
+#[tokio::test]
+async fn an_unconfirmed_orphan_is_removed_and_recommitted() {
+    let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let place = Place::Memory(Arc::clone(&inner));
+    setup(&place).await;
+    let hooked = HookStore::new(Arc::clone(&inner));
+    let mut a = ArrayFile::open(hooked.clone(), Path::from(NAME), config())
+        .await
+        .unwrap();
+    let a_ops = vec![Op::Write("x", 0, vec![7; 5]), Op::SetAttr("x", "by_a", 1)];
+    let b_ops = vec![Op::Write("y", 5, vec![8; 5])];
+    apply(&mut a, &a_ops).await;
+    {
+        let mut b = place.open().await;
+        apply(&mut b, &b_ops).await;
+        b.flush().await.unwrap(); // layer 2
+        b.compact().await.unwrap(); // snapshot 3; layers 1 and 2 deleted
+    }
+    hooked.fail_lists.store(1, Ordering::SeqCst);
+    let err = a.flush().await.unwrap_err(); // A's layer 2, unconfirmed
+    assert!(matches!(err, Error::Storage { .. }), "{err}");
+    // Settling finds B's layer recorded at 2 and removes A's; the retry
+    // from A's stale view is then an orphan again.
+    assert_conflict(a.flush().await, "a retry from a stale view");
+    assert!(stray_layers(&place).await.is_empty());
+    a.refresh().await.unwrap();
+    a.flush().await.unwrap();
+    assert_eq!(
+        state(&place.open().await).await,
+        sequential(&b_ops, &a_ops).await
+    );
+    assert!(stray_layers(&place).await.is_empty());
+}
+
+// ── A layer's name taken again under a reader ───────────────────────
+
+/// A reader keeps layer 1 of its view; a compaction elsewhere deletes it
+/// and an object of the same name appears (an orphan a stale writer
+/// created, here a copy of another layer). The reader must not decode the
+/// new object through the old footer: on an object store it gets
+/// `Vanished` (the reads are pinned to the object's entity tag), on a
+/// local directory opened with `open_path` it keeps reading the file it
+/// opened.
+async fn layer_name_taken_again(place: Place) {
+    setup(&place).await;
+    let r = place.open_uncached().await;
+    let before = state(&r).await;
+    {
+        let mut w = place.open().await;
+        apply(&mut w, &[Op::Write("x", 5, vec![55; 5])]).await;
+        w.flush().await.unwrap(); // layer 2
+        w.compact().await.unwrap(); // snapshot 3; layers 1 and 2 deleted
+    }
+    match &place {
+        Place::Memory(store) => {
+            let other = store.get(&Path::from("w.3.af")).await.unwrap();
+            store
+                .put(&Path::from("w.1.af"), other.bytes().await.unwrap().into())
+                .await
+                .unwrap();
+            let e = r.read_array::<i32>("x", vec![], vec![]).await.unwrap_err();
+            assert!(matches!(e, Error::Vanished { .. }), "{e}");
+        }
+        Place::Disk(dir) => {
+            std::fs::copy(dir.path().join("w.3.af"), dir.path().join("w.1.af")).unwrap();
+            assert_eq!(state(&r).await, before);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_layer_name_taken_again_reads_as_vanished_memory() {
+    layer_name_taken_again(Place::memory()).await;
+}
+
+#[tokio::test]
+async fn a_layer_name_taken_again_is_not_read_on_disk() {
+    layer_name_taken_again(Place::disk()).await;
+}
+
+/// Snapshots record the history of the 1024 layer numbers below them (at
+/// least). When more layers than that are committed between A's create and
+/// its check, and compacted, nothing can tell whether A's layer is part of
+/// the file: A hears `CommitUnconfirmed`, keeps its changes, and can only
+/// give them up (`discard_pending`) or keep asking.
+#[tokio::test]
+async fn a_commit_checked_after_over_a_thousand_layers_is_unconfirmed() {
+    let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let place = Place::Memory(Arc::clone(&inner));
+    setup(&place).await;
+    let hooked = HookStore::new(Arc::clone(&inner));
+    let mut a = ArrayFile::open(hooked.clone(), Path::from(NAME), config())
+        .await
+        .unwrap();
+    apply(&mut a, &[Op::SetAttr("x", "by_a", 1)]).await;
+    let store = Arc::clone(&inner);
+    hooked.after_put(
+        "w.2.af",
+        Box::new(move || {
+            async move {
+                let mut b = ArrayFile::open(store, Path::from(NAME), config())
+                    .await
+                    .unwrap();
+                b.compact().await.unwrap(); // snapshot 3 merges A's layer 2
+                for i in 0..1030 {
+                    apply(&mut b, &[Op::SetAttr("y", "n", i)]).await;
+                    b.flush().await.unwrap();
+                }
+                b.compact().await.unwrap(); // records 3 ..= 1033 only
+            }
+            .boxed()
+        }),
+    );
+    for _ in 0..2 {
+        let err = a.flush().await.unwrap_err();
+        assert!(matches!(err, Error::CommitUnconfirmed { .. }), "{err}");
+        assert!(err.to_string().contains("w.2.af"), "{err}");
+        assert!(a.has_pending_changes());
+    }
+    a.discard_pending();
+    a.refresh().await.unwrap();
+    // A's layer was in fact merged: its attribute is there.
+    assert_eq!(
+        a.get_attribute("x", "by_a").unwrap(),
+        Some(&AttributeValue::Int64(1))
+    );
+    a.set_attribute("x", "after", AttributeValue::Int64(2))
+        .unwrap();
+    a.flush().await.unwrap();
+}

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use object_store::ObjectStoreExt;
 
-use super::ArrayFile;
 use super::index::{AttrSet, ChunkRef, ChunkTable, CommittedIndex, IndexedArray};
+use super::open::load_index;
 use super::open::{WRITER, now_ns, random_id};
+use super::{ArrayFile, Unconfirmed};
 use crate::error::{Error, Result};
 use crate::format::{
-    self, ArrayRecord, AttrRecord, ChunkRecord, Footer, LayerHeader, LayerKind, RecordOp,
+    self, ArrayRecord, AttrRecord, ChunkRecord, Footer, Id, LayerHeader, LayerKind, RecordOp,
 };
 use crate::layer::{ChunkLoc, DataLayout, FrameWriter, LayerReader};
 use crate::meta::ArrayInfo;
@@ -27,6 +28,13 @@ use crate::storage::{InMemoryStorage, SpillFile, Storage};
 /// Compaction moves chunks in batches of about this many stored bytes.
 const COMPACT_BATCH_BYTES: u64 = 64 * 1024 * 1024;
 
+/// A snapshot records the `layer_id`s of at least this many layer numbers
+/// below it (its `merged` list, FORMAT.md 5.1): the history a writer's
+/// orphan check reads. 16 KiB of footer; the check can settle a commit as
+/// long as fewer layers than this were committed between the writer's
+/// create and its check.
+pub(crate) const LINEAGE_KEEP: usize = 1024;
+
 impl ArrayFile {
     /// Commits the pending changes as a new layer.
     ///
@@ -34,6 +42,17 @@ impl ArrayFile {
     /// writer committed first) the pending changes are kept.
     pub async fn flush(&mut self) -> Result<()> {
         self.check_writable("flush")?;
+        if let Some(layer) = self.unconfirmed.clone() {
+            if self.settle(&layer).await? {
+                // The changes are committed as that layer: load it.
+                let (index, _) = load_index(&self.store, None).await?;
+                self.index = index;
+                self.pending = None;
+                self.unconfirmed = None;
+                return Ok(());
+            }
+            self.unconfirmed = None;
+        }
         let Some(pending) = self.pending.as_ref() else {
             return Ok(());
         };
@@ -68,7 +87,18 @@ impl ArrayFile {
             .map(|p| p.spill())
             .ok_or_else(|| Error::corrupted(super::read::PENDING, "pending layer vanished"))?;
         let reader = commit_layer(&self.store, spill, header, layout, records).await?;
-        self.check_not_orphaned(&reader).await?;
+        match self.check_not_orphaned(&reader).await {
+            Ok(()) => {}
+            Err(e @ Error::Conflict { .. }) => return Err(e),
+            Err(e) => {
+                self.unconfirmed = Some(Unconfirmed {
+                    seq: reader.header.seq,
+                    layer_id: reader.header.layer_id,
+                    path: reader.path.clone(),
+                });
+                return Err(e);
+            }
+        }
         self.index.apply(reader)?;
         self.pending = None;
         Ok(())
@@ -211,12 +241,7 @@ impl ArrayFile {
             kind: LayerKind::Snapshot,
             created_ns: now_ns(),
             writer: WRITER.into(),
-            merged: self
-                .index
-                .layers
-                .iter()
-                .map(|l| l.header.layer_id)
-                .collect(),
+            merged: self.lineage(),
         };
         let reader = commit_layer(&self.store, writer.spill(), header, layout, records).await?;
         // A stale compaction must not replace the index or delete anything.
@@ -334,6 +359,23 @@ impl ArrayFile {
         Ok(())
     }
 
+    /// The `merged` list of a snapshot of this view: the `layer_id`s of the
+    /// layers it merges, preceded by as much of the history its base
+    /// snapshot recorded as makes [`LINEAGE_KEEP`] in all.
+    fn lineage(&self) -> Vec<Id> {
+        let view = &self.index.layers;
+        let earlier: &[Id] = view
+            .first()
+            .filter(|base| base.header.kind == LayerKind::Snapshot)
+            .map_or(&[], |base| &base.header.merged);
+        let from = earlier
+            .len()
+            .saturating_sub(LINEAGE_KEEP.saturating_sub(view.len()));
+        let mut ids = earlier.get(from..).unwrap_or_default().to_vec();
+        ids.extend(view.iter().map(|l| l.header.layer_id));
+        ids
+    }
+
     /// The newest layer's id and generation, and the next layer number.
     fn next_layer(&self) -> Result<([u8; 16], u64, u64)> {
         let latest = self.index.latest().ok_or_else(|| Error::InvalidOperation {
@@ -372,10 +414,10 @@ async fn commit_layer(
     let tail = Bytes::from(format::encode_tail(&footer));
     drop(footer);
     let path = store.layer_path(seq);
-    store
+    let pin = store
         .create_from_parts(&path, spill, &layout.ranges, &tail)
         .await?;
     let size = layout.len + tail.len() as u64;
     let footer = tail.slice(..tail.len().saturating_sub(format::TRAILER_LEN));
-    LayerReader::written(path, size, footer, layout.len)
+    LayerReader::written(path, size, footer, layout.len, pin)
 }

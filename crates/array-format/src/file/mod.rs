@@ -165,8 +165,21 @@ pub struct ArrayFile {
     dataset_id: Id,
     index: CommittedIndex,
     pending: Option<PendingLayer>,
+    /// A layer this handle wrote whose place in the history is not settled
+    /// yet: until it is, the pending changes may already be committed, so
+    /// they are frozen.
+    unconfirmed: Option<Unconfirmed>,
     /// Set for a read-only handle opened as of an earlier layer.
     as_of: Option<u64>,
+}
+
+/// A delta layer written by [`ArrayFile::flush`] whose orphan check did not
+/// finish (FORMAT.md 13.2).
+#[derive(Debug, Clone)]
+pub(crate) struct Unconfirmed {
+    pub(crate) seq: u64,
+    pub(crate) layer_id: Id,
+    pub(crate) path: object_store::path::Path,
 }
 
 impl std::fmt::Debug for ArrayFile {
@@ -176,6 +189,7 @@ impl std::fmt::Debug for ArrayFile {
             .field("layers", &self.index.layers.len())
             .field("arrays", &self.index.arrays.len())
             .field("pending", &self.pending.is_some())
+            .field("unconfirmed", &self.unconfirmed.as_ref().map(|u| u.seq))
             .finish()
     }
 }
@@ -211,8 +225,12 @@ impl ArrayFile {
 
     /// Drops every pending change (after a [`Error::Conflict`] the caller may
     /// prefer to start over from a [`refresh`](Self::refresh)ed view).
+    ///
+    /// After [`Error::CommitUnconfirmed`] this also gives up settling the
+    /// unconfirmed layer: it may or may not be part of the file.
     pub fn discard_pending(&mut self) {
         self.pending = None;
+        self.unconfirmed = None;
     }
 
     /// The path of the file's base object.
@@ -222,6 +240,17 @@ impl ArrayFile {
 
     fn pending_mut(&mut self) -> Result<&mut PendingLayer> {
         self.check_writable("change")?;
+        if let Some(u) = &self.unconfirmed {
+            // The pending changes may be committed already as that layer; a
+            // change now could not be told apart from them.
+            return Err(Error::InvalidOperation {
+                operation: "change",
+                reason: format!(
+                    "whether layer {} was committed is not settled yet; flush() to settle it (or discard_pending())",
+                    u.path
+                ),
+            });
+        }
         if self.pending.is_none() {
             self.pending = Some(PendingLayer::new(
                 self.settings.codecs.clone(),

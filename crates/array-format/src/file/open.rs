@@ -94,10 +94,11 @@ impl ArrayFile {
         };
         let tail = bytes::Bytes::from(format::encode_tail(&footer));
         let size = tail.len() as u64;
-        fs.create_object(fs.base_path(), tail.clone().into())
+        let pin = fs
+            .create_object(fs.base_path(), tail.clone().into())
             .await?;
         let footer = tail.slice(..tail.len().saturating_sub(format::TRAILER_LEN));
-        let reader = LayerReader::written(fs.base_path().clone(), size, footer, 0)?;
+        let reader = LayerReader::written(fs.base_path().clone(), size, footer, 0, pin)?;
         let mut index = CommittedIndex::default();
         index.apply(reader)?;
         Ok(Self {
@@ -106,6 +107,7 @@ impl ArrayFile {
             dataset_id,
             index,
             pending: None,
+            unconfirmed: None,
             as_of: None,
         })
     }
@@ -136,6 +138,7 @@ impl ArrayFile {
             dataset_id,
             index,
             pending: None,
+            unconfirmed: None,
             as_of,
         })
     }

@@ -9,11 +9,13 @@
 //! writer changed the same chunk, attribute or array since this handle read
 //! it.
 
-use super::ArrayFile;
+use object_store::path::Path;
+
 use super::index::IndexedArray;
 use super::open::load_index;
+use super::{ArrayFile, Unconfirmed};
 use crate::error::{Error, Result};
-use crate::format::LayerKind;
+use crate::format::{Id, LayerKind};
 use crate::layer::{LayerReader, PendingArray, PendingOp};
 
 impl ArrayFile {
@@ -167,27 +169,107 @@ impl ArrayFile {
     /// already replaced the layers it builds on (its number would then have
     /// been free only because the compaction deleted it). An orphaned layer
     /// is removed again and reported as [`Error::Conflict`]; the pending
-    /// changes are kept.
+    /// changes are kept. When the check cannot finish, the error says so and
+    /// the layer is left in place.
     pub(crate) async fn check_not_orphaned(&self, ours: &LayerReader) -> Result<()> {
-        let listed = self.store.list_layers().await?;
-        for obj in listed.iter().filter(|o| o.seq > ours.header.seq) {
-            let reader = match LayerReader::open(&self.store, obj.path.clone()).await {
-                Ok(reader) => reader,
-                Err(Error::Vanished { .. }) => continue,
-                Err(e) => return Err(e),
-            };
-            if reader.header.kind != LayerKind::Snapshot {
-                continue;
+        let (seq, id) = (ours.header.seq, ours.header.layer_id);
+        match self.history_at(seq, &ours.path).await? {
+            Position::Open => Ok(()),
+            Position::Taken { id: held, .. } if held == id => Ok(()),
+            Position::Taken { snapshot, .. } => {
+                self.drop_orphan(&ours.path).await;
+                Err(self.conflict(format!(
+                    "another writer compacted the file into layer {snapshot} while this handle committed layer {seq}; refresh() and flush again"
+                )))
             }
-            if reader.header.merged.contains(&ours.header.layer_id) {
-                return Ok(());
-            }
-            let _ = self.store.delete(&ours.path).await;
-            return Err(self.conflict(format!(
-                "another writer compacted the file into layer {} while this handle committed layer {}; refresh() and flush again",
-                reader.header.seq, ours.header.seq
-            )));
         }
-        Ok(())
     }
+
+    /// Settles a layer whose check did not finish: `Ok(true)` when it is
+    /// part of the file (its changes are committed), `Ok(false)` when it was
+    /// orphaned (and is now removed).
+    pub(crate) async fn settle(&self, layer: &Unconfirmed) -> Result<bool> {
+        match self.history_at(layer.seq, &layer.path).await? {
+            Position::Open => Ok(true),
+            Position::Taken { id, .. } if id == layer.layer_id => Ok(true),
+            Position::Taken { .. } => {
+                self.drop_orphan(&layer.path).await;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Removes an orphaned layer. Whatever now holds its name is an orphan
+    /// too: the layer the history has at that number was deleted before the
+    /// name could be taken again.
+    async fn drop_orphan(&self, path: &Path) {
+        // Best effort: vacuum removes what remains.
+        let _ = self.store.delete(path).await;
+    }
+
+    /// Which layer the file's history holds at number `seq`, as recorded by
+    /// the first snapshot above it (FORMAT.md 13.2). `written` names the
+    /// layer being checked, for errors.
+    ///
+    /// Snapshots record the `layer_id`s of up to
+    /// [`LINEAGE_KEEP`](super::commit::LINEAGE_KEEP) numbers
+    /// below them, so the answer survives the snapshot that merged `seq`
+    /// being compacted away in turn.
+    async fn history_at(&self, seq: u64, written: &Path) -> Result<Position> {
+        let unconfirmed = |reason: String| Error::CommitUnconfirmed {
+            path: written.to_string(),
+            reason,
+        };
+        for _ in 0..HISTORY_ATTEMPTS {
+            let listed = self.store.list_layers().await?;
+            let mut vanished = false;
+            for obj in listed.iter().filter(|o| o.seq > seq) {
+                let reader = match LayerReader::open(&self.store, obj.path.clone()).await {
+                    Ok(reader) => reader,
+                    // A compaction deleted it, so a newer snapshot exists
+                    // that this listing may not show: list again.
+                    Err(Error::Vanished { .. }) => {
+                        vanished = true;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                };
+                if reader.header.kind != LayerKind::Snapshot {
+                    continue;
+                }
+                let snapshot = reader.header.seq;
+                let merged = &reader.header.merged;
+                let first = snapshot.checked_sub(merged.len() as u64);
+                let held = first
+                    .filter(|&first| first <= seq)
+                    .and_then(|first| usize::try_from(seq - first).ok())
+                    .and_then(|at| merged.get(at));
+                return match held {
+                    Some(&id) => Ok(Position::Taken { snapshot, id }),
+                    None => Err(unconfirmed(format!(
+                        "snapshot layer {snapshot}, the first above layer {seq}, records the history of the {} layers below it only",
+                        merged.len()
+                    ))),
+                };
+            }
+            if !vanished {
+                return Ok(Position::Open);
+            }
+        }
+        Err(unconfirmed(format!(
+            "the layers above layer {seq} kept being compacted while they were read ({HISTORY_ATTEMPTS} listings)"
+        )))
+    }
+}
+
+/// Listings [`ArrayFile::history_at`] makes before it gives up on layers
+/// that compactions keep deleting under it.
+const HISTORY_ATTEMPTS: usize = 16;
+
+/// What the file's history holds at one layer number.
+enum Position {
+    /// No snapshot lies above it: the layer there stands.
+    Open,
+    /// The first snapshot above it, and the layer it records there.
+    Taken { snapshot: u64, id: Id },
 }

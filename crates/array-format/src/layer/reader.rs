@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::format::{
     self, BlockEntry, FooterTables, FrameEntry, LayerHeader, RecordTable, TRAILER_LEN,
 };
-use crate::storage::{FileStore, LocalHandle};
+use crate::storage::{FileStore, ObjectPin};
 
 /// Bytes fetched from the end of a layer on open: the trailer and, for most
 /// layers, the whole footer, in one request.
@@ -62,8 +62,8 @@ pub(crate) struct LayerReader {
     pub(crate) uid: u128,
     /// Read units, laid out on first use by the store's unit size.
     units: OnceLock<Units>,
-    /// The layer's open file, when the directory is read directly.
-    handle: LocalHandle,
+    /// The object the footer came from, which every read must reach.
+    pin: ObjectPin,
 }
 
 /// Runs of frames stored back to back in one block, fetched and cached
@@ -81,8 +81,8 @@ impl LayerReader {
     /// encoded until [`records`](Self::records) are walked.
     pub(crate) async fn open(store: &FileStore, path: Path) -> Result<Self> {
         let p = path.to_string();
-        let handle = LocalHandle::default();
-        let (tail, size) = store.read_tail_at(&path, &handle, TAIL_PROBE).await?;
+        let pin = ObjectPin::default();
+        let (tail, size) = store.read_tail_at(&path, &pin, TAIL_PROBE).await?;
         if size < TRAILER_LEN as u64 || (tail.len() as u64) < (TRAILER_LEN as u64).min(size) {
             return Err(Error::corrupted(
                 &p,
@@ -105,24 +105,28 @@ impl LayerReader {
             Bytes::copy_from_slice(tail.get(from..to).unwrap_or_default())
         } else {
             store
-                .read_range_at(&path, &handle, footer_range.clone())
+                .read_range_at(&path, &pin, footer_range.clone())
                 .await?
         };
         let tables = format::decode_tables(&footer_bytes, &trailer, footer_range.start, &p)?;
-        let mut reader = Self::new(path, size, footer_bytes, tables);
-        reader.handle = handle;
-        Ok(reader)
+        Ok(Self::new(path, size, footer_bytes, tables, pin))
     }
 
     /// The layer this process just wrote: `footer` is its footer, which
-    /// starts at byte `data_end` of a `size`-byte object.
-    pub(crate) fn written(path: Path, size: u64, footer: Bytes, data_end: u64) -> Result<Self> {
+    /// starts at byte `data_end` of a `size`-byte object that `pin` holds.
+    pub(crate) fn written(
+        path: Path,
+        size: u64,
+        footer: Bytes,
+        data_end: u64,
+        pin: ObjectPin,
+    ) -> Result<Self> {
         let tables = FooterTables::decode(&footer, data_end, format::FORMAT_VERSION)
             .map_err(|what| Error::corrupted(path.as_ref(), format!("footer: {what}")))?;
-        Ok(Self::new(path, size, footer, tables))
+        Ok(Self::new(path, size, footer, tables, pin))
     }
 
-    fn new(path: Path, size: u64, footer: Bytes, tables: FooterTables) -> Self {
+    fn new(path: Path, size: u64, footer: Bytes, tables: FooterTables, pin: ObjectPin) -> Self {
         let uid = u128::from_le_bytes(tables.header.layer_id);
         Self {
             path,
@@ -140,7 +144,7 @@ impl LayerReader {
             frame_refs: Vec::new(),
             uid,
             units: OnceLock::new(),
-            handle: LocalHandle::default(),
+            pin,
         }
     }
 
@@ -405,7 +409,7 @@ impl LayerReader {
 
     /// Bytes `range` of the layer object.
     pub(crate) async fn read_range(&self, store: &FileStore, range: Range<u64>) -> Result<Bytes> {
-        store.read_range_at(&self.path, &self.handle, range).await
+        store.read_range_at(&self.path, &self.pin, range).await
     }
 
     async fn fetch_request<'a>(

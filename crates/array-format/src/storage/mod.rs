@@ -21,7 +21,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use crate::error::{Error, Result};
 
 pub(crate) use spill::SpillFile;
-pub(crate) use store::{FileStore, LayerObject, LocalHandle};
+pub(crate) use store::{FileStore, LayerObject, ObjectPin};
 
 /// Streams the parts of one object being written.
 pub trait MultipartWriter: Send {

@@ -57,12 +57,48 @@ const SMALL_READ: u64 = 256 * 1024;
 /// Larger ones go to tokio's blocking pool.
 const INLINE_READ: u64 = 1024 * 1024;
 
-/// A layer object's open file, when the file's directory is read directly
-/// (files opened with [`ArrayFile::open_path`](crate::ArrayFile::open_path)).
-/// Held by the layer's reader, so that every read of a layer goes to the
-/// object its footer came from.
+/// Ties every read of a layer to the object its footer came from.
+///
+/// A compaction deletes the layers it merged, and a writer with a stale view
+/// may then create an object of the same name (an orphan, which it deletes
+/// again). A reader that kept the old layer must see it vanish, never read
+/// the new object's bytes through the old footer. So the first read records
+/// what it read: the open file when the directory is read directly (files
+/// opened with [`ArrayFile::open_path`](crate::ArrayFile::open_path)), else
+/// the object's entity tag, which later reads send as `If-Match`.
 #[derive(Debug, Default)]
-pub(crate) struct LocalHandle(OnceLock<Arc<File>>);
+pub(crate) struct ObjectPin {
+    file: OnceLock<Arc<File>>,
+    e_tag: OnceLock<String>,
+}
+
+impl ObjectPin {
+    /// A pin on the object a put just created, by the tag it returned.
+    fn tagged(e_tag: Option<String>) -> Self {
+        let pin = Self::default();
+        if let Some(tag) = e_tag {
+            let _ = pin.e_tag.set(tag);
+        }
+        pin
+    }
+
+    /// Records the tag of the object a read saw, unless one is recorded.
+    fn observe(&self, e_tag: Option<&String>) {
+        if let Some(tag) = e_tag
+            && self.e_tag.get().is_none()
+        {
+            let _ = self.e_tag.set(tag.clone());
+        }
+    }
+
+    fn get_options(&self, range: GetRange) -> GetOptions {
+        GetOptions {
+            range: Some(range),
+            if_match: self.e_tag.get().cloned(),
+            ..Default::default()
+        }
+    }
+}
 
 /// A layer object found by listing.
 #[derive(Debug, Clone)]
@@ -267,18 +303,18 @@ impl FileStore {
 
     /// The open file behind `handle` (opening `path` on first use), or
     /// `None` when layers are read through `object_store`.
-    fn local_file(&self, path: &Path, handle: &LocalHandle) -> Result<Option<Arc<File>>> {
+    fn local_file(&self, path: &Path, pin: &ObjectPin) -> Result<Option<Arc<File>>> {
         let Some(local) = &self.local_reads else {
             return Ok(None);
         };
-        if let Some(file) = handle.0.get() {
+        if let Some(file) = pin.file.get() {
             return Ok(Some(Arc::clone(file)));
         }
         let at = local
             .path_to_filesystem(path)
             .map_err(|e| Error::storage(path.as_ref(), e))?;
         let file = File::open(&at).map_err(|e| self.local_error(path, e))?;
-        Ok(Some(Arc::clone(handle.0.get_or_init(|| Arc::new(file)))))
+        Ok(Some(Arc::clone(pin.file.get_or_init(|| Arc::new(file)))))
     }
 
     fn local_error(&self, path: &Path, e: std::io::Error) -> Error {
@@ -327,16 +363,16 @@ impl FileStore {
         }
     }
 
-    /// Like [`read_tail`](Self::read_tail), through the layer's open file
-    /// `handle` when the directory is read directly.
+    /// Like [`read_tail`](Self::read_tail), of the object `pin` holds (and
+    /// pinning it on the first read).
     pub(crate) async fn read_tail_at(
         &self,
         path: &Path,
-        handle: &LocalHandle,
+        pin: &ObjectPin,
         n: u64,
     ) -> Result<(Bytes, u64)> {
-        let Some(file) = self.local_file(path, handle)? else {
-            return self.read_tail(path, n).await;
+        let Some(file) = self.local_file(path, pin)? else {
+            return self.get_pinned(path, pin, GetRange::Suffix(n)).await;
         };
         let size = file
             .metadata()
@@ -346,87 +382,89 @@ impl FileStore {
         Ok((bytes, size))
     }
 
-    /// Like [`read_range`](Self::read_range), through the layer's open file
-    /// `handle` when the directory is read directly.
+    /// Like [`read_range`](Self::read_range), of the object `pin` holds (and
+    /// pinning it on the first read).
     pub(crate) async fn read_range_at(
         &self,
         path: &Path,
-        handle: &LocalHandle,
+        pin: &ObjectPin,
         range: Range<u64>,
     ) -> Result<Bytes> {
         if range.end <= range.start {
             return Ok(Bytes::new());
         }
-        match self.local_file(path, handle)? {
-            Some(file) => self.pread(path, file, range).await,
-            None => self.read_range(path, range).await,
+        if let Some(file) = self.local_file(path, pin)? {
+            return self.pread(path, file, range).await;
         }
+        let want = range.end - range.start;
+        let (bytes, _) = self
+            .get_pinned(path, pin, GetRange::Bounded(range.clone()))
+            .await?;
+        check_len(path, &range, want, &bytes)?;
+        Ok(bytes)
     }
 
-    /// The last `n` bytes of the object (fewer if it is shorter) and its size.
-    pub(crate) async fn read_tail(&self, path: &Path, n: u64) -> Result<(Bytes, u64)> {
-        let opts = GetOptions {
-            range: Some(GetRange::Suffix(n)),
-            ..Default::default()
-        };
+    /// Bytes `range` of the object `pin` holds, through `object_store`, and
+    /// the object's size. A different object under the name fails the
+    /// `If-Match` and reads as [`Error::Vanished`].
+    async fn get_pinned(
+        &self,
+        path: &Path,
+        pin: &ObjectPin,
+        range: GetRange,
+    ) -> Result<(Bytes, u64)> {
         let started = Instant::now();
-        let res = self.store.get_opts(path, opts).await.map_err(|e| match e {
-            object_store::Error::NotFound { .. } if path == &self.base => Error::FileNotFound {
-                path: path.to_string(),
-            },
-            e => self.read_error(path, e),
-        })?;
-        let size = res.meta.size;
-        let bytes = res
-            .bytes()
+        let res = self
+            .store
+            .get_opts(path, pin.get_options(range))
             .await
-            .map_err(|e| Error::storage(path.as_ref(), e))?;
+            .map_err(|e| match e {
+                object_store::Error::NotFound { .. } if path == &self.base => Error::FileNotFound {
+                    path: path.to_string(),
+                },
+                e => self.read_error(path, e),
+            })?;
+        pin.observe(res.meta.e_tag.as_ref());
+        let size = res.meta.size;
+        let bytes = res.bytes().await.map_err(|e| self.read_error(path, e))?;
         self.time_read(started, bytes.len());
         Ok((bytes, size))
     }
 
-    /// A layer that disappears under a reader has been reclaimed: say so
-    /// rather than pass on a bare "not found".
+    /// The last `n` bytes of the object (fewer if it is shorter) and its size.
+    #[cfg(test)]
+    pub(crate) async fn read_tail(&self, path: &Path, n: u64) -> Result<(Bytes, u64)> {
+        self.get_pinned(path, &ObjectPin::default(), GetRange::Suffix(n))
+            .await
+    }
+
+    /// A layer that disappears under a reader (or is replaced by an object
+    /// of the same name) has been reclaimed: say so rather than pass on a
+    /// bare "not found" or "precondition".
     fn read_error(&self, path: &Path, e: object_store::Error) -> Error {
         match e {
-            object_store::Error::NotFound { .. } => Error::Vanished {
-                path: path.to_string(),
-            },
+            object_store::Error::NotFound { .. } | object_store::Error::Precondition { .. } => {
+                Error::Vanished {
+                    path: path.to_string(),
+                }
+            }
             e => Error::storage(path.as_ref(), e),
         }
     }
 
     /// Bytes `range` of the object.
+    #[cfg(test)]
     pub(crate) async fn read_range(&self, path: &Path, range: Range<u64>) -> Result<Bytes> {
-        let want = range.end.saturating_sub(range.start);
-        // Stores reject empty ranges; an empty frame needs no request.
-        if want == 0 {
-            return Ok(Bytes::new());
-        }
-        let started = Instant::now();
-        let bytes = self
-            .store
-            .get_range(path, range.clone())
-            .await
-            .map_err(|e| self.read_error(path, e))?;
-        self.time_read(started, bytes.len());
-        if bytes.len() as u64 != want {
-            return Err(Error::corrupted(
-                path.as_ref(),
-                format!(
-                    "read of bytes {}..{} returned {} bytes",
-                    range.start,
-                    range.end,
-                    bytes.len()
-                ),
-            ));
-        }
-        Ok(bytes)
+        self.read_range_at(path, &ObjectPin::default(), range).await
     }
 
     /// Creates `path` holding `payload`, failing with [`Error::Conflict`] if
-    /// it exists.
-    pub(crate) async fn create_object(&self, path: &Path, payload: PutPayload) -> Result<()> {
+    /// it exists; the pin holds the object created.
+    pub(crate) async fn create_object(
+        &self,
+        path: &Path,
+        payload: PutPayload,
+    ) -> Result<ObjectPin> {
         if let Some(local) = &self.durable_local {
             let bytes: Bytes = payload.into();
             return self.durable_create(local, path, |f| f.write_all(&bytes));
@@ -436,20 +474,22 @@ impl FileStore {
             ..Default::default()
         };
         match self.store.put_opts(path, payload, opts).await {
-            Ok(_) => Ok(()),
+            Ok(put) => Ok(ObjectPin::tagged(put.e_tag)),
             Err(e) => Err(conflict_or_storage(path, e)),
         }
     }
 
     /// Creates `path` from the `ranges` of `file` followed by `tail`,
-    /// atomically and only if it does not exist yet.
+    /// atomically and only if it does not exist yet; the pin holds the
+    /// object created (or, after a streamed upload, whatever the first read
+    /// finds).
     pub(crate) async fn create_from_parts(
         &self,
         path: &Path,
         file: &SpillFile,
         ranges: &[Range<u64>],
         tail: &[u8],
-    ) -> Result<()> {
+    ) -> Result<ObjectPin> {
         if let Some(local) = &self.durable_local {
             return self.durable_create(local, path, |f| {
                 let mut buf = vec![0u8; PART_SIZE];
@@ -491,7 +531,8 @@ impl FileStore {
         // The staging object is garbage either way; a failed delete leaves it
         // for vacuum.
         let _ = self.store.delete(&staging).await;
-        linked.map_err(|e| conflict_or_storage(path, e))
+        linked.map_err(|e| conflict_or_storage(path, e))?;
+        Ok(ObjectPin::default())
     }
 
     async fn upload(
@@ -547,13 +588,14 @@ impl FileStore {
 
     /// Writes a layer to a staging file beside its final name, fsyncs it,
     /// links it into place only if the name is free, and fsyncs the
-    /// directory: after a crash the layer is either absent or complete.
+    /// directory: after a crash the layer is either absent or complete. The
+    /// pin holds the staging file, which is the layer's file once linked.
     fn durable_create(
         &self,
         local: &LocalFileSystem,
         path: &Path,
         write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-    ) -> Result<()> {
+    ) -> Result<ObjectPin> {
         let target = local
             .path_to_filesystem(path)
             .map_err(|e| Error::storage(path.as_ref(), e))?;
@@ -569,9 +611,13 @@ impl FileStore {
         let io =
             |what: &str, e: std::io::Error| Error::io(format!("{what} {}", target.display()), e);
         std::fs::create_dir_all(&dir).map_err(|e| io("creating the directory of", e))?;
-        let mut f = std::fs::File::create_new(&staging).map_err(|e| io("staging", e))?;
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&staging)
+            .map_err(|e| io("staging", e))?;
         let written = write(&mut f).and_then(|()| f.sync_all());
-        drop(f);
         if let Err(e) = written {
             let _ = std::fs::remove_file(&staging);
             return Err(io("writing", e));
@@ -588,7 +634,12 @@ impl FileStore {
             }
             Err(e) => return Err(io("linking", e)),
         }
-        sync_dir(&dir).map_err(|e| io("syncing the directory of", e))
+        sync_dir(&dir).map_err(|e| io("syncing the directory of", e))?;
+        let pin = ObjectPin::default();
+        if self.local_reads.is_some() {
+            let _ = pin.file.set(Arc::new(f));
+        }
+        Ok(pin)
     }
 
     /// Deletes `path`; a missing object is not an error.
@@ -630,6 +681,22 @@ fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn sync_dir(_dir: &std::path::Path) -> std::io::Result<()> {
     Ok(())
+}
+
+/// Fails unless a read of `range` returned the `want` bytes asked for.
+fn check_len(path: &Path, range: &Range<u64>, want: u64, bytes: &Bytes) -> Result<()> {
+    if bytes.len() as u64 == want {
+        return Ok(());
+    }
+    Err(Error::corrupted(
+        path.as_ref(),
+        format!(
+            "read of bytes {}..{} returned {} bytes",
+            range.start,
+            range.end,
+            bytes.len()
+        ),
+    ))
 }
 
 fn conflict_or_storage(path: &Path, e: object_store::Error) -> Error {
