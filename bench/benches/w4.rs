@@ -16,7 +16,7 @@
 use rand::SeedableRng;
 use rand::seq::index;
 
-use af_bench::{OURS, Table, V010, dir_bytes, fresh_dir, median_of, ours, v010};
+use af_bench::{OURS, Table, V010, dir_bytes, fresh_dir, median_of, ours, v010, wants};
 
 /// Chunk side.
 const CHUNK: usize = 256;
@@ -111,10 +111,15 @@ fn main() {
     );
 
     let mut hash = None;
-    let ours = measure!(ours, rt, side, &rounds, &mut hash);
-    let v010 = measure!(v010, rt, side, &rounds, &mut hash);
+    let mut measured = Vec::new();
+    if wants(OURS) {
+        measured.push((measure!(ours, rt, side, &rounds, &mut hash), OURS));
+    }
+    if wants(V010) {
+        measured.push((measure!(v010, rt, side, &rounds, &mut hash), V010));
+    }
     let layers = flushes + 1;
-    for (p, system) in [(&ours, OURS), (&v010, V010)] {
+    for (p, system) in measured.iter().map(|(p, s)| (p, *s)) {
         if p.layers != layers {
             eprintln!(
                 "    {system}: num_layers() = {} after {layers} flushes (counting the \
@@ -144,7 +149,7 @@ fn main() {
         table.time("W4 full read, compacted", system, p.read_compacted, "s");
         table.time("W4 compact", system, p.compact, "s");
     }
-    for (p, system) in [(&ours, OURS), (&v010, V010)] {
+    for (p, system) in measured.iter().map(|(p, s)| (p, *s)) {
         let read = p.read_layered / p.read_compacted;
         let open = p.open_layered / p.open_compacted;
         eprintln!(

@@ -988,3 +988,44 @@ async fn torn_newest_layer_is_reported_and_the_previous_version_opens() {
     f.flush().await.unwrap();
     assert_only_layers(dir.path(), &[0, 1, 2, 3]);
 }
+
+/// A file of many layers opened with `open_path` (whose footers are read in
+/// parallel, one task per core): every layer's changes are there, in
+/// order; and a damaged layer in the middle is reported by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_path_of_many_layers_reads_them_all_and_names_a_damaged_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.af");
+    let layers = 70;
+    {
+        let mut f = ArrayFile::create_path(&path, config()).await.unwrap();
+        f.define_array::<i32>("x", vec![], vec![layers], Some(vec![1]), None)
+            .unwrap();
+        for i in 0..layers {
+            f.write_array("x", vec![i], arr(&[i as i32 * 3]).view())
+                .await
+                .unwrap();
+            f.set_attribute("x", &format!("k{i}"), AttributeValue::Int64(i as i64))
+                .unwrap();
+            f.flush().await.unwrap();
+        }
+    }
+    let f = ArrayFile::open_path(&path, config()).await.unwrap();
+    assert_eq!(f.num_layers(), layers + 1);
+    let data = f.read_array::<i32>("x", vec![], vec![]).await.unwrap();
+    let expected: Vec<i32> = (0..layers as i32).map(|i| i * 3).collect();
+    assert_eq!(data.iter().copied().collect::<Vec<_>>(), expected);
+    assert_eq!(f.attributes("x").unwrap().len(), layers);
+    drop(f);
+
+    // The last byte of layer 37's footer (just before its 32-byte trailer).
+    let damaged = dir.path().join("many.37.af");
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let at = bytes.len() - 33;
+    bytes[at] ^= 0x40;
+    std::fs::write(&damaged, bytes).unwrap();
+    match ArrayFile::open_path(&path, config()).await {
+        Err(Error::Corrupted { path, .. }) => assert!(path.ends_with("many.37.af"), "{path}"),
+        other => panic!("expected Corrupted naming layer 37, got {other:?}"),
+    }
+}

@@ -211,10 +211,58 @@ async fn open_layer(fs: &FileStore, obj: &LayerObject) -> Result<LayerReader> {
     Ok(reader)
 }
 
+/// Opens `layers` (in order). Through `object_store` up to
+/// [`OPEN_CONCURRENCY`] requests are in flight. A directory read directly
+/// answers each read on the calling task, so there the layers are opened
+/// in one task per core, in contiguous runs: with many layers an open is
+/// system calls (open, stat, read), which run in parallel.
+async fn open_layers(fs: &FileStore, layers: Vec<LayerObject>) -> Result<Vec<LayerReader>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if !fs.reads_locally() || layers.len() < PARALLEL_OPEN_MIN || cores < 2 {
+        // The futures are collected first: a stream mapping a borrowing
+        // closure makes callers' futures fail `Send` (rust-lang/rust#102211).
+        let mut opens = Vec::with_capacity(layers.len());
+        for o in &layers {
+            opens.push(open_layer(fs, o));
+        }
+        return futures::stream::iter(opens)
+            .buffered(OPEN_CONCURRENCY)
+            .try_collect()
+            .await;
+    }
+    let run = layers.len().div_ceil(cores);
+    let mut tasks = Vec::with_capacity(cores);
+    for part in layers.chunks(run) {
+        let (fs, part) = (fs.clone(), part.to_vec());
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::with_capacity(part.len());
+            for o in &part {
+                out.push(open_layer(&fs, o).await?);
+            }
+            Ok::<_, Error>(out)
+        }));
+    }
+    let mut out = Vec::with_capacity(layers.len());
+    for task in tasks {
+        let part = task.await.map_err(|e| {
+            Error::io(
+                format!("opening the layers of {}", fs.base_path()),
+                std::io::Error::other(e),
+            )
+        })??;
+        out.extend(part);
+    }
+    Ok(out)
+}
+
+/// From this many layers on, a directory read directly opens them in
+/// parallel (below it, spawning costs more than it saves).
+const PARALLEL_OPEN_MIN: usize = 32;
+
 /// One attempt; a gap in the listing is reported as `Vanished` (worth a
 /// fresh listing) unless this is the `last` attempt.
 async fn try_load(fs: &FileStore, as_of: Option<u64>, last: bool) -> Result<(CommittedIndex, Id)> {
-    let mut listed = fs.list_layers().await?;
+    let mut listed = fs.list_layer_names().await?;
     let listed_max = listed.last().map_or(0, |o| o.seq);
     if let Some(n) = as_of {
         if !listed.iter().any(|o| o.seq == n) {
@@ -280,14 +328,8 @@ async fn try_load(fs: &FileStore, as_of: Option<u64>, last: bool) -> Result<(Com
             ),
         ));
     }
-    let mut opens = Vec::with_capacity(chain.len());
-    for o in chain.into_iter().filter(|o| o.seq != 0) {
-        opens.push(open_layer(fs, o));
-    }
-    let middle: Vec<LayerReader> = futures::stream::iter(opens)
-        .buffered(OPEN_CONCURRENCY)
-        .try_collect()
-        .await?;
+    let chain: Vec<LayerObject> = chain.into_iter().filter(|o| o.seq != 0).cloned().collect();
+    let middle = open_layers(fs, chain).await?;
 
     let mut layers: Vec<LayerReader> = Vec::with_capacity(middle.len() + 2);
     if generation == 0 {

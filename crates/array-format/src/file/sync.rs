@@ -221,7 +221,7 @@ impl ArrayFile {
             reason,
         };
         for _ in 0..HISTORY_ATTEMPTS {
-            let listed = self.store.list_layers().await?;
+            let listed = self.store.list_layer_names().await?;
             let mut vanished = false;
             for obj in listed.iter().filter(|o| o.seq > seq) {
                 let reader = match LayerReader::open(&self.store, obj.path.clone()).await {

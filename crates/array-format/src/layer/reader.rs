@@ -17,10 +17,6 @@ use crate::format::{
 };
 use crate::storage::{FileStore, ObjectPin};
 
-/// Bytes fetched from the end of a layer on open: the trailer and, for most
-/// layers, the whole footer, in one request.
-const TAIL_PROBE: u64 = 64 * 1024;
-
 /// Frames separated by at most this many bytes are fetched in one request.
 const COALESCE_GAP: u64 = 32 * 1024;
 
@@ -82,7 +78,7 @@ impl LayerReader {
     pub(crate) async fn open(store: &FileStore, path: Path) -> Result<Self> {
         let p = path.to_string();
         let pin = ObjectPin::default();
-        let (tail, size) = store.read_tail_at(&path, &pin, TAIL_PROBE).await?;
+        let (tail, size) = store.read_tail_at(&path, &pin, store.tail_probe()).await?;
         if size < TRAILER_LEN as u64 || (tail.len() as u64) < (TRAILER_LEN as u64).min(size) {
             return Err(Error::corrupted(
                 &p,

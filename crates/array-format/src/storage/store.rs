@@ -49,6 +49,14 @@ const LOCAL_READ_UNIT: u64 = 256 * 1024;
 /// Read units on remote stores, by the same rule (10 ms at 100 MB/s).
 const REMOTE_READ_UNIT: u64 = 1024 * 1024;
 
+/// Bytes read from the end of a layer on open through `object_store`, where
+/// a second request costs as much as 64 KiB more in the first.
+const TAIL_PROBE: u64 = 64 * 1024;
+
+/// The same for a directory read directly, where a second read is a system
+/// call and every byte of the first is copied.
+const LOCAL_TAIL_PROBE: u64 = 8 * 1024;
+
 /// Reads up to this size time the store's request cost, not its bandwidth.
 const SMALL_READ: u64 = 256 * 1024;
 
@@ -281,6 +289,66 @@ impl FileStore {
             && seq.bytes().all(|b| b.is_ascii_digit())
             && tag.len() == 16
             && tag.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
+    /// The numbers and paths of this file's layer objects, ordered by
+    /// number, without their sizes (the `size` fields are 0): what opening
+    /// a file needs. A directory read directly is listed with one
+    /// `readdir`, where `object_store` would also stat every entry.
+    pub(crate) async fn list_layer_names(&self) -> Result<Vec<LayerObject>> {
+        let Some(local) = &self.local_reads else {
+            return self.list_layers().await;
+        };
+        let base = local
+            .path_to_filesystem(&self.base)
+            .map_err(|e| Error::storage(self.base.as_ref(), e))?;
+        let dir = base
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let dir_name = || dir.display().to_string();
+        let entries = std::fs::read_dir(&dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::FileNotFound {
+                path: self.base.to_string(),
+            },
+            _ => Error::io(format!("listing {}", dir_name()), e),
+        })?;
+        let mut layers = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(format!("listing {}", dir_name()), e))?;
+            let name = entry.file_name();
+            // Names object_store could not represent are not layers.
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            let path = match &self.dir {
+                Some(d) => Path::from(format!("{d}/{name}")),
+                None => Path::from(name),
+            };
+            if let Some(seq) = self.parse_layer(&path) {
+                layers.push(LayerObject { seq, path, size: 0 });
+            }
+        }
+        layers.sort_by_key(|l| l.seq);
+        Ok(layers)
+    }
+
+    /// Whether layers are read from a local directory directly, on the
+    /// calling task.
+    pub(crate) fn reads_locally(&self) -> bool {
+        self.local_reads.is_some()
+    }
+
+    /// Bytes to read from the end of a layer when opening it: the trailer
+    /// and, for most layers, the whole footer in one request. A second read
+    /// fetches a larger footer; on a directory read directly it costs a
+    /// system call, so the first one stays small.
+    pub(crate) fn tail_probe(&self) -> u64 {
+        if self.local_reads.is_some() {
+            LOCAL_TAIL_PROBE
+        } else {
+            TAIL_PROBE
+        }
     }
 
     /// Every layer object of this file, ordered by number.
