@@ -57,7 +57,7 @@ where
 {
     (capacity > 0).then(|| {
         let estimated = (capacity / (64 * 1024)).clamp(16, 1 << 20) as usize;
-        let shards = std::thread::available_parallelism().map_or(4, |n| n.get());
+        let shards = crate::cores();
         let options = quick_cache::OptionsBuilder::new()
             .estimated_items_capacity(estimated)
             .weight_capacity(capacity)

@@ -68,6 +68,14 @@ pub mod storage;
 pub mod timestamp;
 pub mod value;
 
+/// The cores this process may use. `available_parallelism` reads the
+/// cgroup limits on every call (tens of microseconds), too slow for every
+/// open, so it is asked once.
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 pub use cache::DeltaCache;
 pub use codec::{CodecId, CompressionCodec, Lz4Codec, NoCompression, ZstdCodec};
 pub use dtype::DType;

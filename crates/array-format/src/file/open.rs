@@ -217,7 +217,7 @@ async fn open_layer(fs: &FileStore, obj: &LayerObject) -> Result<LayerReader> {
 /// in one task per core, in contiguous runs: with many layers an open is
 /// system calls (open, stat, read), which run in parallel.
 async fn open_layers(fs: &FileStore, layers: Vec<LayerObject>) -> Result<Vec<LayerReader>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = crate::cores();
     if !fs.reads_locally() || layers.len() < PARALLEL_OPEN_MIN || cores < 2 {
         // The futures are collected first: a stream mapping a borrowing
         // closure makes callers' futures fail `Send` (rust-lang/rust#102211).
@@ -231,18 +231,15 @@ async fn open_layers(fs: &FileStore, layers: Vec<LayerObject>) -> Result<Vec<Lay
             .await;
     }
     let run = layers.len().div_ceil(cores);
+    let mut parts = layers.chunks(run);
+    let own = parts.next().unwrap_or_default();
+    // The other runs go to other workers; this task reads the first.
     let mut tasks = Vec::with_capacity(cores);
-    for part in layers.chunks(run) {
+    for part in parts {
         let (fs, part) = (fs.clone(), part.to_vec());
-        tasks.push(tokio::spawn(async move {
-            let mut out = Vec::with_capacity(part.len());
-            for o in &part {
-                out.push(open_layer(&fs, o).await?);
-            }
-            Ok::<_, Error>(out)
-        }));
+        tasks.push(tokio::spawn(async move { open_run(&fs, &part).await }));
     }
-    let mut out = Vec::with_capacity(layers.len());
+    let mut out = open_run(fs, own).await?;
     for task in tasks {
         let part = task.await.map_err(|e| {
             Error::io(
@@ -251,6 +248,15 @@ async fn open_layers(fs: &FileStore, layers: Vec<LayerObject>) -> Result<Vec<Lay
             )
         })??;
         out.extend(part);
+    }
+    Ok(out)
+}
+
+/// Opens `layers` one after the other.
+async fn open_run(fs: &FileStore, layers: &[LayerObject]) -> Result<Vec<LayerReader>> {
+    let mut out = Vec::with_capacity(layers.len());
+    for o in layers {
+        out.push(open_layer(fs, o).await?);
     }
     Ok(out)
 }

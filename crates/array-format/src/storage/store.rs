@@ -442,10 +442,11 @@ impl FileStore {
         let Some(file) = self.local_file(path, pin)? else {
             return self.get_pinned(path, pin, GetRange::Suffix(n)).await;
         };
-        let size = file
-            .metadata()
-            .map_err(|e| self.local_error(path, e))?
-            .len();
+        // Seeking to the end is the cheapest way to the size (a `stat`
+        // fills a whole structure); reads are positional, so the cursor
+        // it moves is never used.
+        let size = std::io::Seek::seek(&mut &*file, std::io::SeekFrom::End(0))
+            .map_err(|e| self.local_error(path, e))?;
         let bytes = self.pread(path, file, size.saturating_sub(n)..size).await?;
         Ok((bytes, size))
     }
