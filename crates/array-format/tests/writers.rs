@@ -1207,114 +1207,6 @@ async fn readers_never_see_torn_state_disk() {
 
 // ── A directory listing racing a compaction ─────────────────────────
 
-/// Wraps a store; the next directory listing leaves out the objects in
-/// `hide`, as a local directory listing (`readdir`) running while a
-/// compaction creates its snapshot and deletes the merged layers can: it
-/// may miss an entry created during the listing and one deleted during it.
-/// Everything else passes through.
-struct TornListing {
-    inner: Arc<dyn ObjectStore>,
-    hide: Mutex<Vec<Path>>,
-}
-
-impl fmt::Display for TornListing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TornListing({})", self.inner)
-    }
-}
-
-impl fmt::Debug for TornListing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TornListing({})", self.inner)
-    }
-}
-
-impl ObjectStore for TornListing {
-    fn put_opts<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> BoxFuture<'async_trait, object_store::Result<PutResult>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.inner.put_opts(location, payload, opts)
-    }
-
-    fn put_multipart_opts<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
-        opts: PutMultipartOptions,
-    ) -> BoxFuture<'async_trait, object_store::Result<Box<dyn MultipartUpload>>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.inner.put_multipart_opts(location, opts)
-    }
-
-    fn get_opts<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
-        options: GetOptions,
-    ) -> BoxFuture<'async_trait, object_store::Result<GetResult>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.inner.get_opts(location, options)
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    fn list_with_delimiter<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        prefix: Option<&'life1 Path>,
-    ) -> BoxFuture<'async_trait, object_store::Result<ListResult>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        async move {
-            let mut listing = self.inner.list_with_delimiter(prefix).await?;
-            let hide = std::mem::take(&mut *self.hide.lock().unwrap());
-            listing.objects.retain(|m| !hide.contains(&m.location));
-            Ok(listing)
-        }
-        .boxed()
-    }
-
-    fn copy_opts<'life0, 'life1, 'life2, 'async_trait>(
-        &'life0 self,
-        from: &'life1 Path,
-        to: &'life2 Path,
-        options: CopyOptions,
-    ) -> BoxFuture<'async_trait, object_store::Result<()>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.inner.copy_opts(from, to, options)
-    }
-}
-
 /// The race `readers_never_see_torn_state_disk` can hit (rarely), made
 /// deterministic: layers 1..3 (generation 0); another handle compacts into
 /// snapshot 4 and has deleted layer 1 so far (layers 2 and 3 are still
@@ -1351,10 +1243,8 @@ async fn open_racing_a_compaction_never_reports_a_healthy_file_corrupted() {
     assert_eq!(kept, vec!["w.2.af", "w.3.af", "w.4.af", "w.af"]);
     let expected = state(&w).await;
 
-    let torn = Arc::new(TornListing {
-        inner: Arc::clone(&inner),
-        hide: Mutex::new(vec![Path::from("w.4.af")]),
-    });
+    let torn = HookStore::new(Arc::clone(&inner));
+    torn.hide_next_listing(vec![Path::from("w.4.af")]);
     match ArrayFile::open(torn, Path::from(NAME), config()).await {
         Ok(r) => assert_eq!(state(&r).await, expected),
         Err(e @ Error::Vanished { .. }) => eprintln!("open gave up with {e}"),
@@ -1490,11 +1380,16 @@ type Hook = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
 
 /// Wraps a store: runs a hook right after the put that creates a given
 /// object (before the writer sees the reply, so before its orphan check),
-/// and fails the next `fail_lists` directory listings.
+/// fails the next `fail_lists` directory listings, and leaves the objects
+/// in `hide` out of the next listing, as a local directory listing
+/// (`readdir`) running while a compaction creates its snapshot and deletes
+/// the merged layers can: it may miss an entry created during the listing
+/// and one deleted during it. Everything else passes through.
 struct HookStore {
     inner: Arc<dyn ObjectStore>,
     after_put: Mutex<Option<(Path, Hook)>>,
     fail_lists: AtomicU64,
+    hide: Mutex<Vec<Path>>,
 }
 
 impl HookStore {
@@ -1503,7 +1398,12 @@ impl HookStore {
             inner,
             after_put: Mutex::new(None),
             fail_lists: AtomicU64::new(0),
+            hide: Mutex::new(Vec::new()),
         })
+    }
+
+    fn hide_next_listing(&self, paths: Vec<Path>) {
+        *self.hide.lock().unwrap() = paths;
     }
 
     fn after_put(&self, path: &str, hook: Hook) {
@@ -1612,7 +1512,10 @@ impl ObjectStore for HookStore {
                     source: "listing refused".into(),
                 });
             }
-            self.inner.list_with_delimiter(prefix).await
+            let mut listing = self.inner.list_with_delimiter(prefix).await?;
+            let hide = std::mem::take(&mut *self.hide.lock().unwrap());
+            listing.objects.retain(|m| !hide.contains(&m.location));
+            Ok(listing)
         }
         .boxed()
     }
