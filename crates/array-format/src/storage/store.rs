@@ -316,6 +316,11 @@ impl FileStore {
         let mut layers = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(format!("listing {}", dir_name()), e))?;
+            // As object_store's listing: directories are not objects (the
+            // type comes with the entry, no `stat`).
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
             let name = entry.file_name();
             // Names object_store could not represent are not layers.
             let Some(name) = name.to_str() else {
