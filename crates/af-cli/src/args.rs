@@ -39,7 +39,7 @@ Examples:
 
 The file holds a 3-D float32 time series (temperature: time x lat x lon, NaN fill,
 units and other attributes), a uint8 land mask, hourly timestamps and station names.
-It is written with two flushes and one compaction, so `af layers` has a history.")]
+It is written with two flushes (a snapshot, then a delta), so `af layers` has a history.")]
     Demo(DemoArgs),
 
     /// Summary of a file: layers, arrays, raw and stored bytes, codecs.
@@ -47,7 +47,7 @@ It is written with two flushes and one compaction, so `af layers` has a history.
 Examples:
   af info demo.af
   af info demo.af --json
-  af info demo.af --at 2          # as the file was at layer 2
+  af info demo.af --at 1          # as the file was at layer 1
   af info s3://bucket/data/climate.af")]
     Info(InfoArgs),
 
@@ -83,7 +83,7 @@ Examples:
 Examples:
   af stats demo.af
   af stats demo.af temperature --json
-  af stats demo.af temperature --at 2
+  af stats demo.af temperature --at 1
 
 Columns: NAME DTYPE MIN MAX NULLS COUNT. NULLS counts never-written elements and
 elements equal to the fill value.")]
@@ -128,7 +128,7 @@ damaged frame on stdout), 2 or 3 when the file cannot be checked at all.")]
 Examples:
   af layers demo.af
   af layers demo.af --json
-  af info demo.af --at 2          # open the file as it was at layer 2
+  af info demo.af --at 1          # open the file as it was at layer 1
 
 Columns: LAYER KIND GEN SIZE CREATED VISIBLE [DAMAGE]. Layers below the newest
 snapshot are history until `af vacuum` or the next compaction removes them.")]
@@ -152,7 +152,7 @@ chunk shape is chosen to hold about 1 MiB.")]
 Examples:
   af export demo.af temperature temperature.npy
   af export demo.af temperature day1.npy --slice 0:24
-  af export demo.af temperature old.npy --at 2
+  af export demo.af temperature old.npy --at 1
 
 Strings are written as unicode (<U), timestamps as datetime64[ns]; binary arrays
 cannot be exported to .npy. Data is streamed: memory stays bounded.")]
@@ -164,7 +164,7 @@ Examples:
   af cp demo.af demo-zstd.af --codec zstd:9
   af cp demo.af s3://bucket/climate.af
   af cp demo.af small-blocks.af --block-size 1M --frame-size 64K
-  af cp demo.af demo-v2.af --at 2       # copy an old version
+  af cp demo.af demo-v2.af --at 1       # copy an old version
 
 Arrays are copied in chunk-aligned slabs of bounded size, with their dimension
 names, fill values and attributes; chunks never written stay unwritten. The copy

@@ -125,7 +125,7 @@ fn demo_writes_a_file_with_history_and_suggests_commands() {
         ),
         "K\n"
     );
-    // Two flushes and a compaction: snapshot 2 and delta 3 are visible.
+    // Two flushes: snapshot 1 and delta 2 are visible.
     let layers = json(d.path(), &["layers", "demo.af", "--json"]);
     let visible: Vec<u64> = layers
         .as_array()
@@ -134,7 +134,7 @@ fn demo_writes_a_file_with_history_and_suggests_commands() {
         .filter(|l| l["visible"].as_bool().unwrap())
         .map(|l| l["layer"].as_u64().unwrap())
         .collect();
-    assert_eq!(visible, [2, 3]);
+    assert_eq!(visible, [1, 2]);
     assert!(ok(d.path(), &["verify", "demo.af"]).starts_with("ok: demo.af"));
     // The tables have their columns in the documented order.
     let header = ok(d.path(), &["ls", "demo.af"]);
@@ -171,11 +171,11 @@ fn info_ls_stats_and_layers_report_the_file() {
     demo(d.path());
     let info = json(d.path(), &["info", "demo.af", "--json"]);
     assert_eq!(info["arrays"], 4);
-    assert_eq!(info["layers"]["visible"], serde_json::json!([2, 3]));
+    assert_eq!(info["layers"]["visible"], serde_json::json!([1, 2]));
     assert_eq!(info["codecs"], serde_json::json!(["lz4"]));
     assert!(info["raw_bytes"].as_u64().unwrap() > info["stored_bytes"].as_u64().unwrap());
     let text = ok(d.path(), &["info", "demo.af"]);
-    assert!(text.contains("snapshot 2 + delta 3"), "{text}");
+    assert!(text.contains("snapshot 1 + delta 2"), "{text}");
 
     let long = ok(d.path(), &["ls", "demo.af", "--long"]);
     let first: Vec<&str> = long.lines().next().unwrap().split_whitespace().collect();
@@ -216,10 +216,10 @@ fn info_ls_stats_and_layers_report_the_file() {
 fn at_opens_old_versions() {
     let d = TempDir::new().unwrap();
     demo(d.path());
-    // At layer 2 the last 12 hours were not written yet: NaN fill.
+    // At layer 1 the last 12 hours were not written yet: NaN fill.
     let old = json(
         d.path(),
-        &["stats", "demo.af", "temperature", "--at", "2", "--json"],
+        &["stats", "demo.af", "temperature", "--at", "1", "--json"],
     );
     assert_eq!(old["null_count"], 12 * 90 * 180);
     let then = json(
@@ -233,7 +233,7 @@ fn at_opens_old_versions() {
             "-f",
             "json",
             "--at",
-            "2",
+            "1",
         ],
     );
     assert_eq!(then, Value::Null); // NaN prints as null
@@ -260,7 +260,7 @@ fn at_opens_old_versions() {
             "get",
             "history",
             "--at",
-            "2",
+            "1",
         ],
         2,
         "no attribute \"history\"",
@@ -270,16 +270,16 @@ fn at_opens_old_versions() {
             d.path(),
             &["attrs", "demo.af", "temperature", "get", "history"]
         ),
-        "hours 36-47 appended in layer 3\n"
+        "hours 36-47 appended in layer 2\n"
     );
-    let info = json(d.path(), &["info", "demo.af", "--at", "2", "--json"]);
-    assert_eq!(info["as_of"], 2);
-    assert_eq!(info["layers"]["visible"], serde_json::json!([2]));
+    let info = json(d.path(), &["info", "demo.af", "--at", "1", "--json"]);
+    assert_eq!(info["as_of"], 1);
+    assert_eq!(info["layers"]["visible"], serde_json::json!([1]));
     assert_eq!(
         json(d.path(), &["ls", "demo.af", "--at", "0", "--json"]),
         serde_json::json!([])
     );
-    let layers = json(d.path(), &["layers", "demo.af", "--at", "2", "--json"]);
+    let layers = json(d.path(), &["layers", "demo.af", "--at", "1", "--json"]);
     let visible: Vec<bool> = layers
         .as_array()
         .unwrap()
@@ -290,7 +290,7 @@ fn at_opens_old_versions() {
     // Export of the old version.
     ok(
         d.path(),
-        &["export", "demo.af", "temperature", "old.npy", "--at", "2"],
+        &["export", "demo.af", "temperature", "old.npy", "--at", "1"],
     );
     let a: ArrayD<f32> = read_npy(&d.path().join("old.npy"));
     assert_eq!(a.iter().filter(|v| v.is_nan()).count(), 12 * 90 * 180);
@@ -305,7 +305,7 @@ fn at_opens_old_versions() {
             "x",
             "1",
             "--at",
-            "2",
+            "1",
         ],
         2,
         "read-only",
@@ -705,10 +705,10 @@ fn compact_keeps_the_data() {
     let stats_before = ok(p, &["stats", "c.af", "--json"]);
     assert_eq!(
         json(p, &["info", "c.af", "--json"])["layers"]["visible"],
-        serde_json::json!([0, 1, 2, 3, 4])
+        serde_json::json!([1, 2, 3, 4])
     );
     let out = ok(p, &["compact", "c.af"]);
-    assert!(out.starts_with("compacted c.af: 5 layers -> 1"), "{out}");
+    assert!(out.starts_with("compacted c.af: 4 layers -> 1"), "{out}");
     assert_eq!(ok(p, &["cat", "c.af", "a", "-f", "json"]), before);
     assert_eq!(ok(p, &["stats", "c.af", "--json"]), stats_before);
     assert_eq!(ok(p, &["attrs", "c.af", "a", "get", "units"]), "m\n");
@@ -726,7 +726,7 @@ fn verify_reports_a_flipped_byte() {
     let d = TempDir::new().unwrap();
     let p = d.path();
     demo(p);
-    flip_data_byte(&p.join("demo.3.af"));
+    flip_data_byte(&p.join("demo.2.af"));
     let out = af(p)
         .args(["verify", "demo.af"])
         .assert()
@@ -737,7 +737,7 @@ fn verify_reports_a_flipped_byte() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     assert!(
-        lines[0].starts_with("damaged: demo.3.af: frame "),
+        lines[0].starts_with("damaged: demo.2.af: frame "),
         "{stdout}"
     );
     assert!(lines[0].contains("checksum"), "{stdout}");
@@ -752,7 +752,7 @@ fn verify_reports_a_flipped_byte() {
     )
     .unwrap();
     assert_eq!(v["ok"], false);
-    assert_eq!(v["damaged"][0]["path"], "demo.3.af");
+    assert_eq!(v["damaged"][0]["path"], "demo.2.af");
     assert!(v["damaged"][0]["frame"].is_u64());
     // Reading the damaged data is an error (exit 1), never wrong data.
     fails(
@@ -763,7 +763,7 @@ fn verify_reports_a_flipped_byte() {
     );
     assert!(!p.join("t.npy").exists());
     // A damaged footer: the file cannot even be opened.
-    let base = p.join("demo.2.af");
+    let base = p.join("demo.1.af");
     let mut b = std::fs::read(&base).unwrap();
     let n = b.len();
     b[n - 40] ^= 1;
@@ -775,7 +775,7 @@ fn verify_reports_a_flipped_byte() {
         .get_output()
         .clone();
     assert!(String::from_utf8_lossy(&out.stdout).contains("footer checksum mismatch"));
-    fails(p, &["info", "demo.af"], 1, "corrupted file demo.2.af");
+    fails(p, &["info", "demo.af"], 1, "corrupted file demo.1.af");
 }
 
 #[test]
@@ -876,7 +876,7 @@ fn cp_rewrites_with_another_codec_and_keeps_everything() {
         ok(p, &["stats", "z.af", "sparse", "--json"])
     );
     // Copying an old version, and the guards.
-    ok(p, &["cp", "demo.af", "old.af", "--at", "2"]);
+    ok(p, &["cp", "demo.af", "old.af", "--at", "1"]);
     assert_eq!(
         json(p, &["stats", "old.af", "temperature", "--json"])["null_count"],
         12 * 90 * 180
@@ -1133,11 +1133,11 @@ fn bad_inputs_give_one_line_and_an_exit_code() {
     );
     fails(p, &["frobnicate"], 2, "unrecognized subcommand");
     // A corrupt file: damage is exit code 1.
-    let mut b = std::fs::read(p.join("demo.3.af")).unwrap();
+    let mut b = std::fs::read(p.join("demo.2.af")).unwrap();
     let n = b.len();
     b[n - 1] ^= 0xff; // the trailer's magic
-    std::fs::write(p.join("demo.3.af"), b).unwrap();
-    fails(p, &["ls", "demo.af"], 1, "corrupted file demo.3.af");
+    std::fs::write(p.join("demo.2.af"), b).unwrap();
+    fails(p, &["ls", "demo.af"], 1, "corrupted file demo.2.af");
 }
 
 #[test]

@@ -214,9 +214,10 @@ async fn versions_and_time_travel_through_a_compaction() {
     let before = f.versions().await.unwrap();
     assert_eq!(layers(&before), vec![0, 1, 2, 3]);
     for v in &before {
-        assert_eq!(v.snapshot, v.layer == 0, "{v:?}");
-        assert_eq!(v.generation, 0, "{v:?}");
-        assert!(v.visible, "{v:?}");
+        // The first commit is written as a snapshot over the empty base.
+        assert_eq!(v.snapshot, v.layer <= 1, "{v:?}");
+        assert_eq!(v.generation, v.layer.min(1), "{v:?}");
+        assert_eq!(v.visible, v.layer >= 1, "{v:?}");
         assert_eq!(v.damage, None);
         assert_eq!(v.size, object_size(&store, &v.path).await, "{v:?}");
     }
@@ -347,7 +348,8 @@ async fn as_of_handles_are_read_only() {
         .iter()
         .map(|v| (v.layer, v.visible))
         .collect();
-    assert_eq!(visible, vec![(0, true), (1, true), (2, true), (3, false)]);
+    // The first commit is a snapshot: the base is below it.
+    assert_eq!(visible, vec![(0, false), (1, true), (2, true), (3, false)]);
     // Nothing was written.
     let fresh = open_memory(&store, config()).await.unwrap();
     assert_eq!(layers(&fresh.versions().await.unwrap()), vec![0, 1, 2, 3]);
@@ -397,7 +399,7 @@ async fn vacuum_removes_layers_a_failed_compaction_delete_left() {
         flags,
         vec![
             (true, false),
-            (false, false),
+            (true, false),
             (false, false),
             (false, false),
             (true, true)
@@ -646,7 +648,7 @@ async fn verify_passes_a_clean_file_written_with_every_codec() {
 
     let report = f.verify().await.unwrap();
     assert!(report.is_ok(), "{report:?}");
-    assert_eq!(report.layers, 4);
+    assert_eq!(report.layers, 3);
     assert!(report.frames >= VERIFY_CHUNKS / 2, "{report:?}");
     assert_eq!(report.chunks, VERIFY_CHUNKS, "{report:?}");
     let data_bytes: u64 = (0..=3)
@@ -753,7 +755,7 @@ async fn verify_lists_exactly_the_damaged_frames() {
     assert_eq!(d0.frame, Some(0));
     assert_eq!(d0.offset, 0);
     assert!(d0.len > 0 && d0.len < size, "{d0:?}");
-    assert_eq!(report.layers, 4);
+    assert_eq!(report.layers, 3);
     assert_eq!(corrupted_big_chunks(&path).await, 1);
 
     // A second flipped byte, at the first byte of the next frame.
@@ -975,7 +977,7 @@ async fn torn_newest_layer_is_reported_and_the_previous_version_opens() {
     assert!(!torn.visible);
     assert_eq!(torn.size, (bytes.len() / 2) as u64);
     assert!(
-        versions[..3]
+        versions[1..3]
             .iter()
             .all(|v| v.damage.is_none() && v.visible)
     );
@@ -1014,7 +1016,7 @@ async fn open_path_of_many_layers_reads_them_all_and_names_a_damaged_one() {
     // leaves directories out; so must the direct one).
     std::fs::create_dir(dir.path().join("many.999.af")).unwrap();
     let f = ArrayFile::open_path(&path, config()).await.unwrap();
-    assert_eq!(f.num_layers(), layers + 1);
+    assert_eq!(f.num_layers(), layers);
     let data = f.read_array::<i32>("x", vec![], vec![]).await.unwrap();
     let expected: Vec<i32> = (0..layers as i32).map(|i| i * 3).collect();
     assert_eq!(data.iter().copied().collect::<Vec<_>>(), expected);

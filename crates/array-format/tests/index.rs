@@ -230,6 +230,9 @@ async fn a_damaged_attribute_section_fails_only_the_calls_that_need_it() {
         .unwrap();
     f.set_attribute("y", "ok", A::Int64(1)).unwrap();
     f.flush().await.unwrap();
+    // A second layer, so that compaction has layers to merge.
+    f.set_attribute("y", "more", A::Int64(2)).unwrap();
+    f.flush().await.unwrap();
     drop(f);
 
     // Turn the string's tag (12, then the length 11) into an unknown one.

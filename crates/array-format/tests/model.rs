@@ -885,6 +885,8 @@ struct Model {
     /// Statistics of the committed arrays, by array id.
     committed_stats: HashMap<u64, ExpStats>,
     layers: usize,
+    /// Nothing was committed since `create`: the next commit is a snapshot.
+    base_only: bool,
     pending: Pending,
     next_id: u64,
     /// The latest successful definition of each name, for redefinitions
@@ -899,6 +901,7 @@ impl Model {
             committed: State::default(),
             committed_stats: HashMap::new(),
             layers: 1,
+            base_only: true,
             pending: Pending::No,
             next_id: 0,
             last_spec: HashMap::new(),
@@ -953,6 +956,7 @@ impl Model {
         self.committed = State::default();
         self.committed_stats.clear();
         self.layers = 1;
+        self.base_only = true;
         self.pending = Pending::No;
     }
 
@@ -2434,6 +2438,14 @@ impl Session {
         };
         res.map_err(|e| format!("{op} failed: {e} ({e:?})"))?;
         self.model.layers = if matches!(op, Op::Compact) {
+            // Compaction commits the pending changes first.
+            if self.model.layers > 1 || pending {
+                self.model.base_only = false;
+            }
+            1
+        } else if pending && self.model.base_only {
+            // The first commit on a new file is a snapshot over the base.
+            self.model.base_only = false;
             1
         } else {
             self.model.layers + usize::from(pending)

@@ -572,7 +572,7 @@ async fn read_modify_write_of_committed_chunk_keeps_the_rest() {
             "{b:?} pending"
         );
         f.flush().await.unwrap();
-        assert_eq!(f.num_layers(), 3, "{b:?}");
+        assert_eq!(f.num_layers(), 2, "{b:?}");
         assert_eq!(read_all::<i32>(&f, "one").await, expected, "{b:?} flushed");
         assert_eq!(
             read_all::<i64>(&f, "two").await,
@@ -1099,7 +1099,7 @@ async fn newest_layer_wins() {
         for (layer, value) in [(2, 10), (3, 20), (4, 30)] {
             write(&mut f, "x", &[0], &nd(&[4], vec![value; 4])).await;
             f.flush().await.unwrap();
-            assert_eq!(f.num_layers(), layer, "{b:?}");
+            assert_eq!(f.num_layers(), layer - 1, "{b:?}");
             let expected = nd(&[8], vec![value, value, value, value, 0, 0, 0, 0]);
             assert_eq!(
                 read_all::<i32>(&f, "x").await,
@@ -1129,7 +1129,7 @@ async fn chunk_of_an_older_layer_stays_visible() {
         // A third layer that does not touch x at all.
         write(&mut f, "other", &[0], &nd(&[2], vec![1, 1])).await;
         f.flush().await.unwrap();
-        assert_eq!(f.num_layers(), 4);
+        assert_eq!(f.num_layers(), 3);
         let expected = nd(&[8], vec![1, 2, 3, 4, 50, 60, 70, 80]);
         assert_eq!(read_all::<i32>(&f, "x").await, expected, "{b:?}");
         let mut f = env.reopen(f).await;
@@ -1455,7 +1455,7 @@ async fn attributes_set_overwrite_remove_across_layers() {
             "{b:?} pending"
         );
         f.flush().await.unwrap();
-        assert_eq!(f.num_layers(), 4);
+        assert_eq!(f.num_layers(), 3);
 
         let expected = vec![
             ("keep".to_owned(), AttributeValue::Int32(1)),
@@ -2179,7 +2179,7 @@ async fn flush_memory_commits_like_flush() {
     write(&mut f, "a", &[1], &nd(&[3], vec![1, 2, 3])).await;
     let overlay = InMemoryStorage::new();
     f.flush_memory(&overlay).await.unwrap();
-    assert_eq!(f.num_layers(), 2);
+    assert_eq!(f.num_layers(), 1);
     assert!(!f.has_pending_changes());
     assert_eq!(
         read_all::<i32>(&f, "a").await,
@@ -2189,17 +2189,17 @@ async fn flush_memory_commits_like_flush() {
 
     // Nothing pending: no new layer, with either form.
     f.flush_memory(&overlay).await.unwrap();
-    assert_eq!(f.num_layers(), 2);
+    assert_eq!(f.num_layers(), 1);
     f.flush().await.unwrap();
-    assert_eq!(f.num_layers(), 2);
+    assert_eq!(f.num_layers(), 1);
 
     // Mixed with flush.
     write(&mut f, "a", &[4], &nd(&[2], vec![8, 9])).await;
     f.flush().await.unwrap();
-    assert_eq!(f.num_layers(), 3);
+    assert_eq!(f.num_layers(), 2);
     write(&mut f, "a", &[0], &nd(&[1], vec![7])).await;
     f.flush_memory(&InMemoryStorage::new()).await.unwrap();
-    assert_eq!(f.num_layers(), 4);
+    assert_eq!(f.num_layers(), 3);
     assert_eq!(
         read_all::<i32>(&f, "a").await,
         nd(&[6], vec![7, 1, 2, 3, 8, 9])
@@ -2212,6 +2212,46 @@ async fn flush_memory_commits_like_flush() {
     );
 }
 
+/// The first commit on a new file is written as a snapshot: the file has
+/// one layer after it, and a compaction right after finds nothing to merge
+/// and writes nothing. An array defined and deleted before that commit
+/// leaves no trace in it.
+#[tokio::test]
+async fn the_first_commit_is_a_snapshot_and_leaves_compact_nothing_to_do() {
+    for b in BACKENDS {
+        let env = Env::new(b);
+        let mut f = env.create().await;
+        define::<i32>(&mut f, "a", &[6], Some(&[2]), None);
+        write(&mut f, "a", &[0], &nd(&[6], vec![1, 2, 3, 4, 5, 6])).await;
+        define::<i32>(&mut f, "gone", &[2], None, None);
+        f.delete("gone").unwrap();
+        f.flush().await.unwrap();
+        assert_eq!(f.num_layers(), 1, "{b:?}");
+        let versions = f.versions().await.unwrap();
+        let kinds: Vec<(u64, bool, bool)> = versions
+            .iter()
+            .map(|v| (v.layer, v.snapshot, v.visible))
+            .collect();
+        assert_eq!(kinds, vec![(0, true, false), (1, true, true)], "{b:?}");
+        f.compact().await.unwrap();
+        assert_eq!(f.versions().await.unwrap().len(), 2, "{b:?}: compact wrote");
+        let f = env.reopen(f).await;
+        assert_eq!(f.num_layers(), 1, "{b:?}");
+        let names: Vec<String> = f.list_arrays().into_iter().map(|m| m.name).collect();
+        assert_eq!(names, vec!["a".to_string()], "{b:?}");
+        assert_eq!(
+            read_all::<i32>(&f, "a").await,
+            nd(&[6], vec![1, 2, 3, 4, 5, 6]),
+            "{b:?}"
+        );
+        // The second commit is a delta on top of it.
+        let mut f = f;
+        write(&mut f, "a", &[0], &nd(&[1], vec![9])).await;
+        f.flush().await.unwrap();
+        assert_eq!(f.num_layers(), 2, "{b:?}");
+    }
+}
+
 #[tokio::test]
 async fn flush_without_changes_is_a_no_op() {
     for b in BACKENDS {
@@ -2222,14 +2262,14 @@ async fn flush_without_changes_is_a_no_op() {
         assert_eq!(f.num_layers(), 1, "{b:?} empty flush");
         define::<i32>(&mut f, "a", &[2], None, None);
         f.flush().await.unwrap();
-        assert_eq!(f.num_layers(), 2, "{b:?}");
+        assert_eq!(f.num_layers(), 1, "{b:?}");
         f.flush().await.unwrap();
         f.flush().await.unwrap();
-        assert_eq!(f.num_layers(), 2, "{b:?} empty flushes");
+        assert_eq!(f.num_layers(), 1, "{b:?} empty flushes");
         let mut f = env.reopen(f).await;
-        assert_eq!(f.num_layers(), 2, "{b:?} reopened");
+        assert_eq!(f.num_layers(), 1, "{b:?} reopened");
         f.flush().await.unwrap();
-        assert_eq!(f.num_layers(), 2, "{b:?} reopened, empty flush");
+        assert_eq!(f.num_layers(), 1, "{b:?} reopened, empty flush");
         f.compact().await.unwrap();
         assert_eq!(f.num_layers(), 1, "{b:?} compacted");
         f.flush().await.unwrap();
@@ -2265,7 +2305,7 @@ async fn create_replaces_an_existing_file() {
             let expected = nd(&[8], vec![0, 0, 0, 0, 0, 42, 0, 0]);
             assert_eq!(read_all::<i32>(&f, "old").await, expected, "{ctx}");
             let mut f = env.reopen(f).await;
-            assert_eq!(f.num_layers(), 2, "{ctx}: only the new layer");
+            assert_eq!(f.num_layers(), 1, "{ctx}: only the new layer");
             assert_eq!(read_all::<i32>(&f, "old").await, expected, "{ctx} reopened");
             assert_eq!(stats(&f, "old"), ints(0, 42, 4, 8), "{ctx}");
             f.compact().await.unwrap();

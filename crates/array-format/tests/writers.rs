@@ -843,6 +843,12 @@ async fn stale_compaction_leaves_no_orphaned_snapshot_after_failed_delete() {
 async fn stale_compaction_of_vanished_layers_fails_cleanly() {
     let place = Place::memory();
     setup(&place).await;
+    {
+        // A second layer, so that A's view has layers to merge.
+        let mut c = place.open().await;
+        apply(&mut c, &[Op::SetAttr("x", "extra", 3)]).await;
+        c.flush().await.unwrap();
+    }
     let mut a = place.open().await;
     let mut b = place.open().await;
     apply(&mut b, &[Op::Write("y", 5, vec![22; 5])]).await;

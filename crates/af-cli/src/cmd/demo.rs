@@ -1,5 +1,5 @@
 //! `af demo`: a sample file with realistic arrays, written with two flushes
-//! and a compaction so that it has a history.
+//! so that it has a history (a snapshot and a delta).
 
 use std::io::Write;
 
@@ -15,7 +15,7 @@ use crate::target::Location;
 const HOURS: usize = 48;
 const LAT: usize = 90;
 const LON: usize = 180;
-/// Hours written before the compaction; the rest comes in the last layer.
+/// Hours written in the first layer; the rest comes in the second.
 const FIRST_HOURS: usize = 36;
 /// 2024-01-01T00:00:00Z.
 const START_NS: i64 = 1_704_067_200_000_000_000;
@@ -153,8 +153,7 @@ async fn build(file: &mut ArrayFile) -> array_format::Result<()> {
         hours(0, FIRST_HOURS, &mask).view(),
     )
     .await?;
-    file.flush().await?; // layer 1
-    file.compact().await?; // snapshot layer 2
+    file.flush().await?; // layer 1, a snapshot (the first commit)
 
     file.write_array(
         "temperature",
@@ -170,9 +169,9 @@ async fn build(file: &mut ArrayFile) -> array_format::Result<()> {
     file.set_attribute(
         "temperature",
         "history",
-        format!("hours {FIRST_HOURS}-{} appended in layer 3", HOURS - 1).into(),
+        format!("hours {FIRST_HOURS}-{} appended in layer 2", HOURS - 1).into(),
     )?;
-    file.flush().await?; // layer 3
+    file.flush().await?; // layer 2, a delta
     Ok(())
 }
 
@@ -190,7 +189,7 @@ pub async fn run(a: DemoArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     )?;
     writeln!(
         out,
-        "timestamps and station names; two flushes and one compaction (layers 2 and 3).\n"
+        "timestamps and station names; two flushes (snapshot layer 1, delta layer 2).\n"
     )?;
     let info = gather_info(&loc, &file, None).await?;
     print_info(&info, out)?;
@@ -210,8 +209,8 @@ pub async fn run(a: DemoArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         (format!("af attrs {p} temperature"), "attributes"),
         (format!("af layers {p}"), "the history of the file"),
         (
-            format!("af stats {p} temperature --at 2"),
-            "the file as it was at layer 2 (12 hours missing)",
+            format!("af stats {p} temperature --at 1"),
+            "the file as it was at layer 1 (12 hours missing)",
         ),
         (format!("af verify {p}"), "check every checksum"),
         (

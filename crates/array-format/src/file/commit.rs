@@ -39,7 +39,10 @@ impl ArrayFile {
     /// Commits the pending changes as a new layer.
     ///
     /// A no-op without pending changes. On [`Error::Conflict`] (another
-    /// writer committed first) the pending changes are kept.
+    /// writer committed first) the pending changes are kept. The first
+    /// commit on a new file is written as a snapshot (it holds everything
+    /// the file holds), so [`num_layers`](Self::num_layers) stays 1 and a
+    /// [`compact`](Self::compact) right after has nothing to do.
     pub async fn flush(&mut self) -> Result<()> {
         self.check_writable("flush")?;
         if let Some(layer) = self.unconfirmed.clone() {
@@ -68,18 +71,30 @@ impl ArrayFile {
         let Some(pending) = self.pending.as_mut() else {
             return Ok(());
         };
-        let (layout, records) = pending.finish(self.settings.block_target, seq)?;
-        let layer_id = random_id();
+        let (layout, mut records) = pending.finish(self.settings.block_target, seq)?;
+        // The first commit on the empty base is already everything the file
+        // holds, so it is written as a snapshot: the file is compacted from
+        // the start, and a later `compact` has nothing to rewrite. Over an
+        // empty base every record is a definition, but for deletions of
+        // arrays that were never committed, which change nothing.
+        let snapshot = self.only_the_empty_base();
+        if snapshot {
+            records.retain(|r| matches!(r.op, RecordOp::Define(_)));
+        }
         let header = LayerHeader {
             dataset_id: self.dataset_id,
-            layer_id,
+            layer_id: random_id(),
             parent_id: latest_id,
             seq,
-            generation,
-            kind: LayerKind::Delta,
+            generation: if snapshot { seq } else { generation },
+            kind: if snapshot {
+                LayerKind::Snapshot
+            } else {
+                LayerKind::Delta
+            },
             created_ns: now_ns(),
             writer: WRITER.into(),
-            merged: Vec::new(),
+            merged: if snapshot { self.lineage() } else { Vec::new() },
         };
         let spill = self
             .pending
@@ -99,9 +114,22 @@ impl ArrayFile {
                 return Err(e);
             }
         }
-        self.index.apply(reader)?;
+        if snapshot {
+            let mut index = CommittedIndex::default();
+            index.apply(reader)?;
+            self.index = index;
+        } else {
+            self.index.apply(reader)?;
+        }
         self.pending = None;
         Ok(())
+    }
+
+    /// Whether the view is the base layer alone, holding no array (a file
+    /// `create` made and nothing was committed to yet).
+    fn only_the_empty_base(&self) -> bool {
+        self.index.arrays.len() == 0
+            && matches!(self.index.layers.as_slice(), [base] if base.header.seq == 0)
     }
 
     /// Commits the pending changes like [`flush`](Self::flush) and writes a
@@ -147,9 +175,10 @@ impl ArrayFile {
     /// let mut file = ArrayFile::create(store.clone(), "data.af".into(), FileConfig::new(Lz4Codec)).await?;
     /// for i in 0..3 {
     ///     file.define_array::<f64>(format!("a{i}"), vec![], vec![4], None, None)?;
-    ///     file.flush().await?; // data.1.af, data.2.af, data.3.af
+    ///     // data.1.af (the first commit is itself a snapshot), data.2.af, data.3.af
+    ///     file.flush().await?;
     /// }
-    /// assert_eq!(file.num_layers(), 4);
+    /// assert_eq!(file.num_layers(), 3);
     /// file.compact().await?; // one snapshot layer, data.4.af; data.1-3.af are deleted
     /// assert_eq!(file.num_layers(), 1);
     /// let reopened = ArrayFile::open(store, "data.af".into(), FileConfig::new(Lz4Codec)).await?;

@@ -207,7 +207,8 @@ impl ArrayFile {
     }
 
     /// Number of visible committed layers: the newest snapshot and the deltas
-    /// above it. 1 for a new or just compacted file.
+    /// above it. 1 for a new file, after its first commit, and after a
+    /// compaction.
     pub fn num_layers(&self) -> usize {
         self.index.layers.len()
     }
