@@ -385,3 +385,45 @@ async fn the_frame_cache_keeps_frames_read_in_part_only() {
     let again = f.read_array::<f32>("t", vec![], vec![]).await.unwrap();
     assert_eq!(again, data.into_shared());
 }
+
+/// A flush lays frames out in chunk order, whatever order the chunks were
+/// written in: chunks written even ones first, then odd ones, still sit
+/// side by side in the layer, so a read of neighbours is one request.
+#[tokio::test]
+async fn a_flush_lays_chunks_out_in_index_order() {
+    let counting = Arc::new(CountingStore::new(Arc::new(
+        object_store::memory::InMemory::new(),
+    )));
+    let config = || FileConfig {
+        cache_capacity: 0,
+        io_cache_capacity: 0,
+        frame_target_size: 1,
+        ..FileConfig::new(NoCompression)
+    };
+    let store: Arc<dyn ObjectStore> = counting.clone();
+    let mut f = ArrayFile::create(Arc::clone(&store), Path::from("o.af"), config())
+        .await
+        .unwrap();
+    // Chunks larger than the gap reads bridge (32 KiB).
+    let (chunks, side) = (8usize, 40_000usize);
+    f.define_array::<u8>("a", vec![], vec![chunks * side], Some(vec![side]), None)
+        .unwrap();
+    for i in (0..chunks).step_by(2).chain((1..chunks).step_by(2)) {
+        let data = Array::from_elem(IxDyn(&[side]), i as u8);
+        f.write_array("a", vec![i * side], data.view())
+            .await
+            .unwrap();
+    }
+    f.flush().await.unwrap();
+    let f = ArrayFile::open(store, Path::from("o.af"), config())
+        .await
+        .unwrap();
+    counting.reset();
+    let got = f
+        .read_array::<u8>("a", vec![0], vec![4 * side])
+        .await
+        .unwrap();
+    let want: Vec<u8> = (0..4).flat_map(|i| vec![i as u8; side]).collect();
+    assert_eq!(got.iter().copied().collect::<Vec<_>>(), want);
+    assert_eq!(counting.gets(), 1, "{:?}", counting.requests());
+}

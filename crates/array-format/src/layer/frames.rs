@@ -347,25 +347,41 @@ impl FrameWriter {
     /// chunks: contiguous, grouped into blocks of at most `block_target`
     /// decompressed bytes that share a codec.
     pub(crate) fn layout(&mut self, block_target: u64) -> Result<DataLayout> {
+        self.layout_in(block_target, &[])
+    }
+
+    /// Like [`layout`](Self::layout), with the frames listed in `first`
+    /// placed first, in that order, and the others after them in the order
+    /// they were written.
+    pub(crate) fn layout_in(&mut self, block_target: u64, first: &[u32]) -> Result<DataLayout> {
         self.seal()?;
         let mut out = DataLayout {
             codecs: self.codec_names.clone(),
-            remap: Vec::with_capacity(self.frames.len()),
+            remap: vec![None; self.frames.len()],
             ..Default::default()
         };
+        let mut listed = vec![false; self.frames.len()];
+        for &f in first {
+            if let Some(l) = listed.get_mut(f as usize) {
+                *l = true;
+            }
+        }
+        let rest = (0..self.frames.len() as u32)
+            .filter(|&f| !listed.get(f as usize).copied().unwrap_or(false));
         let mut block_raw = 0u64;
-        for slot in &self.frames {
+        for id in first.iter().copied().chain(rest) {
+            let Some(slot) = self.frames.get(id as usize) else {
+                continue;
+            };
             let FrameState::Sealed {
                 offset,
                 stored_len,
                 crc,
             } = slot.state
             else {
-                out.remap.push(None);
                 continue;
             };
             if slot.live == 0 {
-                out.remap.push(None);
                 continue;
             }
             let new_id = u32::try_from(out.frames.len()).unwrap_or(u32::MAX);
@@ -398,7 +414,9 @@ impl FrameWriter {
                 _ => out.ranges.push(offset..offset + stored_len),
             }
             out.len += stored_len;
-            out.remap.push(Some(new_id));
+            if let Some(r) = out.remap.get_mut(id as usize) {
+                *r = Some(new_id);
+            }
         }
         Ok(out)
     }

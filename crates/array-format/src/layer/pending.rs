@@ -3,7 +3,7 @@
 //! and the partially written chunks still held decoded in memory (up to a
 //! byte budget) until they are evicted or committed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -657,7 +657,6 @@ impl PendingLayer {
         seq: u64,
     ) -> Result<(DataLayout, Vec<ArrayRecord>)> {
         self.evict(0)?;
-        let layout = self.frames.layout(block_target)?;
         let mut named: Vec<(&String, &PendingArray)> = self.arrays.iter().collect();
         // Definitions in the order they were made, then the rest by name, so
         // the layer lists arrays deterministically.
@@ -668,6 +667,29 @@ impl PendingLayer {
             };
             key(a.1).cmp(&key(b.1)).then_with(|| a.0.cmp(b.0))
         });
+        // Frames go into the layer in the order of the chunks they hold
+        // (array by array, chunk index order), not the order they were
+        // sealed in: neighbouring chunks then share read units, as after a
+        // compaction.
+        let mut order: Vec<u32> = Vec::new();
+        let mut placed: HashSet<u32> = HashSet::new();
+        for (_, p) in &named {
+            let mut frames: Vec<(u64, u32)> = p
+                .chunks
+                .iter()
+                .filter_map(|(&index, c)| match &c.data {
+                    ChunkData::Stored { loc, .. } => Some((index, loc.frame)),
+                    _ => None,
+                })
+                .collect();
+            frames.sort_unstable();
+            order.extend(
+                frames
+                    .into_iter()
+                    .filter_map(|(_, f)| placed.insert(f).then_some(f)),
+            );
+        }
+        let layout = self.frames.layout_in(block_target, &order)?;
         let mut records = Vec::with_capacity(named.len());
         for (name, p) in named {
             let op = match &p.op {
