@@ -165,6 +165,10 @@ impl DeltaCache {
         }
     }
 
+    pub(crate) fn has_frame_cache(&self) -> bool {
+        self.frames.is_some()
+    }
+
     pub(crate) fn has_io_cache(&self) -> bool {
         self.io.is_some()
     }

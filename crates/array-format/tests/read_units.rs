@@ -251,13 +251,122 @@ async fn a_damaged_frame_fails_only_its_own_reads() {
                 assert!(got.iter().all(|&b| b == byte_of(i)), "{label}: array {i}");
             }
         }
-        // Partial reads of a neighbour go through the general path.
+        // A partial read of a neighbour decodes its frame alone.
         let part = f
             .read_array::<u8>("a04", vec![10], vec![100])
             .await
             .unwrap();
         assert!(part.iter().all(|&b| b == byte_of(4)), "{label}");
     }
+}
+
+#[tokio::test]
+async fn a_damaged_tile_fails_the_windows_over_it_and_no_other() {
+    // A 512 x 512 f32 array in 128 x 128 chunks, one frame each: a window
+    // over nine chunks decodes them on the thread pool as their requests
+    // complete. The checksum of the one damaged chunk must fail exactly the
+    // windows that touch it, on every path and cache configuration.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+    let mut f = ArrayFile::create(store, Path::from("d.af"), FileConfig::new(NoCompression))
+        .await
+        .unwrap();
+    let side = 512usize;
+    let value = |r: usize, c: usize| (r * side + c) as f32;
+    let data = Array::from_shape_fn(IxDyn(&[side, side]), |ix| value(ix[0], ix[1]));
+    f.define_array::<f32>("d", vec![], vec![side, side], Some(vec![128, 128]), None)
+        .unwrap();
+    f.write_array("d", vec![0, 0], data.view()).await.unwrap();
+    f.flush().await.unwrap();
+    drop(f);
+    // Chunk (1, 2) starts with row 128, columns 256..: find its first row
+    // in the layer and flip a bit in it.
+    let layer = dir.path().join("d.1.af");
+    let mut bytes = std::fs::read(&layer).unwrap();
+    let row: Vec<u8> = (256..384)
+        .flat_map(|c| value(128, c).to_le_bytes())
+        .collect();
+    let at = bytes
+        .windows(row.len())
+        .position(|w| w == row.as_slice())
+        .expect("chunk (1, 2) is in the layer");
+    bytes[at + 40] ^= 0x01;
+    std::fs::write(&layer, &bytes).unwrap();
+
+    // (origin, shape, touches the damaged chunk)
+    let windows = [
+        // Nine chunks, the damaged one among them: decoded in parallel.
+        ((64, 200), [256, 256], true),
+        // Eight chunks, not the damaged one: decoded in parallel.
+        ((257, 1), [255, 510], false),
+        // Inside the damaged chunk alone.
+        ((130, 260), [100, 100], true),
+        // Inside one undamaged chunk.
+        ((0, 0), [100, 100], false),
+    ];
+    for (label, config, access) in ACCESS
+        .into_iter()
+        .flat_map(|a| configs().into_iter().map(move |(l, c)| (l, c, a)))
+    {
+        let label = format!("{label}, {access:?}");
+        let f = open_as(dir.path(), "d.af", access, config).await;
+        for ((r0, c0), shape, damaged) in windows {
+            let got = f.read_array::<f32>("d", vec![r0, c0], shape.to_vec()).await;
+            match (got, damaged) {
+                (Err(Error::Corrupted { what, .. }), true) => {
+                    assert!(what.contains("checksum"), "{label}: {what}")
+                }
+                (Ok(got), false) => {
+                    let want = data
+                        .slice(ndarray::s![r0..r0 + shape[0], c0..c0 + shape[1]])
+                        .to_owned()
+                        .into_dyn()
+                        .into_shared();
+                    assert_eq!(got, want, "{label}: window ({r0}, {c0})");
+                }
+                (other, _) => panic!("{label}: window ({r0}, {c0}) read as {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_read_dropped_while_decoding_leaves_the_handle_usable() {
+    // Decodes run on the thread pool, owned by no read: a read abandoned
+    // part way (a timeout) must neither disturb the handle nor a later read.
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    let config = || FileConfig {
+        cache_capacity: 0,
+        io_cache_capacity: 0,
+        ..FileConfig::new(Lz4Codec)
+    };
+    let mut f = ArrayFile::create(memory.clone(), Path::from("c.af"), config())
+        .await
+        .unwrap();
+    let data = Array::from_shape_fn(IxDyn(&[1024, 1024]), |ix| (ix[0] ^ ix[1]) as u32);
+    f.define_array::<u32>("c", vec![], vec![1024, 1024], Some(vec![256, 256]), None)
+        .unwrap();
+    f.write_array("c", vec![0, 0], data.view()).await.unwrap();
+    f.flush().await.unwrap();
+    let f = ArrayFile::open(memory, Path::from("c.af"), config())
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        let read = f.read_array::<u32>("c", vec![100, 100], vec![800, 800]);
+        // Polled once or a few times, then dropped.
+        let _ = tokio::time::timeout(Duration::from_micros(50), read).await;
+    }
+    let got = f
+        .read_array::<u32>("c", vec![100, 100], vec![800, 800])
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        data.slice(ndarray::s![100..900, 100..900])
+            .to_owned()
+            .into_dyn()
+            .into_shared()
+    );
 }
 
 #[tokio::test]

@@ -2,18 +2,22 @@
 //! the frames (cache first, then coalesced concurrent requests per layer),
 //! and copy each chunk's overlap straight into the output.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures::channel::oneshot;
+use futures::{StreamExt, TryStreamExt};
 use ndarray::{ArcArray, IxDyn};
 use rayon::prelude::*;
 
 use super::ArrayFile;
 use super::schema::{ChunkSource, Resolved};
-use crate::cache::FrameKey;
+use crate::cache::{DeltaCache, FrameKey};
+use crate::codec::CodecSet;
 use crate::element::ArrayElement;
 use crate::error::{Error, Result};
-use crate::layer::PARALLEL_DECODE_BYTES;
+use crate::layer::{LayerReader, PARALLEL_DECODE_BYTES};
 use crate::meta::ArrayInfo;
 use crate::nd::{self, Region};
 
@@ -33,18 +37,133 @@ struct Direct {
     stored: Bytes,
 }
 
-/// A whole-frame chunk that lies wholly inside the region but is not one
-/// run of the output (a tile of a 2-D read): decoded into a reused
-/// per-thread buffer and copied into place, never allocated on its own.
+/// A chunk that is a whole frame of its own but not one run of the output
+/// (a tile of a 2-D read, or a chunk the region covers only part of):
+/// decoded into a buffer and the box it shares with the region copied into
+/// place.
 struct Tile {
     layer: u32,
     frame: u32,
     /// Decoded size in bytes.
     len: usize,
-    /// The chunk's shape and where it starts in the output.
+    /// The chunk's shape.
     shape: Vec<usize>,
+    /// The box copied: where it starts in the chunk and in the output, and
+    /// its shape.
+    from: Vec<usize>,
     at: Vec<usize>,
+    copy: Vec<usize>,
+    /// The decoded frame goes to the frame cache: the region covers only
+    /// part of the chunk, and the next read (a neighbouring window) is
+    /// likely to want the rest.
+    keep: bool,
+}
+
+/// A tile whose stored bytes have arrived.
+struct FetchedTile {
+    tile: Tile,
+    reader: Arc<LayerReader>,
     stored: Bytes,
+    /// The checksum is verified already.
+    checked: bool,
+}
+
+/// What the decodes of one read share.
+#[derive(Clone)]
+struct Decoding {
+    codecs: CodecSet,
+    cache: Option<Arc<DeltaCache>>,
+    /// Stored frames are held by the I/O cache, so an uncompressed frame
+    /// needs no second copy in the frame cache.
+    io_cached: bool,
+    esize: usize,
+}
+
+impl FetchedTile {
+    /// Checks the stored bytes (unless a read unit did), decodes them and
+    /// hands the chunk to `place`; a kept frame then goes to the frame
+    /// cache.
+    fn decode(self, cx: &Decoding, place: impl FnOnce(&Tile, &[u8]) -> Result<()>) -> Result<()> {
+        let FetchedTile {
+            tile,
+            reader,
+            stored,
+            checked,
+        } = self;
+        if !checked {
+            reader.check_stored(tile.frame, &stored)?;
+        }
+        let cache = cx.cache.as_deref().filter(|_| tile.keep);
+        let uncompressed = reader.frame_codec(tile.frame)? == "none";
+        if let Some(cache) = cache {
+            let raw = reader.decode(tile.frame, stored, &cx.codecs)?;
+            place(&tile, &raw)?;
+            if !(uncompressed && cx.io_cached) {
+                let key = FrameKey {
+                    layer: reader.uid,
+                    frame: tile.frame,
+                };
+                cache.put_frame(key, raw);
+            }
+            return Ok(());
+        }
+        if uncompressed {
+            reader.check_raw_len(tile.frame, stored.len())?;
+            return place(&tile, &stored);
+        }
+        SCRATCH.with_borrow_mut(|scratch| {
+            scratch.resize(tile.len, 0);
+            let buf = scratch
+                .get_mut(..tile.len)
+                .ok_or_else(|| Error::InvalidOperation {
+                    operation: "read_array",
+                    reason: "scratch buffer shorter than its tile".into(),
+                })?;
+            let placed = reader
+                .decode_into(tile.frame, &stored, buf, &cx.codecs)
+                .and_then(|()| place(&tile, buf));
+            // A thread keeps a buffer of ordinary chunk size, not the
+            // largest it ever decoded.
+            if scratch.capacity() > SCRATCH_KEEP {
+                *scratch = Vec::new();
+            }
+            placed
+        })
+    }
+}
+
+/// Copies the box `t` shares with the region from its decoded chunk `src`
+/// into the output bytes `dst` (shaped `out_shape`).
+fn place_tile(
+    dst: &mut [u8],
+    out_shape: &[usize],
+    t: &Tile,
+    src: &[u8],
+    esize: usize,
+) -> Result<()> {
+    nd::copy_region_bytes(
+        src, &t.shape, &t.from, dst, out_shape, &t.at, &t.copy, esize,
+    )
+    .map_err(|e| Error::InvalidOperation {
+        operation: "read_array",
+        reason: format!("placing a chunk: {e}"),
+    })
+}
+
+/// The output of a read as bytes; only plain element types take the tile
+/// and direct routes.
+fn out_bytes<T: ArrayElement>(out: &mut [T]) -> Result<&mut [u8]> {
+    T::pod_bytes_mut(out).ok_or_else(|| Error::InvalidOperation {
+        operation: "read_array",
+        reason: "byte access to a non-plain element type".into(),
+    })
+}
+
+fn decode_thread_lost() -> Error {
+    Error::InvalidOperation {
+        operation: "read_array",
+        reason: "a decoding thread panicked".into(),
+    }
 }
 
 /// How a committed chunk reaches the output.
@@ -175,9 +294,9 @@ impl ArrayFile {
             .grid
             .chunk_region(coord)
             .ok_or_else(|| internal(info, "chunk outside the grid"))?;
-        if !region.contains(&cr) {
+        let Some(ov) = cr.intersect(region) else {
             return Ok(Route::General);
-        }
+        };
         let Some(layer) = self.index.layers.get(c.layer as usize) else {
             return Ok(Route::General);
         };
@@ -190,21 +309,31 @@ impl ArrayFile {
         let (Some(len), true) = (len.and_then(|l| usize::try_from(l).ok()), whole_frame) else {
             return Ok(Route::General);
         };
-        let contiguous = cr
-            .shape
-            .iter()
-            .zip(&region.shape)
-            .skip(1)
-            .all(|(a, b)| a == b);
+        let inside = region.contains(&cr);
+        let contiguous = inside
+            && cr
+                .shape
+                .iter()
+                .zip(&region.shape)
+                .skip(1)
+                .all(|(a, b)| a == b);
         if !contiguous {
             let shape = nd::to_usize(&cr.shape).ok_or_else(|| internal(info, "chunk shape"))?;
+            let copy = nd::to_usize(&ov.shape).ok_or_else(|| internal(info, "copy shape"))?;
+            let caches_frames = self
+                .settings
+                .cache
+                .as_deref()
+                .is_some_and(DeltaCache::has_frame_cache);
             return Ok(Route::Tile(Tile {
                 layer: c.layer,
                 frame: c.loc.frame,
                 len,
                 shape,
-                at: offsets(&cr.start, &region.start)?,
-                stored: Bytes::new(),
+                from: offsets(&ov.start, &cr.start)?,
+                at: offsets(&ov.start, &region.start)?,
+                copy,
+                keep: !inside && caches_frames,
             }));
         }
         let row: u64 = region.shape.iter().skip(1).product();
@@ -267,83 +396,94 @@ impl ArrayFile {
         Ok((slots, stored))
     }
 
-    /// Decodes whole-frame tiles into per-thread buffers and copies each
-    /// into its place in `out` (shaped `out_shape`); frames already in the
-    /// frame cache are copied from there.
+    /// Reads the tiles of a region into `out` (shaped `out_shape`): frames
+    /// in the frame cache are copied from there; the rest are fetched and,
+    /// when there is enough to decode, each is decoded on the thread pool
+    /// as soon as its request completes, while the others are still in
+    /// flight.
     async fn read_tiles<T: ArrayElement>(
         &self,
         tiles: Vec<Tile>,
         out_shape: &[usize],
-        out: &mut [T],
-    ) -> Result<()> {
+        mut out: Vec<T>,
+    ) -> Result<Vec<T>> {
         let cache = self.settings.cache.as_deref();
         let esize = T::DTYPE.element_size().unwrap_or(1);
-        let bytes = T::pod_bytes_mut(out).ok_or_else(|| Error::InvalidOperation {
-            operation: "read_array",
-            reason: "tile decoding of a non-plain element type".into(),
-        })?;
-        let zeros: Vec<usize> = vec![0; out_shape.len()];
-        let place = |dst: &mut [u8], t: &Tile, src: &[u8]| -> Result<()> {
-            nd::copy_region_bytes(
-                src, &t.shape, &zeros, dst, out_shape, &t.at, &t.shape, esize,
-            )
-            .map_err(|e| Error::InvalidOperation {
-                operation: "read_array",
-                reason: format!("placing a tile: {e}"),
-            })
-        };
         let mut missing: Vec<Tile> = Vec::with_capacity(tiles.len());
+        let bytes = out_bytes(&mut out)?;
         for t in tiles {
             let key = FrameKey {
                 layer: self.layer(t.layer)?.uid,
                 frame: t.frame,
             };
             match cache.and_then(|c| c.get_frame(&key)) {
-                Some(b) if b.len() == t.len => place(bytes, &t, &b)?,
+                Some(b) if b.len() == t.len => place_tile(bytes, out_shape, &t, &b, esize)?,
                 _ => missing.push(t),
             }
         }
-        let ids: Vec<(u32, u32)> = missing.iter().map(|t| (t.layer, t.frame)).collect();
-        for (t, stored) in missing.iter_mut().zip(self.stored_of(&ids).await?) {
-            t.stored = stored;
+        if missing.is_empty() {
+            return Ok(out);
         }
-        let codecs = &self.settings.codecs;
         let total: usize = missing.iter().map(|t| t.len).sum();
-        let out = std::sync::Mutex::new(bytes);
-        // Decoding runs in parallel; placing a decoded tile (a copy, a
-        // fraction of the decode's cost) takes the output's lock.
-        let decode = |t: &Tile| -> Result<()> {
-            SCRATCH.with_borrow_mut(|scratch| {
-                scratch.resize(t.len, 0);
-                let buf = scratch
-                    .get_mut(..t.len)
-                    .ok_or_else(|| Error::InvalidOperation {
-                        operation: "read_array",
-                        reason: "scratch buffer shorter than its tile".into(),
-                    })?;
-                let placed = self
-                    .layer(t.layer)?
-                    .decode_into(t.frame, &t.stored, buf, codecs)
-                    .and_then(|()| {
-                        let mut dst = out.lock().map_err(|_| Error::InvalidOperation {
-                            operation: "read_array",
-                            reason: "a decoding thread panicked".into(),
-                        })?;
-                        place(&mut dst, t, buf)
-                    });
-                // A thread keeps a buffer of ordinary chunk size, not the
-                // largest it ever decoded.
-                if scratch.capacity() > SCRATCH_KEEP {
-                    *scratch = Vec::new();
-                }
-                placed
-            })
+        let parallel = missing.len() > 1 && total as u64 >= PARALLEL_DECODE_BYTES;
+        let cx = Decoding {
+            codecs: self.settings.codecs.clone(),
+            cache: self.settings.cache.clone(),
+            io_cached: cache.is_some_and(DeltaCache::has_io_cache),
+            esize,
         };
-        if missing.len() > 1 && total as u64 >= PARALLEL_DECODE_BYTES {
-            missing.par_iter().try_for_each(decode)
-        } else {
-            missing.iter().try_for_each(decode)
+        // Per layer: its tiles (taken as they arrive) and their frames.
+        let mut by_layer: BTreeMap<u32, Vec<Option<Tile>>> = BTreeMap::new();
+        for t in missing {
+            by_layer.entry(t.layer).or_default().push(Some(t));
         }
+        let mut streams = Vec::with_capacity(by_layer.len());
+        for (&layer, tiles) in &by_layer {
+            let frames: Vec<u32> = tiles.iter().flatten().map(|t| t.frame).collect();
+            let arrivals = self.layer(layer)?.arrivals(&self.store, &frames, cache)?;
+            streams.push(arrivals.map(move |a| a.map(|a| (layer, a))));
+        }
+        let mut arrivals = futures::stream::select_all(streams);
+        let mut take =
+            |layer: u32, i: usize, stored: Bytes, checked: bool| -> Result<FetchedTile> {
+                let reader = Arc::clone(self.layer(layer)?);
+                let tile = by_layer
+                    .get_mut(&layer)
+                    .and_then(|tiles| tiles.get_mut(i))
+                    .and_then(Option::take)
+                    .ok_or_else(|| {
+                        Error::corrupted(reader.path.as_ref(), "a fetch returned an unasked frame")
+                    })?;
+                Ok(FetchedTile {
+                    reader,
+                    tile,
+                    stored,
+                    checked,
+                })
+            };
+        if !parallel {
+            let bytes = out_bytes(&mut out)?;
+            while let Some((layer, arrival)) = arrivals.try_next().await? {
+                for (i, stored) in arrival.frames {
+                    take(layer, i, stored, arrival.checked)?
+                        .decode(&cx, |t, src| place_tile(bytes, out_shape, t, src, esize))?;
+                }
+            }
+            return Ok(out);
+        }
+        let shared = Arc::new((Mutex::new(out), out_shape.to_vec()));
+        let mut decodes = Vec::new();
+        while let Some((layer, arrival)) = arrivals.try_next().await? {
+            for (i, stored) in arrival.frames {
+                let fetched = take(layer, i, stored, arrival.checked)?;
+                decodes.push(spawn_decode(fetched, cx.clone(), Arc::clone(&shared)));
+            }
+        }
+        for decoded in decodes {
+            decoded.await.map_err(|_| decode_thread_lost())??;
+        }
+        let (out, _) = Arc::try_unwrap(shared).map_err(|_| decode_thread_lost())?;
+        out.into_inner().map_err(|_| decode_thread_lost())
     }
 
     /// Decodes whole-frame chunks straight into the output bytes, fetching
@@ -490,7 +630,7 @@ impl ArrayFile {
             self.read_direct(&mut direct, &mut out).await?;
         }
         if !tiles.is_empty() {
-            self.read_tiles(tiles, &out_shape, &mut out).await?;
+            out = self.read_tiles(tiles, &out_shape, out).await?;
         }
         let indices: Vec<u64> = rest.iter().map(|(_, i)| *i).collect();
         let loaded = self.load_chunks(&resolved, &indices).await?;
@@ -500,6 +640,32 @@ impl ArrayFile {
         }
         ArcArray::from_shape_vec(IxDyn(&out_shape), out).map_err(|e| internal(info, &e.to_string()))
     }
+}
+
+/// Decodes `fetched` on the thread pool and places it in the shared output
+/// (bytes and shape); the receiver gets the outcome, a panic included.
+fn spawn_decode<T: ArrayElement>(
+    fetched: FetchedTile,
+    cx: Decoding,
+    shared: Arc<(Mutex<Vec<T>>, Vec<usize>)>,
+) -> oneshot::Receiver<Result<()>> {
+    let (done, decoded) = oneshot::channel();
+    rayon::spawn(move || {
+        let run = || {
+            fetched.decode(&cx, |t, src| {
+                let (out, shape) = &*shared;
+                let mut out = out.lock().map_err(|_| decode_thread_lost())?;
+                place_tile(out_bytes(&mut out)?, shape, t, src, cx.esize)
+            })
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+            .unwrap_or_else(|_| Err(decode_thread_lost()));
+        // The reader takes the output back once every decode has reported,
+        // so this one lets go of it first.
+        drop(shared);
+        let _ = done.send(result);
+    });
+    decoded
 }
 
 /// Copies the part of a stored chunk that overlaps `region` into `out`.

@@ -5,6 +5,7 @@ use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use rayon::prelude::*;
@@ -190,45 +191,79 @@ impl LayerReader {
         store: &FileStore,
         frames: &[u32],
     ) -> Result<Vec<Bytes>> {
+        let requests = self.requests(store, frames)?;
+        self.collect_checked(frames, requests).await
+    }
+
+    /// The stored bytes of `frames` as the requests that fetch them
+    /// complete, in whatever order that is: neighbouring frames share a
+    /// request, requests run concurrently, checksums are left to the caller.
+    fn requests<'a>(
+        &'a self,
+        store: &'a FileStore,
+        frames: &[u32],
+    ) -> Result<BoxStream<'a, Result<Arrival>>> {
         let mut order: Vec<(usize, &FrameEntry, u32)> = Vec::with_capacity(frames.len());
         for (i, &f) in frames.iter().enumerate() {
             order.push((i, self.frame(f)?, f));
         }
         order.sort_by_key(|(_, f, _)| f.offset);
-        // Group frames into coalesced requests.
-        let mut requests: Vec<(Range<u64>, Members<'_>)> = Vec::new();
-        for item in order {
-            let (_, f, _) = item;
+        let mut requests: Vec<(Range<u64>, Members)> = Vec::new();
+        for (i, f, index) in order {
             let end = f.offset + f.stored_len;
             match requests.last_mut() {
                 Some((r, members))
                     if f.offset <= r.end + COALESCE_GAP && end - r.start <= MAX_REQUEST =>
                 {
                     r.end = r.end.max(end);
-                    members.push(item);
+                    members.push((i, index));
                 }
-                _ => requests.push((f.offset..end, vec![item])),
+                _ => requests.push((f.offset..end, vec![(i, index)])),
             }
         }
+        // Futures are collected by a loop, not an iterator adaptor: a closure
+        // in the future type makes read futures unusable with tokio::spawn.
         let mut fetches = Vec::with_capacity(requests.len());
         for (range, members) in requests {
             fetches.push(self.fetch_request(store, range, members));
         }
-        let fetched: Vec<(Range<u64>, Bytes, Members<'_>)> = futures::stream::iter(fetches)
-            .buffered(FETCH_CONCURRENCY)
-            .try_collect()
-            .await?;
+        Ok(futures::stream::iter(fetches)
+            .buffer_unordered(FETCH_CONCURRENCY)
+            .boxed())
+    }
+
+    /// Gathers `arrivals` of `frames` into their order, checking every
+    /// frame not checked yet.
+    async fn collect_checked(
+        &self,
+        frames: &[u32],
+        mut arrivals: BoxStream<'_, Result<Arrival>>,
+    ) -> Result<Vec<Bytes>> {
         let mut out: Vec<Bytes> = vec![Bytes::new(); frames.len()];
-        for (range, bytes, members) in fetched {
-            for (i, f, index) in members {
-                let stored = self.frame_in(&bytes, range.start, index)?;
-                format::check_frame(&stored, f, index as usize, self.path.as_ref())?;
+        while let Some(arrival) = arrivals.try_next().await? {
+            for (i, stored) in arrival.frames {
+                let frame = frames.get(i).copied().ok_or_else(|| {
+                    Error::corrupted(self.path.as_ref(), "a fetch returned an unasked frame")
+                })?;
+                if !arrival.checked {
+                    self.check_stored(frame, &stored)?;
+                }
                 if let Some(slot) = out.get_mut(i) {
                     *slot = stored;
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Checks the stored bytes of `frame` against its length and checksum.
+    pub(crate) fn check_stored(&self, frame: u32, stored: &[u8]) -> Result<()> {
+        format::check_frame(
+            stored,
+            self.frame(frame)?,
+            frame as usize,
+            self.path.as_ref(),
+        )
     }
 
     /// Decompresses a frame's checked stored bytes.
@@ -249,7 +284,7 @@ impl LayerReader {
         Ok(Bytes::from(raw))
     }
 
-    fn check_raw_len(&self, index: u32, len: usize) -> Result<()> {
+    pub(crate) fn check_raw_len(&self, index: u32, len: usize) -> Result<()> {
         let f = self.frame(index)?;
         if len as u64 != f.raw_len {
             return Err(Error::corrupted(
@@ -303,62 +338,68 @@ impl LayerReader {
         frames: &[u32],
         cache: Option<&DeltaCache>,
     ) -> Result<Vec<Bytes>> {
+        let arrivals = self.arrivals(store, frames, cache)?;
+        self.collect_checked(frames, arrivals).await
+    }
+
+    /// The stored bytes of `frames`, fetched as [`stored_frames`]
+    /// (Self::stored_frames) does, as each request or read unit arrives, so
+    /// that a caller can start on the first frames while others are on
+    /// their way.
+    pub(crate) fn arrivals<'a>(
+        &'a self,
+        store: &'a FileStore,
+        frames: &[u32],
+        cache: Option<&'a DeltaCache>,
+    ) -> Result<BoxStream<'a, Result<Arrival>>> {
         let Some((cache, unit_size)) = unit_cache(store, cache) else {
-            return self.fetch_stored(store, frames).await;
+            return self.requests(store, frames);
         };
         let units = self
             .units
             .get_or_init(|| read_units(&self.frames, unit_size));
-        let frame_units: Vec<u32> = frames
-            .iter()
-            .map(|&f| self.unit_of(units, f))
-            .collect::<Result<_>>()?;
-        let mut wanted = frame_units.clone();
-        wanted.sort_unstable();
-        wanted.dedup();
-        // Futures are collected by a loop, not an iterator adaptor: a closure
-        // in the future type makes read futures unusable with tokio::spawn.
-        let mut fetches = Vec::with_capacity(wanted.len());
-        for &u in &wanted {
-            fetches.push(self.cached_unit(store, cache, units, u));
+        let mut by_unit: Vec<(u32, usize, u32)> = Vec::with_capacity(frames.len());
+        for (i, &f) in frames.iter().enumerate() {
+            by_unit.push((self.unit_of(units, f)?, i, f));
         }
-        let fetched: Vec<(u32, Unit)> = futures::stream::iter(fetches)
-            .buffered(FETCH_CONCURRENCY)
-            .try_collect()
-            .await?;
-        // `buffered` keeps the order of `wanted`, which is sorted.
-        frames
-            .iter()
-            .zip(frame_units)
-            .map(|(&f, u)| {
-                let unit = fetched
-                    .binary_search_by_key(&u, |(unit, _)| *unit)
-                    .ok()
-                    .and_then(|i| fetched.get(i))
-                    .map(|(_, unit)| unit)
-                    .ok_or_else(|| {
-                        Error::corrupted(self.path.as_ref(), format!("unit of frame {f} missing"))
-                    })?;
-                self.slice_of_unit(units, u, unit, f)
-            })
-            .collect()
+        by_unit.sort_unstable();
+        let mut fetches = Vec::new();
+        for group in by_unit.chunk_by(|a, b| a.0 == b.0) {
+            let Some(&(unit, _, _)) = group.first() else {
+                continue;
+            };
+            let members = group.iter().map(|&(_, i, f)| (i, f)).collect();
+            fetches.push(self.unit_arrival(store, cache, units, unit, members));
+        }
+        Ok(futures::stream::iter(fetches)
+            .buffer_unordered(FETCH_CONCURRENCY)
+            .boxed())
     }
 
-    async fn cached_unit(
+    /// The frames `members` of read unit `unit`, through the I/O cache.
+    async fn unit_arrival(
         &self,
         store: &FileStore,
         cache: &DeltaCache,
         units: &Units,
         unit: u32,
-    ) -> Result<(u32, Unit)> {
+        members: Members,
+    ) -> Result<Arrival> {
         let key = FrameKey {
             layer: self.uid,
             frame: unit,
         };
-        let bytes = cache
+        let fetched = cache
             .get_or_fetch_unit(key, self.fetch_unit(store, units, unit))
             .await?;
-        Ok((unit, bytes))
+        let frames = members
+            .into_iter()
+            .map(|(i, f)| Ok((i, self.slice_of_unit(units, unit, &fetched, f)?)))
+            .collect::<Result<_>>()?;
+        Ok(Arrival {
+            frames,
+            checked: true,
+        })
     }
 
     fn unit_of(&self, units: &Units, frame: u32) -> Result<u32> {
@@ -408,14 +449,23 @@ impl LayerReader {
         store.read_range_at(&self.path, &self.pin, range).await
     }
 
-    async fn fetch_request<'a>(
+    /// The frames `members` (position asked for, frame) of one coalesced
+    /// request for `range`, unchecked.
+    async fn fetch_request(
         &self,
         store: &FileStore,
         range: Range<u64>,
-        members: Members<'a>,
-    ) -> Result<(Range<u64>, Bytes, Members<'a>)> {
+        members: Members,
+    ) -> Result<Arrival> {
         let bytes = self.read_range(store, range.clone()).await?;
-        Ok((range, bytes, members))
+        let frames = members
+            .into_iter()
+            .map(|(i, f)| Ok((i, self.frame_in(&bytes, range.start, f)?)))
+            .collect::<Result<_>>()?;
+        Ok(Arrival {
+            frames,
+            checked: false,
+        })
     }
 
     /// The stored bytes of `frame` within `bytes`, fetched from object offset
@@ -437,12 +487,7 @@ impl LayerReader {
     /// fetched from offset `at`.
     fn check_in_unit(&self, unit: &Bytes, at: u64, frame: u32) -> Result<Bytes> {
         let stored = self.frame_in(unit, at, frame)?;
-        format::check_frame(
-            &stored,
-            self.frame(frame)?,
-            frame as usize,
-            self.path.as_ref(),
-        )?;
+        self.check_stored(frame, &stored)?;
         Ok(stored)
     }
 
@@ -576,5 +621,16 @@ fn set(out: &mut [Option<Bytes>], i: usize, b: Bytes) {
     }
 }
 
-/// The frames served by one request: output position, entry, frame number.
-type Members<'a> = Vec<(usize, &'a FrameEntry, u32)>;
+/// The frames one request or read unit serves: position in the list of
+/// frames asked for, and frame number.
+type Members = Vec<(usize, u32)>;
+
+/// Stored bytes of frames as one request or read unit delivers them.
+pub(crate) struct Arrival {
+    /// Position in the list of frames asked for, and the frame's stored
+    /// bytes.
+    pub(crate) frames: Vec<(usize, Bytes)>,
+    /// Whether the checksums are verified already (a read unit checks its
+    /// frames once, when fetched).
+    pub(crate) checked: bool,
+}
