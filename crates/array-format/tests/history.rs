@@ -1034,3 +1034,54 @@ async fn open_path_of_many_layers_reads_them_all_and_names_a_damaged_one() {
         other => panic!("expected Corrupted naming layer 37, got {other:?}"),
     }
 }
+
+/// The same on a single-threaded runtime, for a name that `object_store`
+/// percent-encodes (layers are listed by their names on disk and opened
+/// relative to the directory): every layer is found and read, and damage in
+/// a layer this task opens itself (not a helper thread) is reported too.
+#[tokio::test]
+async fn open_path_of_many_layers_with_an_escaped_name_on_one_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "run #1 (100%).af";
+    let path = dir.path().join(name);
+    let layers = 40;
+    {
+        let mut f = ArrayFile::create_path(&path, config()).await.unwrap();
+        f.define_array::<i32>("x", vec![], vec![layers], Some(vec![1]), None)
+            .unwrap();
+        for i in 0..layers {
+            f.write_array("x", vec![i], arr(&[i as i32 + 7]).view())
+                .await
+                .unwrap();
+            f.flush().await.unwrap();
+        }
+    }
+    // Another file's layers in the same directory are not this file's.
+    std::fs::write(dir.path().join("run #2 (100%).5.af"), b"not a layer").unwrap();
+    let f = ArrayFile::open_path(&path, config()).await.unwrap();
+    assert_eq!(f.num_layers(), layers);
+    let data = f.read_array::<i32>("x", vec![], vec![]).await.unwrap();
+    let expected: Vec<i32> = (0..layers as i32).map(|i| i + 7).collect();
+    assert_eq!(data.iter().copied().collect::<Vec<_>>(), expected);
+    drop(f);
+    // Through object_store, which names files by the path verbatim.
+    let store =
+        Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+    let f = ArrayFile::open(store, Path::parse(name).unwrap(), config())
+        .await
+        .unwrap();
+    assert_eq!(f.num_layers(), layers);
+    let data = f.read_array::<i32>("x", vec![], vec![]).await.unwrap();
+    assert_eq!(data.iter().copied().collect::<Vec<_>>(), expected);
+    drop(f);
+
+    let damaged = dir.path().join("run #1 (100%).3.af");
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let at = bytes.len() - 33;
+    bytes[at] ^= 0x40;
+    std::fs::write(&damaged, bytes).unwrap();
+    match ArrayFile::open_path(&path, config()).await {
+        Err(Error::Corrupted { path, .. }) => assert!(path.ends_with(".3.af"), "{path}"),
+        other => panic!("expected Corrupted naming layer 3, got {other:?}"),
+    }
+}

@@ -211,54 +211,81 @@ async fn open_layer(fs: &FileStore, obj: &LayerObject) -> Result<LayerReader> {
     Ok(reader)
 }
 
-/// Opens `layers` (in order). Through `object_store` up to
-/// [`OPEN_CONCURRENCY`] requests are in flight. A directory read directly
-/// answers each read on the calling task, so there the layers are opened
-/// in one task per core, in contiguous runs: with many layers an open is
-/// system calls (open, stat, read), which run in parallel.
-async fn open_layers(fs: &FileStore, layers: Vec<LayerObject>) -> Result<Vec<LayerReader>> {
+/// Opens `layers` and hands each to `apply`, in order. Through
+/// `object_store` up to [`OPEN_CONCURRENCY`] requests are in flight. A
+/// directory read directly answers each read on the calling task, so there,
+/// with many layers, the later runs of layers are opened on threads of
+/// their own (an open is then mostly system calls, which run in parallel) and
+/// streamed back in order, while this task opens the first run and applies
+/// every layer as it comes: applying, which must go in order, overlaps the
+/// opening of the layers after it.
+async fn open_layers(
+    fs: &FileStore,
+    layers: Vec<LayerObject>,
+    apply: &mut (dyn FnMut(LayerReader) -> Result<()> + Send),
+) -> Result<()> {
     let cores = crate::cores();
-    if !fs.reads_locally() || layers.len() < PARALLEL_OPEN_MIN || cores < 2 {
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    let Some(runtime) =
+        runtime.filter(|_| fs.reads_locally() && layers.len() >= PARALLEL_OPEN_MIN && cores >= 2)
+    else {
         // The futures are collected first: a stream mapping a borrowing
         // closure makes callers' futures fail `Send` (rust-lang/rust#102211).
         let mut opens = Vec::with_capacity(layers.len());
         for o in &layers {
             opens.push(open_layer(fs, o));
         }
-        return futures::stream::iter(opens)
-            .buffered(OPEN_CONCURRENCY)
-            .try_collect()
-            .await;
-    }
-    let run = layers.len().div_ceil(cores);
-    let mut parts = layers.chunks(run);
-    let own = parts.next().unwrap_or_default();
-    // The other runs go to other workers; this task reads the first.
-    let mut tasks = Vec::with_capacity(cores);
-    for part in parts {
+        let mut opened = futures::stream::iter(opens).buffered(OPEN_CONCURRENCY);
+        while let Some(layer) = opened.try_next().await? {
+            apply(layer)?;
+        }
+        return Ok(());
+    };
+    // This task also applies every layer, so it opens a smaller share.
+    let own = layers.len() / (cores + 1);
+    let (first, rest) = layers.split_at(own);
+    let mut runs = Vec::with_capacity(cores);
+    for part in rest.chunks(rest.len().div_ceil(cores - 1).max(1)) {
         let (fs, part) = (fs.clone(), part.to_vec());
-        tasks.push(tokio::spawn(async move { open_run(&fs, &part).await }));
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let expected = part.len();
+        // A blocking-pool thread, not a runtime worker: waking a worker
+        // sets others searching for work, and on few cores they take turns
+        // with the opens.
+        let handle = runtime.clone();
+        runtime.spawn_blocking(move || {
+            handle.block_on(async move {
+                for o in &part {
+                    let opened = open_layer(&fs, o).await;
+                    let failed = opened.is_err();
+                    // A closed channel means the open failed elsewhere.
+                    if tx.unbounded_send(opened).is_err() || failed {
+                        break;
+                    }
+                }
+            })
+        });
+        runs.push((rx, expected));
     }
-    let mut out = open_run(fs, own).await?;
-    for task in tasks {
-        let part = task.await.map_err(|e| {
-            Error::io(
+    for o in first {
+        apply(open_layer(fs, o).await?)?;
+    }
+    for (mut run, expected) in runs {
+        let mut got = 0;
+        while let Some(layer) = run.next().await {
+            apply(layer?)?;
+            got += 1;
+        }
+        if got != expected {
+            // The task ended without an error for every layer it did not
+            // send: it panicked.
+            return Err(Error::io(
                 format!("opening the layers of {}", fs.base_path()),
-                std::io::Error::other(e),
-            )
-        })??;
-        out.extend(part);
+                std::io::Error::other("a layer-opening task stopped"),
+            ));
+        }
     }
-    Ok(out)
-}
-
-/// Opens `layers` one after the other.
-async fn open_run(fs: &FileStore, layers: &[LayerObject]) -> Result<Vec<LayerReader>> {
-    let mut out = Vec::with_capacity(layers.len());
-    for o in layers {
-        out.push(open_layer(fs, o).await?);
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// From this many layers on, a directory read directly opens them in
@@ -335,30 +362,22 @@ async fn try_load(fs: &FileStore, as_of: Option<u64>, last: bool) -> Result<(Com
         ));
     }
     let chain: Vec<LayerObject> = chain.into_iter().filter(|o| o.seq != 0).cloned().collect();
-    let middle = open_layers(fs, chain).await?;
-
-    let mut layers: Vec<LayerReader> = Vec::with_capacity(middle.len() + 2);
-    if generation == 0 {
-        layers.push(anchor);
-    }
-    layers.extend(middle);
-    layers.extend(latest);
-
     let mut index = CommittedIndex::default();
     let mut prev: Option<Id> = None;
-    for (i, reader) in layers.into_iter().enumerate() {
+    let mut first = true;
+    let mut apply = |reader: LayerReader| -> Result<()> {
         let h = &reader.header;
-        let path = reader.path.to_string();
+        let path = || reader.path.to_string();
         if h.dataset_id != dataset_id {
             return Err(Error::corrupted(
-                path,
+                path(),
                 "the layer belongs to another file (dataset id differs from the base)",
             ));
         }
-        if i == 0 {
+        if first {
             if h.kind != LayerKind::Snapshot || h.seq != generation {
                 return Err(Error::corrupted(
-                    path,
+                    path(),
                     format!("layer {} was expected to be snapshot {generation}", h.seq),
                 ));
             }
@@ -367,15 +386,23 @@ async fn try_load(fs: &FileStore, as_of: Option<u64>, last: bool) -> Result<(Com
             || Some(h.parent_id) != prev
         {
             return Err(Error::corrupted(
-                path,
+                path(),
                 format!(
                     "layer {} does not continue the chain from snapshot {generation} (kind {:?}, generation {})",
                     h.seq, h.kind, h.generation
                 ),
             ));
         }
+        first = false;
         prev = Some(h.layer_id);
-        index.apply(reader)?;
+        index.apply(reader)
+    };
+    if generation == 0 {
+        apply(anchor)?;
+    }
+    open_layers(fs, chain, &mut apply).await?;
+    if let Some(latest) = latest {
+        apply(latest)?;
     }
     Ok((index, dataset_id))
 }
@@ -409,6 +436,7 @@ fn local_store(path: &std::path::Path, durable: bool, create: bool) -> Result<Fi
         object_store::local::LocalFileSystem::new_with_prefix(&dir)
             .map_err(|e| Error::storage(dir.display().to_string(), e))?,
     );
+    // Verbatim, as the store names the file on disk and lists it.
     let object =
         Path::parse(name).map_err(|_| invalid("the file name is not a valid object name"))?;
     let fs = FileStore::new(local.clone(), object)?.with_local_reads(local.clone());

@@ -8,9 +8,10 @@
 
 use std::fs::File;
 use std::ops::Range;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -21,6 +22,7 @@ use object_store::local::LocalFileSystem;
 use object_store::{
     GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 };
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::SpillFile;
 use crate::error::{Error, Result};
@@ -55,7 +57,7 @@ const TAIL_PROBE: u64 = 64 * 1024;
 
 /// The same for a directory read directly, where a second read is a system
 /// call and every byte of the first is copied.
-const LOCAL_TAIL_PROBE: u64 = 8 * 1024;
+const LOCAL_TAIL_PROBE: u64 = 4 * 1024;
 
 /// Reads up to this size time the store's request cost, not its bandwidth.
 const SMALL_READ: u64 = 256 * 1024;
@@ -139,13 +141,39 @@ pub(crate) struct FileStore {
     /// Set when the store is a local directory: layers are then read with
     /// `pread` on open files instead of through `object_store`, whose
     /// local reads cost a thread hand-off and an `open` each.
-    local_reads: Option<Arc<LocalFileSystem>>,
+    local_reads: Option<Arc<LocalReads>>,
+}
+
+/// A local directory whose layers are read directly.
+#[derive(Debug)]
+struct LocalReads {
+    fs: Arc<LocalFileSystem>,
+    /// The directory as the last listing opened it. Layers are opened
+    /// relative to it (`openat`): an open of a file with hundreds of layers
+    /// is mostly system calls, and a whole-path open walks every component
+    /// of the path each time.
+    listed: Mutex<Option<Listed>>,
+}
+
+/// A directory opened for a listing, and its path.
+#[derive(Debug, Clone)]
+struct Listed {
+    path: std::path::PathBuf,
+    fd: Arc<OwnedFd>,
 }
 
 impl std::fmt::Debug for FileStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "FileStore({} in {})", self.base, self.store)
     }
+}
+
+/// The path `s` as it stands. A local store names files by a path's raw
+/// string and lists them the same way, so a name built from parts of a
+/// path (or read from a directory) is taken verbatim: `Path::from` would
+/// percent-encode it again (`%` becomes `%25`) and name another file.
+fn raw_path(s: &str) -> Path {
+    Path::parse(s).unwrap_or_else(|_| Path::from(s))
 }
 
 fn invalid(path: &Path, reason: &str) -> Error {
@@ -176,7 +204,7 @@ impl FileStore {
                 "the name must not end in \".<number>.af\": that is how layer objects are named",
             ));
         }
-        let dir = full.rsplit_once('/').map(|(d, _)| Path::from(d));
+        let dir = full.rsplit_once('/').map(|(d, _)| raw_path(d));
         Ok(Self {
             store,
             stem: stem.to_owned(),
@@ -198,7 +226,10 @@ impl FileStore {
     /// Reads layers of the local directory `local` (the store this
     /// `FileStore` was made with) directly, with `pread`.
     pub(crate) fn with_local_reads(mut self, local: Arc<LocalFileSystem>) -> Self {
-        self.local_reads = Some(local);
+        self.local_reads = Some(Arc::new(LocalReads {
+            fs: local,
+            listed: Mutex::new(None),
+        }));
         self
     }
 
@@ -243,7 +274,7 @@ impl FileStore {
         if seq == 0 {
             self.base.clone()
         } else {
-            Path::from(format!("{}.{seq}.af", self.stem))
+            raw_path(&format!("{}.{seq}.af", self.stem))
         }
     }
 
@@ -268,7 +299,7 @@ impl FileStore {
     /// into place; crashes can leave these behind for `vacuum` to remove.
     pub(crate) fn staging_path(&self, seq: u64) -> Path {
         let tag: u64 = rand::random();
-        Path::from(format!("{}.{seq}.{tag:016x}.staging", self.stem))
+        raw_path(&format!("{}.{seq}.{tag:016x}.staging", self.stem))
     }
 
     /// Whether `path` is a staging object of this file
@@ -300,41 +331,60 @@ impl FileStore {
             return self.list_layers().await;
         };
         let base = local
+            .fs
             .path_to_filesystem(&self.base)
             .map_err(|e| Error::storage(self.base.as_ref(), e))?;
         let dir = base
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
-        let dir_name = || dir.display().to_string();
-        let entries = std::fs::read_dir(&dir).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::FileNotFound {
+        let failed = |e: rustix::io::Errno| match e {
+            rustix::io::Errno::NOENT => Error::FileNotFound {
                 path: self.base.to_string(),
             },
-            _ => Error::io(format!("listing {}", dir_name()), e),
-        })?;
+            e => Error::io(format!("listing {}", dir.display()), e.into()),
+        };
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(&dir, flags, Mode::empty()).map_err(failed)?;
         let mut layers = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(format!("listing {}", dir_name()), e))?;
-            // As object_store's listing: directories are not objects (the
-            // type comes with the entry, no `stat`).
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+        for entry in rustix::fs::Dir::read_from(&fd).map_err(failed)? {
+            let entry = entry.map_err(failed)?;
+            // Names object_store could not represent are not layers.
+            let Ok(name) = entry.file_name().to_str() else {
+                continue;
+            };
+            // Entries of other files are skipped before building a path
+            // (the stem is compared later, percent-encoded as in the path).
+            if !name.ends_with(".af") {
                 continue;
             }
-            let name = entry.file_name();
-            // Names object_store could not represent are not layers.
-            let Some(name) = name.to_str() else {
+            let path = match &self.dir {
+                Some(d) => raw_path(&format!("{d}/{name}")),
+                None => raw_path(name),
+            };
+            let Some(seq) = self.parse_layer(&path) else {
                 continue;
             };
-            let path = match &self.dir {
-                Some(d) => Path::from(format!("{d}/{name}")),
-                None => Path::from(name),
+            // As object_store's listing: directories are not objects. The
+            // type comes with the entry, except on filesystems that leave
+            // it unknown.
+            let is_dir = match entry.file_type() {
+                FileType::Directory => true,
+                FileType::Unknown => rustix::fs::statat(&fd, entry.file_name(), AtFlags::empty())
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
+                _ => false,
             };
-            if let Some(seq) = self.parse_layer(&path) {
+            if !is_dir {
                 layers.push(LayerObject { seq, path, size: 0 });
             }
         }
         layers.sort_by_key(|l| l.seq);
+        if let Ok(mut listed) = local.listed.lock() {
+            *listed = Some(Listed {
+                path: dir,
+                fd: Arc::new(fd),
+            });
+        }
         Ok(layers)
     }
 
@@ -384,9 +434,20 @@ impl FileStore {
             return Ok(Some(Arc::clone(file)));
         }
         let at = local
+            .fs
             .path_to_filesystem(path)
             .map_err(|e| Error::storage(path.as_ref(), e))?;
-        let file = File::open(&at).map_err(|e| self.local_error(path, e))?;
+        let listed = local.listed.lock().ok().and_then(|l| l.clone());
+        let file = match (listed, at.parent(), at.file_name()) {
+            (Some(dir), Some(parent), Some(name)) if parent == dir.path => {
+                let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+                rustix::fs::openat(&*dir.fd, name, flags, Mode::empty())
+                    .map(File::from)
+                    .map_err(std::io::Error::from)
+            }
+            _ => File::open(&at),
+        }
+        .map_err(|e| self.local_error(path, e))?;
         Ok(Some(Arc::clone(pin.file.get_or_init(|| Arc::new(file)))))
     }
 
@@ -829,6 +890,25 @@ mod tests {
         assert!(s.is_staging(&staging), "{staging}");
         assert!(!s.is_staging(&Path::from("dir/data.x.af.0123456789abcdef.staging")));
         assert!(!s.is_staging(&Path::from("dir/data.7.xyz.staging")));
+    }
+
+    #[test]
+    fn names_with_escapes_are_not_escaped_again() {
+        // A file named by an encoded path: its layers share the encoding.
+        let s = fs("my dir%/run #1 (100%).af").unwrap();
+        assert_eq!(s.base_path().as_ref(), "my dir%25/run %231 (100%25).af");
+        let layer = s.layer_path(3);
+        assert_eq!(layer.as_ref(), "my dir%25/run %231 (100%25).3.af");
+        assert_eq!(s.parse_layer(&layer), Some(3));
+        assert!(s.is_staging(&s.staging_path(3)));
+        // And by a verbatim one, as a local file's name is taken.
+        let raw = FileStore::new(
+            Arc::new(InMemory::new()),
+            Path::parse("run #1 (100%).af").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(raw.layer_path(3).as_ref(), "run #1 (100%).3.af");
+        assert_eq!(raw.parse_layer(&raw.layer_path(3)), Some(3));
     }
 
     #[tokio::test]
