@@ -51,6 +51,32 @@ pub trait CompressionCodec: Send + Sync {
     /// Decompresses one frame whose original length is `uncompressed_size`.
     fn decompress(&self, data: &[u8], uncompressed_size: usize) -> Result<Vec<u8>>;
 
+    /// The most bytes `len` bytes can compress to, when the codec knows it.
+    /// Writers then compress with [`compress_into`](Self::compress_into)
+    /// into a buffer they reuse and keep only the bytes written, instead of
+    /// a fresh allocation of that bound per frame. The default, `None`,
+    /// leaves them to [`compress`](Self::compress).
+    fn max_compressed_len(&self, len: usize) -> Option<usize> {
+        let _ = len;
+        None
+    }
+
+    /// Compresses one frame into `out`, which holds at least
+    /// [`max_compressed_len`](Self::max_compressed_len) bytes, and returns
+    /// the length written. The default goes through
+    /// [`compress`](Self::compress); the built-in codecs write in place.
+    fn compress_into(&self, data: &[u8], out: &mut [u8]) -> Result<usize> {
+        let c = self.compress(data)?;
+        let room = out.len();
+        out.get_mut(..c.len())
+            .ok_or_else(|| Error::Codec {
+                codec: self.id().name().to_owned(),
+                message: format!("compressed to {} bytes, {room} available", c.len()),
+            })?
+            .copy_from_slice(&c);
+        Ok(c.len())
+    }
+
     /// Decompresses one frame into `out`, which has exactly the original
     /// length. The default goes through [`decompress`](Self::decompress);
     /// the built-in codecs decode in place.
@@ -80,6 +106,23 @@ impl CompressionCodec for NoCompression {
         Ok(data.to_vec())
     }
 
+    fn max_compressed_len(&self, len: usize) -> Option<usize> {
+        Some(len)
+    }
+
+    fn compress_into(&self, data: &[u8], out: &mut [u8]) -> Result<usize> {
+        let room = out.len();
+        out.get_mut(..data.len())
+            .ok_or_else(|| {
+                codec_error(
+                    "none",
+                    format!("{} bytes to store, {room} available", data.len()),
+                )
+            })?
+            .copy_from_slice(data);
+        Ok(data.len())
+    }
+
     fn decompress(&self, data: &[u8], _uncompressed_size: usize) -> Result<Vec<u8>> {
         Ok(data.to_vec())
     }
@@ -107,6 +150,14 @@ impl CompressionCodec for Lz4Codec {
 
     fn compress(&self, data: &[u8]) -> Result<Vec<u8>> {
         Ok(lz4_flex::block::compress(data))
+    }
+
+    fn max_compressed_len(&self, len: usize) -> Option<usize> {
+        Some(lz4_flex::block::get_maximum_output_size(len))
+    }
+
+    fn compress_into(&self, data: &[u8], out: &mut [u8]) -> Result<usize> {
+        lz4_flex::block::compress_into(data, out).map_err(|e| codec_error("lz4", e.to_string()))
     }
 
     fn decompress(&self, data: &[u8], uncompressed_size: usize) -> Result<Vec<u8>> {
@@ -149,6 +200,26 @@ impl ZstdCodec {
     }
 }
 
+impl ZstdCodec {
+    /// Runs `f` with this thread's compression context at this level.
+    fn with_compressor<R>(
+        &self,
+        f: impl FnOnce(&mut zstd::bulk::Compressor<'static>) -> std::io::Result<R>,
+    ) -> Result<R> {
+        ZSTD_COMPRESSOR.with_borrow_mut(|slot| {
+            let compressor = match slot {
+                Some((level, c)) if *level == self.level => c,
+                _ => {
+                    let c = zstd::bulk::Compressor::new(self.level)
+                        .map_err(|e| codec_error("zstd", e.to_string()))?;
+                    &mut slot.insert((self.level, c)).1
+                }
+            };
+            f(compressor).map_err(|e| codec_error("zstd", e.to_string()))
+        })
+    }
+}
+
 impl Default for ZstdCodec {
     fn default() -> Self {
         Self { level: 3 }
@@ -171,19 +242,15 @@ impl CompressionCodec for ZstdCodec {
     }
 
     fn compress(&self, data: &[u8]) -> Result<Vec<u8>> {
-        ZSTD_COMPRESSOR.with_borrow_mut(|slot| {
-            let compressor = match slot {
-                Some((level, c)) if *level == self.level => c,
-                _ => {
-                    let c = zstd::bulk::Compressor::new(self.level)
-                        .map_err(|e| codec_error("zstd", e.to_string()))?;
-                    &mut slot.insert((self.level, c)).1
-                }
-            };
-            compressor
-                .compress(data)
-                .map_err(|e| codec_error("zstd", e.to_string()))
-        })
+        self.with_compressor(|c| c.compress(data))
+    }
+
+    fn max_compressed_len(&self, len: usize) -> Option<usize> {
+        Some(zstd::zstd_safe::compress_bound(len))
+    }
+
+    fn compress_into(&self, data: &[u8], out: &mut [u8]) -> Result<usize> {
+        self.with_compressor(|c| c.compress_to_buffer(data, out))
     }
 
     fn decompress(&self, data: &[u8], uncompressed_size: usize) -> Result<Vec<u8>> {
@@ -312,6 +379,67 @@ mod tests {
         round_trip(&NoCompression);
         round_trip(&Lz4Codec);
         round_trip(&ZstdCodec::new(5));
+    }
+
+    /// Compressing into a buffer of the codec's bound gives what
+    /// `compress` gives; a smaller buffer is an error, never a panic or a
+    /// cut stream.
+    fn compress_into_agrees(codec: &dyn CompressionCodec) {
+        let name = codec.id().name().to_owned();
+        for data in [
+            (0..10_000u32)
+                .flat_map(|i| (i % 97).to_le_bytes())
+                .collect(),
+            [7u8; 40_000].to_vec(),
+            (0..5_000u32)
+                .flat_map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes())
+                .collect::<Vec<u8>>(),
+            Vec::new(),
+        ] {
+            let bound = codec.max_compressed_len(data.len()).unwrap();
+            let mut out = vec![0u8; bound];
+            let n = codec.compress_into(&data, &mut out).unwrap();
+            assert!(n <= bound, "{name}");
+            let mut back = vec![0u8; data.len()];
+            codec.decompress_into(&out[..n], &mut back).unwrap();
+            assert_eq!(back, data, "{name}");
+            if n > 0 {
+                let mut small = vec![0u8; n - 1];
+                assert!(codec.compress_into(&data, &mut small).is_err(), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn built_in_codecs_compress_into_a_buffer() {
+        compress_into_agrees(&NoCompression);
+        compress_into_agrees(&Lz4Codec);
+        compress_into_agrees(&ZstdCodec::new(3));
+    }
+
+    /// A codec that implements only what the trait requires.
+    struct Xor;
+
+    impl CompressionCodec for Xor {
+        fn id(&self) -> CodecId {
+            CodecId::Named("xor".into())
+        }
+        fn compress(&self, data: &[u8]) -> Result<Vec<u8>> {
+            Ok(data.iter().map(|b| b ^ 0x5a).collect())
+        }
+        fn decompress(&self, data: &[u8], _: usize) -> Result<Vec<u8>> {
+            self.compress(data)
+        }
+    }
+
+    #[test]
+    fn the_default_compress_into_goes_through_compress() {
+        let data = [1u8, 2, 3, 4];
+        assert_eq!(Xor.max_compressed_len(4), None);
+        let mut out = [0u8; 6];
+        assert_eq!(Xor.compress_into(&data, &mut out).unwrap(), 4);
+        assert_eq!(out[..4], Xor.compress(&data).unwrap()[..]);
+        assert!(Xor.compress_into(&data, &mut [0u8; 3]).is_err());
     }
 
     #[test]

@@ -2728,3 +2728,71 @@ async fn file_written_with_one_codec_opens_with_another() {
     cross_codec(zstd5, no_compression, "zstd -> none").await;
     cross_codec(zstd5, lz4, "zstd -> lz4").await;
 }
+
+/// A codec of the user's own, implementing only what the trait requires
+/// (no `compress_into`, no bound): each byte is stored complemented and
+/// the frame prefixed with a marker, so that a frame it did not write fails.
+struct Complement;
+
+impl CompressionCodec for Complement {
+    fn id(&self) -> array_format::CodecId {
+        array_format::CodecId::Named("complement".into())
+    }
+
+    fn compress(&self, data: &[u8]) -> array_format::Result<Vec<u8>> {
+        Ok(std::iter::once(0xC0)
+            .chain(data.iter().map(|b| !b))
+            .collect())
+    }
+
+    fn decompress(&self, data: &[u8], size: usize) -> array_format::Result<Vec<u8>> {
+        match data.split_first() {
+            Some((0xC0, rest)) if rest.len() == size => Ok(rest.iter().map(|b| !b).collect()),
+            _ => Err(Error::Codec {
+                codec: "complement".into(),
+                message: "not a complement frame".into(),
+            }),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_codec_of_the_users_own_writes_and_reads_back() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let path = Path::from("own.af");
+    let data = Array2::from_shape_fn((300, 200), |(r, c)| (r * 1000 + c) as i32).into_dyn();
+    {
+        let mut f = ArrayFile::create(store.clone(), path.clone(), FileConfig::new(Complement))
+            .await
+            .unwrap();
+        f.define_array::<i32>("a", vec![], vec![300, 200], Some(vec![64, 64]), None)
+            .unwrap();
+        f.write_array("a", vec![0, 0], data.view()).await.unwrap();
+        f.flush().await.unwrap();
+        assert_eq!(f.codecs(), vec!["complement".to_string()]);
+    }
+    let f = ArrayFile::open(store.clone(), path.clone(), FileConfig::new(Complement))
+        .await
+        .unwrap();
+    let got = f.read_array::<i32>("a", vec![], vec![]).await.unwrap();
+    assert_eq!(got, data.clone().into_shared());
+    let window = f
+        .read_array::<i32>("a", vec![50, 30], vec![100, 100])
+        .await
+        .unwrap();
+    assert_eq!(
+        window,
+        data.slice(s![50..150, 30..130])
+            .to_owned()
+            .into_dyn()
+            .into_shared()
+    );
+    // A handle that does not know the codec names it.
+    let other = ArrayFile::open(store, path, FileConfig::new(Lz4Codec))
+        .await
+        .unwrap();
+    match other.read_array::<i32>("a", vec![], vec![]).await {
+        Err(Error::UnknownCodec { name, .. }) => assert_eq!(name, "complement"),
+        r => panic!("expected UnknownCodec, got {r:?}"),
+    }
+}

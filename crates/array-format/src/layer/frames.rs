@@ -67,6 +67,23 @@ pub(crate) struct DataLayout {
     pub(crate) remap: Vec<Option<u32>>,
 }
 
+/// A codec that reports writing more bytes than its own bound.
+fn overrun(codecs: &CodecSet, n: usize) -> Error {
+    Error::Codec {
+        codec: codecs.writer_name().to_owned(),
+        message: format!("reported {n} compressed bytes, beyond its max_compressed_len"),
+    }
+}
+
+/// Largest compression buffer a thread keeps between frames.
+const COMPRESS_SCRATCH_KEEP: usize = 16 * 1024 * 1024;
+
+thread_local! {
+    /// The buffer frames are compressed into before their bytes are copied
+    /// out at their compressed size.
+    static COMPRESS_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A frame compressed (and checksummed) ahead of [`FrameWriter::add_compressed`],
 /// so that many can be compressed in parallel.
 #[derive(Debug)]
@@ -81,10 +98,28 @@ pub(crate) struct Compressed<'a> {
 impl<'a> Compressed<'a> {
     /// Compresses `raw` as one frame with the writing codec of `codecs`.
     pub(crate) fn new(codecs: &CodecSet, raw: &'a [u8]) -> Result<Self> {
+        let writer = codecs.writer();
         let stored = if codecs.stores_raw() {
             Cow::Borrowed(raw)
+        } else if let Some(bound) = writer.max_compressed_len(raw.len()) {
+            // Into this thread's buffer, keeping only the bytes written: a
+            // frame of repeated values compresses to a few hundred bytes,
+            // and an allocation of the bound (zeroed, by lz4_flex) cost more
+            // than compressing it.
+            COMPRESS_SCRATCH.with_borrow_mut(|buf| -> Result<Cow<'a, [u8]>> {
+                if buf.len() < bound {
+                    buf.resize(bound, 0);
+                }
+                let out = buf.get_mut(..bound).ok_or_else(|| overrun(codecs, bound))?;
+                let n = writer.compress_into(raw, out)?;
+                let stored = buf.get(..n).ok_or_else(|| overrun(codecs, n))?.to_vec();
+                if buf.len() > COMPRESS_SCRATCH_KEEP {
+                    *buf = Vec::new();
+                }
+                Ok(Cow::Owned(stored))
+            })?
         } else {
-            Cow::Owned(codecs.writer().compress(raw)?)
+            Cow::Owned(writer.compress(raw)?)
         };
         Ok(Self {
             crc: crc32c::crc32c(&stored),
