@@ -991,9 +991,9 @@ async fn torn_newest_layer_is_reported_and_the_previous_version_opens() {
     assert_only_layers(dir.path(), &[0, 1, 2, 3]);
 }
 
-/// A file of many layers opened with `open_path` (whose footers are read in
-/// parallel, one task per core): every layer's changes are there, in
-/// order; and a damaged layer in the middle is reported by name.
+/// A file of many layers opened with `open_path` (whose later footers are
+/// read on other threads and streamed back): every layer's changes are
+/// there, in order; and a damaged layer in the middle is reported by name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_path_of_many_layers_reads_them_all_and_names_a_damaged_one() {
     let dir = tempfile::tempdir().unwrap();

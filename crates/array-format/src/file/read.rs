@@ -268,12 +268,13 @@ impl ArrayFile {
     }
 
     /// How a committed chunk reaches the output. A chunk that is a whole
-    /// frame of its own (no other chunk shares it) and lies wholly inside
-    /// the region is decoded without going through the frame cache: straight
-    /// into the output when it is a contiguous run of it (it spans the region
-    /// in every dimension but the first), else into a per-thread buffer and
-    /// copied. The frame cache keeps frames that reads use only part of,
-    /// which a later read (the next window) is likely to want again.
+    /// frame of its own (no other chunk shares it) is decoded straight into
+    /// the output when it lies wholly inside the region as a contiguous run
+    /// of it (it spans the region in every dimension but the first), else
+    /// it is a tile: decoded into a buffer and the part inside the region
+    /// copied. The frame cache keeps the frames of tiles the region covers
+    /// only in part, which a later read (the next window) is likely to want
+    /// again. Chunks sharing a frame take the general path.
     fn route<T: ArrayElement>(
         &self,
         info: &ArrayInfo,
