@@ -528,6 +528,23 @@ impl ArrayFile {
                 _ => pending.push((d, dst)),
             }
         }
+        // A small read of uncompressed frames from a local file goes
+        // straight into the output: one copy instead of a read into a
+        // buffer and a copy out of it. Larger ones keep the coalesced
+        // requests, which run on several threads.
+        let total: usize = pending.iter().map(|(d, _)| d.len).sum();
+        if (total as u64) < PARALLEL_DECODE_BYTES {
+            let mut rest = Vec::with_capacity(pending.len());
+            for (d, dst) in pending {
+                if !self
+                    .layer(d.layer)?
+                    .read_raw_into(&self.store, d.frame, dst)?
+                {
+                    rest.push((d, dst));
+                }
+            }
+            pending = rest;
+        }
         let ids: Vec<(u32, u32)> = pending.iter().map(|(d, _)| (d.layer, d.frame)).collect();
         for ((d, _), stored) in pending.iter_mut().zip(self.stored_of(&ids).await?) {
             d.stored = stored;

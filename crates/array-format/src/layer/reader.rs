@@ -266,6 +266,30 @@ impl LayerReader {
         )
     }
 
+    /// Reads uncompressed frame `index` straight into `out` (its exact size)
+    /// and checks it, when the layer is a local file read directly and the
+    /// read is small enough for the calling task; `false` (and `out`
+    /// untouched) otherwise, for the caller to fetch it as usual.
+    pub(crate) fn read_raw_into(
+        &self,
+        store: &FileStore,
+        index: u32,
+        out: &mut [u8],
+    ) -> Result<bool> {
+        let f = self.frame(index)?;
+        if self.frame_codec(index)? != "none"
+            || f.stored_len != out.len() as u64
+            || f.raw_len != f.stored_len
+        {
+            return Ok(false);
+        }
+        if !store.read_into_at(&self.path, &self.pin, f.offset, out)? {
+            return Ok(false);
+        }
+        self.check_stored(index, out)?;
+        Ok(true)
+    }
+
     /// Decompresses a frame's checked stored bytes.
     pub(crate) fn decode(&self, index: u32, stored: Bytes, codecs: &CodecSet) -> Result<Bytes> {
         let f = self.frame(index)?;

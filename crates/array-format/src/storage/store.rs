@@ -517,6 +517,37 @@ impl FileStore {
         Ok((bytes, size))
     }
 
+    /// Reads `out.len()` bytes at `offset` of the object `pin` holds into
+    /// `out`, on the calling task, when it is a file of a local directory
+    /// read directly and the read is small (see [`INLINE_READ`]); `false`
+    /// otherwise, with `out` untouched.
+    pub(crate) fn read_into_at(
+        &self,
+        path: &Path,
+        pin: &ObjectPin,
+        offset: u64,
+        out: &mut [u8],
+    ) -> Result<bool> {
+        if out.len() as u64 > INLINE_READ {
+            return Ok(false);
+        }
+        let Some(file) = self.local_file(path, pin)? else {
+            return Ok(false);
+        };
+        let started = Instant::now();
+        match file.read_exact_at(out, offset) {
+            Ok(()) => {
+                self.time_read(started, out.len());
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::corrupted(
+                path.as_ref(),
+                format!("the object ends before byte {}", offset + out.len() as u64),
+            )),
+            Err(e) => Err(self.local_error(path, e)),
+        }
+    }
+
     /// Like [`read_range`](Self::read_range), of the object `pin` holds (and
     /// pinning it on the first read).
     pub(crate) async fn read_range_at(
