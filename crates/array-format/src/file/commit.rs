@@ -114,13 +114,8 @@ impl ArrayFile {
                 return Err(e);
             }
         }
-        if snapshot {
-            let mut index = CommittedIndex::default();
-            index.apply(reader)?;
-            self.index = index;
-        } else {
-            self.index.apply(reader)?;
-        }
+        // A snapshot replaces the whole index as it is applied.
+        self.index.apply(reader)?;
         self.pending = None;
         Ok(())
     }

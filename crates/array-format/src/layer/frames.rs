@@ -386,8 +386,8 @@ impl FrameWriter {
     }
 
     /// Like [`layout`](Self::layout), with the frames listed in `first`
-    /// placed first, in that order, and the others after them in the order
-    /// they were written.
+    /// placed first, in that order (a frame listed twice is placed once),
+    /// and the others after them in the order they were written.
     pub(crate) fn layout_in(&mut self, block_target: u64, first: &[u32]) -> Result<DataLayout> {
         self.seal()?;
         let mut out = DataLayout {
@@ -395,19 +395,17 @@ impl FrameWriter {
             remap: vec![None; self.frames.len()],
             ..Default::default()
         };
-        let mut listed = vec![false; self.frames.len()];
-        for &f in first {
-            if let Some(l) = listed.get_mut(f as usize) {
-                *l = true;
-            }
-        }
-        let rest = (0..self.frames.len() as u32)
-            .filter(|&f| !listed.get(f as usize).copied().unwrap_or(false));
+        let mut placed = vec![false; self.frames.len()];
         let mut block_raw = 0u64;
-        for id in first.iter().copied().chain(rest) {
-            let Some(slot) = self.frames.get(id as usize) else {
+        for id in first.iter().copied().chain(0..self.frames.len() as u32) {
+            let (Some(slot), Some(seen)) =
+                (self.frames.get(id as usize), placed.get_mut(id as usize))
+            else {
                 continue;
             };
+            if std::mem::replace(seen, true) {
+                continue;
+            }
             let FrameState::Sealed {
                 offset,
                 stored_len,

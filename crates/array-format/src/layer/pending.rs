@@ -3,7 +3,7 @@
 //! and the partially written chunks still held decoded in memory (up to a
 //! byte budget) until they are evicted or committed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -672,7 +672,6 @@ impl PendingLayer {
         // sealed in: neighbouring chunks then share read units, as after a
         // compaction.
         let mut order: Vec<u32> = Vec::new();
-        let mut placed: HashSet<u32> = HashSet::new();
         for (_, p) in &named {
             let mut frames: Vec<(u64, u32)> = p
                 .chunks
@@ -683,11 +682,7 @@ impl PendingLayer {
                 })
                 .collect();
             frames.sort_unstable();
-            order.extend(
-                frames
-                    .into_iter()
-                    .filter_map(|(_, f)| placed.insert(f).then_some(f)),
-            );
+            order.extend(frames.into_iter().map(|(_, f)| f));
         }
         let layout = self.frames.layout_in(block_target, &order)?;
         let mut records = Vec::with_capacity(named.len());
