@@ -93,21 +93,12 @@ impl FetchedTile {
         if !checked {
             reader.check_stored(tile.frame, &stored)?;
         }
-        let cache = cx.cache.as_deref().filter(|_| tile.keep);
-        let uncompressed = reader.frame_codec(tile.frame)? == "none";
-        if let Some(cache) = cache {
+        if let Some(cache) = cx.cache.as_deref().filter(|_| tile.keep) {
             let raw = reader.decode(tile.frame, stored, &cx.codecs)?;
             place(&tile, &raw)?;
-            if !(uncompressed && cx.io_cached) {
-                let key = FrameKey {
-                    layer: reader.uid,
-                    frame: tile.frame,
-                };
-                cache.put_frame(key, raw);
-            }
-            return Ok(());
+            return reader.keep_decoded(cache, cx.io_cached, tile.frame, raw);
         }
-        if uncompressed {
+        if reader.frame_codec(tile.frame)? == "none" {
             reader.check_raw_len(tile.frame, stored.len())?;
             return place(&tile, &stored);
         }
@@ -357,6 +348,19 @@ impl ArrayFile {
         })
     }
 
+    /// The decoded bytes of `frame` of layer `layer` from the frame cache,
+    /// when they are there at the expected length `len`.
+    fn cached_frame(&self, layer: u32, frame: u32, len: usize) -> Result<Option<Bytes>> {
+        let Some(cache) = self.settings.cache.as_deref() else {
+            return Ok(None);
+        };
+        let key = FrameKey {
+            layer: self.layer(layer)?.uid,
+            frame,
+        };
+        Ok(cache.get_frame(&key).filter(|b| b.len() == len))
+    }
+
     /// The checked stored bytes of `frames` (layer, frame), fetched per
     /// layer, concurrently across layers, through the I/O cache where it
     /// serves.
@@ -413,13 +417,9 @@ impl ArrayFile {
         let mut missing: Vec<Tile> = Vec::with_capacity(tiles.len());
         let bytes = out_bytes(&mut out)?;
         for t in tiles {
-            let key = FrameKey {
-                layer: self.layer(t.layer)?.uid,
-                frame: t.frame,
-            };
-            match cache.and_then(|c| c.get_frame(&key)) {
-                Some(b) if b.len() == t.len => place_tile(bytes, out_shape, &t, &b, esize)?,
-                _ => missing.push(t),
+            match self.cached_frame(t.layer, t.frame, t.len)? {
+                Some(b) => place_tile(bytes, out_shape, &t, &b, esize)?,
+                None => missing.push(t),
             }
         }
         if missing.is_empty() {
@@ -430,7 +430,7 @@ impl ArrayFile {
         let cx = Decoding {
             codecs: self.settings.codecs.clone(),
             cache: self.settings.cache.clone(),
-            io_cached: cache.is_some_and(DeltaCache::has_io_cache),
+            io_cached: crate::layer::io_cached(&self.store, cache),
             esize,
         };
         // Per layer: its tiles (taken as they arrive) and their frames.
@@ -495,11 +495,7 @@ impl ArrayFile {
         direct: &mut [Direct],
         out: &mut [T],
     ) -> Result<()> {
-        let cache = self.settings.cache.as_deref();
-        let bytes = T::pod_bytes_mut(out).ok_or_else(|| Error::InvalidOperation {
-            operation: "read_array",
-            reason: "direct decoding of a non-plain element type".into(),
-        })?;
+        let bytes = out_bytes(out)?;
         direct.sort_by_key(|d| d.start);
         let mut targets: Vec<(&mut Direct, &mut [u8])> = Vec::with_capacity(direct.len());
         let mut rest: &mut [u8] = bytes;
@@ -519,13 +515,9 @@ impl ArrayFile {
         // Decoded frames already cached are copied; the rest are fetched.
         let mut pending: Vec<(&mut Direct, &mut [u8])> = Vec::with_capacity(targets.len());
         for (d, dst) in targets {
-            let key = FrameKey {
-                layer: self.layer(d.layer)?.uid,
-                frame: d.frame,
-            };
-            match cache.and_then(|c| c.get_frame(&key)) {
-                Some(b) if b.len() == dst.len() => dst.copy_from_slice(&b),
-                _ => pending.push((d, dst)),
+            match self.cached_frame(d.layer, d.frame, dst.len())? {
+                Some(b) => dst.copy_from_slice(&b),
+                None => pending.push((d, dst)),
             }
         }
         // A small read of uncompressed frames from a local file goes

@@ -525,6 +525,27 @@ impl LayerReader {
         self.frame_in(&fetched.bytes, range.start, frame)
     }
 
+    /// Puts the decoded bytes of `frame` in the frame cache, unless the
+    /// frame is uncompressed and read through the I/O cache (`io_cached`,
+    /// see [`io_cached`]), which already holds it: a second copy would only
+    /// double its memory.
+    pub(crate) fn keep_decoded(
+        &self,
+        cache: &DeltaCache,
+        io_cached: bool,
+        frame: u32,
+        raw: Bytes,
+    ) -> Result<()> {
+        if !(io_cached && self.frame_codec(frame)? == "none") {
+            let key = FrameKey {
+                layer: self.uid,
+                frame,
+            };
+            cache.put_frame(key, raw);
+        }
+        Ok(())
+    }
+
     /// The decompressed bytes of `frames`, through the cache.
     pub(crate) async fn load(
         &self,
@@ -564,21 +585,11 @@ impl LayerReader {
                         .map(|(f, b)| self.decode(f, b, codecs))
                         .collect()
                 };
-            let io_cached = unit_cache(store, cache).is_some();
+            let io_cached = io_cached(store, cache);
             for ((i, f), raw) in missing.into_iter().zip(decoded) {
                 let raw = raw?;
-                // An uncompressed frame read through the I/O cache is already
-                // held there; a second copy would only double its memory.
-                if let Some(c) = cache
-                    && !(io_cached && self.frame_codec(f)? == "none")
-                {
-                    c.put_frame(
-                        FrameKey {
-                            layer: self.uid,
-                            frame: f,
-                        },
-                        raw.clone(),
-                    );
+                if let Some(c) = cache {
+                    self.keep_decoded(c, io_cached, f, raw.clone())?;
                 }
                 set(&mut out, i, raw);
             }
@@ -605,6 +616,12 @@ fn unit_cache<'a>(
 ) -> Option<(&'a DeltaCache, u64)> {
     let cache = cache.filter(|c| c.has_io_cache())?;
     Some((cache, store.read_unit()?))
+}
+
+/// Whether reads of `store` through `cache` go by read unit, so that the
+/// I/O cache holds the stored frames they fetch.
+pub(crate) fn io_cached(store: &FileStore, cache: Option<&DeltaCache>) -> bool {
+    unit_cache(store, cache).is_some()
 }
 
 /// Groups frames into read units: runs of consecutive frames that lie back to

@@ -484,17 +484,9 @@ impl FileStore {
                 .await
                 .map_err(|e| Error::io(format!("reading {path}"), std::io::Error::other(e)))?
         };
-        match result {
-            Ok(buf) => {
-                self.time_read(started, buf.len());
-                Ok(Bytes::from(buf))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::corrupted(
-                path.as_ref(),
-                format!("the object ends before byte {}", range.end),
-            )),
-            Err(e) => Err(self.local_error(path, e)),
-        }
+        let buf = result.map_err(|e| self.short_or_local_error(path, e, range.end))?;
+        self.time_read(started, buf.len());
+        Ok(Bytes::from(buf))
     }
 
     /// Like [`read_tail`](Self::read_tail), of the object `pin` holds (and
@@ -535,16 +527,20 @@ impl FileStore {
             return Ok(false);
         };
         let started = Instant::now();
-        match file.read_exact_at(out, offset) {
-            Ok(()) => {
-                self.time_read(started, out.len());
-                Ok(true)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::corrupted(
-                path.as_ref(),
-                format!("the object ends before byte {}", offset + out.len() as u64),
-            )),
-            Err(e) => Err(self.local_error(path, e)),
+        let end = offset + out.len() as u64;
+        file.read_exact_at(out, offset)
+            .map_err(|e| self.short_or_local_error(path, e, end))?;
+        self.time_read(started, out.len());
+        Ok(true)
+    }
+
+    /// A failed read of a local file up to byte `end`: a file that ends
+    /// first is damaged (its footer promised more).
+    fn short_or_local_error(&self, path: &Path, e: std::io::Error, end: u64) -> Error {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Error::corrupted(path.as_ref(), format!("the object ends before byte {end}"))
+        } else {
+            self.local_error(path, e)
         }
     }
 
