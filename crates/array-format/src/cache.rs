@@ -86,7 +86,9 @@ where
 /// * the I/O cache holds stored (compressed) frames as fetched, in read
 ///   units of neighbouring frames (`io_capacity` bytes; 0 disables it). It
 ///   is used only where a request costs enough to be worth saving: object
-///   stores, and local directories reached through `object_store`.
+///   stores, and local directories reached through `object_store`. The two
+///   are exclusive: a unit whose every frame a read decodes into the frame
+///   cache is not kept here as well.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -163,6 +165,11 @@ impl DeltaCache {
             Some(c) => c.get_or_insert_async(&key, fetch).await,
             None => fetch.await,
         }
+    }
+
+    /// Read unit `key.frame` of a layer, if the I/O cache holds it.
+    pub(crate) fn get_unit(&self, key: &FrameKey) -> Option<Unit> {
+        self.io.as_ref()?.get(key)
     }
 
     pub(crate) fn has_frame_cache(&self) -> bool {

@@ -536,3 +536,107 @@ async fn a_flush_lays_chunks_out_in_index_order() {
     assert_eq!(got.iter().copied().collect::<Vec<_>>(), want);
     assert_eq!(counting.gets(), 1, "{:?}", counting.requests());
 }
+
+/// Bytes that lz4 cannot shrink: a frame stores about its decoded size.
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn units_the_frame_cache_holds_decoded_stay_out_of_the_io_cache() {
+    // Two arrays of incompressible lz4 chunks: "big" in 512 x 512 chunks
+    // (256 KiB, each frame a read unit of its own at a local store's unit
+    // size) and "small" in 32 x 32 chunks (1 KiB, many frames a unit).
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    let mut f = ArrayFile::create(
+        memory.clone(),
+        Path::from("x.af"),
+        FileConfig::new(Lz4Codec),
+    )
+    .await
+    .unwrap();
+    let side = 1024usize;
+    let data = Array::from_shape_vec(IxDyn(&[side, side]), noise(side * side, 7)).unwrap();
+    for (name, chunk) in [("big", 512usize), ("small", 32)] {
+        f.define_array::<u8>(
+            name,
+            vec![],
+            vec![side, side],
+            Some(vec![chunk, chunk]),
+            None,
+        )
+        .unwrap();
+        f.write_array(name, vec![0, 0], data.view()).await.unwrap();
+    }
+    f.flush().await.unwrap();
+    let window = |r: usize, c: usize, n: usize| {
+        data.slice(ndarray::s![r..r + n, c..c + n])
+            .to_owned()
+            .into_dyn()
+            .into_shared()
+    };
+
+    for frame_cache in [true, false] {
+        let label = format!("frame cache {frame_cache}");
+        let cache = Arc::new(array_format::DeltaCache::new(
+            if frame_cache { 64 << 20 } else { 0 },
+            64 << 20,
+        ));
+        let counting = CountingStore::new(memory.clone()).with_latency(LOCAL);
+        let f = ArrayFile::open(
+            Arc::new(counting.clone()),
+            Path::from("x.af"),
+            FileConfig {
+                cache: Some(cache.clone()),
+                ..FileConfig::new(Lz4Codec)
+            },
+        )
+        .await
+        .unwrap();
+
+        // A window partly over one big chunk: its frame is the whole unit,
+        // and the frame cache (if any) keeps it decoded.
+        let io_before = cache.io_bytes();
+        counting.reset();
+        let got = f.read_array::<u8>("big", vec![10, 20], vec![100, 100]);
+        assert_eq!(got.await.unwrap(), window(10, 20, 100), "{label}");
+        assert_eq!(counting.gets(), 1, "{label}");
+        let held = cache.io_bytes() - io_before;
+        if frame_cache {
+            assert!(cache.frame_bytes() >= 512 * 512, "{label}");
+            assert_eq!(held, 0, "{label}: the unit is held twice");
+        } else {
+            assert!(held >= 512 * 512, "{label}: the unit is not held");
+        }
+        // Read again: from one cache or the other, no request.
+        counting.reset();
+        let got = f.read_array::<u8>("big", vec![200, 300], vec![50, 50]);
+        assert_eq!(got.await.unwrap(), window(200, 300, 50), "{label}");
+        assert_eq!(counting.gets(), 0, "{label}");
+
+        // A window partly over one small chunk: its unit holds neighbours
+        // the read did not ask for, so the I/O cache keeps the unit and a
+        // read of a neighbour makes no request.
+        let io_before = cache.io_bytes();
+        counting.reset();
+        let got = f.read_array::<u8>("small", vec![1, 1], vec![10, 10]);
+        assert_eq!(got.await.unwrap(), window(1, 1, 10), "{label}");
+        assert_eq!(counting.gets(), 1, "{label}");
+        assert!(
+            cache.io_bytes() > io_before,
+            "{label}: the unit is not held"
+        );
+        counting.reset();
+        let got = f.read_array::<u8>("small", vec![1, 33], vec![10, 10]);
+        assert_eq!(got.await.unwrap(), window(1, 33, 10), "{label}");
+        assert_eq!(counting.gets(), 0, "{label}");
+    }
+}

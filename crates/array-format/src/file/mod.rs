@@ -78,7 +78,8 @@ pub struct FileConfig<C: CompressionCodec> {
     /// used only on stores whose requests cost enough to be worth saving:
     /// object stores, and local directories reached through
     /// `object_store`; not in memory nor for files opened with
-    /// [`ArrayFile::open_path`].
+    /// [`ArrayFile::open_path`]. A unit whose frames a read decodes into
+    /// the frame cache, all of them, is not kept here as well.
     ///
     /// Ignored when [`cache`](Self::cache) is `Some`.
     pub io_cache_capacity: usize,

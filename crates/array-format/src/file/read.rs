@@ -17,7 +17,7 @@ use crate::cache::{DeltaCache, FrameKey};
 use crate::codec::CodecSet;
 use crate::element::ArrayElement;
 use crate::error::{Error, Result};
-use crate::layer::{LayerReader, PARALLEL_DECODE_BYTES};
+use crate::layer::{Kept, LayerReader, PARALLEL_DECODE_BYTES};
 use crate::meta::ArrayInfo;
 use crate::nd::{self, Region};
 
@@ -396,7 +396,7 @@ impl ArrayFile {
     ) -> Result<(Vec<usize>, Vec<Bytes>)> {
         let stored = self
             .layer(layer)?
-            .stored_frames(&self.store, &frames, cache)
+            .stored_frames(&self.store, &frames, cache, Kept::None)
             .await?;
         Ok((slots, stored))
     }
@@ -441,7 +441,10 @@ impl ArrayFile {
         let mut streams = Vec::with_capacity(by_layer.len());
         for (&layer, tiles) in &by_layer {
             let frames: Vec<u32> = tiles.iter().flatten().map(|t| t.frame).collect();
-            let arrivals = self.layer(layer)?.arrivals(&self.store, &frames, cache)?;
+            let kept: Vec<bool> = tiles.iter().flatten().map(|t| t.keep).collect();
+            let arrivals =
+                self.layer(layer)?
+                    .arrivals(&self.store, &frames, cache, Kept::Marked(&kept))?;
             streams.push(arrivals.map(move |a| a.map(|a| (layer, a))));
         }
         let mut arrivals = futures::stream::select_all(streams);

@@ -361,8 +361,9 @@ impl LayerReader {
         store: &FileStore,
         frames: &[u32],
         cache: Option<&DeltaCache>,
+        kept: Kept<'_>,
     ) -> Result<Vec<Bytes>> {
-        let arrivals = self.arrivals(store, frames, cache)?;
+        let arrivals = self.arrivals(store, frames, cache, kept)?;
         self.collect_checked(frames, arrivals).await
     }
 
@@ -375,6 +376,7 @@ impl LayerReader {
         store: &'a FileStore,
         frames: &[u32],
         cache: Option<&'a DeltaCache>,
+        kept: Kept<'_>,
     ) -> Result<BoxStream<'a, Result<Arrival>>> {
         let Some((cache, unit_size)) = unit_cache(store, cache) else {
             return self.requests(store, frames);
@@ -392,8 +394,9 @@ impl LayerReader {
             let Some(&(unit, _, _)) = group.first() else {
                 continue;
             };
-            let members = group.iter().map(|&(_, i, f)| (i, f)).collect();
-            fetches.push(self.unit_arrival(store, cache, units, unit, members));
+            let members: Members = group.iter().map(|&(_, i, f)| (i, f)).collect();
+            let exclusive = self.held_decoded(units, unit, &members, kept)?;
+            fetches.push(self.unit_arrival(store, cache, units, unit, members, exclusive));
         }
         Ok(futures::stream::iter(fetches)
             .buffer_unordered(FETCH_CONCURRENCY)
@@ -408,14 +411,21 @@ impl LayerReader {
         units: &Units,
         unit: u32,
         members: Members,
+        exclusive: bool,
     ) -> Result<Arrival> {
         let key = FrameKey {
             layer: self.uid,
             frame: unit,
         };
-        let fetched = cache
-            .get_or_fetch_unit(key, self.fetch_unit(store, units, unit))
-            .await?;
+        let fetch = self.fetch_unit(store, units, unit);
+        let fetched = if exclusive {
+            match cache.get_unit(&key) {
+                Some(u) => u,
+                None => fetch.await?,
+            }
+        } else {
+            cache.get_or_fetch_unit(key, fetch).await?
+        };
         let frames = members
             .into_iter()
             .map(|(i, f)| Ok((i, self.slice_of_unit(units, unit, &fetched, f)?)))
@@ -424,6 +434,33 @@ impl LayerReader {
             frames,
             checked: true,
         })
+    }
+
+    /// Whether the frame cache is about to hold every frame of `unit`
+    /// decoded: the read asks for all of them (`members`), keeps each
+    /// (`kept`), and none is stored uncompressed (those are kept only here,
+    /// see [`keep_decoded`](Self::keep_decoded)). The I/O cache then
+    /// leaves the unit out: a second, compressed copy of frames already
+    /// held would only take the room of others, and fresh memory costs a
+    /// page fault per 4 KiB to fill. Concurrent readers of such a unit
+    /// each fetch it.
+    fn held_decoded(
+        &self,
+        units: &Units,
+        unit: u32,
+        members: &Members,
+        kept: Kept<'_>,
+    ) -> Result<bool> {
+        let (frames, _) = self.unit_range(units, unit)?;
+        for f in frames {
+            let Some(&(i, _)) = members.iter().find(|&&(_, m)| m == f) else {
+                return Ok(false);
+            };
+            if !kept.keeps(i) || self.frame_codec(f)? == "none" {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn unit_of(&self, units: &Units, frame: u32) -> Result<u32> {
@@ -568,7 +605,12 @@ impl LayerReader {
         }
         if !missing.is_empty() {
             let ids: Vec<u32> = missing.iter().map(|&(_, f)| f).collect();
-            let stored = self.stored_frames(store, &ids, cache).await?;
+            let kept = if cache.is_some_and(DeltaCache::has_frame_cache) {
+                Kept::All
+            } else {
+                Kept::None
+            };
+            let stored = self.stored_frames(store, &ids, cache, kept).await?;
             let raw_bytes: u64 = ids
                 .iter()
                 .filter_map(|&f| self.frame(f).ok())
@@ -602,6 +644,28 @@ impl LayerReader {
                 })
             })
             .collect()
+    }
+}
+
+/// Which of the frames a read fetches it will keep decoded in the frame
+/// cache, by their position in the read's list.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kept<'a> {
+    /// Every one (a frame cache holds all it decodes).
+    All,
+    /// None (decoded straight into the output, or no frame cache).
+    None,
+    /// Those marked.
+    Marked(&'a [bool]),
+}
+
+impl Kept<'_> {
+    fn keeps(self, i: usize) -> bool {
+        match self {
+            Kept::All => true,
+            Kept::None => false,
+            Kept::Marked(m) => m.get(i).copied().unwrap_or(false),
+        }
     }
 }
 
