@@ -14,8 +14,8 @@
 
 use af_bench::zarrs_peer::{self, Codec};
 use af_bench::{
-    Data, OURS, Table, V010, ZARRS, dir_bytes, dir_of, fresh_dir, median_of, ours, random_indices,
-    v010, wants,
+    Data, OURS, OURS_STORE, Table, V010, ZARRS, dir_bytes, dir_of, fresh_dir, median_of, ours,
+    random_indices, v010, wants,
 };
 #[cfg(feature = "hdf5")]
 use af_bench::{HDF5, hdf5_peer};
@@ -117,12 +117,7 @@ fn main() {
             let t = median_of(|| rt.block_on(ours::w1_read_disk(&d_ours, codec, n)));
             table.rate(&read, OURS, bytes / t / gib, "GiB/s");
             let t = median_of(|| rt.block_on(ours::w1_read_disk_via_store(&d_ours, codec, n)));
-            table.rate(
-                &read,
-                "array-format, object_store local",
-                bytes / t / gib,
-                "GiB/s",
-            );
+            table.rate(&read, OURS_STORE, bytes / t / gib, "GiB/s");
             if wants(V010) {
                 let t = median_of(|| rt.block_on(v010::w1_read_disk(&d_v010, codec, n)));
                 table.rate(&read, V010, bytes / t / gib, "GiB/s");

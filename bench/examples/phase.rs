@@ -5,15 +5,15 @@
 //!
 //! ```text
 //! cargo run --release --example phase -- w1-write [pattern|random]
-//! cargo run --release --example phase -- w2-windows [caches]
+//! cargo run --release --example phase -- w2-windows [caches] [path]
 //! cargo run --release --example phase -- w4-open
 //! ```
 //!
 //! `w1-write`: W1's 25,000 arrays written, flushed and compacted with lz4,
 //! `AF_BENCH_REPS` times (default 3). `w2-windows`: W2's file (written by
 //! `cargo bench --bench w2` into `AF_BENCH_DIR`, or here if absent) read
-//! through `object_store` in 2,000 random windows, caches off unless
-//! `caches`; mean and median per window. `w4-open`: W4's 201-layer file
+//! through `object_store` (with `path`: opened with `open_path`) in 2,000
+//! random windows, caches off unless `caches`; mean and median per window. `w4-open`: W4's 201-layer file
 //! (built once into `AF_BENCH_DIR/w4-phase`) opened `AF_BENCH_REPS` times;
 //! median and minimum. `AF_BENCH_SCALE` does not apply.
 
@@ -42,7 +42,7 @@ fn w1_write(data: Data) {
     }
 }
 
-fn w2_windows(caches: bool) {
+fn w2_windows(caches: bool, path: bool) {
     let (side, chunk) = (8192, 256);
     let rt = af_bench::runtime();
     let dir = dir_of("w2-ours");
@@ -50,8 +50,12 @@ fn w2_windows(caches: bool) {
         std::fs::create_dir_all(&dir).expect("create the W2 directory");
         rt.block_on(ours::w2_write(&dir, side, chunk));
     }
-    let store = Arc::new(LocalFileSystem::new_with_prefix(&dir).expect("local store"));
-    let file = rt.block_on(ours::open_store(store, caches));
+    let file = if path {
+        rt.block_on(ours::open_grid_local(&dir, caches))
+    } else {
+        let store = Arc::new(LocalFileSystem::new_with_prefix(&dir).expect("local store"));
+        rt.block_on(ours::open_store(store, caches))
+    };
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
     let origins: Vec<(usize, usize)> = (0..2_000)
         .map(|_| {
@@ -109,10 +113,12 @@ fn main() {
         } else {
             Data::Pattern
         }),
-        Some("w2-windows") => w2_windows(flag("caches")),
+        Some("w2-windows") => w2_windows(flag("caches"), flag("path")),
         Some("w4-open") => w4_open(),
         _ => {
-            eprintln!("usage: phase w1-write [pattern|random] | w2-windows [caches] | w4-open");
+            eprintln!(
+                "usage: phase w1-write [pattern|random] | w2-windows [caches] [path] | w4-open"
+            );
             std::process::exit(2);
         }
     }

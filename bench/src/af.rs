@@ -267,7 +267,20 @@ macro_rules! af_drivers {
             /// one that counts the bytes read), with the default caches or,
             /// if `caches` is false, with both caches off.
             pub async fn open_store(store: Arc<dyn ObjectStore>, caches: bool) -> ArrayFile {
-                let config = if caches {
+                ArrayFile::open(store, path(), grid_config(caches))
+                    .await
+                    .expect("open")
+            }
+
+            /// Opens the grid file in `dir` the way this version reads a
+            /// local file best (`open_path` where it has it), with the
+            /// default caches or with both off.
+            pub async fn open_grid_local(dir: &Path, caches: bool) -> ArrayFile {
+                $crate::af_open_local!($local, $k, dir, grid_config(caches)).expect("open")
+            }
+
+            fn grid_config(caches: bool) -> FileConfig<impl CompressionCodec + 'static> {
+                if caches {
                     FileConfig::new(grid_codec())
                 } else {
                     FileConfig {
@@ -276,8 +289,7 @@ macro_rules! af_drivers {
                         cache: None,
                         ..FileConfig::new(grid_codec())
                     }
-                };
-                ArrayFile::open(store, path(), config).await.expect("open")
+                }
             }
 
             /// Writes the whole `[side, side]` grid into `file` by bands of

@@ -228,6 +228,10 @@ pub struct Table {
 
 /// The name array-format goes by in the tables.
 pub const OURS: &str = "array-format";
+/// array-format reading local files through `object_store`'s
+/// `LocalFileSystem`, as code written for 0.10 does (its main row opens them
+/// with `open_path`).
+pub const OURS_STORE: &str = "array-format, object_store local";
 /// Its previous release.
 pub const V010: &str = "array-format 0.10";
 /// zarrs with the sharding codec.

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::layer::{Kept, LayerReader, PARALLEL_DECODE_BYTES};
 use crate::meta::ArrayInfo;
 use crate::nd::{self, Region};
+use crate::storage::FileStore;
 
 pub(crate) use crate::layer::PENDING;
 
@@ -93,14 +94,88 @@ impl FetchedTile {
         if !checked {
             reader.check_stored(tile.frame, &stored)?;
         }
-        if let Some(cache) = cx.cache.as_deref().filter(|_| tile.keep) {
-            let raw = reader.decode(tile.frame, stored, &cx.codecs)?;
-            place(&tile, &raw)?;
-            return reader.keep_decoded(cache, cx.io_cached, tile.frame, raw);
+        cx.decode(&reader, &tile, Stored::Shared(stored), place)
+    }
+}
+
+/// A tile of a layer read directly from a local file, to be read, checked
+/// and decoded on one thread.
+struct LocalTile {
+    tile: Tile,
+    reader: Arc<LayerReader>,
+    store: FileStore,
+}
+
+impl LocalTile {
+    /// Reads the tile's frame into this thread's read buffer with a
+    /// `pread`, checks and decodes it, and hands the chunk to `place`. A
+    /// local read costs microseconds, so it needs no fetch stage of its
+    /// own, and a reused buffer fills no fresh memory (a fresh buffer per
+    /// frame costs a page fault per 4 KiB).
+    fn read(self, cx: &Decoding, place: impl FnOnce(&Tile, &[u8]) -> Result<()>) -> Result<()> {
+        let LocalTile {
+            tile,
+            reader,
+            store,
+        } = self;
+        READ_SCRATCH.with_borrow_mut(|buf| {
+            let done = match reader.read_stored_into(&store, tile.frame, buf) {
+                Ok(true) => cx.decode(&reader, &tile, Stored::Borrowed(buf), place),
+                Ok(false) => Err(Error::InvalidOperation {
+                    operation: "read_array",
+                    reason: format!("{} is not a local file read directly", reader.path),
+                }),
+                Err(e) => Err(e),
+            };
+            keep_ordinary(buf);
+            done
+        })
+    }
+}
+
+/// A tile for the thread pool: fetched already, or read there.
+enum Job {
+    Fetched(FetchedTile),
+    Local(LocalTile),
+}
+
+/// Checked stored bytes of a frame: shared ones can be kept as they are.
+enum Stored<'a> {
+    Shared(Bytes),
+    Borrowed(&'a [u8]),
+}
+
+impl Stored<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Stored::Shared(b) => b,
+            Stored::Borrowed(b) => b,
         }
+    }
+}
+
+impl Decoding {
+    /// Decodes the checked stored bytes of `tile` and hands the chunk to
+    /// `place`; a kept frame then goes to the frame cache.
+    fn decode(
+        &self,
+        reader: &LayerReader,
+        tile: &Tile,
+        stored: Stored<'_>,
+        place: impl FnOnce(&Tile, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        if let Some(cache) = self.cache.as_deref().filter(|_| tile.keep) {
+            let raw = match stored {
+                Stored::Shared(b) => reader.decode(tile.frame, b, &self.codecs)?,
+                Stored::Borrowed(b) => reader.decode_slice(tile.frame, b, &self.codecs)?,
+            };
+            place(tile, &raw)?;
+            return reader.keep_decoded(cache, self.io_cached, tile.frame, raw);
+        }
+        let stored = stored.bytes();
         if reader.frame_codec(tile.frame)? == "none" {
             reader.check_raw_len(tile.frame, stored.len())?;
-            return place(&tile, &stored);
+            return place(tile, stored);
         }
         SCRATCH.with_borrow_mut(|scratch| {
             scratch.resize(tile.len, 0);
@@ -111,15 +186,19 @@ impl FetchedTile {
                     reason: "scratch buffer shorter than its tile".into(),
                 })?;
             let placed = reader
-                .decode_into(tile.frame, &stored, buf, &cx.codecs)
-                .and_then(|()| place(&tile, buf));
-            // A thread keeps a buffer of ordinary chunk size, not the
-            // largest it ever decoded.
-            if scratch.capacity() > SCRATCH_KEEP {
-                *scratch = Vec::new();
-            }
+                .decode_into(tile.frame, stored, buf, &self.codecs)
+                .and_then(|()| place(tile, buf));
+            keep_ordinary(scratch);
             placed
         })
+    }
+}
+
+/// A thread keeps a buffer of ordinary chunk size, not the largest it ever
+/// used.
+fn keep_ordinary(buf: &mut Vec<u8>) {
+    if buf.capacity() > SCRATCH_KEEP {
+        *buf = Vec::new();
     }
 }
 
@@ -173,6 +252,8 @@ thread_local! {
     /// that a large read does not allocate (and page-fault) a fresh buffer
     /// per frame.
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Read buffer of [`LocalTile`]s, likewise.
+    static READ_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn direct_overlap(at: usize) -> Error {
@@ -433,10 +514,22 @@ impl ArrayFile {
             io_cached: crate::layer::io_cached(&self.store, cache),
             esize,
         };
-        // Per layer: its tiles (taken as they arrive) and their frames.
+        // Tiles of local files read directly are read by the thread that
+        // decodes them; the others are fetched, per layer, and taken as
+        // they arrive.
+        let mut local: Vec<LocalTile> = Vec::new();
         let mut by_layer: BTreeMap<u32, Vec<Option<Tile>>> = BTreeMap::new();
         for t in missing {
-            by_layer.entry(t.layer).or_default().push(Some(t));
+            let reader = self.layer(t.layer)?;
+            if self.store.reads_inline(reader.frame(t.frame)?.stored_len) {
+                local.push(LocalTile {
+                    tile: t,
+                    reader: Arc::clone(reader),
+                    store: self.store.clone(),
+                });
+            } else {
+                by_layer.entry(t.layer).or_default().push(Some(t));
+            }
         }
         let mut streams = Vec::with_capacity(by_layer.len());
         for (&layer, tiles) in &by_layer {
@@ -467,6 +560,9 @@ impl ArrayFile {
             };
         if !parallel {
             let bytes = out_bytes(&mut out)?;
+            for t in local {
+                t.read(&cx, |t, src| place_tile(bytes, out_shape, t, src, esize))?;
+            }
             while let Some((layer, arrival)) = arrivals.try_next().await? {
                 for (i, stored) in arrival.frames {
                     take(layer, i, stored, arrival.checked)?
@@ -477,10 +573,17 @@ impl ArrayFile {
         }
         let shared = Arc::new((Mutex::new(out), out_shape.to_vec()));
         let mut decodes = Vec::new();
+        for t in local {
+            decodes.push(spawn_decode(Job::Local(t), cx.clone(), Arc::clone(&shared)));
+        }
         while let Some((layer, arrival)) = arrivals.try_next().await? {
             for (i, stored) in arrival.frames {
                 let fetched = take(layer, i, stored, arrival.checked)?;
-                decodes.push(spawn_decode(fetched, cx.clone(), Arc::clone(&shared)));
+                decodes.push(spawn_decode(
+                    Job::Fetched(fetched),
+                    cx.clone(),
+                    Arc::clone(&shared),
+                ));
             }
         }
         for decoded in decodes {
@@ -658,18 +761,22 @@ impl ArrayFile {
 /// Decodes `fetched` on the thread pool and places it in the shared output
 /// (bytes and shape); the receiver gets the outcome, a panic included.
 fn spawn_decode<T: ArrayElement>(
-    fetched: FetchedTile,
+    job: Job,
     cx: Decoding,
     shared: Arc<(Mutex<Vec<T>>, Vec<usize>)>,
 ) -> oneshot::Receiver<Result<()>> {
     let (done, decoded) = oneshot::channel();
     rayon::spawn(move || {
         let run = || {
-            fetched.decode(&cx, |t, src| {
+            let place = |t: &Tile, src: &[u8]| {
                 let (out, shape) = &*shared;
                 let mut out = out.lock().map_err(|_| decode_thread_lost())?;
                 place_tile(out_bytes(&mut out)?, shape, t, src, cx.esize)
-            })
+            };
+            match job {
+                Job::Fetched(fetched) => fetched.decode(&cx, place),
+                Job::Local(local) => local.read(&cx, place),
+            }
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
             .unwrap_or_else(|_| Err(decode_thread_lost()));

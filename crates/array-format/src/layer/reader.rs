@@ -266,6 +266,30 @@ impl LayerReader {
         )
     }
 
+    /// Reads the stored bytes of frame `index` into `buf` (resized to them)
+    /// and checks them, on the calling thread whatever their size, when the
+    /// layer is a local file read directly; `false` otherwise.
+    pub(crate) fn read_stored_into(
+        &self,
+        store: &FileStore,
+        index: u32,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool> {
+        let f = self.frame(index)?;
+        let len = usize::try_from(f.stored_len).map_err(|_| {
+            Error::corrupted(
+                self.path.as_ref(),
+                format!("frame {index} is too large for memory"),
+            )
+        })?;
+        buf.resize(len, 0);
+        if !store.read_local_into(&self.path, &self.pin, f.offset, buf)? {
+            return Ok(false);
+        }
+        self.check_stored(index, buf)?;
+        Ok(true)
+    }
+
     /// Reads uncompressed frame `index` straight into `out` (its exact size)
     /// and checks it, when the layer is a local file read directly and the
     /// read is small enough for the calling task; `false` (and `out`
@@ -290,12 +314,27 @@ impl LayerReader {
         Ok(true)
     }
 
-    /// Decompresses a frame's checked stored bytes.
+    /// Decompresses a frame's checked stored bytes (an uncompressed frame
+    /// is its stored bytes, shared).
     pub(crate) fn decode(&self, index: u32, stored: Bytes, codecs: &CodecSet) -> Result<Bytes> {
-        let f = self.frame(index)?;
         if self.frame_codec(index)? == "none" {
             self.check_raw_len(index, stored.len())?;
             return Ok(stored);
+        }
+        self.decode_slice(index, &stored, codecs)
+    }
+
+    /// Decompresses a frame's checked stored bytes into a buffer of its own.
+    pub(crate) fn decode_slice(
+        &self,
+        index: u32,
+        stored: &[u8],
+        codecs: &CodecSet,
+    ) -> Result<Bytes> {
+        let f = self.frame(index)?;
+        if self.frame_codec(index)? == "none" {
+            self.check_raw_len(index, stored.len())?;
+            return Ok(Bytes::copy_from_slice(stored));
         }
         let raw_len = usize::try_from(f.raw_len).map_err(|_| {
             Error::corrupted(
@@ -304,7 +343,7 @@ impl LayerReader {
             )
         })?;
         let mut raw = vec![0u8; raw_len];
-        self.decode_into(index, &stored, &mut raw, codecs)?;
+        self.decode_into(index, stored, &mut raw, codecs)?;
         Ok(Bytes::from(raw))
     }
 

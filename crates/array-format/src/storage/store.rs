@@ -520,9 +520,28 @@ impl FileStore {
         offset: u64,
         out: &mut [u8],
     ) -> Result<bool> {
-        if out.len() as u64 > INLINE_READ {
+        if !self.reads_inline(out.len() as u64) {
             return Ok(false);
         }
+        self.read_local_into(path, pin, offset, out)
+    }
+
+    /// Whether a read of `len` bytes of a layer runs on the calling task: a
+    /// small read of a local directory read directly (see
+    /// [`INLINE_READ`]).
+    pub(crate) fn reads_inline(&self, len: u64) -> bool {
+        self.local_reads.is_some() && len <= INLINE_READ
+    }
+
+    /// Like [`read_into_at`](Self::read_into_at) whatever the size: for
+    /// threads of their own, not async tasks.
+    pub(crate) fn read_local_into(
+        &self,
+        path: &Path,
+        pin: &ObjectPin,
+        offset: u64,
+        out: &mut [u8],
+    ) -> Result<bool> {
         let Some(file) = self.local_file(path, pin)? else {
             return Ok(false);
         };
