@@ -118,19 +118,54 @@ impl LocalTile {
             reader,
             store,
         } = self;
-        READ_SCRATCH.with_borrow_mut(|buf| {
-            let done = match reader.read_stored_into(&store, tile.frame, buf) {
-                Ok(true) => cx.decode(&reader, &tile, Stored::Borrowed(buf), place),
-                Ok(false) => Err(Error::InvalidOperation {
-                    operation: "read_array",
-                    reason: format!("{} is not a local file read directly", reader.path),
-                }),
-                Err(e) => Err(e),
-            };
-            keep_ordinary(buf);
-            done
+        with_local_stored(&reader, &store, tile.frame, |stored| {
+            cx.decode(&reader, &tile, Stored::Borrowed(stored), place)
         })
     }
+}
+
+/// Runs `use_stored` on the checked stored bytes of `frame` of a local file
+/// read directly, read with `pread` into this thread's read buffer.
+fn with_local_stored<R>(
+    reader: &LayerReader,
+    store: &FileStore,
+    frame: u32,
+    use_stored: impl FnOnce(&[u8]) -> Result<R>,
+) -> Result<R> {
+    READ_SCRATCH.with_borrow_mut(|buf| {
+        let done = match reader.read_stored_into(store, frame, buf) {
+            Ok(true) => use_stored(buf),
+            Ok(false) => Err(not_local(reader)),
+            Err(e) => Err(e),
+        };
+        keep_ordinary(buf);
+        done
+    })
+}
+
+fn not_local(reader: &LayerReader) -> Error {
+    Error::InvalidOperation {
+        operation: "read_array",
+        reason: format!("{} is not a local file read directly", reader.path),
+    }
+}
+
+/// Reads whole frame `frame` of a local file read directly into its place
+/// `dst` in the output, on the calling thread: an uncompressed frame
+/// straight into place, a compressed one through this thread's read buffer.
+fn read_local_direct(
+    reader: &LayerReader,
+    store: &FileStore,
+    frame: u32,
+    dst: &mut [u8],
+    codecs: &CodecSet,
+) -> Result<()> {
+    if reader.frame_codec(frame)? == "none" && reader.read_raw_local(store, frame, dst)? {
+        return Ok(());
+    }
+    with_local_stored(reader, store, frame, |stored| {
+        reader.decode_into(frame, stored, dst, codecs)
+    })
 }
 
 /// A tile for the thread pool: fetched already, or read there.
@@ -626,18 +661,25 @@ impl ArrayFile {
                 None => pending.push((d, dst)),
             }
         }
-        // A small read of uncompressed frames from a local file goes
-        // straight into the output: one copy instead of a read into a
-        // buffer and a copy out of it. Larger ones keep the coalesced
-        // requests, which run on several threads.
+        let codecs = &self.settings.codecs;
         let total: usize = pending.iter().map(|(d, _)| d.len).sum();
-        if (total as u64) < PARALLEL_DECODE_BYTES {
+        let parallel = pending.len() > 1 && total as u64 >= PARALLEL_DECODE_BYTES;
+        // Frames of a local file read directly are read by the thread that
+        // decodes them (see `LocalTile`): on the pool when there is enough
+        // to decode, else here, frames small enough for an async task.
+        if self.store.reads_locally() {
+            let read = |(d, dst): (&mut Direct, &mut [u8])| -> Result<()> {
+                read_local_direct(self.layer(d.layer)?, &self.store, d.frame, dst, codecs)
+            };
+            if parallel {
+                return pending.into_par_iter().try_for_each(read);
+            }
             let mut rest = Vec::with_capacity(pending.len());
             for (d, dst) in pending {
-                if !self
-                    .layer(d.layer)?
-                    .read_raw_into(&self.store, d.frame, dst)?
-                {
+                let stored_len = self.layer(d.layer)?.frame(d.frame)?.stored_len;
+                if self.store.reads_inline(stored_len) {
+                    read((d, dst))?;
+                } else {
                     rest.push((d, dst));
                 }
             }
@@ -647,7 +689,6 @@ impl ArrayFile {
         for ((d, _), stored) in pending.iter_mut().zip(self.stored_of(&ids).await?) {
             d.stored = stored;
         }
-        let codecs = &self.settings.codecs;
         let decode = |(d, dst): (&mut Direct, &mut [u8])| -> Result<()> {
             self.layer(d.layer)?
                 .decode_into(d.frame, &d.stored, dst, codecs)

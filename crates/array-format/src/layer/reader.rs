@@ -291,10 +291,10 @@ impl LayerReader {
     }
 
     /// Reads uncompressed frame `index` straight into `out` (its exact size)
-    /// and checks it, when the layer is a local file read directly and the
-    /// read is small enough for the calling task; `false` (and `out`
-    /// untouched) otherwise, for the caller to fetch it as usual.
-    pub(crate) fn read_raw_into(
+    /// and checks it, on the calling thread, when the layer is a local file
+    /// read directly; `false` (and `out` untouched) otherwise. An async task
+    /// calls it only for reads that [`FileStore::reads_inline`].
+    pub(crate) fn read_raw_local(
         &self,
         store: &FileStore,
         index: u32,
@@ -307,7 +307,7 @@ impl LayerReader {
         {
             return Ok(false);
         }
-        if !store.read_into_at(&self.path, &self.pin, f.offset, out)? {
+        if !store.read_local_into(&self.path, &self.pin, f.offset, out)? {
             return Ok(false);
         }
         self.check_stored(index, out)?;

@@ -509,23 +509,6 @@ impl FileStore {
         Ok((bytes, size))
     }
 
-    /// Reads `out.len()` bytes at `offset` of the object `pin` holds into
-    /// `out`, on the calling task, when it is a file of a local directory
-    /// read directly and the read is small (see [`INLINE_READ`]); `false`
-    /// otherwise, with `out` untouched.
-    pub(crate) fn read_into_at(
-        &self,
-        path: &Path,
-        pin: &ObjectPin,
-        offset: u64,
-        out: &mut [u8],
-    ) -> Result<bool> {
-        if !self.reads_inline(out.len() as u64) {
-            return Ok(false);
-        }
-        self.read_local_into(path, pin, offset, out)
-    }
-
     /// Whether a read of `len` bytes of a layer runs on the calling task: a
     /// small read of a local directory read directly (see
     /// [`INLINE_READ`]).
@@ -533,8 +516,10 @@ impl FileStore {
         self.local_reads.is_some() && len <= INLINE_READ
     }
 
-    /// Like [`read_into_at`](Self::read_into_at) whatever the size: for
-    /// threads of their own, not async tasks.
+    /// Reads `out.len()` bytes at `offset` of the object `pin` holds into
+    /// `out`, on the calling thread, when it is a file of a local directory
+    /// read directly; `false` otherwise, with `out` untouched. An async task
+    /// calls it only for reads that [`reads_inline`](Self::reads_inline).
     pub(crate) fn read_local_into(
         &self,
         path: &Path,
