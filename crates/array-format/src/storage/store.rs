@@ -6,6 +6,8 @@
 //! conditional create, and never modified; so two writers can never both
 //! take number N, and a reader never sees a half-written layer.
 
+use std::collections::HashMap;
+use std::ffi::CString;
 use std::fs::File;
 use std::ops::Range;
 use std::os::fd::OwnedFd;
@@ -152,14 +154,20 @@ struct LocalReads {
     /// relative to it (`openat`): an open of a file with hundreds of layers
     /// is mostly system calls, and a whole-path open walks every component
     /// of the path each time.
-    listed: Mutex<Option<Listed>>,
+    listed: Mutex<Option<Arc<Listed>>>,
 }
 
-/// A directory opened for a listing, and its path.
-#[derive(Debug, Clone)]
+/// A directory opened for a listing, its path, and the names on disk of the
+/// layers it listed.
+#[derive(Debug)]
 struct Listed {
     path: std::path::PathBuf,
-    fd: Arc<OwnedFd>,
+    fd: OwnedFd,
+    /// Each listed layer's name as `readdir` gave it, by object path: a
+    /// layer is opened by it without turning its object path back into a
+    /// filesystem one (a URL parse and percent-decoding per layer, a
+    /// twentieth of an open of 200 layers).
+    names: HashMap<Path, CString>,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -172,6 +180,14 @@ impl std::fmt::Debug for FileStore {
 /// string and lists them the same way, so a name built from parts of a
 /// path (or read from a directory) is taken verbatim: `Path::from` would
 /// percent-encode it again (`%` becomes `%25`) and name another file.
+/// Opens `name` in the listed directory `dir`, for reading.
+fn open_at(dir: &Listed, name: impl rustix::path::Arg) -> std::io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    rustix::fs::openat(&dir.fd, name, flags, Mode::empty())
+        .map(File::from)
+        .map_err(std::io::Error::from)
+}
+
 fn raw_path(s: &str) -> Path {
     Path::parse(s).unwrap_or_else(|_| Path::from(s))
 }
@@ -347,6 +363,7 @@ impl FileStore {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let fd = rustix::fs::open(&dir, flags, Mode::empty()).map_err(failed)?;
         let mut layers = Vec::new();
+        let mut names = HashMap::new();
         for entry in rustix::fs::Dir::read_from(&fd).map_err(failed)? {
             let entry = entry.map_err(failed)?;
             // Names object_store could not represent are not layers.
@@ -375,15 +392,17 @@ impl FileStore {
                 _ => false,
             };
             if !is_dir {
+                names.insert(path.clone(), entry.file_name().to_owned());
                 layers.push(LayerObject { seq, path, size: 0 });
             }
         }
         layers.sort_by_key(|l| l.seq);
         if let Ok(mut listed) = local.listed.lock() {
-            *listed = Some(Listed {
+            *listed = Some(Arc::new(Listed {
                 path: dir,
-                fd: Arc::new(fd),
-            });
+                fd,
+                names,
+            }));
         }
         Ok(layers)
     }
@@ -433,19 +452,20 @@ impl FileStore {
         if let Some(file) = pin.file.get() {
             return Ok(Some(Arc::clone(file)));
         }
-        let at = local
-            .fs
-            .path_to_filesystem(path)
-            .map_err(|e| Error::storage(path.as_ref(), e))?;
         let listed = local.listed.lock().ok().and_then(|l| l.clone());
-        let file = match (listed, at.parent(), at.file_name()) {
-            (Some(dir), Some(parent), Some(name)) if parent == dir.path => {
-                let flags = OFlags::RDONLY | OFlags::CLOEXEC;
-                rustix::fs::openat(&*dir.fd, name, flags, Mode::empty())
-                    .map(File::from)
-                    .map_err(std::io::Error::from)
+        let file = if let Some(dir) = listed.as_deref()
+            && let Some(name) = dir.names.get(path)
+        {
+            open_at(dir, name.as_c_str())
+        } else {
+            let at = local
+                .fs
+                .path_to_filesystem(path)
+                .map_err(|e| Error::storage(path.as_ref(), e))?;
+            match (listed.as_deref(), at.parent(), at.file_name()) {
+                (Some(dir), Some(parent), Some(name)) if parent == dir.path => open_at(dir, name),
+                _ => File::open(&at),
             }
-            _ => File::open(&at),
         }
         .map_err(|e| self.local_error(path, e))?;
         Ok(Some(Arc::clone(pin.file.get_or_init(|| Arc::new(file)))))
