@@ -6,6 +6,7 @@
 //! consecutive numbers, each delta naming its predecessor as parent.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
@@ -214,11 +215,17 @@ async fn open_layer(fs: &FileStore, obj: &LayerObject) -> Result<LayerReader> {
 /// Opens `layers` and hands each to `apply`, in order. Through
 /// `object_store` up to [`OPEN_CONCURRENCY`] requests are in flight. A
 /// directory read directly answers each read on the calling task, so there,
-/// with many layers, the later runs of layers are opened on threads of
-/// their own (an open is then mostly system calls, which run in parallel) and
-/// streamed back in order, while this task opens the first run and applies
-/// every layer as it comes: applying, which must go in order, overlaps the
-/// opening of the layers after it.
+/// with many layers, threads of their own open layers too (an open is then
+/// mostly system calls, which run in parallel) and send them back, while
+/// this task applies every layer in order as soon as it is there: applying,
+/// which must go in order, overlaps the opening of the layers after it.
+///
+/// Layers are shared out one at a time, not in fixed runs: whenever the
+/// next layer to apply is not there yet, this task opens the next unclaimed
+/// one itself rather than wait. It only waits for a layer another thread
+/// is opening, once none is left to claim, so a helper that starts late
+/// (waking an idle core can take longer than opening tens of layers) slows
+/// nothing down.
 async fn open_layers(
     fs: &FileStore,
     layers: Vec<LayerObject>,
@@ -241,51 +248,97 @@ async fn open_layers(
         }
         return Ok(());
     };
-    // This task also applies every layer, so it opens a smaller share.
-    let own = layers.len() / (cores + 1);
-    let (first, rest) = layers.split_at(own);
-    let mut runs = Vec::with_capacity(cores);
-    for part in rest.chunks(rest.len().div_ceil(cores - 1).max(1)) {
-        let (fs, part) = (fs.clone(), part.to_vec());
-        let (tx, rx) = futures::channel::mpsc::unbounded();
-        let expected = part.len();
+    let n = layers.len();
+    let shared = Arc::new(SharedOpens {
+        layers,
+        next: AtomicUsize::new(0),
+    });
+    let (tx, mut rx) = futures::channel::mpsc::unbounded();
+    for _ in 1..cores {
+        let (fs, shared, tx) = (fs.clone(), Arc::clone(&shared), tx.clone());
         // A blocking-pool thread, not a runtime worker: waking a worker
         // sets others searching for work, and on few cores they take turns
         // with the opens.
         let handle = runtime.clone();
         runtime.spawn_blocking(move || {
             handle.block_on(async move {
-                for o in &part {
+                while let Some((i, o)) = shared.claim() {
                     let opened = open_layer(&fs, o).await;
                     let failed = opened.is_err();
                     // A closed channel means the open failed elsewhere.
-                    if tx.unbounded_send(opened).is_err() || failed {
+                    if tx.unbounded_send((i, opened)).is_err() || failed {
                         break;
                     }
                 }
             })
         });
-        runs.push((rx, expected));
     }
-    for o in first {
-        apply(open_layer(fs, o).await?)?;
-    }
-    for (mut run, expected) in runs {
-        let mut got = 0;
-        while let Some(layer) = run.next().await {
-            apply(layer?)?;
-            got += 1;
+    // Only the helpers hold senders now: the channel ends when they do.
+    drop(tx);
+    // Whatever ends this loop (an error included), helpers claim no more.
+    let _stop = StopClaims(&shared);
+    let mut arrived: Vec<Option<Result<LayerReader>>> = (0..n).map(|_| None).collect();
+    let mut helpers_done = false;
+    let mut applied = 0;
+    while applied < n {
+        while !helpers_done {
+            match rx.try_recv() {
+                Ok((i, opened)) => keep(&mut arrived, i, opened),
+                Err(e) if e.is_closed() => helpers_done = true,
+                Err(_) => break,
+            }
         }
-        if got != expected {
-            // The task ended without an error for every layer it did not
-            // send: it panicked.
+        if let Some(opened) = arrived.get_mut(applied).and_then(Option::take) {
+            apply(opened?)?;
+            applied += 1;
+        } else if let Some((i, o)) = shared.claim() {
+            keep(&mut arrived, i, open_layer(fs, o).await);
+        } else if helpers_done {
+            // A helper claimed this layer and ended without sending it
+            // (no error: it would have been sent): it panicked.
             return Err(Error::io(
                 format!("opening the layers of {}", fs.base_path()),
                 std::io::Error::other("a layer-opening task stopped"),
             ));
+        } else {
+            match rx.next().await {
+                Some((i, opened)) => keep(&mut arrived, i, opened),
+                None => helpers_done = true,
+            }
         }
     }
     Ok(())
+}
+
+/// Holds layer `i`, opened (or not), until its turn to be applied.
+fn keep(arrived: &mut [Option<Result<LayerReader>>], i: usize, opened: Result<LayerReader>) {
+    if let Some(slot) = arrived.get_mut(i) {
+        *slot = Some(opened);
+    }
+}
+
+/// The layers an open shares out between threads, and the first one not
+/// yet claimed.
+struct SharedOpens {
+    layers: Vec<LayerObject>,
+    next: AtomicUsize,
+}
+
+impl SharedOpens {
+    /// The next unclaimed layer and its position, if any is left.
+    fn claim(&self) -> Option<(usize, &LayerObject)> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        self.layers.get(i).map(|o| (i, o))
+    }
+}
+
+/// Leaves no layer to claim when dropped.
+struct StopClaims<'a>(&'a SharedOpens);
+
+impl Drop for StopClaims<'_> {
+    fn drop(&mut self) {
+        self.0.next.store(self.0.layers.len(), Ordering::Relaxed);
+    }
 }
 
 /// From this many layers on, a directory read directly opens them in
