@@ -17,7 +17,7 @@ use crate::cache::{DeltaCache, FrameKey};
 use crate::codec::CodecSet;
 use crate::element::ArrayElement;
 use crate::error::{Error, Result};
-use crate::layer::{Kept, LayerReader, PARALLEL_DECODE_BYTES};
+use crate::layer::{Kept, LayerReader, worth_parallel};
 use crate::meta::ArrayInfo;
 use crate::nd::{self, Region};
 use crate::storage::FileStore;
@@ -60,13 +60,22 @@ struct Tile {
     keep: bool,
 }
 
-/// A tile whose stored bytes have arrived.
-struct FetchedTile {
+/// A tile for the thread pool, with where its stored bytes come from.
+struct Job {
     tile: Tile,
     reader: Arc<LayerReader>,
-    stored: Bytes,
-    /// The checksum is verified already.
-    checked: bool,
+    from: Source,
+}
+
+/// Where a [`Job`]'s stored bytes come from.
+enum Source {
+    /// Fetched already; `checked` when a read unit verified the checksum.
+    Fetched { stored: Bytes, checked: bool },
+    /// A layer read directly from a local file: the pool thread reads the
+    /// frame itself. A local read costs microseconds, so it needs no fetch
+    /// stage of its own, and the thread's reused read buffer fills no fresh
+    /// memory (a fresh buffer per frame costs a page fault per 4 KiB).
+    Local(FileStore),
 }
 
 /// What the decodes of one read share.
@@ -80,47 +89,23 @@ struct Decoding {
     esize: usize,
 }
 
-impl FetchedTile {
-    /// Checks the stored bytes (unless a read unit did), decodes them and
-    /// hands the chunk to `place`; a kept frame then goes to the frame
-    /// cache.
-    fn decode(self, cx: &Decoding, place: impl FnOnce(&Tile, &[u8]) -> Result<()>) -> Result<()> {
-        let FetchedTile {
-            tile,
-            reader,
-            stored,
-            checked,
-        } = self;
-        if !checked {
-            reader.check_stored(tile.frame, &stored)?;
+impl Job {
+    /// Reads the frame if it is local, checks it (unless a read unit did),
+    /// decodes it and hands the chunk to `place`; a kept frame then goes to
+    /// the frame cache.
+    fn run(self, cx: &Decoding, place: impl FnOnce(&Tile, &[u8]) -> Result<()>) -> Result<()> {
+        let Job { tile, reader, from } = self;
+        match from {
+            Source::Fetched { stored, checked } => {
+                if !checked {
+                    reader.check_stored(tile.frame, &stored)?;
+                }
+                cx.decode(&reader, &tile, Stored::Shared(stored), place)
+            }
+            Source::Local(store) => with_local_stored(&reader, &store, tile.frame, |stored| {
+                cx.decode(&reader, &tile, Stored::Borrowed(stored), place)
+            }),
         }
-        cx.decode(&reader, &tile, Stored::Shared(stored), place)
-    }
-}
-
-/// A tile of a layer read directly from a local file, to be read, checked
-/// and decoded on one thread.
-struct LocalTile {
-    tile: Tile,
-    reader: Arc<LayerReader>,
-    store: FileStore,
-}
-
-impl LocalTile {
-    /// Reads the tile's frame into this thread's read buffer with a
-    /// `pread`, checks and decodes it, and hands the chunk to `place`. A
-    /// local read costs microseconds, so it needs no fetch stage of its
-    /// own, and a reused buffer fills no fresh memory (a fresh buffer per
-    /// frame costs a page fault per 4 KiB).
-    fn read(self, cx: &Decoding, place: impl FnOnce(&Tile, &[u8]) -> Result<()>) -> Result<()> {
-        let LocalTile {
-            tile,
-            reader,
-            store,
-        } = self;
-        with_local_stored(&reader, &store, tile.frame, |stored| {
-            cx.decode(&reader, &tile, Stored::Borrowed(stored), place)
-        })
     }
 }
 
@@ -166,12 +151,6 @@ fn read_local_direct(
     with_local_stored(reader, store, frame, |stored| {
         reader.decode_into(frame, stored, dst, codecs)
     })
-}
-
-/// A tile for the thread pool: fetched already, or read there.
-enum Job {
-    Fetched(FetchedTile),
-    Local(LocalTile),
 }
 
 /// Checked stored bytes of a frame: shared ones can be kept as they are.
@@ -287,7 +266,7 @@ thread_local! {
     /// that a large read does not allocate (and page-fault) a fresh buffer
     /// per frame.
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// Read buffer of [`LocalTile`]s, likewise.
+    /// Read buffer of [`Source::Local`] jobs and direct local reads, likewise.
     static READ_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -542,7 +521,7 @@ impl ArrayFile {
             return Ok(out);
         }
         let total: usize = missing.iter().map(|t| t.len).sum();
-        let parallel = missing.len() > 1 && total as u64 >= PARALLEL_DECODE_BYTES;
+        let parallel = worth_parallel(missing.len(), total as u64);
         let cx = Decoding {
             codecs: self.settings.codecs.clone(),
             cache: self.settings.cache.clone(),
@@ -552,15 +531,15 @@ impl ArrayFile {
         // Tiles of local files read directly are read by the thread that
         // decodes them; the others are fetched, per layer, and taken as
         // they arrive.
-        let mut local: Vec<LocalTile> = Vec::new();
+        let mut local: Vec<Job> = Vec::new();
         let mut by_layer: BTreeMap<u32, Vec<Option<Tile>>> = BTreeMap::new();
         for t in missing {
             let reader = self.layer(t.layer)?;
             if self.store.reads_inline(reader.frame(t.frame)?.stored_len) {
-                local.push(LocalTile {
+                local.push(Job {
                     tile: t,
                     reader: Arc::clone(reader),
-                    store: self.store.clone(),
+                    from: Source::Local(self.store.clone()),
                 });
             } else {
                 by_layer.entry(t.layer).or_default().push(Some(t));
@@ -576,32 +555,30 @@ impl ArrayFile {
             streams.push(arrivals.map(move |a| a.map(|a| (layer, a))));
         }
         let mut arrivals = futures::stream::select_all(streams);
-        let mut take =
-            |layer: u32, i: usize, stored: Bytes, checked: bool| -> Result<FetchedTile> {
-                let reader = Arc::clone(self.layer(layer)?);
-                let tile = by_layer
-                    .get_mut(&layer)
-                    .and_then(|tiles| tiles.get_mut(i))
-                    .and_then(Option::take)
-                    .ok_or_else(|| {
-                        Error::corrupted(reader.path.as_ref(), "a fetch returned an unasked frame")
-                    })?;
-                Ok(FetchedTile {
-                    reader,
-                    tile,
-                    stored,
-                    checked,
-                })
-            };
+        let mut take = |layer: u32, i: usize, stored: Bytes, checked: bool| -> Result<Job> {
+            let reader = Arc::clone(self.layer(layer)?);
+            let tile = by_layer
+                .get_mut(&layer)
+                .and_then(|tiles| tiles.get_mut(i))
+                .and_then(Option::take)
+                .ok_or_else(|| {
+                    Error::corrupted(reader.path.as_ref(), "a fetch returned an unasked frame")
+                })?;
+            Ok(Job {
+                reader,
+                tile,
+                from: Source::Fetched { stored, checked },
+            })
+        };
         if !parallel {
             let bytes = out_bytes(&mut out)?;
             for t in local {
-                t.read(&cx, |t, src| place_tile(bytes, out_shape, t, src, esize))?;
+                t.run(&cx, |t, src| place_tile(bytes, out_shape, t, src, esize))?;
             }
             while let Some((layer, arrival)) = arrivals.try_next().await? {
                 for (i, stored) in arrival.frames {
                     take(layer, i, stored, arrival.checked)?
-                        .decode(&cx, |t, src| place_tile(bytes, out_shape, t, src, esize))?;
+                        .run(&cx, |t, src| place_tile(bytes, out_shape, t, src, esize))?;
                 }
             }
             return Ok(out);
@@ -609,16 +586,12 @@ impl ArrayFile {
         let shared = Arc::new((Mutex::new(out), out_shape.to_vec()));
         let mut decodes = Vec::new();
         for t in local {
-            decodes.push(spawn_decode(Job::Local(t), cx.clone(), Arc::clone(&shared)));
+            decodes.push(spawn_decode(t, cx.clone(), Arc::clone(&shared)));
         }
         while let Some((layer, arrival)) = arrivals.try_next().await? {
             for (i, stored) in arrival.frames {
-                let fetched = take(layer, i, stored, arrival.checked)?;
-                decodes.push(spawn_decode(
-                    Job::Fetched(fetched),
-                    cx.clone(),
-                    Arc::clone(&shared),
-                ));
+                let job = take(layer, i, stored, arrival.checked)?;
+                decodes.push(spawn_decode(job, cx.clone(), Arc::clone(&shared)));
             }
         }
         for decoded in decodes {
@@ -663,9 +636,9 @@ impl ArrayFile {
         }
         let codecs = &self.settings.codecs;
         let total: usize = pending.iter().map(|(d, _)| d.len).sum();
-        let parallel = pending.len() > 1 && total as u64 >= PARALLEL_DECODE_BYTES;
+        let parallel = worth_parallel(pending.len(), total as u64);
         // Frames of a local file read directly are read by the thread that
-        // decodes them (see `LocalTile`): on the pool when there is enough
+        // decodes them (see `Source::Local`): on the pool when there is enough
         // to decode, else here, frames small enough for an async task.
         if self.store.reads_locally() {
             let read = |(d, dst): (&mut Direct, &mut [u8])| -> Result<()> {
@@ -694,7 +667,7 @@ impl ArrayFile {
                 .decode_into(d.frame, &d.stored, dst, codecs)
         };
         let total: usize = pending.iter().map(|(d, _)| d.len).sum();
-        if pending.len() > 1 && total as u64 >= PARALLEL_DECODE_BYTES {
+        if worth_parallel(pending.len(), total as u64) {
             pending.into_par_iter().try_for_each(decode)
         } else {
             pending.into_iter().try_for_each(decode)
@@ -799,7 +772,7 @@ impl ArrayFile {
     }
 }
 
-/// Decodes `fetched` on the thread pool and places it in the shared output
+/// Runs `job` on the thread pool and places it in the shared output
 /// (bytes and shape); the receiver gets the outcome, a panic included.
 fn spawn_decode<T: ArrayElement>(
     job: Job,
@@ -814,10 +787,7 @@ fn spawn_decode<T: ArrayElement>(
                 let mut out = out.lock().map_err(|_| decode_thread_lost())?;
                 place_tile(out_bytes(&mut out)?, shape, t, src, cx.esize)
             };
-            match job {
-                Job::Fetched(fetched) => fetched.decode(&cx, place),
-                Job::Local(local) => local.read(&cx, place),
-            }
+            job.run(&cx, place)
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
             .unwrap_or_else(|_| Err(decode_thread_lost()));

@@ -16,7 +16,7 @@ use super::read::{check_bounds, check_dtype, check_rank, internal, offsets};
 use super::schema::ChunkSource;
 use crate::element::ArrayElement;
 use crate::error::{Error, Result};
-use crate::layer::{Compressed, FrameWriter, PARALLEL_DECODE_BYTES, Values};
+use crate::layer::{Compressed, FrameWriter, Values, worth_parallel};
 use crate::meta::ArrayInfo;
 use crate::nd::{self, Region};
 use crate::stats::{ChunkStats, chunk_stats};
@@ -207,7 +207,7 @@ impl ArrayFile {
         let frames = pending.frame_writer();
         let elements: usize = now.iter().map(|(_, v)| v.len()).sum();
         let total = elements.saturating_mul(std::mem::size_of::<T>()) as u64;
-        let encoded: Vec<Result<Encoded<'_>>> = if now.len() > 1 && total >= PARALLEL_DECODE_BYTES {
+        let encoded: Vec<Result<Encoded<'_>>> = if worth_parallel(now.len(), total) {
             now.par_iter()
                 .map(|(t, v)| encode_whole(frames, name, t, v, fill.as_ref()))
                 .collect()

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::stats::{ChunkStats, chunk_stats};
 
 use super::frames::{Compressed, PENDING};
-use super::reader::PARALLEL_DECODE_BYTES;
+use super::reader::worth_parallel;
 
 /// The values of a buffered chunk, of any element type.
 pub(crate) trait DirtyValues: Send + Sync + std::fmt::Debug {
@@ -235,7 +235,7 @@ pub(crate) fn seal_all(
     chunks: &[&dyn DirtyValues],
 ) -> Vec<Result<Sealed>> {
     let total: usize = chunks.iter().map(|v| v.mem_bytes()).sum();
-    if chunks.len() > 1 && total as u64 >= PARALLEL_DECODE_BYTES {
+    if worth_parallel(chunks.len(), total as u64) {
         chunks
             .par_iter()
             .map(|v| seal(codecs, frame_target, *v))

@@ -10,4 +10,4 @@ pub(crate) mod reader;
 pub(crate) use dirty::Values;
 pub(crate) use frames::{ChunkLoc, Compressed, DataLayout, FrameWriter, PENDING};
 pub(crate) use pending::{Base, PendingArray, PendingChunk, PendingLayer, PendingOp};
-pub(crate) use reader::{Kept, LayerReader, PARALLEL_DECODE_BYTES, io_cached};
+pub(crate) use reader::{Kept, LayerReader, io_cached, worth_parallel};

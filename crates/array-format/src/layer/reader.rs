@@ -28,7 +28,14 @@ const MAX_REQUEST: u64 = 16 * 1024 * 1024;
 const FETCH_CONCURRENCY: usize = 16;
 
 /// Decoding is spread over the cores once a read decodes this many bytes.
-pub(crate) const PARALLEL_DECODE_BYTES: u64 = 512 * 1024;
+const PARALLEL_DECODE_BYTES: u64 = 512 * 1024;
+
+/// Whether `count` pieces of work over `bytes` bytes in all (decodes,
+/// compressions) are worth spreading over the cores: more than one, and
+/// enough bytes that the pool's hand-offs are small beside them.
+pub(crate) fn worth_parallel(count: usize, bytes: u64) -> bool {
+    count > 1 && bytes >= PARALLEL_DECODE_BYTES
+}
 
 /// A committed layer: its footer tables decoded, its array records kept
 /// encoded (in [`footer`](Self::footer)) for the index to read on demand.
@@ -656,16 +663,15 @@ impl LayerReader {
                 .map(|f| f.raw_len)
                 .sum();
             let jobs: Vec<(u32, Bytes)> = ids.into_iter().zip(stored).collect();
-            let decoded: Vec<Result<Bytes>> =
-                if jobs.len() > 1 && raw_bytes >= PARALLEL_DECODE_BYTES {
-                    jobs.into_par_iter()
-                        .map(|(f, b)| self.decode(f, b, codecs))
-                        .collect()
-                } else {
-                    jobs.into_iter()
-                        .map(|(f, b)| self.decode(f, b, codecs))
-                        .collect()
-                };
+            let decoded: Vec<Result<Bytes>> = if worth_parallel(jobs.len(), raw_bytes) {
+                jobs.into_par_iter()
+                    .map(|(f, b)| self.decode(f, b, codecs))
+                    .collect()
+            } else {
+                jobs.into_iter()
+                    .map(|(f, b)| self.decode(f, b, codecs))
+                    .collect()
+            };
             let io_cached = io_cached(store, cache);
             for ((i, f), raw) in missing.into_iter().zip(decoded) {
                 let raw = raw?;
