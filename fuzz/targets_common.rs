@@ -1,6 +1,6 @@
 // The three fuzz targets' logic, shared by the cargo-fuzz targets
 // (`fuzz/fuzz_targets/*.rs`) and the stable in-process driver
-// (`crates/array-format/tests/fuzz_driver.rs`): both `include!` this file, so
+// (`crates/array-format/tests/it/fuzz_driver.rs`): both `include!` this file, so
 // it holds only items (no inner attributes or `//!` docs).
 //
 // Every target treats its input as untrusted layer bytes, opens the file

@@ -9,7 +9,6 @@
     clippy::indexing_slicing
 )]
 
-mod common;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -20,7 +19,7 @@ use array_format::{
     ArrayFile, ArrayStats, AttributeValue, CompressionCodec, DType, Error, FileConfig, FillValue,
     Lz4Codec, MergedArrayMeta, NoCompression, Result, Version, ZstdCodec,
 };
-use common::FaultyStore;
+use crate::common::FaultyStore;
 use ndarray::{ArrayD, IxDyn};
 use object_store::memory::InMemory;
 use object_store::path::Path;

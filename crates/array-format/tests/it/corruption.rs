@@ -43,8 +43,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-use common::Rng;
+use crate::common::Rng;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -27,8 +27,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-use common::Rng;
+use crate::common::Rng;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

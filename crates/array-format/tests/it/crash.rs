@@ -39,7 +39,6 @@
     clippy::indexing_slicing
 )]
 
-mod common;
 
 use std::collections::hash_map::DefaultHasher;
 use std::fmt;
@@ -52,7 +51,7 @@ use array_format::{
     ArrayElement, ArrayFile, ArrayStats, AttributeValue, DType, Error, FileConfig, FillValue,
     Lz4Codec, MergedArrayMeta, Result,
 };
-use common::{CountingStore, FaultyStore, RequestKind};
+use crate::common::{CountingStore, FaultyStore, RequestKind};
 use futures::FutureExt;
 use ndarray::{ArrayD, IxDyn};
 use object_store::memory::InMemory;

@@ -16,7 +16,6 @@
     clippy::indexing_slicing
 )]
 
-mod common;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use array_format::{
     ArrayFile, ArrayStats, AttributeValue, Error, FileConfig, Lz4Codec, MergedArrayMeta, Result,
 };
-use common::FaultyStore;
+use crate::common::FaultyStore;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};

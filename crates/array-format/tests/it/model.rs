@@ -2845,7 +2845,7 @@ async fn run_backend(backend: Backend, test_name: &str, seed_offset: u64) {
         total_steps += step;
         let report = format!(
             "model test failure on {backend} ({})\n  seed: {seed}\n  failed at step #{step}: {message}\n  \
-             reproduce: AF_MODEL_SEED={seed} cargo test -p array-format --test model {test_name} -- --nocapture\n  \
+             reproduce: AF_MODEL_SEED={seed} cargo test -p array-format --test it model:: {test_name} -- --nocapture\n  \
              op log:\n    {}",
             trace.config,
             trace.log.join("\n    ")

@@ -12,13 +12,12 @@
     clippy::indexing_slicing
 )]
 
-mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use array_format::{ArrayFile, Error, FileConfig, Lz4Codec, NoCompression};
-use common::CountingStore;
+use crate::common::CountingStore;
 use ndarray::{Array, IxDyn};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;

@@ -1,0 +1,20 @@
+//! The library's integration tests, as one test binary: each module was
+//! once a binary of its own, and linking one binary instead of a dozen is
+//! most of what a cold `cargo test` costs. `tests/memory.rs` stays apart:
+//! it measures the process's peak resident set, which tests running beside
+//! it in the same process would distort.
+
+mod common;
+
+mod corruption;
+mod crash;
+mod format_v2;
+mod fuzz_driver;
+mod history;
+mod index;
+mod model;
+mod read_units;
+mod semantics;
+mod validation;
+mod write_buffer;
+mod writers;
