@@ -896,7 +896,7 @@ fn cp_rewrites_with_another_codec_and_keeps_everything() {
 }
 
 #[test]
-fn file_urls_go_through_the_object_store() {
+fn file_urls_name_local_files() {
     let d = TempDir::new().unwrap();
     let p = d.path();
     demo(p);

@@ -88,7 +88,7 @@ pub use file::{
 };
 pub use format::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 pub use stats::{ArrayStats, StatValue, StatsFile};
-pub use storage::{InMemoryStorage, MultipartWriter, ObjectStoreBackend, Storage};
+pub use storage::{InMemoryStorage, Location, MultipartWriter, ObjectStoreBackend, Storage};
 pub use timestamp::TimestampNs;
 pub use value::{AttributeValue, FillValue};
 

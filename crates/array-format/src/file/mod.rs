@@ -13,6 +13,7 @@
 mod arrays;
 mod commit;
 mod index;
+mod location;
 mod maintenance;
 mod open;
 mod read;
@@ -212,6 +213,22 @@ impl ArrayFile {
     /// compaction.
     pub fn num_layers(&self) -> usize {
         self.index.layers.len()
+    }
+
+    /// The number of the newest visible layer: the version of the file this
+    /// handle reads (0 for a new file). `FileConfig { as_of: Some(n), .. }`
+    /// opens exactly this version again, in any process, for as long as its
+    /// layers are kept.
+    pub fn latest_layer(&self) -> u64 {
+        self.index.latest_seq()
+    }
+
+    /// What a request to the file's store costs, as this handle measured it:
+    /// the fastest small read seen (`None` before the first). It decides how
+    /// reads fetch frames (exact ranges, or read units of 256 KiB below
+    /// 1 ms a request and of 1 MiB above; `docs/ARCHITECTURE.md`, Read).
+    pub fn request_cost(&self) -> Option<std::time::Duration> {
+        self.store.request_cost()
     }
 
     /// Whether there are changes that [`flush`](Self::flush) would commit.

@@ -8,6 +8,7 @@
 //! (`flush_memory` writes a copy of the committed layer into an
 //! [`InMemoryStorage`]).
 
+pub(crate) mod location;
 pub(crate) mod spill;
 pub(crate) mod store;
 
@@ -20,6 +21,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::error::{Error, Result};
 
+pub use location::Location;
 pub(crate) use spill::SpillFile;
 pub(crate) use store::{FileStore, LayerObject, ObjectPin};
 

@@ -268,6 +268,15 @@ impl FileStore {
         }
     }
 
+    /// The fastest small read seen: what a request to this store costs
+    /// (`None` before the first timed read).
+    pub(crate) fn request_cost(&self) -> Option<Duration> {
+        match self.fastest_read_ns.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
+
     fn time_read(&self, started: Instant, len: usize) {
         if len as u64 <= SMALL_READ {
             let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
