@@ -1,0 +1,165 @@
+"""Element types: the library's names, numpy dtypes, and fill values.
+
+========================  =====================  ===========================
+library                   numpy                  notes
+========================  =====================  ===========================
+``bool``                  ``bool``
+``i8`` ... ``i64``        ``int8`` ... ``int64``
+``u8`` ... ``u64``        ``uint8`` ... ``uint64``
+``f32``, ``f64``          ``float32``, ``float64``
+``timestamp_ns``          ``datetime64[ns]``     any datetime64 unit is
+                                                 accepted on write
+``string``                ``object`` (of ``str``)  ``U`` and ``StringDType``
+                                                 arrays are accepted on write
+``binary``                ``object`` (of ``bytes``)  ``S`` arrays too
+========================  =====================  ===========================
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ._errors import DTypeError, InvalidValueError
+
+_TO_NUMPY: dict[str, np.dtype[Any]] = {
+    "bool": np.dtype("bool"),
+    "i8": np.dtype("int8"),
+    "i16": np.dtype("int16"),
+    "i32": np.dtype("int32"),
+    "i64": np.dtype("int64"),
+    "u8": np.dtype("uint8"),
+    "u16": np.dtype("uint16"),
+    "u32": np.dtype("uint32"),
+    "u64": np.dtype("uint64"),
+    "f32": np.dtype("float32"),
+    "f64": np.dtype("float64"),
+    "timestamp_ns": np.dtype("datetime64[ns]"),
+    "string": np.dtype("O"),
+    "binary": np.dtype("O"),
+}
+
+_FROM_NUMPY: dict[str, str] = {
+    "b": "bool",
+    "i1": "i8",
+    "i2": "i16",
+    "i4": "i32",
+    "i8": "i64",
+    "u1": "u8",
+    "u2": "u16",
+    "u4": "u32",
+    "u8": "u64",
+    "f4": "f32",
+    "f8": "f64",
+}
+
+#: The library's names of element types that hold Python objects.
+OBJECT_TYPES = ("string", "binary")
+
+NAT = np.iinfo(np.int64).min
+
+
+def to_numpy(name: str) -> np.dtype[Any]:
+    """The numpy dtype of the library's element type ``name``."""
+    return _TO_NUMPY[name]
+
+
+def from_numpy(dtype: Any) -> str:
+    """The library's element type for a numpy dtype (or anything
+    ``numpy.dtype`` accepts, and ``str``/``bytes``)."""
+    if dtype is str:
+        return "string"
+    if dtype is bytes:
+        return "binary"
+    dt = np.dtype(dtype)
+    if dt.kind == "b":
+        return "bool"
+    if dt.kind in "iuf":
+        code = f"{dt.kind}{dt.itemsize}"
+        if code in _FROM_NUMPY:
+            return _FROM_NUMPY[code]
+    if dt.kind == "M":
+        return "timestamp_ns"
+    if dt.kind == "U" or dt.kind == "T":
+        return "string"
+    if dt.kind == "S":
+        return "binary"
+    if dt.kind == "O":
+        raise DTypeError(
+            "an object dtype does not say what it holds: pass dtype=str or dtype=bytes"
+        )
+    raise DTypeError(
+        f"numpy dtype {dt} has no array-format element type "
+        "(supported: bool, int8-int64, uint8-uint64, float32, float64, "
+        "datetime64, str, bytes)"
+    )
+
+
+def infer(data: np.ndarray) -> str:
+    """The element type to store ``data`` as; object arrays by content."""
+    if data.dtype.kind == "O":
+        flat = data.ravel()
+        if flat.size and all(isinstance(v, str) for v in flat):
+            return "string"
+        if flat.size and all(isinstance(v, bytes) for v in flat):
+            return "binary"
+        raise DTypeError(
+            "an object array must hold only str or only bytes to be stored"
+        )
+    return from_numpy(data.dtype)
+
+
+def encode_fill(name: str, value: Any) -> tuple[str, Any] | None:
+    """The fill value ``value`` for element type ``name`` as the native layer
+    takes it: ``(kind, value)``, or ``None`` for the default."""
+    if value is None:
+        return None
+    try:
+        if name == "bool":
+            return ("bool", bool(value))
+        if name in ("f32", "f64"):
+            return ("float", float(value))
+        if name[0] in "iu":
+            if isinstance(value, (float, np.floating)):
+                if not math.isfinite(value) or value != int(value):
+                    raise InvalidValueError(
+                        f"fill value {value!r} is not an integer, as element type {name} needs"
+                    )
+            v = int(value)
+            return ("int", v) if name[0] == "i" else ("uint", v)
+        if name == "timestamp_ns":
+            ts = np.datetime64(value)
+            if np.isnat(ts):
+                return ("timestamp_ns", NAT)
+            return ("timestamp_ns", int(ts.astype("datetime64[ns]").astype(np.int64)))
+        if name == "string":
+            if not isinstance(value, str):
+                raise InvalidValueError(f"fill value {value!r} of a string array must be a str")
+            return ("string", value)
+        if name == "binary":
+            if not isinstance(value, bytes):
+                raise InvalidValueError(f"fill value {value!r} of a bytes array must be bytes")
+            return ("binary", value)
+    except (TypeError, ValueError, OverflowError) as e:
+        if isinstance(e, InvalidValueError):
+            raise
+        raise InvalidValueError(f"fill value {value!r} does not fit element type {name}: {e}") from e
+    raise DTypeError(f"no element type {name!r}")
+
+
+def decode_fill(name: str, fill: tuple[str, Any] | None) -> Any:
+    """The fill value as a numpy scalar of the array's dtype (``str`` or
+    ``bytes`` for object types); the dtype's zero when none was set."""
+    if name == "string":
+        return "" if fill is None else fill[1]
+    if name == "binary":
+        return b"" if fill is None else fill[1]
+    dt = to_numpy(name)
+    if fill is None:
+        return dt.type(0)
+    kind, value = fill
+    if kind == "timestamp_ns":
+        return np.int64(value).view("datetime64[ns]")
+    return dt.type(value)

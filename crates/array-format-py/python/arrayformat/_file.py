@@ -1,0 +1,469 @@
+"""``File``: an open array-format file, a mapping of names to arrays."""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from . import _chunks, _dtypes, _repr
+from ._array import Array
+from ._errors import ArrayNotFoundError, InvalidOperationError, ReadOnlyError
+from ._native import NativeFile
+
+MODES = ("r", "r+", "a", "w", "w-", "x")
+
+
+@dataclass(frozen=True)
+class Damage:
+    """One damaged frame or chunk found by :meth:`File.verify`."""
+
+    path: str
+    frame: int | None
+    offset: int
+    length: int
+    what: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :meth:`File.verify` checked and found."""
+
+    layers: int
+    frames: int
+    chunks: int
+    bytes: int
+    damaged: list[Damage] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing was damaged."""
+        return not self.damaged
+
+
+@dataclass(frozen=True)
+class VacuumReport:
+    """What :meth:`File.vacuum` deleted."""
+
+    deleted: list[str]
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What names one version of a file in any process: its location, the
+    layer it was read at, and the storage options to reach it."""
+
+    location: str
+    layer: int
+    storage_options: tuple[tuple[str, str], ...] = ()
+
+
+class _ForkState:
+    """Whether this process was forked after its parent started the
+    library's threads, which the child does not have."""
+
+    forked_with_threads = False
+    parent_started = False
+
+
+def _before_fork() -> None:
+    from . import _native
+
+    _ForkState.parent_started = _native.threads_started()
+
+
+def _after_fork_in_child() -> None:
+    if _ForkState.parent_started:
+        _ForkState.forked_with_threads = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
+def _location(path: Any) -> str:
+    if isinstance(path, os.PathLike):
+        return os.fspath(path)
+    if isinstance(path, str):
+        return path
+    raise TypeError(f"a file is named by a str or a path, not {type(path).__name__}")
+
+
+class File(Mapping[str, Array]):
+    """An open array-format file: a mapping from array names to
+    :class:`Array` objects.
+
+    Open one with :func:`arrayformat.open`. Changes (new arrays, writes,
+    deletions, attributes) gather in a pending layer that :meth:`flush`
+    commits atomically as one new layer; closing a file opened for writing
+    flushes it, unless the ``with`` block ends in an exception.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        mode: str = "r",
+        *,
+        as_of: int | None = None,
+        storage_options: Mapping[str, Any] | None = None,
+        cache_bytes: int | None = None,
+        io_cache_bytes: int | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}: use 'r', 'r+', 'a', 'w' or 'w-'")
+        if as_of is not None and mode != "r":
+            raise ValueError("as_of opens a past version, which is read-only: use mode='r'")
+        _check_fork()
+        self._location = _location(path)
+        self._mode = mode
+        self._options = tuple(sorted((str(k), str(v)) for k, v in (storage_options or {}).items()))
+        self._native: NativeFile | None = NativeFile.open(
+            self._location,
+            mode,
+            as_of,
+            dict(self._options) or None,
+            cache_bytes,
+            io_cache_bytes,
+        )
+        self._as_of = as_of
+
+    # -- state ----------------------------------------------------------
+
+    def _native_handle(self) -> NativeFile:
+        native = self._native
+        if native is None:
+            raise InvalidOperationError(f"{self._location}: the file is closed")
+        return native
+
+    def _writable(self) -> NativeFile:
+        native = self._native_handle()
+        if native.read_only:
+            raise ReadOnlyError(
+                f"{self._location} is open read-only (mode {self._mode!r}"
+                + (f", as_of={self._as_of}" if self._as_of is not None else "")
+                + "); open it with mode 'r+' or 'a' to change it"
+            )
+        return native
+
+    def _check_usable(self) -> None:
+        _check_fork()
+
+    @property
+    def path(self) -> str:
+        """The location the file was opened at."""
+        return self._location
+
+    @property
+    def mode(self) -> str:
+        """The mode the file was opened in."""
+        return self._mode
+
+    @property
+    def read_only(self) -> bool:
+        """Whether changes are refused (mode ``"r"`` or ``as_of``)."""
+        return bool(self._native_handle().read_only)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._native is None
+
+    @property
+    def layer(self) -> int:
+        """The newest visible layer: the version of the file this handle
+        reads. ``open(path, as_of=f.layer)`` opens exactly this version."""
+        return int(self._native_handle().latest_layer())
+
+    @property
+    def has_pending_changes(self) -> bool:
+        """Whether :meth:`flush` would commit anything."""
+        return bool(self._native_handle().has_pending_changes())
+
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes of the layers this handle reads."""
+        return int(self._native_handle().stored_bytes())
+
+    # -- the mapping ----------------------------------------------------
+
+    def __getitem__(self, name: str) -> Array:
+        if not isinstance(name, str):
+            raise TypeError(f"array names are str, not {type(name).__name__}")
+        if not self._native_handle().contains(name):
+            raise ArrayNotFoundError(f"no array {name!r} in {self._location}")
+        return Array(self, name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and bool(self._native_handle().contains(name))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._native_handle().names())
+
+    def __len__(self) -> int:
+        return len(self._native_handle().names())
+
+    def __setitem__(self, name: str, data: Any) -> None:
+        self.create_array(name, data=data)
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise ArrayNotFoundError(f"no array {name!r} in {self._location}")
+        self._writable().delete(name)
+
+    def create_array(
+        self,
+        name: str,
+        shape: Any = None,
+        dtype: Any = None,
+        *,
+        chunks: Any = None,
+        fill_value: Any = None,
+        dims: Any = None,
+        codec: str | None = None,
+        attrs: Mapping[str, Any] | None = None,
+        data: Any = None,
+    ) -> Array:
+        """Defines a new array and returns it; with ``data``, writes it too.
+
+        ``shape`` and ``dtype`` default to those of ``data``. ``chunks``
+        defaults to chunks of about 1 MiB (``None``); ``fill_value`` is what
+        elements never written read as (the dtype's zero by default);
+        ``dims`` names the dimensions (``dim0``, ``dim1``, ... by default);
+        ``codec`` is ``"lz4"`` (default), ``"zstd"``, ``"zstd:LEVEL"`` or
+        ``"none"``; ``attrs`` sets attributes.
+        """
+        native = self._writable()
+        if not isinstance(name, str):
+            raise TypeError(f"array names are str, not {type(name).__name__}")
+        arr = None
+        if data is not None:
+            arr = data if isinstance(data, np.ndarray) else np.asarray(data)
+            if shape is None:
+                shape = arr.shape
+            if dtype is None:
+                kind = _dtypes.infer(arr)
+            else:
+                kind = _dtypes.from_numpy(dtype)
+        else:
+            if shape is None or dtype is None:
+                raise TypeError("create_array needs shape and dtype, or data")
+            kind = _dtypes.from_numpy(dtype)
+        shape_t = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
+        if any(s < 0 for s in shape_t):
+            raise ValueError(f"a shape has no negative lengths: {shape_t}")
+        itemsize = 8 if kind in _dtypes.OBJECT_TYPES else _dtypes.to_numpy(kind).itemsize
+        if chunks is None or chunks is True:
+            chunk_t = _chunks.guess(shape_t, itemsize)
+        else:
+            chunk_t = (int(chunks),) * len(shape_t) if np.ndim(chunks) == 0 else tuple(int(c) for c in chunks)
+        dims_l = [str(d) for d in dims] if dims is not None else []
+        if dims is not None and len(dims_l) != len(shape_t):
+            raise ValueError(f"{len(dims_l)} dimension names for {len(shape_t)} dimensions")
+        if codec is not None:
+            _check_codec(codec)
+        spec = {
+            "dtype": kind,
+            "shape": list(shape_t),
+            "chunks": list(chunk_t),
+            "dims": dims_l,
+            "fill": _dtypes.encode_fill(kind, fill_value),
+            "codec": codec,
+        }
+        native.define(name, spec)
+        array = Array(self, name)
+        if attrs:
+            array.attrs.update(attrs)
+        if arr is not None and arr.size:
+            array[...] = arr
+        return array
+
+    # -- history and maintenance -----------------------------------------
+
+    def flush(self) -> None:
+        """Commits the pending changes atomically as one new layer."""
+        self._writable().flush()
+
+    def refresh(self) -> None:
+        """Sees what other writers committed since this handle opened
+        (pending changes are kept)."""
+        self._native_handle().refresh()
+
+    def compact(self) -> None:
+        """Flushes, then merges the visible layers into one snapshot."""
+        self._writable().compact()
+
+    def vacuum(self) -> VacuumReport:
+        """Deletes the layers no version needs any more."""
+        deleted, nbytes = self._writable().vacuum()
+        return VacuumReport(list(deleted), int(nbytes))
+
+    def verify(self) -> VerifyReport:
+        """Reads and checks every stored byte; reports every damaged frame."""
+        layers, frames, chunks, nbytes, damaged = self._native_handle().verify()
+        return VerifyReport(
+            layers, frames, chunks, nbytes, [Damage(*d) for d in damaged]
+        )
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Every layer, oldest first: ``layer``, ``kind`` (``"snapshot"`` or
+        ``"delta"``), ``generation``, ``size`` (bytes), ``created`` (UTC
+        datetime), ``visible`` (part of this handle's view), ``path``."""
+        out = []
+        for v in self._native_handle().versions():
+            created = datetime.fromtimestamp(v.pop("created_ns") / 1e9, tz=timezone.utc)
+            v["created"] = created
+            if v.get("damage") is None:
+                v.pop("damage", None)
+            out.append(v)
+        return out
+
+    def discard(self) -> None:
+        """Drops every pending change."""
+        self._writable().discard()
+
+    def close(self) -> None:
+        """Flushes (when open for writing) and closes the file."""
+        native = self._native
+        if native is None:
+            return
+        try:
+            if not native.read_only and native.has_pending_changes():
+                native.flush()
+        finally:
+            self._native = None
+            native.close()
+
+    def __enter__(self) -> File:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        native = self._native
+        self._native = None
+        if native is not None:
+            native.close()
+
+    def __del__(self) -> None:
+        native = getattr(self, "_native", None)
+        if native is None:
+            return
+        try:
+            if not native.read_only and native.has_pending_changes():
+                warnings.warn(
+                    f"{self._location} was not closed: its pending changes are flushed now",
+                    ResourceWarning,
+                    stacklevel=1,
+                )
+                native.flush()
+            native.close()
+        except Exception as e:  # noqa: BLE001 - nothing may escape __del__
+            warnings.warn(
+                f"{self._location}: closing on garbage collection failed: {e}",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+
+    # -- sharing between processes --------------------------------------
+
+    def _reference(self) -> Reference:
+        native = self._native_handle()
+        if native.has_pending_changes():
+            raise InvalidOperationError(
+                f"{self._location} has pending changes, which other processes cannot see: "
+                "flush() before sharing its arrays"
+            )
+        return Reference(self._location, int(native.latest_layer()), self._options)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_shared_file, (self._reference(),))
+
+    def __repr__(self) -> str:
+        return _repr.file_text(self)
+
+    def _repr_html_(self) -> str:
+        return _repr.file_html(self)
+
+
+def _check_codec(codec: str) -> None:
+    c = codec.strip().lower()
+    if c in ("none", "lz4", "zstd"):
+        return
+    if c.startswith("zstd:"):
+        try:
+            level = int(c[5:])
+        except ValueError:
+            level = 0
+        if 1 <= level <= 22:
+            return
+    raise ValueError(f"unknown codec {codec!r}: use 'none', 'lz4', 'zstd' or 'zstd:LEVEL' (1-22)")
+
+
+def _check_fork() -> None:
+    if _ForkState.forked_with_threads:
+        raise InvalidOperationError(
+            "this process was forked after its parent used arrayformat, whose threads a "
+            "forked child does not have; start worker processes with the 'spawn' or "
+            "'forkserver' method (multiprocessing.set_start_method), or open files only "
+            "in the children"
+        )
+
+
+_SHARED: dict[Reference, File] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_file(reference: Reference) -> File:
+    """The file named by ``reference``, read-only at its layer, opened once
+    per process (the tasks of a Dask worker share it)."""
+    with _SHARED_LOCK:
+        f = _SHARED.get(reference)
+        if f is None or f.closed:
+            f = File(
+                reference.location,
+                "r",
+                as_of=reference.layer,
+                storage_options=dict(reference.storage_options) or None,
+            )
+            _SHARED[reference] = f
+        return f
+
+
+def open(  # noqa: A001 - the package's entry point, as h5py.File / zarr.open
+    path: str | os.PathLike[str],
+    mode: str = "r",
+    *,
+    as_of: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    cache_bytes: int | None = None,
+    io_cache_bytes: int | None = None,
+) -> File:
+    """Opens the array-format file at ``path``: a local path, ``file://``
+    or ``s3://bucket/key.af`` (credentials from the environment, or
+    ``storage_options`` such as ``{"endpoint": ..., "region": ...}``).
+
+    Modes, as h5py: ``"r"`` read only (default), ``"r+"`` read and write an
+    existing file, ``"a"`` read and write, creating the file if needed,
+    ``"w"`` create (replacing any file), ``"w-"`` create, failing if it
+    exists. ``as_of=N`` opens the file as it was right after layer ``N``
+    was committed (read-only). ``cache_bytes`` and ``io_cache_bytes`` size
+    the decoded-frame and compressed-frame caches (0 turns one off).
+    """
+    return File(
+        path,
+        mode,
+        as_of=as_of,
+        storage_options=storage_options,
+        cache_bytes=cache_bytes,
+        io_cache_bytes=io_cache_bytes,
+    )
+
+

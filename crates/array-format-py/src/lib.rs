@@ -1,0 +1,34 @@
+//! `arrayformat._native`: the compiled core of the Python package
+//! `arrayformat`.
+//!
+//! It exposes one class, [`NativeFile`](file::NativeFile), a thin layer
+//! over [`array_format::ArrayFile`] that releases the GIL for every call and
+//! moves array data between numpy and the library without copies. The
+//! Python API users see (`arrayformat.open`, `File`, `Array`, indexing,
+//! the xarray backend, Dask) is written in Python on top of it, in
+//! `python/arrayformat/`.
+
+mod errors;
+mod file;
+mod io;
+mod runtime;
+mod values;
+
+use pyo3::prelude::*;
+
+/// Whether this process started the library's threads; a child forked
+/// after that cannot use them (the Python side checks after a fork).
+#[pyfunction]
+fn threads_started() -> bool {
+    runtime::started()
+}
+
+/// The module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<file::NativeFile>()?;
+    m.add_function(wrap_pyfunction!(threads_started, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("FORMAT_VERSION", array_format::FORMAT_VERSION)?;
+    Ok(())
+}
