@@ -66,6 +66,16 @@ def to_numpy(name: str) -> np.dtype[Any]:
     return _TO_NUMPY[name]
 
 
+def for_create(name: str) -> Any:
+    """What ``create_array(dtype=...)`` takes for the library's element type
+    ``name``: a numpy dtype, or ``str``/``bytes``."""
+    if name == "string":
+        return str
+    if name == "binary":
+        return bytes
+    return _TO_NUMPY[name]
+
+
 def from_numpy(dtype: Any) -> str:
     """The library's element type for a numpy dtype (or anything
     ``numpy.dtype`` accepts, and ``str``/``bytes``)."""
