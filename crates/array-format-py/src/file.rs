@@ -162,7 +162,7 @@ impl NativeFile {
         .py()?
         .ok_or_else(|| {
             crate::errors::raise(
-                "FileExistsError_",
+                "FileAlreadyExistsError",
                 format!("{location}: the file exists (mode \"w-\" creates only new files)"),
             )
         })?;

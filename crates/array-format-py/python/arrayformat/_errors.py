@@ -20,7 +20,7 @@ __all__ = [
     "ConflictError",
     "CorruptedError",
     "DTypeError",
-    "FileExistsError_",
+    "FileAlreadyExistsError",
     "FileMissingError",
     "InvalidOperationError",
     "InvalidValueError",
@@ -86,7 +86,7 @@ class FileMissingError(ArrayFormatError, FileNotFoundError):
     """No array-format file at that path."""
 
 
-class FileExistsError_(ArrayFormatError, FileExistsError):
+class FileAlreadyExistsError(ArrayFormatError, FileExistsError):
     """The file exists and mode ``"w-"`` creates only new files."""
 
 
