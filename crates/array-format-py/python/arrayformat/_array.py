@@ -154,7 +154,7 @@ class Array:
         m = self._meta()
         sel = _indexing.select(key, m["shape"], m["chunks"])
         out = _indexing.read(sel, m["chunks"], self._read_many)
-        return out[()] if out.ndim == 0 else out
+        return out[()] if sel.scalar else out
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         data = self[...]
@@ -204,7 +204,7 @@ class Array:
                     raise DTypeError(
                         f"array {self._name!r} holds datetime64 values, not {arr.dtype}"
                     )
-                arr = arr.astype("datetime64[ns]")
+                arr = _dtypes.to_ns(arr)
             elif arr.dtype != dt:
                 if not np.can_cast(arr.dtype, dt, casting="same_kind"):
                     raise DTypeError(
@@ -226,9 +226,9 @@ class Array:
         if kind in _dtypes.OBJECT_TYPES:
             native.write_objects(self._name, start, list(data.shape), data.ravel().tolist())
         elif kind == "timestamp_ns":
-            native.write(self._name, start, np.ascontiguousarray(data).view(np.int64))
+            native.write(self._name, start, _contiguous(data).view(np.int64))
         else:
-            native.write(self._name, start, np.ascontiguousarray(data))
+            native.write(self._name, start, _contiguous(data))
 
     def _assign(self, sel: _indexing.Selection, value: Any) -> None:
         self._file._writable()
@@ -263,12 +263,17 @@ class _OIndex:
         m = a._meta()
         sel = _indexing.select(key, m["shape"], m["chunks"], orthogonal=True)
         out = _indexing.read(sel, m["chunks"], a._read_many)
-        return out[()] if out.ndim == 0 else out
+        return out[()] if sel.scalar else out
 
     def __setitem__(self, key: Any, value: Any) -> None:
         a = self._array
         m = a._meta()
         a._assign(_indexing.select(key, m["shape"], m["chunks"], orthogonal=True), value)
+
+
+def _contiguous(data: np.ndarray) -> np.ndarray:
+    # Not np.ascontiguousarray, which turns a 0-d array into a 1-d one.
+    return data if data.flags.c_contiguous else np.array(data, order="C")
 
 
 def _stat(kind: str, value: Any) -> Any:

@@ -121,6 +121,23 @@ def infer(data: np.ndarray) -> str:
     return from_numpy(data.dtype)
 
 
+def to_ns(data: np.ndarray) -> np.ndarray:
+    """The ``datetime64`` array ``data`` (any unit) as ``datetime64[ns]``;
+    an :class:`InvalidValueError` for times outside what nanoseconds since
+    1970 in 64 bits hold (years 1678 to 2261), which numpy's conversion
+    would silently wrap around."""
+    ns = data.astype("datetime64[ns]")
+    if data.dtype != ns.dtype and np.can_cast(data.dtype, ns.dtype, casting="safe"):
+        # A coarser unit: the conversion is exact unless it overflowed.
+        bad = (ns.astype(data.dtype) != data) & ~np.isnat(data)
+        if bad.any():
+            raise InvalidValueError(
+                f"time {data[bad].ravel()[0]} is outside the range of datetime64[ns] "
+                f"({np.datetime64(NAT + 1, 'ns')} to {np.datetime64(2**63 - 1, 'ns')})"
+            )
+    return ns
+
+
 def encode_fill(name: str, value: Any) -> tuple[str, Any] | None:
     """The fill value ``value`` for element type ``name`` as the native layer
     takes it: ``(kind, value)``, or ``None`` for the default."""
@@ -128,6 +145,8 @@ def encode_fill(name: str, value: Any) -> tuple[str, Any] | None:
         return None
     try:
         if name == "bool":
+            if not isinstance(value, (bool, np.bool_)) and value not in (0, 1):
+                raise InvalidValueError(f"fill value {value!r} of a bool array must be a bool")
             return ("bool", bool(value))
         if name in ("f32", "f64"):
             return ("float", float(value))
@@ -138,12 +157,18 @@ def encode_fill(name: str, value: Any) -> tuple[str, Any] | None:
                         f"fill value {value!r} is not an integer, as element type {name} needs"
                     )
             v = int(value)
+            info = np.iinfo(to_numpy(name))
+            if not int(info.min) <= v <= int(info.max):
+                raise InvalidValueError(
+                    f"fill value {value!r} is outside the range of element type {name} "
+                    f"({info.min} to {info.max})"
+                )
             return ("int", v) if name[0] == "i" else ("uint", v)
         if name == "timestamp_ns":
             ts = np.datetime64(value)
             if np.isnat(ts):
                 return ("timestamp_ns", NAT)
-            return ("timestamp_ns", int(ts.astype("datetime64[ns]").astype(np.int64)))
+            return ("timestamp_ns", int(to_ns(np.asarray(ts)).astype(np.int64)))
         if name == "string":
             if not isinstance(value, str):
                 raise InvalidValueError(f"fill value {value!r} of a string array must be a str")
@@ -168,7 +193,7 @@ def decode_fill(name: str, fill: tuple[str, Any] | None) -> Any:
         return b"" if fill is None else fill[1]
     dt = to_numpy(name)
     if fill is None:
-        return dt.type(0)
+        return np.datetime64(0, "ns") if name == "timestamp_ns" else dt.type(0)
     kind, value = fill
     if kind == "timestamp_ns":
         return np.int64(value).view("datetime64[ns]")

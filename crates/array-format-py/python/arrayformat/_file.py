@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import threading
 import warnings
@@ -14,7 +15,7 @@ import numpy as np
 
 from . import _chunks, _dtypes, _repr
 from ._array import Array
-from ._errors import ArrayNotFoundError, InvalidOperationError, ReadOnlyError
+from ._errors import ArrayNotFoundError, InvalidOperationError, InvalidValueError, ReadOnlyError
 from ._native import NativeFile
 
 MODES = ("r", "r+", "a", "w", "w-", "x")
@@ -117,9 +118,15 @@ class File(Mapping[str, Array]):
         io_cache_bytes: int | None = None,
     ) -> None:
         if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}: use 'r', 'r+', 'a', 'w' or 'w-'")
-        if as_of is not None and mode != "r":
-            raise ValueError("as_of opens a past version, which is read-only: use mode='r'")
+            raise InvalidValueError(f"unknown mode {mode!r}: use 'r', 'r+', 'a', 'w' or 'w-'")
+        if as_of is not None:
+            if mode != "r":
+                raise InvalidValueError(
+                    "as_of opens a past version, which is read-only: use mode='r'"
+                )
+            as_of = operator.index(as_of)
+            if as_of < 0:
+                raise InvalidValueError(f"as_of is a layer number (0, 1, ...), not {as_of}")
         _check_fork()
         self._location = _location(path)
         self._mode = mode
@@ -255,17 +262,21 @@ class File(Mapping[str, Array]):
             if shape is None or dtype is None:
                 raise TypeError("create_array needs shape and dtype, or data")
             kind = _dtypes.from_numpy(dtype)
-        shape_t = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
+        shape_t = _ints(shape, "shape")
         if any(s < 0 for s in shape_t):
-            raise ValueError(f"a shape has no negative lengths: {shape_t}")
+            raise InvalidValueError(f"a shape has no negative lengths: {shape_t}")
         itemsize = 8 if kind in _dtypes.OBJECT_TYPES else _dtypes.to_numpy(kind).itemsize
         if chunks is None or chunks is True:
             chunk_t = _chunks.guess(shape_t, itemsize)
         else:
-            chunk_t = (int(chunks),) * len(shape_t) if np.ndim(chunks) == 0 else tuple(int(c) for c in chunks)
+            chunk_t = _ints(chunks, "chunks")
+            if np.ndim(chunks) == 0:
+                chunk_t *= len(shape_t)
+            if any(c < 1 for c in chunk_t):
+                raise InvalidValueError(f"chunk lengths must be positive: {chunk_t}")
         dims_l = [str(d) for d in dims] if dims is not None else []
         if dims is not None and len(dims_l) != len(shape_t):
-            raise ValueError(f"{len(dims_l)} dimension names for {len(shape_t)} dimensions")
+            raise InvalidValueError(f"{len(dims_l)} dimension names for {len(shape_t)} dimensions")
         if codec is not None:
             _check_codec(codec)
         spec = {
@@ -404,7 +415,20 @@ def _check_codec(codec: str) -> None:
             level = 0
         if 1 <= level <= 22:
             return
-    raise ValueError(f"unknown codec {codec!r}: use 'none', 'lz4', 'zstd' or 'zstd:LEVEL' (1-22)")
+    raise InvalidValueError(
+        f"unknown codec {codec!r}: use 'none', 'lz4', 'zstd' or 'zstd:LEVEL' (1-22)"
+    )
+
+
+def _ints(value: Any, what: str) -> tuple[int, ...]:
+    """A shape or chunk shape (an integer or a sequence of them) as a tuple;
+    a ``TypeError`` for anything else, as numpy gives for ``zeros(2.5)``."""
+    try:
+        if np.ndim(value) == 0:
+            return (operator.index(value),)
+        return tuple(operator.index(v) for v in value)
+    except TypeError as e:
+        raise TypeError(f"{what} must be integers, not {value!r}") from e
 
 
 def _check_fork() -> None:

@@ -53,6 +53,10 @@ class Selection:
     axes: list[Axis]
     #: Shape of the result (integer axes dropped, ``None`` axes added).
     out_shape: tuple[int, ...]
+    #: Whether the result is a scalar rather than a 0-d array: every axis
+    #: indexed by an integer and no ``...`` (numpy's rule: ``a[...]`` of a
+    #: 0-d array is a 0-d array, ``a[()]`` its element).
+    scalar: bool = False
 
     @property
     def is_region(self) -> bool:
@@ -195,7 +199,7 @@ def select(
             "more than one index array: use .oindex for orthogonal selection "
             "(numpy's pointwise rules for several arrays are not supported)"
         )
-    return Selection(axes, tuple(out))
+    return Selection(axes, tuple(out), scalar=not ellipses and not out)
 
 
 def _runs(idx: np.ndarray, chunk: int) -> list[tuple[int, int, np.ndarray, slice]]:
