@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import arrayformat as af
 import numpy as np
 from hypothesis import HealthCheck, settings
 
-import arrayformat as af
-
 #: Settings of the property tests: modest example counts keep the suite
-#: fast; no deadline, since a first call may start the library's threads.
+#: fast (AF_HYPOTHESIS_EXAMPLES=2000 for a longer hunt); no deadline, since
+#: a first call may start the library's threads.
 HYPOTHESIS = settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("AF_HYPOTHESIS_EXAMPLES", "60")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

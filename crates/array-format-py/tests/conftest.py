@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
-import pytest
-
 import arrayformat as af
+import pytest
+from _s3_stub import S3Stub
 
 
 @pytest.fixture
@@ -29,9 +30,23 @@ def new_file(path: str) -> Iterator[af.File]:
 
 
 @pytest.fixture(scope="session")
-def fresh_path(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], str]:
+def fresh_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], str]]:
     """Makes a new file path on every call: for hypothesis tests, whose
-    examples share one function-scoped fixture."""
-    root = tmp_path_factory.mktemp("examples")
+    examples share one function-scoped fixture. The files are on a tmpfs
+    where there is one, since every commit to a local file is fsynced."""
     counter = itertools.count()
-    return lambda: str(root / f"example{next(counter)}.af")
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        with tempfile.TemporaryDirectory(prefix="arrayformat-tests-", dir="/dev/shm") as root:
+            yield lambda: os.path.join(root, f"example{next(counter)}.af")
+    else:
+        root = tmp_path_factory.mktemp("examples")
+        yield lambda: str(root / f"example{next(counter)}.af")
+
+
+@pytest.fixture
+def s3(tmp_path: Path) -> Iterator[S3Stub]:
+    """A local S3 server over ``tmp_path``: write a file at
+    ``tmp_path / KEY`` and open ``s3.url(KEY)`` with ``s3.options()``."""
+    stub = S3Stub(str(tmp_path))
+    yield stub
+    stub.close()

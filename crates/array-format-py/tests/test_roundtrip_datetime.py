@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
+import arrayformat as af
 import numpy as np
 import pytest
 from _support import assert_same, reopen
-
-import arrayformat as af
 
 TIMES = ["2020-02-29T12:34:56", "NaT", "1969-12-31T23:59:59", "1970-01-01", "2262-01-01"]
 

@@ -3,11 +3,10 @@ numpy holds them: pending, after flush, after reopen, after compact."""
 
 from __future__ import annotations
 
+import arrayformat as af
 import numpy as np
 import pytest
 from _support import assert_same
-
-import arrayformat as af
 
 DTYPES = [
     "bool",

@@ -4,11 +4,10 @@ empty and non-ASCII values, read back as object arrays of ``str`` and
 
 from __future__ import annotations
 
+import arrayformat as af
 import numpy as np
 import pytest
 from _support import assert_same, reopen
-
-import arrayformat as af
 
 WORDS = ["", "a", "héllo wörld", "日本語", "😀 emoji", "tab\tnew\nline", "nul\x00inside", "x" * 300]
 BLOBS = [b"", b"a", b"\x00", b"\xff\xfe\x00\x01", "é".encode(), b"x" * 300]

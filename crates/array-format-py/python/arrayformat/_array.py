@@ -153,7 +153,9 @@ class Array:
     def __getitem__(self, key: Any) -> Any:
         m = self._meta()
         sel = _indexing.select(key, m["shape"], m["chunks"])
-        out = _indexing.read(sel, m["chunks"], self._read_many)
+        out = _indexing.read(sel, m["chunks"], self._read_many, _dtypes.to_numpy(m["dtype"]))
+        if sel.lead is not None:
+            out = np.ascontiguousarray(np.moveaxis(out, sel.lead, 0))
         return out[()] if sel.scalar else out
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -189,12 +191,16 @@ class Array:
             return np.ascontiguousarray(arr)
         dt = _dtypes.to_numpy(kind)
         if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
+            # As for arrays: bools only into bool arrays and back, no plain
+            # numbers for times.
+            if (kind == "bool") != isinstance(value, bool) or kind == "timestamp_ns":
+                raise DTypeError(
+                    f"a {type(value).__name__} cannot be written to array {self._name!r} of {dt}"
+                )
             try:
                 arr = np.array(value, dtype=dt)
             except (OverflowError, ValueError, TypeError) as e:
                 raise DTypeError(f"{value!r} does not fit array {self._name!r} of {dt}: {e}") from e
-            if kind != "bool" and isinstance(value, bool):
-                raise DTypeError(f"a bool cannot be written to array {self._name!r} of {dt}")
             if dt.kind in "iu" and isinstance(value, float):
                 raise DTypeError(f"a float cannot be written to array {self._name!r} of {dt}")
         else:
@@ -232,7 +238,10 @@ class Array:
 
     def _assign(self, sel: _indexing.Selection, value: Any) -> None:
         self._file._writable()
-        data = self._coerce(value, sel.out_shape).reshape(sel.shape)
+        data = self._coerce(value, sel.numpy_shape)
+        if sel.lead is not None:
+            data = np.moveaxis(data, 0, sel.lead)
+        data = data.reshape(sel.shape)
         m = self._meta()
         _indexing.write(sel, data, m["chunks"], self._read_many, self._write_region)
 
@@ -262,7 +271,7 @@ class _OIndex:
         a = self._array
         m = a._meta()
         sel = _indexing.select(key, m["shape"], m["chunks"], orthogonal=True)
-        out = _indexing.read(sel, m["chunks"], a._read_many)
+        out = _indexing.read(sel, m["chunks"], a._read_many, _dtypes.to_numpy(m["dtype"]))
         return out[()] if sel.scalar else out
 
     def __setitem__(self, key: Any, value: Any) -> None:

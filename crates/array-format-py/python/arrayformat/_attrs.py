@@ -50,7 +50,7 @@ def _int_tag(values: list[int]) -> str:
         return "i64"
     if all(0 <= v <= _U64_MAX for v in values):
         return "u64"
-    raise OverflowError("an integer attribute must fit in 64 bits")
+    raise DTypeError(f"an integer attribute must fit in 64 bits: {values}")
 
 
 def encode(key: str, value: Any) -> tuple[str, Any]:

@@ -168,7 +168,11 @@ def encode_fill(name: str, value: Any) -> tuple[str, Any] | None:
             ts = np.datetime64(value)
             if np.isnat(ts):
                 return ("timestamp_ns", NAT)
-            return ("timestamp_ns", int(to_ns(np.asarray(ts)).astype(np.int64)))
+            try:
+                ns = to_ns(np.asarray(ts))
+            except InvalidValueError as e:
+                raise InvalidValueError(f"fill value {value!r}: {e}") from None
+            return ("timestamp_ns", int(ns.astype(np.int64)))
         if name == "string":
             if not isinstance(value, str):
                 raise InvalidValueError(f"fill value {value!r} of a string array must be a str")

@@ -117,16 +117,22 @@ class File(Mapping[str, Array]):
         cache_bytes: int | None = None,
         io_cache_bytes: int | None = None,
     ) -> None:
-        if mode not in MODES:
+        if not isinstance(mode, str) or mode not in MODES:
             raise InvalidValueError(f"unknown mode {mode!r}: use 'r', 'r+', 'a', 'w' or 'w-'")
         if as_of is not None:
             if mode != "r":
                 raise InvalidValueError(
                     "as_of opens a past version, which is read-only: use mode='r'"
                 )
-            as_of = operator.index(as_of)
-            if as_of < 0:
-                raise InvalidValueError(f"as_of is a layer number (0, 1, ...), not {as_of}")
+            as_of = _count(as_of, "as_of")
+        cache_bytes = None if cache_bytes is None else _count(cache_bytes, "cache_bytes")
+        if io_cache_bytes is not None:
+            io_cache_bytes = _count(io_cache_bytes, "io_cache_bytes")
+        if storage_options is not None and not isinstance(storage_options, Mapping):
+            raise TypeError(
+                f"storage_options is a mapping of option names to values, "
+                f"not {type(storage_options).__name__}"
+            )
         _check_fork()
         self._location = _location(path)
         self._mode = mode
@@ -418,6 +424,14 @@ def _check_codec(codec: str) -> None:
     raise InvalidValueError(
         f"unknown codec {codec!r}: use 'none', 'lz4', 'zstd' or 'zstd:LEVEL' (1-22)"
     )
+
+
+def _count(value: Any, what: str) -> int:
+    """A layer number or a byte count: an integer from 0 to 2**64 - 1."""
+    n = operator.index(value)
+    if not 0 <= n < 2**64:
+        raise InvalidValueError(f"{what} must be an integer from 0 to 2**64 - 1, not {n}")
+    return n
 
 
 def _ints(value: Any, what: str) -> tuple[int, ...]:

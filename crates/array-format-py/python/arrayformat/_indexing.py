@@ -57,6 +57,18 @@ class Selection:
     #: indexed by an integer and no ``...`` (numpy's rule: ``a[...]`` of a
     #: 0-d array is a 0-d array, ``a[()]`` its element).
     scalar: bool = False
+    #: numpy moves the axis of an index array to the front of the result
+    #: when integers stand apart from it (``a[0, :, [1, 2]]``): that
+    #: axis's position in ``out_shape``, else ``None``.
+    lead: int | None = None
+
+    @property
+    def numpy_shape(self) -> tuple[int, ...]:
+        """Shape of the result as numpy orders it (see ``lead``)."""
+        if self.lead is None:
+            return self.out_shape
+        rest = self.out_shape[: self.lead] + self.out_shape[self.lead + 1 :]
+        return (self.out_shape[self.lead], *rest)
 
     @property
     def is_region(self) -> bool:
@@ -167,7 +179,9 @@ def select(
     axes: list[Axis] = []
     out: list[int] = []
     arrays = 0
-    for item in items:
+    advanced: list[int] = []  # positions in items of integers and index arrays
+    array_out = 0
+    for pos, item in enumerate(items):
         if item is None:
             if orthogonal:
                 raise BoundsError("None (np.newaxis) is not allowed in orthogonal selection")
@@ -179,6 +193,7 @@ def select(
         if i is not None:
             j = _wrap(i, n, axis)
             axes.append(Axis(j, j + 1, drop=True))
+            advanced.append(pos)
             continue
         if isinstance(item, slice):
             a = _axis_from_slice(item, n, chunk)
@@ -187,6 +202,8 @@ def select(
         elif isinstance(item, (list, tuple, np.ndarray)):
             arrays += 1
             a = _axis_from_array(item, n, axis)
+            advanced.append(pos)
+            array_out = len(out)
         else:
             raise BoundsError(
                 f"axis {axis}: {type(item).__name__} is not an index "
@@ -199,7 +216,9 @@ def select(
             "more than one index array: use .oindex for orthogonal selection "
             "(numpy's pointwise rules for several arrays are not supported)"
         )
-    return Selection(axes, tuple(out), scalar=not ellipses and not out)
+    apart = arrays == 1 and advanced[-1] - advanced[0] + 1 != len(advanced)
+    lead = array_out if apart and not orthogonal else None
+    return Selection(axes, tuple(out), scalar=not ellipses and not out, lead=lead)
 
 
 def _runs(idx: np.ndarray, chunk: int) -> list[tuple[int, int, np.ndarray, slice]]:
@@ -221,8 +240,10 @@ def read(
     sel: Selection,
     chunks: Sequence[int],
     read_many: Callable[[list[Region]], list[np.ndarray]],
+    dtype: np.dtype[Any],
 ) -> np.ndarray:
-    """Reads the selection through ``read_many`` (regions, read at once)."""
+    """Reads the selection through ``read_many`` (regions, read at once);
+    ``dtype`` is the array's, for a selection of nothing."""
     if sel.is_region or all(a.idx is None for a in sel.axes):
         (data,) = read_many([sel.region])
         posts = tuple(a.post if a.post is not None else slice(None) for a in sel.axes)
@@ -252,16 +273,13 @@ def read(
     shape_u = tuple(
         (a.hi - a.lo) if u is None else len(u) for a, u in zip(sel.axes, uniq)
     )
-    dtype = parts[0].dtype if parts else None
-    out = np.empty(shape_u, dtype=dtype) if dtype is not None else None
+    # No parts: an index list selected nothing, and so does the result.
+    out = np.empty(shape_u, dtype=parts[0].dtype if parts else dtype)
     for combo, part in zip(combos, parts):
         for k, g in enumerate(combo):
             if g[2] is not None:
                 part = np.take(part, g[2], axis=k)
-        assert out is not None
         out[tuple(g[3] for g in combo)] = part
-    if out is None:
-        return np.empty(sel.out_shape)
     for k, inv in enumerate(inverse):
         if inv is not None:
             out = np.take(out, inv, axis=k)
@@ -289,8 +307,9 @@ def write(
     groups = []
     for k, (a, chunk) in enumerate(zip(sel.axes, chunks)):
         if a.idx is not None:
-            u, first = np.unique(a.idx, return_index=True)
-            picked = np.take(picked, first, axis=k)
+            # A repeated index takes its last value, as in numpy.
+            u, from_end = np.unique(a.idx[::-1], return_index=True)
+            picked = np.take(picked, len(a.idx) - 1 - from_end, axis=k)
             groups.append(_runs(u, max(int(chunk), 1)))
         elif a.post is not None:
             positions = np.arange(a.hi - a.lo)[a.post]
