@@ -72,8 +72,7 @@ impl NativeFile {
             return Err(read_only());
         }
         detached(py, |rt| {
-            let mut guard: RwLockWriteGuard<'_, _> =
-                self.inner.write().map_err(|_| lock_lost())?;
+            let mut guard: RwLockWriteGuard<'_, _> = self.inner.write().map_err(|_| lock_lost())?;
             let file = guard.as_mut().ok_or_else(closed)?;
             f(file, rt)
         })?
@@ -129,8 +128,8 @@ impl NativeFile {
         cache_bytes: Option<usize>,
         io_cache_bytes: Option<usize>,
     ) -> PyResult<NativeFile> {
-        let loc = Location::parse_with_options(location, storage_options.unwrap_or_default())
-            .py()?;
+        let loc =
+            Location::parse_with_options(location, storage_options.unwrap_or_default()).py()?;
         let cfg = move || config(as_of, cache_bytes, io_cache_bytes);
         let file = detached(py, |rt| {
             rt.block_on(async {
@@ -313,7 +312,9 @@ impl NativeFile {
                 Some(S::UInt(x)) => ("uint", *x).into_bound_py_any(py),
                 Some(S::Float(x)) => ("float", *x).into_bound_py_any(py),
                 Some(S::TimestampNs(x)) => ("timestamp_ns", *x).into_bound_py_any(py),
-                Some(S::Bytes(b)) => ("bytes", pyo3::types::PyBytes::new(py, b)).into_bound_py_any(py),
+                Some(S::Bytes(b)) => {
+                    ("bytes", pyo3::types::PyBytes::new(py, b)).into_bound_py_any(py)
+                }
             }
         };
         d.set_item("min", stat(&s.min)?)?;
@@ -355,7 +356,13 @@ impl NativeFile {
     fn verify(
         &self,
         py: Python<'_>,
-    ) -> PyResult<(usize, u64, u64, u64, Vec<(String, Option<u32>, u64, u64, String)>)> {
+    ) -> PyResult<(
+        usize,
+        u64,
+        u64,
+        u64,
+        Vec<(String, Option<u32>, u64, u64, String)>,
+    )> {
         let r = self.with_file(py, |f, rt| rt.block_on(f.verify()))?;
         let damaged = r
             .damaged

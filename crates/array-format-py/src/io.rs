@@ -21,20 +21,62 @@ use crate::file::NativeFile;
 macro_rules! with_dtype {
     ($dtype:expr, $t:ident => $body:expr) => {
         match $dtype {
-            DType::Bool => { type $t = bool; $body }
-            DType::Int8 => { type $t = i8; $body }
-            DType::Int16 => { type $t = i16; $body }
-            DType::Int32 => { type $t = i32; $body }
-            DType::Int64 => { type $t = i64; $body }
-            DType::UInt8 => { type $t = u8; $body }
-            DType::UInt16 => { type $t = u16; $body }
-            DType::UInt32 => { type $t = u32; $body }
-            DType::UInt64 => { type $t = u64; $body }
-            DType::Float32 => { type $t = f32; $body }
-            DType::Float64 => { type $t = f64; $body }
-            DType::String => { type $t = String; $body }
-            DType::Binary => { type $t = Vec<u8>; $body }
-            DType::TimestampNs => { type $t = TimestampNs; $body }
+            DType::Bool => {
+                type $t = bool;
+                $body
+            }
+            DType::Int8 => {
+                type $t = i8;
+                $body
+            }
+            DType::Int16 => {
+                type $t = i16;
+                $body
+            }
+            DType::Int32 => {
+                type $t = i32;
+                $body
+            }
+            DType::Int64 => {
+                type $t = i64;
+                $body
+            }
+            DType::UInt8 => {
+                type $t = u8;
+                $body
+            }
+            DType::UInt16 => {
+                type $t = u16;
+                $body
+            }
+            DType::UInt32 => {
+                type $t = u32;
+                $body
+            }
+            DType::UInt64 => {
+                type $t = u64;
+                $body
+            }
+            DType::Float32 => {
+                type $t = f32;
+                $body
+            }
+            DType::Float64 => {
+                type $t = f64;
+                $body
+            }
+            DType::String => {
+                type $t = String;
+                $body
+            }
+            DType::Binary => {
+                type $t = Vec<u8>;
+                $body
+            }
+            DType::TimestampNs => {
+                type $t = TimestampNs;
+                $body
+            }
         }
     };
 }

@@ -24,9 +24,7 @@ fn runtime() -> PyResult<Arc<Runtime>> {
         .build()
         .map(Arc::new)
         .map_err(|e| {
-            pyo3::exceptions::PyRuntimeError::new_err(format!(
-                "cannot start the I/O runtime: {e}"
-            ))
+            pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start the I/O runtime: {e}"))
         })?;
     if let Some((_, inherited)) = slot.replace((pid, Arc::clone(&rt))) {
         // Its worker threads stayed in the parent; dropping it here would
@@ -40,7 +38,8 @@ fn runtime() -> PyResult<Arc<Runtime>> {
 /// library's thread pools), which a forked child cannot use.
 pub fn started() -> bool {
     let slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-    slot.as_ref().is_some_and(|(owner, _)| *owner == std::process::id())
+    slot.as_ref()
+        .is_some_and(|(owner, _)| *owner == std::process::id())
 }
 
 /// Runs `f` with the GIL released, so that other Python threads run (and

@@ -46,9 +46,7 @@ pub fn attr_from_py(tag: &str, value: &Bound<'_, PyAny>) -> PyResult<A> {
         "f64[]" => A::Float64List(value.extract()?),
         "string[]" => A::StringList(value.extract()?),
         other => {
-            return Err(PyTypeError::new_err(format!(
-                "no attribute type {other:?}"
-            )));
+            return Err(PyTypeError::new_err(format!("no attribute type {other:?}")));
         }
     })
 }
@@ -107,7 +105,11 @@ pub fn fill_from_py(tag: &str, value: &Bound<'_, PyAny>) -> PyResult<FillValue> 
         "string" => FillValue::String(value.extract()?),
         "binary" => FillValue::Binary(bytes_of(value)?),
         "timestamp_ns" => FillValue::TimestampNs(value.extract()?),
-        other => return Err(PyTypeError::new_err(format!("no fill value kind {other:?}"))),
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "no fill value kind {other:?}"
+            )));
+        }
     })
 }
 
