@@ -143,7 +143,11 @@ impl NativeFile {
                         other => other.map(Some),
                     },
                     "w-" | "x" => match ArrayFile::open_at(&loc, cfg()).await {
-                        Ok(_) => Ok(None),
+                        // Something is there, even if it is not a readable
+                        // file: "w-" must not replace it.
+                        Ok(_) | Err(Error::Corrupted { .. } | Error::UnsupportedVersion { .. }) => {
+                            Ok(None)
+                        }
                         Err(Error::FileNotFound { .. }) => {
                             ArrayFile::create_at(&loc, cfg()).await.map(Some)
                         }

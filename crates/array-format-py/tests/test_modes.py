@@ -105,3 +105,12 @@ def test_paths_may_be_pathlike(tmp_path) -> None:
 def test_storage_options_are_refused_for_local_files(path: str) -> None:
     with pytest.raises(af.InvalidValueError, match="region"):
         af.open(path, "w", storage_options={"region": "eu-west-1"})
+
+
+def test_w_minus_never_replaces_what_is_there(path: str) -> None:
+    with open(path, "wb") as fh:
+        fh.write(b"not an array-format file, but a file" * 3)
+    with pytest.raises(FileExistsError):
+        af.open(path, "w-")
+    with open(path, "rb") as fh:
+        assert fh.read().startswith(b"not an array-format file")
