@@ -7,12 +7,14 @@ import multiprocessing
 import pickle
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Iterator
 
 import _spawn_workers as workers
 import arrayformat as af
 import numpy as np
 import pytest
+from _s3_stub import S3Stub
 from _support import assert_same
 
 
@@ -57,6 +59,15 @@ def test_file_unpickles_in_a_child_at_its_version(path: str, child) -> None:
     assert sorted(got) == ["s", "x"]
     assert_same(got["x"], np.arange(6).reshape(2, 3))
     assert_same(got["s"], np.array(["a", "é"], dtype=object))
+
+
+def test_storage_options_travel_with_the_reference(tmp_path: Path, s3: S3Stub, child) -> None:
+    make(str(tmp_path / "t.af"))
+    f = af.open(s3.url("t.af"), storage_options=s3.options())
+    data, layer, _ = child.submit(workers.read_array, f["x"]).result()
+    assert_same(data, np.arange(6).reshape(2, 3))
+    assert layer == 1
+    f.close()
 
 
 def test_unpickled_in_this_process(path: str) -> None:

@@ -132,3 +132,24 @@ def test_later_writes_win_across_layers(path: str) -> None:
     with af.open(path, "r+") as f:
         assert len(f.versions()) == 6
         check_everywhere(f, "x", expected)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        np.arange(6, dtype=">f8").reshape(2, 3),  # big-endian
+        np.asfortranarray(np.arange(12, dtype="i4").reshape(3, 4)),
+        np.arange(80, dtype="u2").reshape(8, 10)[::3, ::-2],  # a strided, reversed view
+        np.broadcast_to(np.arange(3, dtype="f4"), (4, 3)),  # zero strides
+    ],
+    ids=["big-endian", "fortran", "strided", "broadcast"],
+)
+def test_any_memory_layout_is_written(path: str, data: np.ndarray) -> None:
+    expected = np.ascontiguousarray(data).astype(data.dtype.newbyteorder("="))
+    f = af.open(path, "w")
+    f["x"] = data
+    a = f.create_array("y", data.shape, data.dtype, chunks=(2, 2))
+    a[...] = data
+    check_everywhere(f, "x", expected)
+    with af.open(path) as g:
+        assert_same(g["y"][...], expected)

@@ -40,9 +40,10 @@ def test_object_arrays_round_trip(path: str, shape, values) -> None:
 
 
 @pytest.mark.parametrize("chunks", [(1, 2), (2, 3), (3, 3)])
-def test_create_then_assign_in_pieces(new_file: af.File, chunks) -> None:
-    data = objects(WORDS, (3, 5))
-    a = new_file.create_array("s", (3, 5), str, chunks=chunks)
+@pytest.mark.parametrize("values", [WORDS, BLOBS], ids=["str", "bytes"])
+def test_create_then_assign_in_pieces(new_file: af.File, chunks, values) -> None:
+    data = objects(values, (3, 5))
+    a = new_file.create_array("s", (3, 5), str if values is WORDS else bytes, chunks=chunks)
     a[:2] = data[:2]
     a[2:, ::2] = data[2:, ::2]
     a[2, 1::2] = data[2, 1::2]
@@ -60,6 +61,19 @@ def test_numpy_unicode_arrays_are_stored_as_str(new_file: af.File) -> None:
     new_file["b"] = b
     assert new_file["b"].element_type == "binary"
     assert_same(new_file["b"][...], b.astype(object))
+
+
+def test_numpy_string_dtype_arrays_are_stored_as_str(new_file: af.File) -> None:
+    string_dtype = getattr(np.dtypes, "StringDType", None)
+    if string_dtype is None:
+        pytest.skip("numpy < 2 has no StringDType")
+    data = np.array(["a", "ü", ""], dtype=string_dtype())
+    new_file["t"] = data
+    a = new_file.create_array("u", (3,), str)
+    a[...] = data
+    for name in ("t", "u"):
+        assert new_file[name].element_type == "string"
+        assert_same(new_file[name][...], np.array(["a", "ü", ""], dtype=object))
 
 
 def test_dtype_names_for_create(new_file: af.File) -> None:

@@ -242,8 +242,9 @@ class Array:
         if sel.lead is not None:
             data = np.moveaxis(data, 0, sel.lead)
         data = data.reshape(sel.shape)
-        m = self._meta()
-        _indexing.write(sel, data, m["chunks"], self._read_many, self._write_region)
+        with self._file._write_lock:
+            m = self._meta()
+            _indexing.write(sel, data, m["chunks"], self._read_many, self._write_region)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         m = self._meta()

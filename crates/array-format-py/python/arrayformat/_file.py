@@ -146,6 +146,10 @@ class File(Mapping[str, Array]):
             io_cache_bytes,
         )
         self._as_of = as_of
+        # Held by writes that read, patch and write back a region (strided
+        # and listed selections), so that writes from other threads to
+        # other elements of that region are not lost.
+        self._write_lock = threading.Lock()
 
     # -- state ----------------------------------------------------------
 
