@@ -134,3 +134,16 @@ def test_array_follows_the_files_current_view(path: str) -> None:
     f.discard()
     assert a.shape == (3,)
     f.close()
+
+
+def test_an_array_is_data_for_another(new_file: af.File) -> None:
+    data = np.arange(20, dtype="f8").reshape(4, 5)
+    a = new_file.create_array("a", data.shape, "f8", chunks=(3, 3), data=data)
+    b = new_file.create_array("b", data.shape, "f8", chunks=(2, 2))
+    b[...] = a
+    b[1:3, ::2] = a[:2, ::2]
+    expected = data.copy()
+    expected[1:3, ::2] = data[:2, ::2]
+    assert_same(b[...], expected)
+    new_file["c"] = a
+    assert_same(new_file["c"][...], data)

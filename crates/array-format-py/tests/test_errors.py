@@ -101,6 +101,8 @@ def test_unsupported_dtypes_are_type_errors(new_file: af.File, dtype: Any) -> No
         {"name": "x", "shape": (2,), "chunks": (-1,)},
         {"name": "x", "shape": (2,), "chunks": (1, 1)},
         {"name": "x", "shape": (2**40,), "chunks": (2**40,)},
+        {"name": "x", "shape": (2**64,)},
+        {"name": "x", "shape": (4,), "chunks": (2**64,)},
         {"name": "x", "shape": (2,), "fill_value": 2**40},
         {"name": "x", "shape": (2,), "codec": "gzip"},
         {"name": "x", "shape": (2,), "codec": "zstd:99"},

@@ -140,3 +140,31 @@ def test_one_index_list_on_an_axis_matches_numpy(new_file: af.File) -> None:
     ]
     for key in keys:
         assert_same(a[key], expected[key])
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        np.ones((5, 7), dtype=bool),  # a mask over several axes
+        ([0, 1], [2, 3]),  # numpy's pointwise selection by several lists
+        True,  # a boolean scalar
+        (np.array([[0, 1]]),),  # a 2-d index array
+    ],
+    ids=["2-d mask", "two lists", "bool scalar", "2-d list"],
+)
+def test_numpy_keys_beyond_one_list_raise_instead_of_guessing(new_file: af.File, key) -> None:
+    a = new_file.create_array("x", (5, 7), "i4")
+    with pytest.raises(IndexError):
+        a[key]
+    with pytest.raises(IndexError):
+        a[key] = 1
+
+
+def test_iteration_yields_rows(new_file: af.File) -> None:
+    data = np.arange(12, dtype="i2").reshape(4, 3)
+    a = new_file.create_array("x", data.shape, "i2", chunks=(3, 2), data=data)
+    rows = list(a)
+    assert len(rows) == 4
+    for got, want in zip(rows, data):
+        assert_same(got, want)
+    assert [int(v) for v in new_file.create_array("y", data=np.arange(3))] == [0, 1, 2]

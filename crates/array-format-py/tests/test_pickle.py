@@ -116,3 +116,18 @@ def test_a_forked_child_refuses_instead_of_hanging(path: str) -> None:
     af.open(path).close()  # the parent has started the library's threads
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
         assert pool.submit(workers.try_open, path).result(60) == "InvalidOperationError"
+
+
+def test_a_relative_path_still_names_the_file_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    make("rel.af")
+    f = af.open("rel.af")
+    assert f.path == "rel.af"
+    blob = pickle.dumps(f["x"])
+    monkeypatch.chdir(tmp_path / "b")  # as a worker started in another directory
+    assert_same(pickle.loads(blob)[...], np.arange(6).reshape(2, 3))
+    f.close()

@@ -135,6 +135,11 @@ class File(Mapping[str, Array]):
             )
         _check_fork()
         self._location = _location(path)
+        # What other processes open: a local path made absolute now, since
+        # they may run in another directory.
+        self._shared_location = (
+            self._location if "://" in self._location else os.path.abspath(self._location)
+        )
         self._mode = mode
         self._options = tuple(sorted((str(k), str(v)) for k, v in (storage_options or {}).items()))
         self._native: NativeFile | None = NativeFile.open(
@@ -402,7 +407,7 @@ class File(Mapping[str, Array]):
                 f"{self._location} has pending changes, which other processes cannot see: "
                 "flush() before sharing its arrays"
             )
-        return Reference(self._location, int(native.latest_layer()), self._options)
+        return Reference(self._shared_location, int(native.latest_layer()), self._options)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_shared_file, (self._reference(),))
@@ -443,10 +448,14 @@ def _ints(value: Any, what: str) -> tuple[int, ...]:
     a ``TypeError`` for anything else, as numpy gives for ``zeros(2.5)``."""
     try:
         if np.ndim(value) == 0:
-            return (operator.index(value),)
-        return tuple(operator.index(v) for v in value)
+            out: tuple[int, ...] = (operator.index(value),)
+        else:
+            out = tuple(operator.index(v) for v in value)
     except TypeError as e:
         raise TypeError(f"{what} must be integers, not {value!r}") from e
+    if any(v >= 2**64 for v in out):
+        raise InvalidValueError(f"{what} {out} has lengths beyond 64 bits")
+    return out
 
 
 def _check_fork() -> None:
