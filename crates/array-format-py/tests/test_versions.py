@@ -120,3 +120,21 @@ def test_as_of_handle_keeps_its_version_while_the_file_moves_on(path: str) -> No
         f["x"][...] = -1
     assert_same(old["x"][...], states[1])
     old.close()
+
+
+def test_a_damaged_newest_layer_is_reported_and_the_previous_version_opens(path: str) -> None:
+    states = three_commits(path)
+    newest = path.replace("test.af", "test.3.af")
+    with open(newest, "r+b") as fh:
+        fh.seek(-40, 2)  # in the footer
+        byte = fh.read(1)
+        fh.seek(-40, 2)
+        fh.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(af.CorruptedError, match=r"test\.3\.af"):
+        af.open(path)
+    with af.open(path, as_of=2) as f:
+        assert_same(f["x"][...], states[1])
+        v = f.versions()
+        assert "damage" not in v[2]
+        assert v[3]["layer"] == 3
+        assert "test.3.af" in v[3]["damage"]

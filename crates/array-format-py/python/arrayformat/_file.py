@@ -340,7 +340,8 @@ class File(Mapping[str, Array]):
     def versions(self) -> list[dict[str, Any]]:
         """Every layer, oldest first: ``layer``, ``kind`` (``"snapshot"`` or
         ``"delta"``), ``generation``, ``size`` (bytes), ``created`` (UTC
-        datetime), ``visible`` (part of this handle's view), ``path``."""
+        datetime), ``visible`` (part of this handle's view), ``path``; and
+        for a layer that cannot be read, ``damage`` (what is wrong)."""
         out = []
         for v in self._native_handle().versions():
             created = datetime.fromtimestamp(v.pop("created_ns") / 1e9, tz=timezone.utc)
