@@ -38,10 +38,10 @@ def setup(path: str, shape, chunks, dtype: np.dtype, seed: int, commit: bool):
 def test_reads_match_numpy(fresh_path: Callable[[], str], data: Any, sc, dtype, commit) -> None:
     shape, chunks = sc
     f, a, expected, _ = setup(fresh_path(), shape, chunks, dtype, 0, commit)
-    for _ in range(5):
-        key = data.draw(basic_keys(shape), label="key")
-        assert_same(a[key], expected[key])
-    f.close()
+    with f:  # closed unflushed if the test fails
+        for _ in range(5):
+            key = data.draw(basic_keys(shape), label="key")
+            assert_same(a[key], expected[key])
 
 
 @HYPOTHESIS
@@ -54,15 +54,15 @@ def test_reads_match_numpy(fresh_path: Callable[[], str], data: Any, sc, dtype, 
 def test_writes_match_numpy(fresh_path: Callable[[], str], data: Any, sc, dtype, commit) -> None:
     shape, chunks = sc
     f, a, expected, rng = setup(fresh_path(), shape, chunks, dtype, 1, commit)
-    for _ in range(3):
-        key = data.draw(basic_keys(shape), label="key")
-        value = values_for(data.draw, np.shape(expected[key]), dtype, rng)
-        expected[key] = value
-        a[key] = value
+    with f:  # closed unflushed if the test fails
+        for _ in range(3):
+            key = data.draw(basic_keys(shape), label="key")
+            value = values_for(data.draw, np.shape(expected[key]), dtype, rng)
+            expected[key] = value
+            a[key] = value
+            assert_same(a[...], expected)
+        f.flush()
         assert_same(a[...], expected)
-    f.flush()
-    assert_same(a[...], expected)
-    f.close()
 
 
 @HYPOTHESIS
@@ -72,21 +72,21 @@ def test_index_errors_exactly_when_numpy_raises(
 ) -> None:
     shape, chunks = sc
     f, a, expected, _ = setup(fresh_path(), shape, chunks, np.dtype("f8"), 2, False)
-    for _ in range(5):
-        key = data.draw(basic_keys(shape, out_of_bounds=True), label="key")
-        if data.draw(st.booleans(), label="extra axis"):
-            # One index too many, when the key has no room for it.
-            key = (*key, 0) if isinstance(key, tuple) else (key, 0)
-        try:
-            want = expected[key]
-        except IndexError:
-            with pytest.raises(IndexError):
-                a[key]
-            with pytest.raises(IndexError):
-                a[key] = 1.0
-        else:
-            assert_same(a[key], want)
-    f.close()
+    with f:  # closed unflushed if the test fails
+        for _ in range(5):
+            key = data.draw(basic_keys(shape, out_of_bounds=True), label="key")
+            if data.draw(st.booleans(), label="extra axis"):
+                # One index too many, when the key has no room for it.
+                key = (*key, 0) if isinstance(key, tuple) else (key, 0)
+            try:
+                want = expected[key]
+            except IndexError:
+                with pytest.raises(IndexError):
+                    a[key]
+                with pytest.raises(IndexError):
+                    a[key] = 1.0
+            else:
+                assert_same(a[key], want)
 
 
 @pytest.mark.parametrize(
@@ -137,6 +137,8 @@ def test_one_index_list_on_an_axis_matches_numpy(new_file: af.File) -> None:
         (1, slice(None), [4, 0]),  # int and list apart: numpy puts the list's axis first
         (slice(None), np.array([True, False, True, False])),
         (None, [1], 2),
+        ([2, 1], Ellipsis, 0, 1),  # "..." of no axis still stands between them
+        (None, [], Ellipsis, 0, slice(1, 3)),
     ]
     for key in keys:
         assert_same(a[key], expected[key])

@@ -71,15 +71,15 @@ def outcome(call: Callable[[], Any]) -> None:
 @given(st.lists(JUNK, min_size=7, max_size=7))
 def test_create_array_with_junk(fresh_path: Callable[[], str], args: list[Any]) -> None:
     f = af.open(fresh_path(), "w")
-    name, shape, dtype, chunks, fill, dims, codec = args
-    outcome(
-        lambda: f.create_array(
-            name, shape, dtype, chunks=chunks, fill_value=fill, dims=dims, codec=codec
+    with f:  # closed unflushed if the test fails
+        name, shape, dtype, chunks, fill, dims, codec = args
+        outcome(
+            lambda: f.create_array(
+                name, shape, dtype, chunks=chunks, fill_value=fill, dims=dims, codec=codec
+            )
         )
-    )
-    outcome(lambda: f.__setitem__("d", shape))
-    outcome(lambda: f.create_array("e", (3,), "f4", data=fill))
-    f.close()
+        outcome(lambda: f.__setitem__("d", shape))
+        outcome(lambda: f.create_array("e", (3,), "f4", data=fill))
 
 
 @HYPOTHESIS
@@ -88,18 +88,18 @@ def test_index_write_and_attrs_with_junk(
     fresh_path: Callable[[], str], key: Any, value: Any, other: Any, dtype: Any
 ) -> None:
     f = af.open(fresh_path(), "w")
-    a = f.create_array("x", (3, 4), dtype, chunks=(2, 3))
-    outcome(lambda: a[key])
-    outcome(lambda: a.oindex[key])
-    outcome(lambda: a.__setitem__(key, value))
-    outcome(lambda: a.__setitem__(..., value))
-    outcome(lambda: a.oindex.__setitem__((key, other), value))
-    outcome(lambda: a.attrs.__setitem__(key, value))
-    outcome(lambda: a.attrs.__setitem__("k", value))
-    outcome(lambda: f[key])
-    outcome(lambda: f.__delitem__(key))
-    f.flush()
-    f.close()
+    with f:  # closed unflushed if the test fails
+        a = f.create_array("x", (3, 4), dtype, chunks=(2, 3))
+        outcome(lambda: a[key])
+        outcome(lambda: a.oindex[key])
+        outcome(lambda: a.__setitem__(key, value))
+        outcome(lambda: a.__setitem__(..., value))
+        outcome(lambda: a.oindex.__setitem__((key, other), value))
+        outcome(lambda: a.attrs.__setitem__(key, value))
+        outcome(lambda: a.attrs.__setitem__("k", value))
+        outcome(lambda: f[key])
+        outcome(lambda: f.__delitem__(key))
+        f.flush()
 
 
 @HYPOTHESIS

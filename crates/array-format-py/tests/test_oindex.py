@@ -65,12 +65,12 @@ DTYPES = [np.dtype("f4"), np.dtype("u1"), np.dtype(object)]
 def test_reads_match_numpy(fresh_path: Callable[[], str], data, sc, dtype, commit) -> None:
     shape, chunks = sc
     f, a, expected, _ = setup(fresh_path(), shape, chunks, dtype, 0)
-    if commit:
-        f.flush()
-    for _ in range(5):
-        key = data.draw(orthogonal_keys(shape), label="key")
-        assert_same(a.oindex[key], expected_read(expected, key))
-    f.close()
+    with f:  # closed unflushed if the test fails
+        if commit:
+            f.flush()
+        for _ in range(5):
+            key = data.draw(orthogonal_keys(shape), label="key")
+            assert_same(a.oindex[key], expected_read(expected, key))
 
 
 @HYPOTHESIS
@@ -78,17 +78,17 @@ def test_reads_match_numpy(fresh_path: Callable[[], str], data, sc, dtype, commi
 def test_writes_match_numpy(fresh_path: Callable[[], str], data, sc, dtype, commit) -> None:
     shape, chunks = sc
     f, a, expected, rng = setup(fresh_path(), shape, chunks, dtype, 1)
-    if commit:
+    with f:  # closed unflushed if the test fails
+        if commit:
+            f.flush()
+        for _ in range(3):
+            key = data.draw(orthogonal_keys(shape), label="key")
+            value = values_for(data.draw, np.shape(expected_read(expected, key)), dtype, rng)
+            expected_write(expected, key, value)
+            a.oindex[key] = value
+            assert_same(a[...], expected)
         f.flush()
-    for _ in range(3):
-        key = data.draw(orthogonal_keys(shape), label="key")
-        value = values_for(data.draw, np.shape(expected_read(expected, key)), dtype, rng)
-        expected_write(expected, key, value)
-        a.oindex[key] = value
         assert_same(a[...], expected)
-    f.flush()
-    assert_same(a[...], expected)
-    f.close()
 
 
 def test_example(new_file: af.File) -> None:

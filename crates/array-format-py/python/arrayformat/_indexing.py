@@ -170,16 +170,21 @@ def select(
             f"too many indices: the array has {len(shape)} dimension(s), {consumed} were indexed"
         )
     fill = [slice(None)] * (len(shape) - consumed)
+    # Where each item stood in the key: "..." separates index arrays from
+    # integers even when it stands for no axis.
+    origin = list(range(len(items)))
     if ellipses:
         at = next(i for i, k in enumerate(items) if k is Ellipsis)
         items[at : at + 1] = fill
+        origin[at : at + 1] = [at] * len(fill)
     else:
         items.extend(fill)
+        origin.extend([len(origin)] * len(fill))
 
     axes: list[Axis] = []
     out: list[int] = []
     arrays = 0
-    advanced: list[int] = []  # positions in items of integers and index arrays
+    advanced: list[int] = []  # positions in the key of integers and index arrays
     array_out = 0
     for pos, item in enumerate(items):
         if item is None:
@@ -193,7 +198,7 @@ def select(
         if i is not None:
             j = _wrap(i, n, axis)
             axes.append(Axis(j, j + 1, drop=True))
-            advanced.append(pos)
+            advanced.append(origin[pos])
             continue
         if isinstance(item, slice):
             a = _axis_from_slice(item, n, chunk)
@@ -202,7 +207,7 @@ def select(
         elif isinstance(item, (list, tuple, np.ndarray)):
             arrays += 1
             a = _axis_from_array(item, n, axis)
-            advanced.append(pos)
+            advanced.append(origin[pos])
             array_out = len(out)
         else:
             raise BoundsError(
