@@ -37,7 +37,7 @@ from ._errors import (
     VanishedError,
     VersionNotFoundError,
 )
-from ._file import Damage, File, Reference, VacuumReport, VerifyReport, open
+from ._file import Damage, File, Reference, VacuumReport, VerifyReport, open  # noqa: A004
 from ._native import FORMAT_VERSION, __version__
 
 __all__ = [

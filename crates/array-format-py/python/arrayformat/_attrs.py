@@ -65,7 +65,7 @@ def encode(key: str, value: Any) -> tuple[str, Any]:
         if dt.kind == "U":
             return ("string", str(value))
         if dt.kind == "S":
-            return ("binary", bytes(value))
+            return ("binary", value.tobytes())
     elif isinstance(value, int):
         return (_int_tag([value]), value)
     elif isinstance(value, float):
@@ -161,7 +161,7 @@ class Attributes(MutableMapping[str, Any]):
     def __contains__(self, key: object) -> bool:
         return any(k == key for k, _, _ in self._read())
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         for k, v in dict(*args, **kwargs).items():
             self[k] = v
 

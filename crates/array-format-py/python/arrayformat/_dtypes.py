@@ -115,9 +115,7 @@ def infer(data: np.ndarray) -> str:
             return "string"
         if flat.size and all(isinstance(v, bytes) for v in flat):
             return "binary"
-        raise DTypeError(
-            "an object array must hold only str or only bytes to be stored"
-        )
+        raise DTypeError("an object array must hold only str or only bytes to be stored")
     return from_numpy(data.dtype)
 
 
@@ -151,11 +149,12 @@ def encode_fill(name: str, value: Any) -> tuple[str, Any] | None:
         if name in ("f32", "f64"):
             return ("float", float(value))
         if name[0] in "iu":
-            if isinstance(value, (float, np.floating)):
-                if not math.isfinite(value) or value != int(value):
-                    raise InvalidValueError(
-                        f"fill value {value!r} is not an integer, as element type {name} needs"
-                    )
+            if isinstance(value, (float, np.floating)) and (
+                not math.isfinite(value) or value != int(value)
+            ):
+                raise InvalidValueError(
+                    f"fill value {value!r} is not an integer, as element type {name} needs"
+                )
             v = int(value)
             info = np.iinfo(to_numpy(name))
             if not int(info.min) <= v <= int(info.max):
@@ -184,7 +183,9 @@ def encode_fill(name: str, value: Any) -> tuple[str, Any] | None:
     except (TypeError, ValueError, OverflowError) as e:
         if isinstance(e, InvalidValueError):
             raise
-        raise InvalidValueError(f"fill value {value!r} does not fit element type {name}: {e}") from e
+        raise InvalidValueError(
+            f"fill value {value!r} does not fit element type {name}: {e}"
+        ) from e
     raise DTypeError(f"no element type {name!r}")
 
 

@@ -91,7 +91,7 @@ if hasattr(os, "register_at_fork"):
 
 def _location(path: Any) -> str:
     if isinstance(path, os.PathLike):
-        return os.fspath(path)
+        return str(os.fspath(path))
     if isinstance(path, str):
         return path
     raise TypeError(f"a file is named by a str or a path, not {type(path).__name__}")
@@ -269,10 +269,7 @@ class File(Mapping[str, Array]):
             arr = data if isinstance(data, np.ndarray) else np.asarray(data)
             if shape is None:
                 shape = arr.shape
-            if dtype is None:
-                kind = _dtypes.infer(arr)
-            else:
-                kind = _dtypes.from_numpy(dtype)
+            kind = _dtypes.infer(arr) if dtype is None else _dtypes.from_numpy(dtype)
         else:
             if shape is None or dtype is None:
                 raise TypeError("create_array needs shape and dtype, or data")
@@ -333,9 +330,7 @@ class File(Mapping[str, Array]):
     def verify(self) -> VerifyReport:
         """Reads and checks every stored byte; reports every damaged frame."""
         layers, frames, chunks, nbytes, damaged = self._native_handle().verify()
-        return VerifyReport(
-            layers, frames, chunks, nbytes, [Damage(*d) for d in damaged]
-        )
+        return VerifyReport(layers, frames, chunks, nbytes, [Damage(*d) for d in damaged])
 
     def versions(self) -> list[dict[str, Any]]:
         """Every layer, oldest first: ``layer``, ``kind`` (``"snapshot"`` or
@@ -517,5 +512,3 @@ def open(  # noqa: A001 - the package's entry point, as h5py.File / zarr.open
         cache_bytes=cache_bytes,
         io_cache_bytes=io_cache_bytes,
     )
-
-

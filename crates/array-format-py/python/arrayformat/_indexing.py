@@ -13,13 +13,17 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 from itertools import product
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
 from ._errors import BoundsError
 
 Region = tuple[list[int], list[int]]
+#: A run of neighbouring chunks along one axis: its range ``lo..hi``, the
+#: positions picked in it (``None``: all of them), and where its elements
+#: go in the axis's sorted unique indices.
+Run = tuple[int, int, Optional[np.ndarray], slice]
 
 
 @dataclass
@@ -129,7 +133,8 @@ def _axis_from_array(item: Any, n: int, axis: int) -> Axis:
     elif arr.dtype.kind in "iu" or (arr.size == 0 and arr.dtype.kind == "f"):
         if arr.ndim != 1:
             raise BoundsError(
-                f"index arrays must be 1-d in orthogonal selection; axis {axis} got shape {arr.shape}"
+                "index arrays must be 1-d in orthogonal selection; "
+                f"axis {axis} got shape {arr.shape}"
             )
         idx = arr.astype(np.int64)
         bad = (idx < -n) | (idx >= n)
@@ -140,7 +145,8 @@ def _axis_from_array(item: Any, n: int, axis: int) -> Axis:
         idx = np.where(idx < 0, idx + n, idx)
     else:
         raise BoundsError(
-            f"axis {axis}: only integers, slices, integer arrays and boolean masks index an array, not {arr.dtype}"
+            f"axis {axis}: only integers, slices, integer arrays and boolean masks "
+            f"index an array, not {arr.dtype}"
         )
     if len(idx) == 0:
         return Axis(0, 0, idx=idx)
@@ -226,7 +232,7 @@ def select(
     return Selection(axes, tuple(out), scalar=not ellipses and not out, lead=lead)
 
 
-def _runs(idx: np.ndarray, chunk: int) -> list[tuple[int, int, np.ndarray, slice]]:
+def _runs(idx: np.ndarray, chunk: int) -> list[Run]:
     """Groups the sorted unique indices ``idx`` into runs over neighbouring
     chunks: ``(lo, hi, positions in the run's range, slice of idx)``."""
     if len(idx) == 0:
@@ -234,7 +240,7 @@ def _runs(idx: np.ndarray, chunk: int) -> list[tuple[int, int, np.ndarray, slice
     ids = idx // chunk
     cuts = np.flatnonzero(np.diff(ids) > 1) + 1
     bounds = [0, *cuts.tolist(), len(idx)]
-    runs = []
+    runs: list[Run] = []
     for a, b in zip(bounds[:-1], bounds[1:]):
         lo, hi = int(idx[a]), int(idx[b - 1]) + 1
         runs.append((lo, hi, idx[a:b] - lo, slice(a, b)))
@@ -258,7 +264,7 @@ def read(
 
     uniq: list[np.ndarray | None] = []
     inverse: list[np.ndarray | None] = []
-    groups: list[list[tuple[int, int, np.ndarray | None, slice]]] = []
+    groups: list[list[Run]] = []
     for a, chunk in zip(sel.axes, chunks):
         if a.idx is None:
             uniq.append(None)
@@ -275,19 +281,18 @@ def read(
         ([g[0] for g in combo], [g[1] - g[0] for g in combo]) for combo in combos
     ]
     parts = read_many(regions) if regions else []
-    shape_u = tuple(
-        (a.hi - a.lo) if u is None else len(u) for a, u in zip(sel.axes, uniq)
-    )
+    shape_u = tuple((a.hi - a.lo) if u is None else len(u) for a, u in zip(sel.axes, uniq))
     # No parts: an index list selected nothing, and so does the result.
     out = np.empty(shape_u, dtype=parts[0].dtype if parts else dtype)
     for combo, part in zip(combos, parts):
         for k, g in enumerate(combo):
-            if g[2] is not None:
-                part = np.take(part, g[2], axis=k)
+            picks = g[2]
+            if picks is not None:
+                part = np.take(part, picks, axis=k)
         out[tuple(g[3] for g in combo)] = part
-    for k, inv in enumerate(inverse):
-        if inv is not None:
-            out = np.take(out, inv, axis=k)
+    for k, order in enumerate(inverse):
+        if order is not None:
+            out = np.take(out, order, axis=k)
     posts = tuple(a.post if a.post is not None else slice(None) for a in sel.axes)
     if any(a.post is not None for a in sel.axes):
         out = out[posts]
@@ -307,9 +312,8 @@ def write(
     if sel.is_region:
         write_region(sel.region[0], value)
         return
-    combos: list[tuple[tuple[int, int, np.ndarray | None, slice], ...]] = []
     picked = value
-    groups = []
+    groups: list[list[Run]] = []
     for k, (a, chunk) in enumerate(zip(sel.axes, chunks)):
         if a.idx is not None:
             # A repeated index takes its last value, as in numpy.
@@ -330,11 +334,6 @@ def write(
     current = read_many(regions)
     for combo, region, data in zip(combos, regions, current):
         data = np.array(data, copy=True)
-        index = np.ix_(
-            *[
-                g[2] if g[2] is not None else np.arange(g[1] - g[0])
-                for g in combo
-            ]
-        )
+        index = np.ix_(*[g[2] if g[2] is not None else np.arange(g[1] - g[0]) for g in combo])
         data[index] = picked[tuple(g[3] for g in combo)]
         write_region(region[0], data)

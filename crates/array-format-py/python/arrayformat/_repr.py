@@ -97,9 +97,14 @@ def array_html(a: Array) -> str:
     try:
         items = a.attrs.asdict()
         if items:
-            attrs = "<ul>" + "".join(
-                f"<li><b>{html.escape(k)}</b>: {html.escape(repr(v))}</li>" for k, v in items.items()
-            ) + "</ul>"
+            attrs = (
+                "<ul>"
+                + "".join(
+                    f"<li><b>{html.escape(k)}</b>: {html.escape(repr(v))}</li>"
+                    for k, v in items.items()
+                )
+                + "</ul>"
+            )
     except Exception:  # noqa: BLE001 - a repr must not raise
         attrs = ""
     return f"<div><pre>{html.escape(text)}</pre>{attrs}</div>"

@@ -14,10 +14,25 @@ from ._file import File
 
 #: Encoding keys a variable may carry; xarray's CF encoder consumes the
 #: first group, this writer the second.
-CF_KEYS = {"dtype", "_FillValue", "missing_value", "units", "calendar", "scale_factor", "add_offset"}
+CF_KEYS = {
+    "dtype",
+    "_FillValue",
+    "missing_value",
+    "units",
+    "calendar",
+    "scale_factor",
+    "add_offset",
+}
 WRITER_KEYS = {"chunks", "codec"}
 #: Keys reading puts into encoding that writing ignores.
-IGNORED_KEYS = {"preferred_chunks", "source", "original_shape", "element_type", "layer", "coordinates"}
+IGNORED_KEYS = {
+    "preferred_chunks",
+    "source",
+    "original_shape",
+    "element_type",
+    "layer",
+    "coordinates",
+}
 
 
 def _check_encoding(encoding: Mapping[Hashable, Mapping[str, Any]]) -> None:
@@ -55,7 +70,7 @@ def _chunks(var: Any) -> tuple[int, ...] | None:
 
 def _fill(var: Any) -> Any:
     fill = var.attrs.get("_FillValue")
-    if fill is None or isinstance(fill, (list, tuple, np.ndarray)) and np.ndim(fill) > 0:
+    if fill is None or (isinstance(fill, (list, tuple, np.ndarray)) and np.ndim(fill) > 0):
         return None
     return fill
 
@@ -99,19 +114,26 @@ def to_arrayformat(
         raise ValueError(f"mode {mode!r}: use 'w', 'w-' or 'a'")
     if not isinstance(ds, xr.Dataset):
         if isinstance(ds, xr.DataArray):
-            ds = ds.to_dataset(name=ds.name if ds.name is not None else "__xarray_dataarray_variable__")
+            ds = ds.to_dataset(
+                name=ds.name if ds.name is not None else "__xarray_dataarray_variable__"
+            )
         else:
             raise TypeError(f"to_arrayformat writes an xarray Dataset, not {type(ds).__name__}")
     encoding = dict(encoding or {})
     _check_encoding(encoding)
     missing = set(encoding) - set(ds.variables)
     if missing:
-        raise InvalidValueError(f"encoding for variables not in the dataset: {sorted(map(str, missing))}")
+        raise InvalidValueError(
+            f"encoding for variables not in the dataset: {sorted(map(str, missing))}"
+        )
 
     variables, attrs = conventions.encode_dataset_coordinates(ds)
     for name, enc in encoding.items():
         variables[name].encoding = {**variables[name].encoding, **enc}
-    writer = {name: {k: v.encoding.pop(k) for k in WRITER_KEYS if k in v.encoding} for name, v in variables.items()}
+    writer = {
+        name: {k: v.encoding.pop(k) for k in WRITER_KEYS if k in v.encoding}
+        for name, v in variables.items()
+    }
     for v in variables.values():
         for k in IGNORED_KEYS:
             v.encoding.pop(k, None)

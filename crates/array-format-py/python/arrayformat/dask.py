@@ -35,14 +35,14 @@ def _store_and_commit(
     """Writes the Dask arrays ``sources`` into ``targets`` (arrays of
     ``file``, defined and pending) with threads of this process, then
     commits ``file`` once and closes it."""
-    import dask
     import dask.array as da
+    from dask.delayed import delayed as dask_delayed
 
     def commit(_: Any) -> None:
         file.close()
 
     stored = da.store(list(sources), list(targets), lock=False, compute=False, scheduler="threads")
-    delayed = dask.delayed(commit)(stored)
+    delayed = dask_delayed(commit)(stored)
     if compute:
         delayed.compute(scheduler="threads")
         return None

@@ -45,8 +45,10 @@ class ArrayFormatBackendArray(BackendArray):
         self.dtype = array.dtype
 
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
-        return indexing.explicit_indexing_adapter(
-            key, self.shape, indexing.IndexingSupport.OUTER, self._raw_indexing_method
+        return np.asarray(
+            indexing.explicit_indexing_adapter(
+                key, self.shape, indexing.IndexingSupport.OUTER, self._raw_indexing_method
+            )
         )
 
     def _raw_indexing_method(self, key: tuple[Any, ...]) -> np.ndarray:
@@ -63,9 +65,9 @@ def _dimension_names(f: File) -> dict[str, tuple[str, ...]]:
         dims = []
         for name, size in zip(meta["dims"], meta["shape"]):
             name = str(name)
-            if name in sizes and sizes[name] != size or name in dims:
+            if (name in sizes and sizes[name] != size) or name in dims:
                 base, candidate, n = f"{name}_{size}", f"{name}_{size}", 1
-                while candidate in sizes and sizes[candidate] != size or candidate in dims:
+                while (candidate in sizes and sizes[candidate] != size) or candidate in dims:
                     candidate = f"{base}_{n}"
                     n += 1
                 name = candidate
@@ -144,7 +146,7 @@ class ArrayFormatBackendEntrypoint(BackendEntrypoint):
             return os.fspath(filename_or_obj).endswith(".af")
         return False
 
-    def open_dataset(  # type: ignore[override]
+    def open_dataset(
         self,
         filename_or_obj: Any,
         *,
