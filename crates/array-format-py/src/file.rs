@@ -78,11 +78,6 @@ impl NativeFile {
         })?
         .py()
     }
-
-    /// The dtype of array `name`.
-    pub fn dtype_of(&self, py: Python<'_>, name: &str) -> PyResult<DType> {
-        self.with_file(py, |f, _| Ok(f.get_array(name)?.dtype))
-    }
 }
 
 fn meta_dict<'py>(py: Python<'py>, m: &MergedArrayMeta) -> PyResult<Bound<'py, PyDict>> {
@@ -421,15 +416,17 @@ impl NativeFile {
     }
 
     /// Writes `data`, a C-contiguous numpy array of the array's element
-    /// type (`int64` for timestamps), at `start` of array `name`.
+    /// type `kind` (`int64` data for timestamps), at `start` of array
+    /// `name`.
     fn write(
         &self,
         py: Python<'_>,
         name: &str,
         start: Vec<usize>,
         data: &Bound<'_, PyAny>,
+        kind: &str,
     ) -> PyResult<()> {
-        self.write_numpy(py, name, start, data)
+        self.write_numpy(py, name, start, data, kind)
     }
 
     /// Writes strings or byte strings, a flat list in C order of `shape`,
@@ -441,8 +438,20 @@ impl NativeFile {
         start: Vec<usize>,
         shape: Vec<usize>,
         values: &Bound<'_, PyList>,
+        kind: &str,
     ) -> PyResult<()> {
-        self.write_list(py, name, start, shape, values)
+        self.write_list(py, name, start, shape, values, kind)
+    }
+
+    /// Reads the element at `index` (negative counts from the end): a 0-d
+    /// numpy array, or the `str` or `bytes` itself.
+    fn read_element<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        index: Vec<i64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.read_one(py, name, index)
     }
 
     /// Drops every pending change.

@@ -97,18 +97,54 @@ pub fn define(
 /// A region: `(start, shape)`.
 pub type Region = (Vec<usize>, Vec<usize>);
 
-fn read_region<T: ArrayElement + Send + Sync>(
-    this: &NativeFile,
-    py: Python<'_>,
+/// Regions read, of one element type.
+enum Read {
+    Bool(Vec<ArcArray<bool, IxDyn>>),
+    I8(Vec<ArcArray<i8, IxDyn>>),
+    I16(Vec<ArcArray<i16, IxDyn>>),
+    I32(Vec<ArcArray<i32, IxDyn>>),
+    I64(Vec<ArcArray<i64, IxDyn>>),
+    U8(Vec<ArcArray<u8, IxDyn>>),
+    U16(Vec<ArcArray<u16, IxDyn>>),
+    U32(Vec<ArcArray<u32, IxDyn>>),
+    U64(Vec<ArcArray<u64, IxDyn>>),
+    F32(Vec<ArcArray<f32, IxDyn>>),
+    F64(Vec<ArcArray<f64, IxDyn>>),
+    Timestamp(Vec<ArcArray<TimestampNs, IxDyn>>),
+    String(Vec<ArcArray<String, IxDyn>>),
+    Binary(Vec<ArcArray<Vec<u8>, IxDyn>>),
+}
+
+async fn regions_of<T: ArrayElement>(
+    f: &ArrayFile,
     name: &str,
     regions: Vec<Region>,
-) -> PyResult<Vec<ArcArray<T, IxDyn>>> {
-    this.with_file(py, |f, rt| {
-        rt.block_on(futures::future::try_join_all(
-            regions
-                .into_iter()
-                .map(|(start, shape)| f.read_array::<T>(name, start, shape)),
-        ))
+) -> array_format::Result<Vec<ArcArray<T, IxDyn>>> {
+    futures::future::try_join_all(
+        regions
+            .into_iter()
+            .map(|(start, shape)| f.read_array::<T>(name, start, shape)),
+    )
+    .await
+}
+
+/// Reads `regions` of array `name`, concurrently, as its element type.
+async fn read_any(f: &ArrayFile, name: &str, regions: Vec<Region>) -> array_format::Result<Read> {
+    Ok(match f.get_array(name)?.dtype {
+        DType::Bool => Read::Bool(regions_of(f, name, regions).await?),
+        DType::Int8 => Read::I8(regions_of(f, name, regions).await?),
+        DType::Int16 => Read::I16(regions_of(f, name, regions).await?),
+        DType::Int32 => Read::I32(regions_of(f, name, regions).await?),
+        DType::Int64 => Read::I64(regions_of(f, name, regions).await?),
+        DType::UInt8 => Read::U8(regions_of(f, name, regions).await?),
+        DType::UInt16 => Read::U16(regions_of(f, name, regions).await?),
+        DType::UInt32 => Read::U32(regions_of(f, name, regions).await?),
+        DType::UInt64 => Read::U64(regions_of(f, name, regions).await?),
+        DType::Float32 => Read::F32(regions_of(f, name, regions).await?),
+        DType::Float64 => Read::F64(regions_of(f, name, regions).await?),
+        DType::TimestampNs => Read::Timestamp(regions_of(f, name, regions).await?),
+        DType::String => Read::String(regions_of(f, name, regions).await?),
+        DType::Binary => Read::Binary(regions_of(f, name, regions).await?),
     })
 }
 
@@ -138,6 +174,69 @@ fn objects<'py, T>(
     Ok(PyList::new(py, items)?.into_any())
 }
 
+impl Read {
+    /// One numpy array per region (`int64` for timestamps), or one flat
+    /// list for strings and bytes.
+    fn into_py(self, py: Python<'_>) -> PyResult<Vec<Bound<'_, PyAny>>> {
+        fn all<'py, T: Element + Clone>(
+            py: Python<'py>,
+            v: Vec<ArcArray<T, IxDyn>>,
+        ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+            Ok(v.into_iter().map(|a| to_numpy(py, a)).collect())
+        }
+        match self {
+            Read::Bool(v) => all(py, v),
+            Read::I8(v) => all(py, v),
+            Read::I16(v) => all(py, v),
+            Read::I32(v) => all(py, v),
+            Read::I64(v) => all(py, v),
+            Read::U8(v) => all(py, v),
+            Read::U16(v) => all(py, v),
+            Read::U32(v) => all(py, v),
+            Read::U64(v) => all(py, v),
+            Read::F32(v) => all(py, v),
+            Read::F64(v) => all(py, v),
+            Read::Timestamp(v) => v.into_iter().map(|a| timestamps_to_numpy(py, a)).collect(),
+            Read::String(v) => v
+                .into_iter()
+                .map(|a| objects(py, a, |s| s.into_bound_py_any(py)))
+                .collect(),
+            Read::Binary(v) => v
+                .into_iter()
+                .map(|a| objects(py, a, |b| Ok(PyBytes::new(py, b).into_any())))
+                .collect(),
+        }
+    }
+}
+
+/// Where `index` (negative counts from the end) falls in an array of
+/// `shape`, or the message numpy gives when it falls outside.
+fn point(index: &[i64], shape: &[u64]) -> Result<Vec<usize>, String> {
+    if index.len() != shape.len() {
+        return Err(format!(
+            "{} indices for an array of {} dimension(s)",
+            index.len(),
+            shape.len()
+        ));
+    }
+    index
+        .iter()
+        .zip(shape)
+        .enumerate()
+        .map(|(axis, (&i, &n))| {
+            let n_i = i64::try_from(n).unwrap_or(i64::MAX);
+            let j = if i < 0 { i.saturating_add(n_i) } else { i };
+            if (0..n_i).contains(&j) {
+                usize::try_from(j).map_err(|_| format!("index {i} does not fit in memory"))
+            } else {
+                Err(format!(
+                    "index {i} is out of bounds for axis {axis} with size {n}"
+                ))
+            }
+        })
+        .collect()
+}
+
 /// The methods of [`NativeFile`] that move data; `file.rs` exposes them.
 impl NativeFile {
     /// Reads the regions `(start, shape)` of array `name`, all at once;
@@ -148,44 +247,51 @@ impl NativeFile {
         name: &str,
         regions: Vec<Region>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let dtype = self.dtype_of(py, name)?;
-        match dtype {
-            DType::TimestampNs => read_region::<TimestampNs>(self, py, name, regions)?
-                .into_iter()
-                .map(|a| timestamps_to_numpy(py, a))
-                .collect(),
-            DType::String => read_region::<String>(self, py, name, regions)?
-                .into_iter()
-                .map(|a| objects(py, a, |s| s.into_bound_py_any(py)))
-                .collect(),
-            DType::Binary => read_region::<Vec<u8>>(self, py, name, regions)?
-                .into_iter()
-                .map(|a| objects(py, a, |b| Ok(PyBytes::new(py, b).into_any())))
-                .collect(),
-            DType::Bool => numeric::<bool>(self, py, name, regions),
-            DType::Int8 => numeric::<i8>(self, py, name, regions),
-            DType::Int16 => numeric::<i16>(self, py, name, regions),
-            DType::Int32 => numeric::<i32>(self, py, name, regions),
-            DType::Int64 => numeric::<i64>(self, py, name, regions),
-            DType::UInt8 => numeric::<u8>(self, py, name, regions),
-            DType::UInt16 => numeric::<u16>(self, py, name, regions),
-            DType::UInt32 => numeric::<u32>(self, py, name, regions),
-            DType::UInt64 => numeric::<u64>(self, py, name, regions),
-            DType::Float32 => numeric::<f32>(self, py, name, regions),
-            DType::Float64 => numeric::<f64>(self, py, name, regions),
-        }
+        self.with_file(py, |f, rt| rt.block_on(read_any(f, name, regions)))?
+            .into_py(py)
     }
 
-    /// Writes `data` (a C-contiguous numpy array of the array's element
-    /// type, `int64` for timestamps) at `start` of array `name`.
+    /// Reads one element: a 0-d numpy array (`int64` for timestamps), or
+    /// the `str` or `bytes` itself.
+    pub fn read_one<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        index: Vec<i64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let read = self.with_file(py, |f, rt| {
+            let shape = &f.get_array(name)?.shape;
+            let at = match point(&index, shape) {
+                Ok(at) => at,
+                Err(message) => return Ok(Err(message)),
+            };
+            let ones = vec![1; at.len()];
+            rt.block_on(read_any(f, name, vec![(at, ones)])).map(Ok)
+        })?;
+        let read = read.map_err(|m| crate::errors::raise("BoundsError", m))?;
+        let one = read
+            .into_py(py)?
+            .pop()
+            .ok_or_else(|| PyValueError::new_err("no element was read"))?;
+        if let Ok(list) = one.cast::<PyList>() {
+            return list.get_item(0);
+        }
+        one.call_method1("reshape", ((),))
+    }
+
+    /// Writes `data`, a C-contiguous numpy array of element type `kind`
+    /// (the library's name; `int64` data for `timestamp_ns`), at `start` of
+    /// array `name`. The library checks that `kind` is the array's.
     pub fn write_numpy(
         &self,
         py: Python<'_>,
         name: &str,
         start: Vec<usize>,
         data: &Bound<'_, PyAny>,
+        kind: &str,
     ) -> PyResult<()> {
-        let dtype = self.dtype_of(py, name)?;
+        let dtype = DType::from_name(kind)
+            .ok_or_else(|| PyTypeError::new_err(format!("no element type {kind:?}")))?;
         match dtype {
             DType::TimestampNs => {
                 let ro: PyReadonlyArrayDyn<'_, i64> = data.extract()?;
@@ -224,14 +330,14 @@ impl NativeFile {
         start: Vec<usize>,
         shape: Vec<usize>,
         values: &Bound<'_, PyList>,
+        kind: &str,
     ) -> PyResult<()> {
-        let dtype = self.dtype_of(py, name)?;
-        match dtype {
-            DType::String => {
+        match kind {
+            "string" => {
                 let v: Vec<String> = values.extract()?;
                 write_owned(self, py, name, start, &shape, v)
             }
-            DType::Binary => {
+            "binary" => {
                 let v = values
                     .iter()
                     .map(|b| Ok(b.cast::<PyBytes>()?.as_bytes().to_vec()))
@@ -239,23 +345,10 @@ impl NativeFile {
                 write_owned(self, py, name, start, &shape, v)
             }
             other => Err(PyTypeError::new_err(format!(
-                "array {name:?} holds {}: write it from a numpy array",
-                other.name()
+                "array {name:?} holds {other}: write it from a numpy array"
             ))),
         }
     }
-}
-
-fn numeric<'py, T: ArrayElement + Element + Clone + Send + Sync>(
-    this: &NativeFile,
-    py: Python<'py>,
-    name: &str,
-    regions: Vec<Region>,
-) -> PyResult<Vec<Bound<'py, PyAny>>> {
-    Ok(read_region::<T>(this, py, name, regions)?
-        .into_iter()
-        .map(|a| to_numpy(py, a))
-        .collect())
 }
 
 fn not_contiguous() -> PyErr {

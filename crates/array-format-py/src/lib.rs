@@ -23,11 +23,20 @@ fn threads_started() -> bool {
     runtime::started()
 }
 
+/// Called in a child right after `fork`: if the parent had started the
+/// library's threads, every later call raises instead of waiting forever
+/// for threads the child does not have.
+#[pyfunction]
+fn after_fork_in_child() {
+    runtime::forked();
+}
+
 /// The module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<file::NativeFile>()?;
     m.add_function(wrap_pyfunction!(threads_started, m)?)?;
+    m.add_function(wrap_pyfunction!(after_fork_in_child, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FORMAT_VERSION", array_format::FORMAT_VERSION)?;
     Ok(())

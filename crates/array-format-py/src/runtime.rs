@@ -1,45 +1,61 @@
 //! The tokio runtime that drives the library's async API from Python
 //! threads: one per process, started on first use.
 
-use std::sync::{Arc, Mutex};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
 
-/// The runtime and the process it was started in: a child made by `fork`
-/// inherits the memory but none of the threads, so it starts its own.
-static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
-fn runtime() -> PyResult<Arc<Runtime>> {
-    let pid = std::process::id();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((owner, rt)) = slot.as_ref()
-        && *owner == pid
-    {
-        return Ok(Arc::clone(rt));
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// Set in a child process made by `fork` after the parent had started the
+/// runtime: the child inherits its memory but none of its threads.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+fn build() -> std::io::Result<Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        // The library's CPU work runs on its own pool; the runtime's
+        // workers only drive I/O, and fewer start faster.
+        .worker_threads(cores.clamp(1, 4))
+        // Large local reads run (and decode, with a buffer each) on the
+        // blocking pool: as many as there are cores, so that a read of a
+        // large array neither waits nor holds a buffer per frame.
+        .max_blocking_threads(cores.max(4))
         .enable_all()
         .thread_name("arrayformat-io")
         .build()
-        .map(Arc::new)
-        .map_err(|e| {
-            pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start the I/O runtime: {e}"))
-        })?;
-    if let Some((_, inherited)) = slot.replace((pid, Arc::clone(&rt))) {
-        // Its worker threads stayed in the parent; dropping it here would
-        // wait for them forever.
-        std::mem::forget(inherited);
+}
+
+fn runtime() -> PyResult<&'static Runtime> {
+    if FORKED.load(Ordering::Relaxed) {
+        return Err(crate::errors::raise(
+            "InvalidOperationError",
+            "this process was forked after its parent used arrayformat, whose threads a forked child does not have; start worker processes with the 'spawn' or 'forkserver' method".into(),
+        ));
     }
-    Ok(rt)
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = build().map_err(|e| {
+        pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start the I/O runtime: {e}"))
+    })?;
+    // A concurrent first call may have won; its runtime serves both.
+    Ok(RUNTIME.get_or_init(|| rt))
 }
 
 /// Whether this process has started the runtime (and with it the
 /// library's thread pools), which a forked child cannot use.
 pub fn started() -> bool {
-    let slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-    slot.as_ref()
-        .is_some_and(|(owner, _)| *owner == std::process::id())
+    RUNTIME.get().is_some()
+}
+
+/// Marks this process as a child forked after the runtime started.
+pub fn forked() {
+    if started() {
+        FORKED.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Runs `f` with the GIL released, so that other Python threads run (and
@@ -50,5 +66,5 @@ where
     R: Send,
 {
     let rt = runtime()?;
-    Ok(py.detach(move || f(&rt)))
+    Ok(py.detach(move || f(rt)))
 }

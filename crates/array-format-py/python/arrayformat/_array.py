@@ -21,20 +21,30 @@ class Array:
     ``a[None]``); ``a.oindex[...]`` selects with an integer list or boolean
     mask per axis. Reads return new numpy arrays; assignments write
     through to the file's pending layer, committed by ``flush()``.
-    Metadata is read from the file on every access, so an ``Array`` always
-    describes the file's current view.
+    Metadata is read again whenever the file's view may have changed (a
+    definition, deletion, refresh, compaction or discard through its
+    :class:`File`), so an ``Array`` always describes the file's current view.
     """
 
-    __slots__ = ("_file", "_name")
+    __slots__ = ("_file", "_meta_cache", "_name")
 
     def __init__(self, file: File, name: str) -> None:
         self._file = file
         self._name = name
+        self._meta_cache: tuple[int, dict[str, Any]] | None = None
 
     # -- metadata -------------------------------------------------------
 
     def _meta(self) -> dict[str, Any]:
-        return self._file._native_handle().array(self._name)
+        # Every element read would otherwise ask the native layer for the
+        # metadata, which costs more than reading the element.
+        view = self._file._view
+        cached = self._meta_cache
+        if cached is not None and cached[0] == view:
+            return cached[1]
+        meta = self._file._native_handle().array(self._name)
+        self._meta_cache = (view, meta)
+        return meta
 
     @property
     def name(self) -> str:
@@ -135,9 +145,8 @@ class Array:
     # -- reading --------------------------------------------------------
 
     def _read_many(self, regions: list[_indexing.Region]) -> list[np.ndarray]:
-        self._file._check_usable()
         native = self._file._native_handle()
-        kind = self.element_type
+        kind = self._meta()["dtype"]
         parts = native.read_many(self._name, regions)
         if kind in _dtypes.OBJECT_TYPES:
             out = []
@@ -152,11 +161,27 @@ class Array:
 
     def __getitem__(self, key: Any) -> Any:
         m = self._meta()
+        kind = m["dtype"]
+        # One element by integers: straight to the native layer.
+        if kind != "timestamp_ns":
+            if type(key) is int and len(m["shape"]) == 1:
+                return self._element([key], kind)
+            if (
+                type(key) is tuple
+                and len(key) == len(m["shape"])
+                and all(type(k) is int for k in key)
+                and key
+            ):
+                return self._element(list(key), kind)
         sel = _indexing.select(key, m["shape"], m["chunks"])
         out = _indexing.read(sel, m["chunks"], self._read_many, _dtypes.to_numpy(m["dtype"]))
         if sel.lead is not None:
             out = np.ascontiguousarray(np.moveaxis(out, sel.lead, 0))
         return out[()] if sel.scalar else out
+
+    def _element(self, index: list[int], kind: str) -> Any:
+        one = self._file._native_handle().read_element(self._name, index)
+        return one if kind in _dtypes.OBJECT_TYPES else one[()]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         data = self[...]
@@ -176,7 +201,7 @@ class Array:
     # -- writing --------------------------------------------------------
 
     def _coerce(self, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-        kind = self.element_type
+        kind = self._meta()["dtype"]
         if kind in _dtypes.OBJECT_TYPES:
             want = str if kind == "string" else bytes
             arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
@@ -228,13 +253,13 @@ class Array:
 
     def _write_region(self, start: list[int], data: np.ndarray) -> None:
         native = self._file._writable()
-        kind = self.element_type
+        kind = self._meta()["dtype"]
         if kind in _dtypes.OBJECT_TYPES:
-            native.write_objects(self._name, start, list(data.shape), data.ravel().tolist())
+            native.write_objects(self._name, start, list(data.shape), data.ravel().tolist(), kind)
         elif kind == "timestamp_ns":
-            native.write(self._name, start, _contiguous(data).view(np.int64))
+            native.write(self._name, start, _contiguous(data).view(np.int64), kind)
         else:
-            native.write(self._name, start, _contiguous(data))
+            native.write(self._name, start, _contiguous(data), kind)
 
     def _assign(self, sel: _indexing.Selection, value: Any) -> None:
         self._file._writable()

@@ -16,6 +16,7 @@ import numpy as np
 from . import _chunks, _dtypes, _repr
 from ._array import Array
 from ._errors import ArrayNotFoundError, InvalidOperationError, InvalidValueError, ReadOnlyError
+from . import _native
 from ._native import NativeFile
 
 MODES = ("r", "r+", "a", "w", "w-", "x")
@@ -66,27 +67,10 @@ class Reference:
     storage_options: tuple[tuple[str, str], ...] = ()
 
 
-class _ForkState:
-    """Whether this process was forked after its parent started the
-    library's threads, which the child does not have."""
-
-    forked_with_threads = False
-    parent_started = False
-
-
-def _before_fork() -> None:
-    from . import _native
-
-    _ForkState.parent_started = _native.threads_started()
-
-
-def _after_fork_in_child() -> None:
-    if _ForkState.parent_started:
-        _ForkState.forked_with_threads = True
-
-
+# A child forked after the parent started the library's threads has none of
+# them: the native module then raises on every call instead of hanging.
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+    os.register_at_fork(after_in_child=_native.after_fork_in_child)
 
 
 def _location(path: Any) -> str:
@@ -133,7 +117,6 @@ class File(Mapping[str, Array]):
                 f"storage_options is a mapping of option names to values, "
                 f"not {type(storage_options).__name__}"
             )
-        _check_fork()
         self._location = _location(path)
         # What other processes open: a local path made absolute now, since
         # they may run in another directory.
@@ -155,6 +138,9 @@ class File(Mapping[str, Array]):
         # and listed selections), so that writes from other threads to
         # other elements of that region are not lost.
         self._write_lock = threading.Lock()
+        # Bumped whenever this handle's view of the arrays may change, so
+        # that arrays know when their cached metadata is stale.
+        self._view = 0
 
     # -- state ----------------------------------------------------------
 
@@ -173,9 +159,6 @@ class File(Mapping[str, Array]):
                 + "); open it with mode 'r+' or 'a' to change it"
             )
         return native
-
-    def _check_usable(self) -> None:
-        _check_fork()
 
     @property
     def path(self) -> str:
@@ -238,6 +221,7 @@ class File(Mapping[str, Array]):
         if name not in self:
             raise ArrayNotFoundError(f"no array {name!r} in {self._location}")
         self._writable().delete(name)
+        self._view += 1
 
     def create_array(
         self,
@@ -300,11 +284,22 @@ class File(Mapping[str, Array]):
             "codec": codec,
         }
         native.define(name, spec)
+        self._view += 1
         array = Array(self, name)
         if attrs:
             array.attrs.update(attrs)
         if arr is not None and arr.size:
-            array[...] = arr
+            if (
+                kind not in _dtypes.OBJECT_TYPES
+                and kind != "timestamp_ns"
+                and arr.dtype == _dtypes.to_numpy(kind)
+                and arr.flags.c_contiguous
+                and arr.shape == shape_t
+            ):
+                # The common case, many arrays from numpy: one native call.
+                native.write(name, [0] * len(shape_t), arr, kind)
+            else:
+                array[...] = arr
         return array
 
     # -- history and maintenance -----------------------------------------
@@ -317,10 +312,12 @@ class File(Mapping[str, Array]):
         """Sees what other writers committed since this handle opened
         (pending changes are kept)."""
         self._native_handle().refresh()
+        self._view += 1
 
     def compact(self) -> None:
         """Flushes, then merges the visible layers into one snapshot."""
         self._writable().compact()
+        self._view += 1
 
     def vacuum(self) -> VacuumReport:
         """Deletes the layers no version needs any more."""
@@ -349,6 +346,7 @@ class File(Mapping[str, Array]):
     def discard(self) -> None:
         """Drops every pending change."""
         self._writable().discard()
+        self._view += 1
 
     def close(self) -> None:
         """Flushes (when open for writing) and closes the file."""
@@ -452,16 +450,6 @@ def _ints(value: Any, what: str) -> tuple[int, ...]:
     if any(v >= 2**64 for v in out):
         raise InvalidValueError(f"{what} {out} has lengths beyond 64 bits")
     return out
-
-
-def _check_fork() -> None:
-    if _ForkState.forked_with_threads:
-        raise InvalidOperationError(
-            "this process was forked after its parent used arrayformat, whose threads a "
-            "forked child does not have; start worker processes with the 'spawn' or "
-            "'forkserver' method (multiprocessing.set_start_method), or open files only "
-            "in the children"
-        )
 
 
 _SHARED: dict[Reference, File] = {}
