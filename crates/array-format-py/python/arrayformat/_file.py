@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _chunks, _dtypes, _repr
+from . import _chunks, _dtypes, _native, _repr
 from ._array import Array
 from ._errors import ArrayNotFoundError, InvalidOperationError, InvalidValueError, ReadOnlyError
-from . import _native
 from ._native import NativeFile
 
 MODES = ("r", "r+", "a", "w", "w-", "x")
