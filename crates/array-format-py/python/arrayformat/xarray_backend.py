@@ -52,7 +52,9 @@ class ArrayFormatBackendArray(BackendArray):
         )
 
     def _raw_indexing_method(self, key: tuple[Any, ...]) -> np.ndarray:
-        return np.asarray(self.array.oindex[key])
+        # With the dtype: one element of a string array is a str, which
+        # alone would become a "<U" array instead of an object one.
+        return np.asarray(self.array.oindex[key], dtype=self.dtype)
 
 
 def _dimension_names(f: File) -> dict[str, tuple[str, ...]]:
