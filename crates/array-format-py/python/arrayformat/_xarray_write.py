@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ._dtypes import for_create, infer
+from . import _attrs
+from ._dtypes import encode_fill, for_create, infer
 from ._errors import InvalidValueError
-from ._file import File
+from ._file import File, _check_codec
 
 #: Encoding keys a variable may carry; xarray's CF encoder consumes the
 #: first group, this writer the second.
@@ -59,10 +60,15 @@ def _element_type(var: Any) -> str:
     return infer(np.asarray(var.values))
 
 
-def _chunks(var: Any) -> tuple[int, ...] | None:
-    chunks = var.encoding.get("chunks")
+def _chunks(name: str, var: Any, chunks: Any) -> tuple[int, ...] | None:
     if chunks is not None:
-        return tuple(int(c) for c in chunks)
+        out = tuple(int(c) for c in chunks)
+        if len(out) != var.ndim or any(c < 1 for c in out):
+            raise InvalidValueError(
+                f"variable {name!r}: chunks {out} must be one positive length "
+                f"for each of its {var.ndim} dimensions"
+            )
+        return out
     if var.chunks:
         return tuple(max(int(c[0]), 1) for c in var.chunks)
     return None
@@ -73,6 +79,37 @@ def _fill(var: Any) -> Any:
     if fill is None or (isinstance(fill, (list, tuple, np.ndarray)) and np.ndim(fill) > 0):
         return None
     return fill
+
+
+def _check_attrs(owner: str, attrs: Mapping[Any, Any]) -> None:
+    for key, value in attrs.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{owner}: attribute names are str, not {key!r}")
+        _attrs.encode(key, value)
+
+
+def _create_args(name: Any, var: Any, writer: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of ``File.create_array`` for the CF-encoded variable
+    ``var``, checked here so that a variable that cannot be stored fails
+    before the file is opened (mode ``"w"`` replaces a file as it opens it)."""
+    if not isinstance(name, str):
+        raise InvalidValueError(f"variable names must be str, not {name!r}")
+    kind = _element_type(var)
+    fill = _fill(var)
+    encode_fill(kind, fill)
+    _check_attrs(f"variable {name!r}", var.attrs)
+    codec = writer.get("codec")
+    if codec is not None:
+        _check_codec(codec)
+    return {
+        "shape": var.shape,
+        "dtype": for_create(kind),
+        "chunks": _chunks(name, var, writer.get("chunks")),
+        "fill_value": fill,
+        "dims": [str(d) for d in var.dims],
+        "codec": codec,
+        "attrs": var.attrs,
+    }
 
 
 def to_arrayformat(
@@ -138,30 +175,29 @@ def to_arrayformat(
         for k in IGNORED_KEYS:
             v.encoding.pop(k, None)
     variables, attrs = conventions.cf_encoder(variables, attrs)
+    variables = {k: _not_object(v, k) for k, v in variables.items()}
+    # Everything that can be checked is checked before the file is opened.
+    if attrs:
+        if not hasattr(File, "attrs"):
+            raise NotImplementedError(
+                "dataset attributes (and coordinates that belong to no data variable, "
+                "which CF lists in them) need file attributes, which this version of "
+                "array-format does not have yet"
+            )
+        _check_attrs("the dataset", attrs)
+    create = {
+        name: _create_args(name, var, writer.get(name, {})) for name, var in variables.items()
+    }
 
     file = File(path, "a" if mode == "a" else mode, storage_options=storage_options)
     try:
         sources: list[Any] = []
         targets: list[Any] = []
         if attrs:
-            file_attrs = getattr(file, "attrs", None)
-            if file_attrs is None:
-                raise NotImplementedError("dataset attributes need file attributes")
+            file_attrs: Any = getattr(file, "attrs", None)
             file_attrs.update(attrs)
         for name, var in variables.items():
-            if not isinstance(name, str):
-                raise InvalidValueError(f"variable names must be str, not {name!r}")
-            var.encoding.update(writer.get(name, {}))
-            array = file.create_array(
-                name,
-                shape=var.shape,
-                dtype=for_create(_element_type(var)),
-                chunks=_chunks(var),
-                fill_value=_fill(var),
-                dims=[str(d) for d in var.dims],
-                codec=var.encoding.get("codec"),
-                attrs=var.attrs,
-            )
+            array = file.create_array(name, **create[name])
             if var.chunks:
                 sources.append(var.data)
                 targets.append(array)
@@ -171,9 +207,20 @@ def to_arrayformat(
         file.discard()
         file.close()
         raise
-    if not sources:
+    if not sources and compute:
         file.close()
         return None
     from .dask import _store_and_commit
 
     return _store_and_commit(file, sources, targets, compute=compute)
+
+
+def _not_object(var: Any, name: Hashable) -> Any:
+    """``var`` with an object dtype replaced as xarray does before writing
+    NetCDF: strings and bytes keep theirs (missing values become ``""`` or
+    ``b""``), other objects get the numpy dtype of their values."""
+    try:
+        from xarray.backends.common import ensure_dtype_not_object
+    except ImportError:  # older xarray: cf_encoder did it already
+        return var
+    return ensure_dtype_not_object(var, name=name)
