@@ -13,6 +13,7 @@ creating both if needed, and commits the result as one layer.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,19 +35,36 @@ def _store_and_commit(
 ) -> Any:
     """Writes the Dask arrays ``sources`` into ``targets`` (arrays of
     ``file``, defined and pending) with threads of this process, then
-    commits ``file`` once and closes it."""
+    commits ``file`` once and closes it. If the writing fails, the pending
+    changes are dropped: no part of them is ever committed. ``compute=False``
+    returns this work as a ``dask.delayed`` object, which does it when
+    computed; one dropped without being computed drops the changes too."""
     import dask.array as da
     from dask.delayed import delayed as dask_delayed
 
-    def commit(_: Any) -> None:
+    def write_and_commit() -> None:
+        try:
+            if sources:
+                da.store(list(sources), list(targets), lock=False, scheduler="threads")
+        except BaseException:
+            _drop(file)
+            raise
         file.close()
 
-    stored = da.store(list(sources), list(targets), lock=False, compute=False, scheduler="threads")
-    delayed = dask_delayed(commit)(stored)
     if compute:
-        delayed.compute(scheduler="threads")
+        write_and_commit()
         return None
-    return delayed
+    # Once no task graph holds the write any more, a file still open is one
+    # whose write never ran: dropped, instead of flushed by File.__del__.
+    weakref.finalize(write_and_commit, _drop, file)
+    return dask_delayed(write_and_commit, pure=False)()
+
+
+def _drop(file: File) -> None:
+    """Closes ``file`` without committing its pending changes."""
+    if not file.closed:
+        file.discard()
+        file.close()
 
 
 def store(
