@@ -8,11 +8,11 @@ mod common;
 
 mod corruption;
 mod crash;
-mod format_v2;
 mod fuzz_driver;
 mod history;
 mod index;
 mod model;
+mod old_formats;
 mod read_units;
 mod semantics;
 mod validation;
