@@ -77,7 +77,9 @@ pub(crate) fn cores() -> usize {
 }
 
 pub use cache::DeltaCache;
-pub use codec::{CodecId, CompressionCodec, Lz4Codec, NoCompression, ZstdCodec};
+pub use codec::{
+    BuiltinCodec, CodecId, CodecSpecError, CompressionCodec, Lz4Codec, NoCompression, ZstdCodec,
+};
 pub use dtype::DType;
 pub use element::ArrayElement;
 pub use error::{Error, Result};
