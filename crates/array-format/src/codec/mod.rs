@@ -6,21 +6,23 @@
 //! writing when it is the configured codec, and for reading blocks that carry
 //! its name.
 //!
-//! The built-in codecs are also named by a *codec spec* ([`BuiltinCodec`]:
-//! `none`, `lz4`, `zstd`, `zstd:LEVEL`), the form the command line takes.
+//! An array may also record the codec its chunks are written with, as a
+//! *codec spec* ([`BuiltinCodec`]'s `none`, `lz4`, `zstd:LEVEL`, or the name
+//! of a custom codec); every handle that writes the array then uses it,
+//! whatever codec the handle is configured with.
 //!
 //! | file | holds |
 //! |------|-------|
 //! | `builtin.rs` | the built-in codecs `NoCompression`, `Lz4Codec`, `ZstdCodec` |
 //! | `spec.rs` | [`BuiltinCodec`]: a built-in codec named by its spec, parsed and printed |
-//! | `set.rs` | the codecs a handle reads and writes with |
+//! | `set.rs` | the codecs a handle reads and writes with, and the resolution of specs |
 
 mod builtin;
 mod set;
 mod spec;
 
 pub use builtin::{Lz4Codec, NoCompression, ZstdCodec};
-pub(crate) use set::CodecSet;
+pub(crate) use set::{CodecSet, WriteCodec};
 pub use spec::{BuiltinCodec, CodecSpecError};
 
 use crate::error::{Error, Result};

@@ -10,11 +10,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use array_format::{ArrayFile, AttributeValue as A, Error, FileConfig, Lz4Codec, NoCompression};
+use array_format::{ArrayFile, AttributeValue as A, FileConfig, Lz4Codec, NoCompression};
 use ndarray::{Array, IxDyn};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+
+use crate::common::{corrupted, patch_footer};
 
 /// Attributes of each visible array, and the arrays in definition order.
 #[derive(Default)]
@@ -185,29 +187,6 @@ async fn attributes_merged_over_layers_read_back_exactly() {
 
 /// Rewrites the footer of the layer object `path` with `patch` and fixes
 /// the footer and trailer checksums, as a writer with a bug would.
-fn patch_footer(path: &std::path::Path, patch: impl FnOnce(&mut [u8])) {
-    let mut bytes = std::fs::read(path).unwrap();
-    let n = bytes.len();
-    let footer_len = u64::from_le_bytes(bytes[n - 32..n - 24].try_into().unwrap()) as usize;
-    let footer = n - 32 - footer_len..n - 32;
-    patch(&mut bytes[footer.clone()]);
-    let crc = crc32c::crc32c(&bytes[footer]);
-    bytes[n - 24..n - 20].copy_from_slice(&crc.to_le_bytes());
-    let crc = crc32c::crc32c(&bytes[n - 32..n - 16]);
-    bytes[n - 16..n - 12].copy_from_slice(&crc.to_le_bytes());
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn corrupted(e: Error, layer: &str) -> String {
-    match e {
-        Error::Corrupted { path, what } => {
-            assert!(path.ends_with(layer), "{path}");
-            what
-        }
-        other => panic!("expected Corrupted, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_damaged_attribute_section_fails_only_the_calls_that_need_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,8 +6,10 @@
 
 mod common;
 
+mod codecs;
 mod corruption;
 mod crash;
+mod file_attrs;
 mod fuzz_driver;
 mod history;
 mod index;
