@@ -1,4 +1,4 @@
-//! `af attrs`: the attributes of an array.
+//! `af attrs`: the attributes of an array, and of the file itself (`/`).
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -86,4 +86,86 @@ fn attribute_edits_survive_reopening() {
         "unknown attribute type",
     );
     fails(p, &["attrs", "demo.af", "nope"], 2, "no array \"nope\"");
+}
+
+#[test]
+fn the_file_s_own_attributes_are_addressed_as_slash() {
+    let d = TempDir::new().unwrap();
+    let p = d.path();
+    demo(p);
+    let f = ["attrs", "demo.af", "/"];
+    let with =
+        |extra: &[&'static str]| -> Vec<&'static str> { f.iter().chain(extra).copied().collect() };
+    assert_eq!(ok(p, &with(&["get", "Conventions"])), "CF-1.10\n");
+    assert_eq!(
+        ok(p, &with(&["set", "institution", "Nowhere Lab"])),
+        "set /institution = \"Nowhere Lab\" (string)\n"
+    );
+    ok(p, &with(&["set", "version", "3", "--type", "u16"]));
+    assert_eq!(ok(p, &with(&["rm", "history"])), "removed /history\n");
+    // Committed: a new process sees them, in key order.
+    let list = json(p, &with(&["--json"]));
+    let keys: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["Conventions", "institution", "title", "version"]);
+    assert_eq!(list[3]["type"], "u16");
+    let table = ok(p, &f);
+    assert!(
+        table.starts_with("KEY") && table.contains("Nowhere Lab"),
+        "{table}"
+    );
+    let info = ok(p, &["info", "demo.af"]);
+    assert!(info.contains("institution = \"Nowhere Lab\""), "{info}");
+    let info = json(p, &["info", "demo.af", "--json"]);
+    assert_eq!(info["attributes"][1]["value"], "Nowhere Lab");
+    // The arrays' attributes are untouched.
+    assert_eq!(
+        ok(p, &["attrs", "demo.af", "temperature", "get", "units"]),
+        "K\n"
+    );
+    // Old versions: layer 1 had no history yet; read-only.
+    fails(
+        p,
+        &["attrs", "demo.af", "/", "get", "history", "--at", "1"],
+        2,
+        "demo.af has no file attribute \"history\"",
+    );
+    assert_eq!(
+        ok(p, &["attrs", "demo.af", "/", "get", "history", "--at", "2"]),
+        "written by af demo in two flushes\n"
+    );
+    fails(
+        p,
+        &["attrs", "demo.af", "/", "set", "x", "1", "--at", "2"],
+        2,
+        "read-only",
+    );
+    fails(
+        p,
+        &with(&["rm", "nope"]),
+        2,
+        "has no file attribute \"nope\"",
+    );
+    fails(
+        p,
+        &with(&["get", "nope"]),
+        2,
+        "has no file attribute \"nope\"",
+    );
+    // Kept by compaction.
+    ok(p, &["compact", "demo.af"]);
+    assert_eq!(json(p, &with(&["--json"])), list);
+    // A file without any.
+    let a = ndarray::ArrayD::from_elem(ndarray::IxDyn(&[2]), 1u8);
+    crate::write_npy(&p.join("a.npy"), &a);
+    ok(p, &["import", "bare.af", "a", "a.npy"]);
+    assert_eq!(
+        ok(p, &["attrs", "bare.af", "/"]),
+        "bare.af has no file attributes\n"
+    );
+    assert!(ok(p, &["info", "bare.af"]).contains("attributes    none"));
 }

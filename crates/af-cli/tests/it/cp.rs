@@ -29,9 +29,18 @@ fn cp_rewrites_with_another_codec_and_keeps_everything() {
         out.starts_with("copied demo.af to z.af: 4 arrays, codec zstd:7"),
         "{out}"
     );
+    let info = json(p, &["info", "z.af", "--json"]);
+    assert_eq!(info["codecs"], serde_json::json!(["zstd"]));
     assert_eq!(
-        json(p, &["info", "z.af", "--json"])["codecs"],
-        serde_json::json!(["zstd"])
+        info["array_codecs"],
+        serde_json::json!({
+            "temperature": "zstd:7", "land_mask": "zstd:7", "time": "zstd:7", "station_names": "zstd:7"
+        })
+    );
+    // The file's own attributes are copied too.
+    assert_eq!(
+        ok(p, &["attrs", "demo.af", "/", "--json"]),
+        ok(p, &["attrs", "z.af", "/", "--json"])
     );
     for name in ["temperature", "land_mask", "time", "station_names"] {
         assert_eq!(
@@ -50,7 +59,8 @@ fn cp_rewrites_with_another_codec_and_keeps_everything() {
             .iter()
             .map(|a| {
                 let mut a = a.clone();
-                for k in ["stored_bytes", "ratio"] {
+                // The copy records zstd:7 for every array.
+                for k in ["stored_bytes", "ratio", "codec", "stored_codecs"] {
                     a.as_object_mut().unwrap().remove(k);
                 }
                 a

@@ -15,6 +15,9 @@ fn demo_writes_a_file_with_history_and_suggests_commands() {
     for s in [
         "arrays        4",
         "codecs        lz4",
+        "array codecs  none recorded (4 arrays)",
+        "attributes    Conventions = \"CF-1.10\"",
+        "af attrs demo.af /",
         "Next, try:",
         "af cat demo.af temperature --slice",
         "af verify demo.af",
@@ -71,7 +74,7 @@ fn demo_writes_a_file_with_history_and_suggests_commands() {
     assert_eq!(
         cols,
         [
-            "NAME", "DTYPE", "SHAPE", "CHUNKS", "FILL", "STORED", "RATIO"
+            "NAME", "DTYPE", "SHAPE", "CHUNKS", "FILL", "CODEC", "STORED", "RATIO"
         ]
     );
 }

@@ -24,7 +24,7 @@ fn info_ls_stats_and_layers_report_the_file() {
     assert_eq!(
         first,
         [
-            "NAME", "DTYPE", "SHAPE", "CHUNKS", "DIMS", "FILL", "ATTRS", "WRITTEN", "RAW",
+            "NAME", "DTYPE", "SHAPE", "CHUNKS", "DIMS", "FILL", "ATTRS", "CODEC", "WRITTEN", "RAW",
             "STORED", "RATIO"
         ]
     );

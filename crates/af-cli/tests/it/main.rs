@@ -1,10 +1,12 @@
 //! End-to-end tests of the `af` binary, one test binary with a module per
 //! command group: every command, .npy round trips, slices, edits that
-//! survive reopening, damage detection, history, copies, and the message
-//! and exit code of each kind of bad input. The helpers below run `af` in a directory.
+//! survive reopening, per-array codecs, the file's attributes, damage
+//! detection, history, copies, and the message and exit code of each kind
+//! of bad input. The helpers below run `af` in a directory.
 
 mod attrs;
 mod cat;
+mod codecs;
 mod cp;
 mod general;
 mod inspect;
