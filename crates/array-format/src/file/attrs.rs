@@ -4,7 +4,10 @@
 //! snapshot the complete set), merged across layers, kept by compaction,
 //! and checked for conflicts per key against other writers.
 
+use std::collections::BTreeMap;
+
 use super::ArrayFile;
+use super::index::AttrSet;
 use super::schema::Resolved;
 use crate::error::Result;
 use crate::value::AttributeValue;
@@ -24,37 +27,16 @@ impl ArrayFile {
     /// Every attribute of array `name`, sorted by key. Errors as
     /// [`get_attribute`](Self::get_attribute).
     pub fn attributes(&self, name: &str) -> Result<Vec<(String, AttributeValue)>> {
-        let r = self.resolve(name)?;
-        let mut out: std::collections::BTreeMap<&str, &AttributeValue> = Default::default();
-        match &r {
-            Resolved::Pending { record, .. } => {
-                for (k, v) in &record.attrs {
-                    if let Some(v) = v {
-                        out.insert(k, v);
-                    }
-                }
-            }
+        Ok(match self.resolve(name)? {
+            // A pending definition holds every attribute, no removal.
+            Resolved::Pending { record, .. } => merged(&AttrSet::default(), Some(&record.attrs)),
             Resolved::Committed {
                 index,
                 array,
                 record,
                 ..
-            } => {
-                for a in index.attrs(array)?.all() {
-                    out.insert(&a.key, &a.value);
-                }
-                for (k, change) in record.map(|r| &r.attrs).into_iter().flatten() {
-                    match change {
-                        Some(v) => out.insert(k, v),
-                        None => out.remove(k.as_str()),
-                    };
-                }
-            }
-        }
-        Ok(out
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.clone()))
-            .collect())
+            } => merged(index.attrs(array)?, record.map(|r| &r.attrs)),
+        })
     }
 
     /// Sets attribute `key` of array `name`, replacing any previous value.
@@ -145,21 +127,8 @@ impl ArrayFile {
     /// Every attribute of the file itself, sorted by key. Errors as
     /// [`file_attribute`](Self::file_attribute).
     pub fn file_attributes(&self) -> Result<Vec<(String, AttributeValue)>> {
-        let mut out: std::collections::BTreeMap<&str, &AttributeValue> = Default::default();
-        for a in self.index.file_attrs()?.all() {
-            out.insert(&a.key, &a.value);
-        }
         let changes = self.pending.as_ref().map(|p| &p.file_attrs().changes);
-        for (k, change) in changes.into_iter().flatten() {
-            match change {
-                Some(v) => out.insert(k, v),
-                None => out.remove(k.as_str()),
-            };
-        }
-        Ok(out
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.clone()))
-            .collect())
+        Ok(merged(self.index.file_attrs()?, changes))
     }
 
     /// Sets attribute `key` of the file itself, replacing any previous
@@ -188,4 +157,26 @@ impl ArrayFile {
         self.pending_mut()?.remove_file_attr(key, committed, base);
         Ok(existed)
     }
+}
+
+/// The attributes of `committed` with the pending `changes` (`None`
+/// removes a key) on top, sorted by key.
+fn merged(
+    committed: &AttrSet,
+    changes: Option<&BTreeMap<String, Option<AttributeValue>>>,
+) -> Vec<(String, AttributeValue)> {
+    let mut out: BTreeMap<&str, &AttributeValue> = committed
+        .all()
+        .iter()
+        .map(|a| (&*a.key, &a.value))
+        .collect();
+    for (k, change) in changes.into_iter().flatten() {
+        match change {
+            Some(v) => out.insert(k, v),
+            None => out.remove(k.as_str()),
+        };
+    }
+    out.into_iter()
+        .map(|(k, v)| (k.to_owned(), v.clone()))
+        .collect()
 }

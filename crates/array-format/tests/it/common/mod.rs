@@ -907,3 +907,39 @@ pub fn corrupted(e: array_format::Error, layer: &str) -> String {
         other => panic!("expected Corrupted, got {other:?}"),
     }
 }
+
+/// Damages the layer object at `path` where the string attribute value
+/// `marker` (shorter than 128 bytes) is stored: its tag (12, before the
+/// length) becomes the unknown tag 99, the checksums stay valid.
+pub fn damage_string_attribute(path: &std::path::Path, marker: &[u8]) {
+    patch_footer(path, |footer| {
+        let at = footer
+            .windows(marker.len())
+            .position(|w| w == marker)
+            .unwrap();
+        assert_eq!(&footer[at - 2..at], &[12, marker.len() as u8]);
+        footer[at - 2] = 99;
+    });
+}
+
+/// `verify` and `versions` report damage in the footer of layer `layer`
+/// (named `file`) only, and `compact` refuses to drop it.
+pub async fn assert_footer_damage_reported(f: &mut ArrayFile, layer: u64, file: &str) {
+    let report = f.verify().await.unwrap();
+    assert!(!report.is_ok());
+    assert!(
+        report
+            .damaged
+            .iter()
+            .all(|d| d.frame.is_none() && d.path.ends_with(file)),
+        "{:?}",
+        report.damaged
+    );
+    let versions = f.versions().await.unwrap();
+    for v in &versions {
+        assert_eq!(v.damage.is_some(), v.layer == layer, "{v:?}");
+    }
+    let layers = f.num_layers();
+    corrupted(f.compact().await.unwrap_err(), file);
+    assert_eq!(f.num_layers(), layers);
+}
