@@ -216,7 +216,7 @@ impl<'a> RecordReader<'a> {
     }
 
     /// Moves past the reference to the attribute section, checking only
-    /// that it lies in the attribute region (version 3); or past the
+    /// that it lies in the attribute region (version 3 on); or past the
     /// inline entries, reading and checking them (version 2; `marks` as in
     /// [`next_attr`](Self::next_attr)).
     pub(crate) fn skip_attrs(
@@ -357,7 +357,7 @@ pub(crate) struct RecordTable<'a> {
     pub(crate) layer: u64,
     /// The format version of the layer.
     pub(crate) version: u16,
-    /// Where the attribute region lies in the footer (version 3).
+    /// Where the attribute region lies in the footer (version 3 on).
     pub(crate) attrs_region: Range<usize>,
     /// Where the file's attribute section lies in the footer (version 4;
     /// empty when the layer has none).
@@ -457,7 +457,7 @@ impl<'a> RecordTable<'a> {
     /// (with [`Names`], or as the index does, with the table it fills
     /// anyway).
     ///
-    /// Attribute sections in the attribute region (version 3) are not read
+    /// Attribute sections in the attribute region (version 3 on) are not read
     /// unless `attrs`: a file's attributes can be most of its footer, and
     /// are checked when they are decoded. Inline attribute entries
     /// (version 2) are always read, checked and handed to `visit`.

@@ -52,7 +52,7 @@ pub(crate) struct LayerReader {
     pub(crate) keys: Vec<Arc<str>>,
     /// The format version the layer was written in.
     pub(crate) version: u16,
-    /// Where the footer's attribute region is (version 3).
+    /// Where the footer's attribute region is (version 3 on).
     attrs_region: Range<usize>,
     /// Where the file's attribute section is (version 4; empty if none).
     pub(crate) file_attrs: Range<usize>,

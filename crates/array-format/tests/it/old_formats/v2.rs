@@ -1,6 +1,7 @@
 //! Files written in format version 2 (before attribute sets moved to the
 //! footer's attribute region) still open and read exactly as written, take
-//! new version 3 layers on top, and compact into a version 3 snapshot.
+//! layers of the current version on top, and compact into a snapshot of the
+//! current version.
 //!
 //! The fixtures in `tests/fixtures/format-v2/` were written by
 //! array-format 0.11.0 at format version 2 (see the README there for the
@@ -74,7 +75,7 @@ async fn version_2_files_read_as_written() {
 }
 
 #[tokio::test]
-async fn version_3_layers_go_on_top_of_version_2_layers() {
+async fn current_layers_go_on_top_of_version_2_layers() {
     let dir = fixture(2, "layered");
     let mut f = open(dir.path()).await;
     f.set_attribute("label", "lang", s("fr")).unwrap();
