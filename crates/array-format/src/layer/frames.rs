@@ -145,7 +145,7 @@ impl FrameWriter {
             return Ok(Lane(i as u16));
         }
         let codec = self.codecs.writer_for(spec)?;
-        let block_codec = self.block_codec(codec.name());
+        let block_codec = self.block_codec(codec.name()).map_err(|e| e.to_string())?;
         let id = u16::try_from(self.lanes.len()).map_err(|_| "too many codecs".to_owned())?;
         self.lanes.push(LaneState {
             spec: spec.map(Box::from),
@@ -166,7 +166,7 @@ impl FrameWriter {
     }
 
     /// Index of codec `name` in the block codec table, added if absent.
-    fn block_codec(&mut self, name: &str) -> u16 {
+    fn block_codec(&mut self, name: &str) -> Result<u16> {
         let i = match self.codec_names.iter().position(|c| c == name) {
             Some(i) => i,
             None => {
@@ -174,7 +174,13 @@ impl FrameWriter {
                 self.codec_names.len() - 1
             }
         };
-        u16::try_from(i).unwrap_or(u16::MAX)
+        u16::try_from(i).map_err(|_| Error::InvalidOperation {
+            operation: "write",
+            reason: format!(
+                "a layer cannot hold frames of more than {} codecs",
+                u16::MAX
+            ),
+        })
     }
 
     fn lane_mut(&mut self, lane: Lane) -> Result<&mut LaneState> {
@@ -280,7 +286,7 @@ impl FrameWriter {
         codec: &str,
         live: u32,
     ) -> Result<u32> {
-        let codec = self.block_codec(codec);
+        let codec = self.block_codec(codec)?;
         let frame = self.frame_id()?;
         let offset = self.spill.append(stored)?;
         self.frames.push(FrameSlot {
