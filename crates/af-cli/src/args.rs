@@ -3,7 +3,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::codec::CliCodec;
+use array_format::BuiltinCodec;
 
 const EXIT_CODES: &str = "\
 PATH is a local path ending in .af, or an object-store URL: file:///abs/path/x.af,
@@ -42,7 +42,7 @@ units and other attributes), a uint8 land mask, hourly timestamps and station na
 It is written with two flushes (a snapshot, then a delta), so `af layers` has a history.")]
     Demo(DemoArgs),
 
-    /// Summary of a file: layers, arrays, raw and stored bytes, codecs.
+    /// Summary of a file: layers, arrays, raw and stored bytes, codecs, the file's attributes.
     #[command(after_help = "\
 Examples:
   af info demo.af
@@ -58,8 +58,10 @@ Examples:
   af ls demo.af --long            # adds dimension names, attributes, written chunks, raw bytes
   af ls demo.af --json
 
-Columns (in this order): NAME DTYPE SHAPE CHUNKS FILL STORED RATIO;
---long: NAME DTYPE SHAPE CHUNKS DIMS FILL ATTRS WRITTEN RAW STORED RATIO.")]
+Columns (in this order): NAME DTYPE SHAPE CHUNKS FILL CODEC STORED RATIO;
+--long: NAME DTYPE SHAPE CHUNKS DIMS FILL ATTRS CODEC WRITTEN RAW STORED RATIO.
+CODEC is the codec the array records (every writer of the array uses it), or, in
+parentheses when it records none, the codecs its chunks are stored with.")]
     Ls(LsArgs),
 
     /// Print the values of an array (or of a numpy-like slice of it).
@@ -89,7 +91,7 @@ Columns: NAME DTYPE MIN MAX NULLS COUNT. NULLS counts never-written elements and
 elements equal to the fill value.")]
     Stats(StatsArgs),
 
-    /// List, get, set or remove the attributes of an array.
+    /// List, get, set or remove the attributes of an array, or of the file itself (`/`).
     #[command(after_help = "\
 Examples:
   af attrs demo.af temperature                    # list all
@@ -98,6 +100,11 @@ Examples:
   af attrs demo.af temperature set scale 0.5 --type f32
   af attrs demo.af temperature set valid_range 180,340 --type f64[]
   af attrs demo.af temperature rm history
+  af attrs demo.af /                              # the file's own attributes
+  af attrs demo.af / set title 'Two days of demo data'
+
+ARRAY is / for the attributes of the file itself (what xarray calls the attributes
+of a dataset); they are shown by `af info` too.
 
 Types: bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, string, binary (hex),
 and lists of them as TYPE[] (comma-separated values; not binary). Without --type
@@ -109,6 +116,7 @@ the value is read as bool, i64, f64 or [list], else as a string.")]
 Examples:
   af compact demo.af
   af compact demo.af --codec zstd:9   # codec for the frames that must be repacked
+                                      # (of arrays that record no codec)
 
 Layers below the new snapshot are deleted; the history before it is gone.")]
     Compact(CompactArgs),
@@ -144,7 +152,8 @@ Examples:
 
 Supported .npy dtypes: bool, int8..int64, uint8..uint64, float32, float64,
 datetime64 (stored as timestamp_ns) and unicode strings (<U). Without --chunks the
-chunk shape is chosen to hold about 1 MiB.")]
+chunk shape is chosen to hold about 1 MiB. --codec is recorded for the new array:
+every later writer of it (af import --start, a compaction) uses it.")]
     Import(ImportArgs),
 
     /// Write an array (or a slice of it) to a NumPy .npy file.
@@ -167,8 +176,9 @@ Examples:
   af cp demo.af demo-v2.af --at 1       # copy an old version
 
 Arrays are copied in chunk-aligned slabs of bounded size, with their dimension
-names, fill values and attributes; chunks never written stay unwritten. The copy
-is committed as one layer.")]
+names, fill values, attributes and recorded codecs (--codec records its codec for
+every array instead), and so are the file's own attributes; chunks never written
+stay unwritten. The copy is committed as one layer.")]
     Cp(CpArgs),
 
     /// Delete layer objects no version needs any more (history below the newest snapshot).
@@ -273,7 +283,8 @@ pub struct StatsArgs {
 pub struct AttrsArgs {
     /// The file (local path or URL).
     pub path: String,
-    /// The array.
+    /// The array, or `/` for the attributes of the file itself.
+    #[arg(value_name = "ARRAY|/")]
     pub array: String,
     /// What to do (default: list every attribute).
     #[command(subcommand)]
@@ -316,9 +327,10 @@ pub enum AttrAction {
 pub struct CompactArgs {
     /// The file (local path or URL).
     pub path: String,
-    /// Codec for repacked frames: none, lz4, zstd or zstd:LEVEL (default: the file's).
-    #[arg(long, value_parser = CliCodec::parse)]
-    pub codec: Option<CliCodec>,
+    /// Codec for repacked frames of arrays that record no codec: none, lz4, zstd or
+    /// zstd:LEVEL (default: the file's). Arrays that record one keep it.
+    #[arg(long, value_parser = BuiltinCodec::parse)]
+    pub codec: Option<BuiltinCodec>,
 }
 
 /// `af verify`.
@@ -358,9 +370,11 @@ pub struct ImportArgs {
     /// Chunk shape, one entry per dimension (e.g. 64,64).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub chunks: Option<Vec<usize>>,
-    /// Codec: none, lz4, zstd or zstd:LEVEL (default: the file's, or lz4 for a new file).
-    #[arg(long, value_parser = CliCodec::parse)]
-    pub codec: Option<CliCodec>,
+    /// Codec of the new array, recorded in the file so that every writer of the array
+    /// uses it: none, lz4, zstd or zstd:LEVEL. Without it the array records none and is
+    /// written with the file's codec (lz4 for a new file).
+    #[arg(long, value_parser = BuiltinCodec::parse)]
+    pub codec: Option<BuiltinCodec>,
     /// Dimension names, one per dimension (e.g. time,lat,lon).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub dims: Option<Vec<String>>,
@@ -398,9 +412,11 @@ pub struct CpArgs {
     pub src: String,
     /// The new file (local path or URL).
     pub dst: String,
-    /// Codec of the copy: none, lz4, zstd or zstd:LEVEL (default: the source's).
-    #[arg(long, value_parser = CliCodec::parse)]
-    pub codec: Option<CliCodec>,
+    /// Codec of the copy, recorded for every array: none, lz4, zstd or zstd:LEVEL.
+    /// Without it each array keeps the codec it records (if any), and the others are
+    /// written with the source's codec.
+    #[arg(long, value_parser = BuiltinCodec::parse)]
+    pub codec: Option<BuiltinCodec>,
     /// Target decompressed size of a block (e.g. 8M; default 8 MiB).
     #[arg(long, value_parser = parse_size)]
     pub block_size: Option<usize>,

@@ -1,7 +1,7 @@
 //! Stored sizes, codecs and written chunks of an open file, gathered from
-//! the library (`ArrayFile::array_storage`, `ArrayFile::codecs`) for the
-//! reports of `af info` and `af ls`, and for `af cp` to copy only the
-//! chunks that were written.
+//! the library (`ArrayFile::array_storage`, `ArrayFile::array_codec`,
+//! `ArrayFile::codecs`) for the reports of `af info` and `af ls`, and for
+//! `af cp` to copy only the chunks that were written.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -16,7 +16,7 @@ pub struct Layout {
     pub arrays: HashMap<String, ArrayLayout>,
 }
 
-/// The written chunks of one array.
+/// The written chunks of one array, and its codecs.
 #[derive(Debug, Default, Clone)]
 pub struct ArrayLayout {
     /// Linear indices of the chunks that were written.
@@ -25,6 +25,22 @@ pub struct ArrayLayout {
     pub raw: u64,
     /// Their share of the stored (compressed) frame bytes.
     pub stored: u64,
+    /// The codec the array records (`None`: each writer uses its own).
+    pub codec: Option<String>,
+    /// The codecs its chunks are stored with.
+    pub stored_codecs: Vec<String>,
+}
+
+impl ArrayLayout {
+    /// The array's codec as `af ls` shows it: the recorded spec, else, in
+    /// parentheses, the codecs its chunks are stored with (`-` if none).
+    pub fn codec_text(&self) -> String {
+        match &self.codec {
+            Some(c) => c.clone(),
+            None if self.stored_codecs.is_empty() => "-".into(),
+            None => format!("({})", self.stored_codecs.join(",")),
+        }
+    }
 }
 
 impl Layout {
@@ -55,16 +71,19 @@ pub fn read(file: &ArrayFile) -> Layout {
         arrays: HashMap::new(),
     };
     for meta in file.list_arrays() {
-        if let Ok(s) = file.array_storage(&meta.name) {
-            layout.arrays.insert(
-                meta.name,
-                ArrayLayout {
-                    chunks: s.written_chunks.into_iter().collect(),
-                    raw: s.raw_bytes,
-                    stored: s.stored_bytes,
-                },
-            );
-        }
+        let codec = file.array_codec(&meta.name).ok().flatten();
+        // Arrays defined but not committed yet have no storage.
+        let s = file.array_storage(&meta.name).unwrap_or_default();
+        layout.arrays.insert(
+            meta.name,
+            ArrayLayout {
+                chunks: s.written_chunks.into_iter().collect(),
+                raw: s.raw_bytes,
+                stored: s.stored_bytes,
+                codec,
+                stored_codecs: s.codecs,
+            },
+        );
     }
     layout
 }

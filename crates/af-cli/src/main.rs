@@ -11,7 +11,6 @@
 
 mod args;
 mod cmd;
-mod codec;
 mod error;
 mod format;
 mod layout;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use array_format::{ArrayFile, Error as AfError, FileConfig};
 
-use crate::codec::CliCodec;
+use array_format::BuiltinCodec;
 
 /// A file's location, as given on the command line.
 pub struct Location {
@@ -25,7 +25,7 @@ impl Location {
     }
 
     /// Opens the file, as of layer `at` if given.
-    pub async fn open(&self, codec: CliCodec, at: Option<u64>) -> anyhow::Result<ArrayFile> {
+    pub async fn open(&self, codec: BuiltinCodec, at: Option<u64>) -> anyhow::Result<ArrayFile> {
         let config = FileConfig {
             as_of: at,
             ..FileConfig::new(codec)
@@ -36,12 +36,12 @@ impl Location {
     }
 
     /// Opens the file with `config`, returning the library's error.
-    pub async fn open_with(&self, config: FileConfig<CliCodec>) -> Result<ArrayFile, AfError> {
+    pub async fn open_with(&self, config: FileConfig<BuiltinCodec>) -> Result<ArrayFile, AfError> {
         ArrayFile::open_at(&self.inner, config).await
     }
 
     /// Creates the file (replacing any file of that name).
-    pub async fn create_with(&self, config: FileConfig<CliCodec>) -> anyhow::Result<ArrayFile> {
+    pub async fn create_with(&self, config: FileConfig<BuiltinCodec>) -> anyhow::Result<ArrayFile> {
         ArrayFile::create_at(&self.inner, config)
             .await
             .with_context(|| format!("cannot create {}", self.name))

@@ -122,6 +122,19 @@ pub enum Error {
         name: String,
     },
 
+    /// A codec spec names no codec this handle can write the array with:
+    /// not a built-in codec (`none`, `lz4`, `zstd`, `zstd:LEVEL`) nor the
+    /// custom codec the handle is configured with.
+    #[error("array {name:?}: cannot write with codec {codec:?}: {reason}")]
+    InvalidCodec {
+        /// The array.
+        name: String,
+        /// The codec spec given or recorded.
+        codec: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+
     /// Compression or decompression failed.
     #[error("codec {codec} failed: {message}")]
     Codec {

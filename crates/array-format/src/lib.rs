@@ -77,14 +77,17 @@ pub(crate) fn cores() -> usize {
 }
 
 pub use cache::DeltaCache;
-pub use codec::{CodecId, CompressionCodec, Lz4Codec, NoCompression, ZstdCodec};
+pub use codec::{
+    BuiltinCodec, CodecId, CodecSpecError, CompressionCodec, Lz4Codec, NoCompression, ZstdCodec,
+};
 pub use dtype::DType;
 pub use element::ArrayElement;
 pub use error::{Error, Result};
 pub use file::{
-    ArrayFile, ArrayMeta, ArrayStorage, DEFAULT_BLOCK_TARGET_SIZE, DEFAULT_CACHE_CAPACITY,
-    DEFAULT_FRAME_TARGET_SIZE, DEFAULT_IO_CACHE_CAPACITY, DEFAULT_WRITE_BUFFER_CAPACITY, Damage,
-    FileConfig, MergedArrayMeta, VacuumReport, VerifyReport, Version,
+    ArrayFile, ArrayMeta, ArraySpec, ArrayStorage, DEFAULT_BLOCK_TARGET_SIZE,
+    DEFAULT_CACHE_CAPACITY, DEFAULT_FRAME_TARGET_SIZE, DEFAULT_IO_CACHE_CAPACITY,
+    DEFAULT_WRITE_BUFFER_CAPACITY, Damage, FileConfig, MergedArrayMeta, VacuumReport, VerifyReport,
+    Version,
 };
 pub use format::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 pub use stats::{ArrayStats, StatValue, StatsFile};

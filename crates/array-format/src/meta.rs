@@ -30,6 +30,85 @@ pub struct MergedArrayMeta {
 /// The 0.9 name of [`MergedArrayMeta`].
 pub type ArrayMeta = MergedArrayMeta;
 
+/// The definition of a new array, with its element type given at run time:
+/// what [`ArrayFile::define`](crate::ArrayFile::define) takes (bindings to
+/// dynamically typed languages dispatch on the dtype, not on a Rust type).
+///
+/// ```
+/// use array_format::{ArrayFile, ArraySpec, DType, FileConfig, FillValue, Lz4Codec};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let mut file = ArrayFile::create_memory(FileConfig::new(Lz4Codec)).await?;
+/// let spec = ArraySpec::new(DType::Float32, vec![365, 720, 1440])
+///     .with_chunk_shape(vec![64, 64, 64])
+///     .with_dimension_names(vec!["time".into(), "lat".into(), "lon".into()])
+///     .with_fill_value(FillValue::Float(f64::NAN))
+///     .with_codec("zstd"); // recorded as "zstd:3"; every writer of the array uses it
+/// file.define("temperature", spec)?;
+/// assert_eq!(file.array_codec("temperature")?.as_deref(), Some("zstd:3"));
+/// # Ok::<(), array_format::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ArraySpec {
+    /// Element type.
+    pub dtype: DType,
+    /// Full array shape, one entry per dimension (empty for a scalar;
+    /// zero-length dimensions are allowed).
+    pub shape: Vec<u64>,
+    /// Chunk shape; `None` stores the whole array as one chunk.
+    pub chunk_shape: Option<Vec<u64>>,
+    /// One name per dimension; empty gives `dim0`, `dim1`, ….
+    pub dimension_names: Vec<String>,
+    /// Value of never-written elements; it must fit the dtype and is stored
+    /// in canonical form.
+    pub fill_value: Option<FillValue>,
+    /// The codec the array's chunks are written with, recorded in the file
+    /// and used by every handle that writes the array: a built-in codec
+    /// (`none`, `lz4`, `zstd` (level 3), `zstd:LEVEL`) or the name of the
+    /// custom codec of the handle that defines it. `None` records no codec:
+    /// each writing handle uses its configured one.
+    pub codec: Option<String>,
+}
+
+impl ArraySpec {
+    /// An array of `dtype` and `shape`, one chunk, default dimension
+    /// names, no fill value, no recorded codec.
+    pub fn new(dtype: DType, shape: Vec<u64>) -> Self {
+        Self {
+            dtype,
+            shape,
+            chunk_shape: None,
+            dimension_names: Vec::new(),
+            fill_value: None,
+            codec: None,
+        }
+    }
+
+    /// With chunks of `chunk_shape`.
+    pub fn with_chunk_shape(mut self, chunk_shape: Vec<u64>) -> Self {
+        self.chunk_shape = Some(chunk_shape);
+        self
+    }
+
+    /// With these dimension names (one per dimension).
+    pub fn with_dimension_names(mut self, dimension_names: Vec<String>) -> Self {
+        self.dimension_names = dimension_names;
+        self
+    }
+
+    /// With this fill value.
+    pub fn with_fill_value(mut self, fill_value: FillValue) -> Self {
+        self.fill_value = Some(fill_value);
+        self
+    }
+
+    /// With this codec recorded (see [`codec`](Self::codec)).
+    pub fn with_codec(mut self, codec: impl Into<String>) -> Self {
+        self.codec = Some(codec.into());
+        self
+    }
+}
+
 impl MergedArrayMeta {
     /// Number of dimensions.
     pub fn rank(&self) -> usize {
@@ -46,11 +125,14 @@ impl MergedArrayMeta {
 /// variable-length encoding, and one chunk must fit in memory.
 pub(crate) const MAX_CHUNK_BYTES: u64 = u32::MAX as u64;
 
-/// An array's metadata with its chunk grid, validated.
+/// An array's metadata with its chunk grid, validated, and its codec.
 #[derive(Debug, Clone)]
 pub(crate) struct ArrayInfo {
     pub(crate) meta: MergedArrayMeta,
     pub(crate) grid: ChunkGrid,
+    /// The codec spec its chunks are written with, in canonical form
+    /// (`None`: not recorded, each writer's configured codec).
+    pub(crate) codec: Option<String>,
 }
 
 impl ArrayInfo {
@@ -65,7 +147,17 @@ impl ArrayInfo {
             meta.fill_value.as_ref(),
             &mut grid,
         )?;
-        Ok(Self { meta, grid })
+        Ok(Self {
+            meta,
+            grid,
+            codec: None,
+        })
+    }
+
+    /// The same, recording codec spec `codec`.
+    pub(crate) fn with_codec(mut self, codec: Option<String>) -> Self {
+        self.codec = codec;
+        self
     }
 
     /// The checked form of array `name`'s definition as read from a footer.
@@ -78,6 +170,7 @@ impl ArrayInfo {
             dimension_names: def.dimension_names.iter().map(|&n| n.to_owned()).collect(),
             fill_value: def.fill_value.clone(),
         })
+        .map(|info| info.with_codec(def.codec.map(str::to_owned)))
     }
 
     /// The definition record of this array.
@@ -88,6 +181,7 @@ impl ArrayInfo {
             chunk_shape: self.meta.chunk_shape.clone(),
             dimension_names: self.meta.dimension_names.clone(),
             fill_value: self.meta.fill_value.clone(),
+            codec: self.codec.clone(),
         }
     }
 }

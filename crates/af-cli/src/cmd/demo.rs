@@ -9,8 +9,8 @@ use ndarray::{Array, ArrayD, IxDyn};
 
 use super::inspect::{gather_info, print_info};
 use crate::args::DemoArgs;
-use crate::codec::CliCodec;
 use crate::target::Location;
+use array_format::BuiltinCodec;
 
 const HOURS: usize = 48;
 const LAT: usize = 90;
@@ -100,6 +100,8 @@ fn hours(from: usize, to: usize, mask: &ArrayD<u8>) -> ArrayD<f32> {
 
 async fn build(file: &mut ArrayFile) -> array_format::Result<()> {
     let dims = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    file.set_file_attribute("title", "Sample 2-m air temperature (af demo)".into())?;
+    file.set_file_attribute("Conventions", "CF-1.10".into())?;
     file.define_array::<f32>(
         "temperature",
         dims(&["time", "lat", "lon"]),
@@ -171,6 +173,7 @@ async fn build(file: &mut ArrayFile) -> array_format::Result<()> {
         "history",
         format!("hours {FIRST_HOURS}-{} appended in layer 2", HOURS - 1).into(),
     )?;
+    file.set_file_attribute("history", "written by af demo in two flushes".into())?;
     file.flush().await?; // layer 2, a delta
     Ok(())
 }
@@ -178,7 +181,7 @@ async fn build(file: &mut ArrayFile) -> array_format::Result<()> {
 /// `af demo`.
 pub async fn run(a: DemoArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let loc = Location::parse(&a.path)?;
-    let mut file = loc.create_with(FileConfig::new(CliCodec::Lz4)).await?;
+    let mut file = loc.create_with(FileConfig::new(BuiltinCodec::Lz4)).await?;
     build(&mut file)
         .await
         .with_context(|| format!("cannot write the sample file {}", loc.name))?;
@@ -206,7 +209,8 @@ pub async fn run(a: DemoArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             format!("af stats {p}"),
             "min / max / nulls, without reading data",
         ),
-        (format!("af attrs {p} temperature"), "attributes"),
+        (format!("af attrs {p} temperature"), "an array's attributes"),
+        (format!("af attrs {p} /"), "the file's own attributes"),
         (format!("af layers {p}"), "the history of the file"),
         (
             format!("af stats {p} temperature --at 1"),

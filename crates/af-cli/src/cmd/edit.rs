@@ -1,4 +1,5 @@
-//! Commands that change a file in place: attrs, compact, vacuum.
+//! Commands that change a file in place: attrs (of an array, or with `/`
+//! of the file itself), compact, vacuum.
 
 use std::io::Write;
 
@@ -7,11 +8,40 @@ use serde_json::json;
 
 use super::{array_meta, codec_for, layout_of, open_read, print_json};
 use crate::args::{AttrAction, AttrsArgs, CompactArgs, VacuumArgs};
-use crate::codec::CliCodec;
 use crate::error::usage;
 use crate::format::{Table, attr_json, attr_text, human_bytes, parse_attr};
 use crate::progress;
 use crate::target::Location;
+use array_format::BuiltinCodec;
+
+/// Whose attributes `af attrs` works on.
+enum Owner {
+    /// An array's (its name).
+    Array(String),
+    /// The file's own: `af attrs PATH /`.
+    File,
+}
+
+impl Owner {
+    /// `name.key` for an array's attribute, `/key` for the file's.
+    fn label(&self, key: &str) -> String {
+        match self {
+            Owner::Array(name) => format!("{name}.{key}"),
+            Owner::File => format!("/{key}"),
+        }
+    }
+
+    /// What has no attribute `key`, for messages.
+    fn missing(&self, key: &str, file: &str) -> anyhow::Error {
+        match self {
+            Owner::Array(name) => usage(format!("array {name:?} has no attribute {key:?}")),
+            Owner::File => usage(format!("{file} has no file attribute {key:?}")),
+        }
+    }
+}
+
+/// The array name that stands for the file's own attributes.
+const FILE_OWNER: &str = "/";
 
 /// `af attrs`.
 pub async fn attrs(a: AttrsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
@@ -25,11 +55,17 @@ pub async fn attrs(a: AttrsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         ));
     }
     let (loc, mut file) = open_read(&a.path, a.at.at).await?;
-    let meta = array_meta(&file, &loc, &a.array)?;
-    let name = meta.name.as_str();
+    let owner = if a.array == FILE_OWNER {
+        Owner::File
+    } else {
+        Owner::Array(array_meta(&file, &loc, &a.array)?.name)
+    };
     match a.action {
         None => {
-            let attrs = file.attributes(name)?;
+            let attrs = match &owner {
+                Owner::Array(name) => file.attributes(name)?,
+                Owner::File => file.file_attributes()?,
+            };
             if a.json {
                 let v: Vec<_> = attrs
                     .iter()
@@ -37,7 +73,10 @@ pub async fn attrs(a: AttrsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                     .collect();
                 print_json(out, &serde_json::Value::Array(v))?;
             } else if attrs.is_empty() {
-                writeln!(out, "{name} has no attributes")?;
+                match &owner {
+                    Owner::Array(name) => writeln!(out, "{name} has no attributes")?,
+                    Owner::File => writeln!(out, "{} has no file attributes", loc.name)?,
+                }
             } else {
                 let mut t = Table::new(&[("KEY", false), ("TYPE", false), ("VALUE", false)]);
                 for (k, v) in &attrs {
@@ -47,9 +86,11 @@ pub async fn attrs(a: AttrsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             }
         }
         Some(AttrAction::Get { key }) => {
-            let v = file
-                .get_attribute(name, &key)?
-                .ok_or_else(|| usage(format!("array {name:?} has no attribute {key:?}")))?;
+            let v = match &owner {
+                Owner::Array(name) => file.get_attribute(name, &key)?,
+                Owner::File => file.file_attribute(&key)?,
+            }
+            .ok_or_else(|| owner.missing(&key, &loc.name))?;
             if a.json {
                 print_json(
                     out,
@@ -60,23 +101,31 @@ pub async fn attrs(a: AttrsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             }
         }
         Some(AttrAction::Set { key, value, ty }) => {
+            let label = owner.label(&key);
             let v = parse_attr(&value, ty.as_deref())
-                .map_err(|e| usage(format!("cannot set {name}.{key}: {e}")))?;
+                .map_err(|e| usage(format!("cannot set {label}: {e}")))?;
             let shown = format!("{} ({})", attr_text(&v, true), v.type_name());
-            file.set_attribute(name, &key, v)?;
-            file.flush()
-                .await
-                .with_context(|| format!("cannot commit to {}", loc.name))?;
-            writeln!(out, "set {name}.{key} = {shown}")?;
-        }
-        Some(AttrAction::Rm { key }) => {
-            if !file.remove_attribute(name, &key)? {
-                return Err(usage(format!("array {name:?} has no attribute {key:?}")));
+            match &owner {
+                Owner::Array(name) => file.set_attribute(name, &key, v)?,
+                Owner::File => file.set_file_attribute(&key, v)?,
             }
             file.flush()
                 .await
                 .with_context(|| format!("cannot commit to {}", loc.name))?;
-            writeln!(out, "removed {name}.{key}")?;
+            writeln!(out, "set {label} = {shown}")?;
+        }
+        Some(AttrAction::Rm { key }) => {
+            let removed = match &owner {
+                Owner::Array(name) => file.remove_attribute(name, &key)?,
+                Owner::File => file.remove_file_attribute(&key)?,
+            };
+            if !removed {
+                return Err(owner.missing(&key, &loc.name));
+            }
+            file.flush()
+                .await
+                .with_context(|| format!("cannot commit to {}", loc.name))?;
+            writeln!(out, "removed {}", owner.label(&key))?;
         }
     }
     Ok(0)
@@ -85,7 +134,7 @@ pub async fn attrs(a: AttrsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
 /// `af compact`.
 pub async fn compact(a: CompactArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let loc = Location::parse(&a.path)?;
-    let probe = loc.open(CliCodec::Lz4, None).await?;
+    let probe = loc.open(BuiltinCodec::Lz4, None).await?;
     let codec = codec_for(a.codec, Some(&layout_of(&probe)));
     drop(probe);
     let mut file = loc.open(codec, None).await?;
@@ -118,7 +167,7 @@ pub async fn compact(a: CompactArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
 /// `af vacuum`.
 pub async fn vacuum(a: VacuumArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let loc = Location::parse(&a.path)?;
-    let mut file = loc.open(CliCodec::Lz4, None).await?;
+    let mut file = loc.open(BuiltinCodec::Lz4, None).await?;
     let report = file
         .vacuum()
         .await

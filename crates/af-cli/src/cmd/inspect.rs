@@ -2,21 +2,21 @@
 
 use std::io::Write;
 
-use array_format::{ArrayFile, Damage, MergedArrayMeta};
+use array_format::{ArrayFile, AttributeValue, Damage, MergedArrayMeta};
 use serde_json::{Value as Json, json};
 
 use super::{array_meta, chunk_count, layout_of, open_read, print_json};
 use crate::args::{CatArgs, InfoArgs, LayersArgs, LsArgs, StatsArgs, VerifyArgs};
-use crate::codec::CliCodec;
 use crate::error::{EXIT_DAMAGED, exit_code, render};
 use crate::format::{
-    Table, fill_json, fill_text, human_bytes, ratio, shape_text, stat_json, stat_text,
-    timestamp_text,
+    Table, attr_json, attr_text, fill_json, fill_text, human_bytes, ratio, shape_text, stat_json,
+    stat_text, timestamp_text,
 };
-use crate::layout::{self, Layout};
+use crate::layout::{self, ArrayLayout, Layout};
 use crate::select::with_elem;
 use crate::target::Location;
 use crate::{print, progress};
+use array_format::BuiltinCodec;
 
 /// What `af info` reports.
 pub struct Info {
@@ -28,7 +28,14 @@ pub struct Info {
     raw: Option<u64>,
     stored: u64,
     codecs: Option<Vec<String>>,
+    /// Each array's recorded codec, in definition order.
+    array_codecs: Vec<(String, Option<String>)>,
+    /// The file's own attributes.
+    attributes: Vec<(String, AttributeValue)>,
 }
+
+/// File attributes `af info` prints before it refers to `af attrs`.
+const INFO_ATTRS: usize = 10;
 
 /// Gathers the `af info` report of an open file.
 pub async fn gather_info(
@@ -38,6 +45,14 @@ pub async fn gather_info(
 ) -> anyhow::Result<Info> {
     let versions = file.versions().await?;
     let layout = Some(layout::read(file));
+    let array_codecs = file
+        .list_arrays()
+        .into_iter()
+        .map(|m| {
+            let codec = file.array_codec(&m.name).ok().flatten();
+            (m.name, codec)
+        })
+        .collect();
     Ok(Info {
         path: loc.name.clone(),
         as_of,
@@ -51,7 +66,36 @@ pub async fn gather_info(
         raw: layout.as_ref().map(Layout::raw),
         stored: file.stored_bytes(),
         codecs: layout.as_ref().map(|l| l.codecs().into_iter().collect()),
+        array_codecs,
+        attributes: file.file_attributes()?,
     })
+}
+
+/// The recorded codecs of the arrays, grouped: `zstd:9 (2 arrays), none
+/// recorded (1 array)`.
+fn array_codecs_text(codecs: &[(String, Option<String>)]) -> String {
+    let mut groups: Vec<(Option<&str>, usize)> = Vec::new();
+    for (_, c) in codecs {
+        match groups.iter_mut().find(|(g, _)| *g == c.as_deref()) {
+            Some((_, n)) => *n += 1,
+            None => groups.push((c.as_deref(), 1)),
+        }
+    }
+    // Recorded codecs first, by name.
+    groups.sort_by_key(|(g, _)| (g.is_none(), *g));
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(g, n)| match g {
+            Some(c) => format!("{c} ({n} array{})", plural(*n)),
+            None => format!("none recorded ({n} array{})", plural(*n)),
+        })
+        .collect();
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// Prints an `af info` report as text.
@@ -100,6 +144,25 @@ pub fn print_info(info: &Info, out: &mut dyn Write) -> anyhow::Result<()> {
             None => "- (unknown)".into(),
         },
     ));
+    rows.push(("array codecs", array_codecs_text(&info.array_codecs)));
+    if info.attributes.is_empty() {
+        rows.push(("attributes", "none".into()));
+    }
+    for (i, (k, v)) in info.attributes.iter().enumerate() {
+        let label = if i == 0 { "attributes" } else { "" };
+        if i == INFO_ATTRS {
+            rows.push((
+                label,
+                format!(
+                    "... {} more (af attrs {} /)",
+                    info.attributes.len() - INFO_ATTRS,
+                    info.path
+                ),
+            ));
+            break;
+        }
+        rows.push((label, format!("{k} = {}", attr_text(v, true))));
+    }
     for (k, v) in rows {
         writeln!(out, "{k:<14}{v}")?;
     }
@@ -116,6 +179,16 @@ fn info_json(info: &Info) -> Json {
         "stored_bytes": info.stored,
         "ratio": info.raw.and_then(|r| ratio(r, info.stored)),
         "codecs": info.codecs,
+        "array_codecs": info
+            .array_codecs
+            .iter()
+            .map(|(name, codec)| (name.clone(), json!(codec)))
+            .collect::<serde_json::Map<String, Json>>(),
+        "attributes": info
+            .attributes
+            .iter()
+            .map(|(k, v)| json!({"key": k, "type": v.type_name(), "value": attr_json(v)}))
+            .collect::<Vec<Json>>(),
     })
 }
 
@@ -137,6 +210,7 @@ struct ArrayRow {
     written: Option<u64>,
     raw: Option<u64>,
     stored: Option<u64>,
+    layout: ArrayLayout,
 }
 
 fn ratio_text(raw: Option<u64>, stored: Option<u64>) -> String {
@@ -161,6 +235,7 @@ pub async fn ls(a: LsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             written: stored.as_ref().map(|s| s.chunks.len() as u64),
             raw: stored.as_ref().map(|s| s.raw),
             stored: stored.as_ref().map(|s| s.stored),
+            layout: stored.unwrap_or_default(),
             meta,
         });
     }
@@ -176,6 +251,8 @@ pub async fn ls(a: LsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                     "dimension_names": r.meta.dimension_names,
                     "fill_value": fill_json(r.meta.fill_value.as_ref(), r.meta.dtype),
                     "attributes": r.attrs,
+                    "codec": r.layout.codec,
+                    "stored_codecs": r.layout.stored_codecs,
                     "chunks_written": r.written,
                     "chunks_total": chunk_count(&r.meta),
                     "raw_bytes": r.raw,
@@ -200,6 +277,7 @@ pub async fn ls(a: LsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             ("DIMS", false),
             ("FILL", false),
             ("ATTRS", true),
+            ("CODEC", false),
             ("WRITTEN", true),
             ("RAW", true),
             ("STORED", true),
@@ -212,6 +290,7 @@ pub async fn ls(a: LsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             ("SHAPE", false),
             ("CHUNKS", false),
             ("FILL", false),
+            ("CODEC", false),
             ("STORED", true),
             ("RATIO", true),
         ])
@@ -234,6 +313,9 @@ pub async fn ls(a: LsArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         cells.push(fill_text(m.fill_value.as_ref(), m.dtype));
         if a.long {
             cells.push(r.attrs.to_string());
+        }
+        cells.push(r.layout.codec_text());
+        if a.long {
             cells.push(match r.written {
                 Some(w) => format!("{w}/{}", chunk_count(m)),
                 None => "-".into(),
@@ -411,7 +493,7 @@ fn damage_line(d: &Damage) -> String {
 /// damaged.
 pub async fn verify(a: VerifyArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let loc = Location::parse(&a.path)?;
-    let file = match loc.open(CliCodec::Lz4, a.at.at).await {
+    let file = match loc.open(BuiltinCodec::Lz4, a.at.at).await {
         Ok(f) => f,
         Err(e) if exit_code(&e) == EXIT_DAMAGED => {
             // The footers are checked on open: a damaged one stops here.

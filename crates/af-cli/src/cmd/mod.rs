@@ -11,10 +11,10 @@ use std::io::Write;
 use array_format::{ArrayFile, Error as AfError, MergedArrayMeta};
 
 use crate::args::Command;
-use crate::codec::CliCodec;
 use crate::error::usage;
 use crate::layout::{self, Layout};
 use crate::target::Location;
+use array_format::BuiltinCodec;
 
 /// Runs one command; returns the exit code.
 pub async fn run(command: Command) -> anyhow::Result<u8> {
@@ -40,7 +40,7 @@ pub async fn run(command: Command) -> anyhow::Result<u8> {
 /// Parses `path` and opens the file for reading (as of layer `at`).
 async fn open_read(path: &str, at: Option<u64>) -> anyhow::Result<(Location, ArrayFile)> {
     let loc = Location::parse(path)?;
-    let file = loc.open(CliCodec::Lz4, at).await?;
+    let file = loc.open(BuiltinCodec::Lz4, at).await?;
     Ok((loc, file))
 }
 
@@ -84,14 +84,14 @@ fn layout_of(file: &ArrayFile) -> Layout {
 
 /// The codec to write with: `chosen`, else the codec the file was last
 /// written with, else lz4.
-fn codec_for(chosen: Option<CliCodec>, layout: Option<&Layout>) -> CliCodec {
+fn codec_for(chosen: Option<BuiltinCodec>, layout: Option<&Layout>) -> BuiltinCodec {
     chosen
         .or_else(|| {
             layout
                 .and_then(Layout::writer_codec)
-                .and_then(CliCodec::from_name)
+                .and_then(BuiltinCodec::from_name)
         })
-        .unwrap_or(CliCodec::Lz4)
+        .unwrap_or(BuiltinCodec::Lz4)
 }
 
 /// Number of chunks in the grid of `meta`.

@@ -4,13 +4,12 @@ use std::collections::BTreeSet;
 use std::io::{BufWriter, Write};
 
 use anyhow::Context;
-use array_format::{ArrayFile, Error as AfError, FileConfig, MergedArrayMeta};
+use array_format::{ArrayFile, ArraySpec, Error as AfError, FileConfig, MergedArrayMeta};
 use indicatif::ProgressBar;
 use ndarray::{ArrayD, IxDyn, ShapeBuilder, Slice};
 
 use super::{array_meta, codec_for, layout_of, open_read};
 use crate::args::{CpArgs, ExportArgs, ImportArgs};
-use crate::codec::CliCodec;
 use crate::error::usage;
 use crate::format::{Elem, human_bytes, parse_fill, shape_text};
 use crate::layout::ArrayLayout;
@@ -19,6 +18,7 @@ use crate::progress;
 use crate::select::{Blocks, read_positions, with_elem};
 use crate::slice::DimSel;
 use crate::target::Location;
+use array_format::BuiltinCodec;
 
 /// Bytes moved per request when streaming.
 const BLOCK_BYTES: u64 = 32 << 20;
@@ -93,7 +93,7 @@ pub async fn import(a: ImportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         None => None,
     };
 
-    let existing = match loc.open_with(FileConfig::new(CliCodec::Lz4)).await {
+    let existing = match loc.open_with(FileConfig::new(BuiltinCodec::Lz4)).await {
         Ok(f) => Some(f),
         Err(AfError::FileNotFound { .. }) => None,
         Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot open {}", loc.name))),
@@ -108,7 +108,7 @@ pub async fn import(a: ImportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             (loc.open(codec, None).await?, false)
         }
         None => (
-            loc.create_with(FileConfig::new(a.codec.unwrap_or(CliCodec::Lz4)))
+            loc.create_with(FileConfig::new(a.codec.unwrap_or(BuiltinCodec::Lz4)))
                 .await?,
             true,
         ),
@@ -117,6 +117,14 @@ pub async fn import(a: ImportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let origin: Vec<u64> = match &a.start {
         Some(start) => {
             let meta = array_meta(&file, &loc, name)?;
+            let recorded = file.array_codec(name)?;
+            if let (Some(recorded), Some(chosen)) = (&recorded, a.codec)
+                && *recorded != chosen.to_string()
+            {
+                return Err(usage(format!(
+                    "array {name:?} records codec {recorded}, which its writes use; --codec {chosen} cannot change it (af cp --codec rewrites a file with another)"
+                )));
+            }
             if meta.dtype != dtype {
                 return Err(usage(format!(
                     "cannot import {npy_name} into array {name:?}: the array holds {}, the .npy file holds {dtype} (use --replace to redefine the array)",
@@ -158,10 +166,12 @@ pub async fn import(a: ImportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                 Some(c) => c.iter().map(|&x| x as u64).collect(),
                 None => auto_chunks(&shape, elem_bytes(dtype)),
             };
-            let dims = a.dims.clone().unwrap_or_default();
-            let shape_us = usizes(&shape)?;
-            let chunks_us = usizes(&chunks)?;
-            with_elem!(dtype, T => file.define_array::<T>(name, dims, shape_us, Some(chunks_us), fill))
+            let mut spec = ArraySpec::new(dtype, shape.clone())
+                .with_chunk_shape(chunks)
+                .with_dimension_names(a.dims.clone().unwrap_or_default());
+            spec.fill_value = fill;
+            spec.codec = a.codec.map(|c| c.to_string());
+            file.define(name, spec)
                 .with_context(|| format!("cannot define array {name:?}"))?;
             vec![0; rank]
         }
@@ -378,10 +388,10 @@ pub async fn cp(a: CpArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             src.name, dst.name
         )));
     }
-    let sfile = src.open(CliCodec::Lz4, a.at.at).await?;
+    let sfile = src.open(BuiltinCodec::Lz4, a.at.at).await?;
     let layout = Some(layout_of(&sfile));
     let codec = codec_for(a.codec, layout.as_ref());
-    match dst.open_with(FileConfig::new(CliCodec::Lz4)).await {
+    match dst.open_with(FileConfig::new(BuiltinCodec::Lz4)).await {
         Ok(_) if !a.force => {
             return Err(usage(format!(
                 "{} already exists; use --force to replace it",
@@ -411,10 +421,22 @@ pub async fn cp(a: CpArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         .map(|m| m.num_elements().saturating_mul(elem_bytes(m.dtype)))
         .sum();
     let pb = progress::bytes("copying", total);
+    for (k, v) in sfile.file_attributes()? {
+        dfile.set_file_attribute(&k, v)?;
+    }
     for meta in &arrays {
         let written = layout
             .as_ref()
             .map(|l| l.arrays.get(&meta.name).cloned().unwrap_or_default());
+        let mut spec = ArraySpec::new(meta.dtype, meta.shape.clone())
+            .with_chunk_shape(meta.chunk_shape.clone())
+            .with_dimension_names(meta.dimension_names.clone());
+        spec.fill_value = meta.fill_value.clone();
+        spec.codec = match a.codec {
+            Some(c) => Some(c.to_string()),
+            None => sfile.array_codec(&meta.name)?,
+        };
+        dfile.define(meta.name.as_str(), spec)?;
         let r = with_elem!(meta.dtype, T => copy_array::<T>(&sfile, &mut dfile, meta, written.as_ref(), &pb).await);
         r.with_context(|| format!("cannot copy array {:?}", meta.name))?;
         for (k, v) in sfile.attributes(&meta.name)? {
@@ -438,9 +460,9 @@ pub async fn cp(a: CpArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Copies one array in chunk-aligned slabs; writes each chunk that was
-/// written in the source (per `written`) or that holds anything but the
-/// fill element.
+/// Copies one array, defined in `dst` already, in chunk-aligned slabs;
+/// writes each chunk that was written in the source (per `written`) or that
+/// holds anything but the fill element.
 async fn copy_array<T: Elem>(
     src: &ArrayFile,
     dst: &mut ArrayFile,
@@ -449,13 +471,6 @@ async fn copy_array<T: Elem>(
     pb: &ProgressBar,
 ) -> anyhow::Result<()> {
     let name = meta.name.as_str();
-    dst.define_array::<T>(
-        name,
-        meta.dimension_names.clone(),
-        usizes(&meta.shape)?,
-        Some(usizes(&meta.chunk_shape)?),
-        meta.fill_value.clone(),
-    )?;
     let fill = T::fill_element(meta.fill_value.as_ref());
     let elem = elem_bytes(T::DTYPE);
     let chunk = &meta.chunk_shape;

@@ -12,19 +12,21 @@
 //! chunk, which a file of 100,000 arrays should not pay on open for the
 //! arrays nobody asks for. Attribute sections are not even read on open
 //! (their length lets the walk pass over them): they are checked when an
-//! array's attributes are first decoded, and by `verify`.
+//! array's attributes, or the file's, are first decoded (`attr_set.rs`),
+//! and by `verify`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use super::arrays::ArrayTable;
+pub(crate) use super::attr_set::AttrSet;
+use super::attr_set::{SectionCache, file_attr_section, record_attrs};
 use crate::error::{Error, Result};
 use crate::format::{ChunkRecord, DefParts, LayerKind, Op, RecordHead, RecordVisitor};
 use crate::layer::{ChunkLoc, LayerReader};
 use crate::meta::{ArrayInfo, check_definition, fixed_chunk_bytes};
 use crate::nd::ChunkGrid;
 use crate::stats::{ArrayStats, ChunkStats, StatsAccumulator};
-use crate::value::AttributeValue;
 
 /// A committed chunk.
 #[derive(Debug, Clone)]
@@ -41,9 +43,9 @@ pub(crate) struct ChunkRef {
 /// [`CommittedIndex::layers`]) and the record's offset in its footer
 /// (footers are smaller than 4 GiB).
 #[derive(Debug, Clone, Copy)]
-struct RecordRef {
-    layer: u32,
-    at: u32,
+pub(super) struct RecordRef {
+    pub(super) layer: u32,
+    pub(super) at: u32,
 }
 
 /// A visible committed array.
@@ -89,135 +91,14 @@ impl ChunkTable {
     }
 }
 
-/// An attribute value and the layer that wrote it.
-#[derive(Debug, Clone)]
-pub(crate) struct Attr {
-    /// Shared with every array of the layer that has this key.
-    pub(crate) key: Arc<str>,
-    pub(crate) value: AttributeValue,
-    pub(crate) seq: u64,
-}
-
-/// The first eight bytes of `key` as a big-endian number (zero-padded):
-/// ordering keys by it, then by the whole key, is their string order, and
-/// most keys differ in their first eight bytes. A lookup then compares
-/// numbers, not strings, on its way to the key.
-fn prefix(key: &str) -> u64 {
-    let mut b = [0u8; 8];
-    for (d, s) in b.iter_mut().zip(key.as_bytes()) {
-        *d = *s;
-    }
-    u64::from_be_bytes(b)
-}
-
-/// An array's committed attributes.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AttrSet {
-    /// Sorted by key.
-    attrs: Vec<Attr>,
-    /// The [`prefix`] of each key of `attrs`: a lookup searches these eight
-    /// bytes a key, a few cache lines for a whole set, and reads one
-    /// attribute.
-    prefixes: Vec<u64>,
-    /// Keys removed by a delta since the array's last snapshot, sorted, with
-    /// the layer that removed them: a concurrent writer setting such a key
-    /// conflicts just as one removing a key that was set.
-    removed: Vec<(Arc<str>, u64)>,
-}
-
-impl AttrSet {
-    /// A set of `attrs`, sorted by key, and removals, sorted by key.
-    fn new(attrs: Vec<Attr>, removed: Vec<(Arc<str>, u64)>) -> Self {
-        let prefixes = attrs.iter().map(|a| prefix(&a.key)).collect();
-        Self {
-            attrs,
-            prefixes,
-            removed,
-        }
-    }
-
-    /// Where `key` is in `attrs`, or where it would go.
-    fn position(&self, key: &str) -> std::result::Result<usize, usize> {
-        let p = prefix(key);
-        let lo = self.prefixes.partition_point(|&q| q < p);
-        let run = self
-            .prefixes
-            .get(lo..)
-            .map_or(0, |rest| rest.partition_point(|&q| q == p));
-        match self.attrs.get(lo..lo + run) {
-            Some(same) => same
-                .binary_search_by(|a| (*a.key).cmp(key))
-                .map(|i| lo + i)
-                .map_err(|i| lo + i),
-            None => Err(lo),
-        }
-    }
-
-    /// Attribute `key`.
-    pub(crate) fn get(&self, key: &str) -> Option<&Attr> {
-        self.position(key).ok().and_then(|i| self.attrs.get(i))
-    }
-
-    /// Every attribute, sorted by key.
-    pub(crate) fn all(&self) -> &[Attr] {
-        &self.attrs
-    }
-
-    /// The layer that removed attribute `key`, if a delta did.
-    pub(crate) fn removed(&self, key: &str) -> Option<u64> {
-        self.removed
-            .binary_search_by(|(k, _)| (**k).cmp(key))
-            .ok()
-            .and_then(|i| self.removed.get(i))
-            .map(|(_, seq)| *seq)
-    }
-
-    /// The layers that removed attributes.
-    pub(crate) fn removal_seqs(&self) -> impl Iterator<Item = u64> + '_ {
-        self.removed.iter().map(|(_, seq)| *seq)
-    }
-
-    /// Applies the changes of an update record.
-    fn apply(&mut self, update: &AttrSet) {
-        for a in &update.attrs {
-            self.set(Arc::clone(&a.key), a.value.clone(), a.seq);
-        }
-        for (key, seq) in &update.removed {
-            self.remove(Arc::clone(key), *seq);
-        }
-    }
-
-    fn set(&mut self, key: Arc<str>, value: AttributeValue, seq: u64) {
-        if let Ok(i) = self.removed.binary_search_by(|(k, _)| k.cmp(&key)) {
-            self.removed.remove(i);
-        }
-        match self.position(&key) {
-            Ok(i) => {
-                if let Some(slot) = self.attrs.get_mut(i) {
-                    *slot = Attr { key, value, seq };
-                }
-            }
-            Err(i) => {
-                self.prefixes.insert(i, prefix(&key));
-                self.attrs.insert(i, Attr { key, value, seq });
-            }
-        }
-    }
-
-    fn remove(&mut self, key: Arc<str>, seq: u64) {
-        if let Ok(i) = self.position(&key) {
-            self.attrs.remove(i);
-            self.prefixes.remove(i);
-        }
-        match self.removed.binary_search_by(|(k, _)| k.cmp(&key)) {
-            Ok(i) => {
-                if let Some(slot) = self.removed.get_mut(i) {
-                    slot.1 = seq;
-                }
-            }
-            Err(i) => self.removed.insert(i, (key, seq)),
-        }
-    }
+/// The file's own attributes in the committed layers.
+#[derive(Debug, Default)]
+struct FileAttrs {
+    /// The layers (positions in [`CommittedIndex::layers`]) that have a
+    /// file attribute section, oldest first.
+    layers: Vec<u32>,
+    /// Merged from their sections on first use.
+    set: OnceLock<Arc<AttrSet>>,
 }
 
 /// The committed state of a file.
@@ -226,11 +107,12 @@ pub(crate) struct CommittedIndex {
     /// Visible layers: the newest snapshot first, then the deltas above it.
     pub(crate) layers: Vec<Arc<LayerReader>>,
     pub(crate) arrays: ArrayTable,
+    file_attrs: FileAttrs,
     /// Decoded attribute sections, shared by the arrays that refer to them.
     sections: SectionCache,
 }
 
-fn layer_at(layers: &[Arc<LayerReader>], idx: u32) -> Result<&LayerReader> {
+pub(super) fn layer_at(layers: &[Arc<LayerReader>], idx: u32) -> Result<&LayerReader> {
     layers
         .get(idx as usize)
         .map(|l| &**l)
@@ -281,103 +163,6 @@ fn add_chunks(layers: &[Arc<LayerReader>], table: &mut ChunkTable, r: RecordRef)
     }
     table.stats = OnceLock::new();
     Ok(())
-}
-
-/// Decoded attribute sections by layer and footer offset. Records may share
-/// a section (a writer stores each distinct attribute set once), and then
-/// their arrays share one decoded set: 100,000 arrays with the same 20
-/// attributes hold 20 values, not 2,000,000, and look them up in memory
-/// that stays in cache.
-#[derive(Debug, Default)]
-pub(crate) struct SectionCache(
-    Mutex<HashMap<(u32, u32), Arc<AttrSet>, foldhash::fast::RandomState>>,
-);
-
-impl SectionCache {
-    fn get(&self, key: (u32, u32)) -> Option<Arc<AttrSet>> {
-        // A poisoned lock only costs the sharing.
-        self.0.lock().ok()?.get(&key).cloned()
-    }
-
-    fn put(&self, key: (u32, u32), set: &Arc<AttrSet>) {
-        if let Ok(mut map) = self.0.lock() {
-            map.insert(key, Arc::clone(set));
-        }
-    }
-
-    fn clear(&mut self) {
-        if let Ok(map) = self.0.get_mut() {
-            map.clear();
-        }
-    }
-}
-
-/// The attributes the record at `r` sets and removes, decoded and checked
-/// (open passed over them).
-fn record_attrs(
-    layers: &[Arc<LayerReader>],
-    cache: &SectionCache,
-    r: RecordRef,
-) -> Result<Arc<AttrSet>> {
-    let layer = layer_at(layers, r.layer)?;
-    let records = layer.records();
-    let wire = |w: String| records.damaged(w);
-    let mut rec = records.reader(r.at as usize);
-    let head = rec.head(&mut DefParts::default()).map_err(wire)?;
-    let n = rec.attr_count(&head).map_err(wire)?;
-    let key = u32::try_from(rec.attrs_position())
-        .ok()
-        .map(|at| (r.layer, at));
-    let set = match key.and_then(|k| cache.get(k)) {
-        Some(set) => set,
-        None => {
-            let mut entries: Vec<(Arc<str>, Option<AttributeValue>, u64)> = Vec::with_capacity(n);
-            for _ in 0..n {
-                let a = rec.next_attr(&head, None).map_err(wire)?;
-                let key = layer.keys.get(a.key).cloned().ok_or_else(|| {
-                    wire(format!("attribute key {} is not in the dictionary", a.key))
-                })?;
-                let value = a.value.map(|v| v.decode()).transpose().map_err(wire)?;
-                entries.push((key, value, a.seq));
-            }
-            rec.end_attrs(&head).map_err(wire)?;
-            // Sorting finds a repeated key without a table the size of the
-            // key dictionary, and is the order the set keeps anyway.
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            if let Some(w) = entries
-                .windows(2)
-                .find(|w| matches!(w, [a, b] if a.0 == b.0))
-            {
-                let key = w.first().map_or("", |e| &*e.0);
-                return Err(wire(format!(
-                    "array {:?}: attribute {key:?} appears twice",
-                    head.name
-                )));
-            }
-            let mut attrs = Vec::with_capacity(entries.len());
-            let mut removed = Vec::new();
-            for (key, value, seq) in entries {
-                match value {
-                    Some(value) => attrs.push(Attr { key, value, seq }),
-                    None => removed.push((key, seq)),
-                }
-            }
-            let set = Arc::new(AttrSet::new(attrs, removed));
-            if let Some(k) = key {
-                cache.put(k, &set);
-            }
-            set
-        }
-    };
-    // A section shared with an update record may remove keys; a definition
-    // may not.
-    if matches!(head.op, Op::Define(_)) && !set.removed.is_empty() {
-        return Err(wire(format!(
-            "array {:?}: attribute removal in a defining record",
-            head.name
-        )));
-    }
-    Ok(set)
 }
 
 impl IndexedArray {
@@ -464,6 +249,22 @@ impl CommittedIndex {
         array.attrs_in(&self.layers, &self.sections)
     }
 
+    /// The file's own attributes, merged and checked on first use.
+    pub(crate) fn file_attrs(&self) -> Result<&AttrSet> {
+        if let Some(set) = self.file_attrs.set.get() {
+            return Ok(set);
+        }
+        let mut set: Option<Arc<AttrSet>> = None;
+        for &idx in &self.file_attrs.layers {
+            let section = file_attr_section(&self.layers, &self.sections, idx)?;
+            match &mut set {
+                Some(set) => Arc::make_mut(set).apply(&section),
+                None => set = Some(section),
+            }
+        }
+        Ok(self.file_attrs.set.get_or_init(|| set.unwrap_or_default()))
+    }
+
     /// Statistics of `array` (an array of this index).
     pub(crate) fn stats<'s>(&'s self, array: &'s IndexedArray) -> Result<&'s ArrayStats> {
         let info = self.info(array)?;
@@ -476,6 +277,7 @@ impl CommittedIndex {
         if layer.header.kind == LayerKind::Snapshot {
             self.layers.clear();
             self.arrays.clear();
+            self.file_attrs = FileAttrs::default();
             self.sections.clear();
         }
         let layer_idx = u32::try_from(self.layers.len())
@@ -496,7 +298,15 @@ impl CommittedIndex {
         let frame_refs = records.walk(&mut apply, false)?;
         let merge = std::mem::take(&mut apply.merge);
         layer.frame_refs = frame_refs;
+        let file_attrs = !layer.file_attrs.is_empty();
         self.layers.push(Arc::new(layer));
+        if file_attrs {
+            self.file_attrs.layers.push(layer_idx);
+            if let Some(set) = self.file_attrs.set.get_mut() {
+                let update = file_attr_section(&self.layers, &self.sections, layer_idx)?;
+                Arc::make_mut(set).apply(&update);
+            }
+        }
         // Arrays already decoded take the new records in at once, so that a
         // commit costs what it changed, not what the arrays hold.
         for (name, r) in merge {
@@ -668,54 +478,5 @@ impl<'a> RecordVisitor<'a> for Apply<'_, 'a> {
             )));
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_ordered_by_prefix_then_whole_are_in_string_order() {
-        let keys = [
-            "",
-            "\0",
-            "a",
-            "a\0",
-            "ab",
-            "abcdefgh",
-            "abcdefgh\0",
-            "abcdefghi",
-            "abcdefgi",
-            "abcdefg",
-            "b",
-            "units",
-            "units_long",
-            "ß",
-            "\u{10ffff}",
-            "attr_00",
-            "attr_19",
-        ];
-        let mut by_prefix: Vec<&str> = keys.to_vec();
-        by_prefix.sort_by(|a, b| prefix(a).cmp(&prefix(b)).then_with(|| a.cmp(b)));
-        let mut by_string = keys.to_vec();
-        by_string.sort();
-        assert_eq!(by_prefix, by_string);
-
-        let mut set = AttrSet::default();
-        for (i, k) in keys.iter().enumerate() {
-            set.set(Arc::from(*k), AttributeValue::UInt64(i as u64), 1);
-        }
-        for (i, k) in keys.iter().enumerate() {
-            assert_eq!(set.get(k).unwrap().value, AttributeValue::UInt64(i as u64));
-        }
-        assert!(set.get("abcdefgh\0\0").is_none());
-        set.remove(Arc::from("ab"), 2);
-        assert!(set.get("ab").is_none());
-        assert_eq!(set.removed("ab"), Some(2));
-        let listed: Vec<&str> = set.all().iter().map(|a| &*a.key).collect();
-        assert_eq!(listed.len(), keys.len() - 1);
-        assert!(listed.windows(2).all(|w| w[0] < w[1]));
     }
 }

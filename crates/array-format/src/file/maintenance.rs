@@ -132,6 +132,9 @@ impl ArrayFile {
                 report.damaged.push(record_damage(e));
             }
         }
+        if let Err(e) = self.index.file_attrs() {
+            report.damaged.push(record_damage(e));
+        }
         for array in self.index.arrays.values() {
             let decoded = self.index.info(array).and_then(|info| {
                 self.index.attrs(array)?;

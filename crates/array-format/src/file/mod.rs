@@ -5,13 +5,23 @@
 //! |------|---------|
 //! | `open.rs` | create, open: loading the visible layers into the index |
 //! | `index.rs` | the merged index of committed layers |
-//! | `schema.rs` | define, delete, metadata, attributes, statistics |
+//! | `attr_set.rs` | decoded attribute sets (an array's, the file's) and their sections |
+//! | `schema.rs` | the merged view of arrays: metadata, statistics, storage, codecs |
+//! | `define.rs` | define and delete arrays |
+//! | `attrs.rs` | the attributes of arrays and of the file itself |
 //! | `write.rs` | `write_array`: whole chunks compressed from the caller's data, partly written ones patched in the pending layer's write buffer |
 //! | `read.rs` | `read_array`: plan, fetch, decode, copy |
-//! | `commit.rs` | `flush` and `compact` |
+//! | `commit.rs` | `flush`, and committing a layer |
+//! | `compact.rs` | `compact`: merging the visible layers into a snapshot |
+//! | `sync.rs` | other writers: conflict checks, the orphan check, `refresh` |
+//! | `maintenance.rs` | `verify`, `versions`, `vacuum` |
 
 mod arrays;
+mod attr_set;
+mod attrs;
 mod commit;
+mod compact;
+mod define;
 mod index;
 mod location;
 mod maintenance;
@@ -30,7 +40,7 @@ use crate::format::Id;
 use crate::layer::PendingLayer;
 use crate::storage::FileStore;
 
-pub use crate::meta::{ArrayMeta, MergedArrayMeta};
+pub use crate::meta::{ArrayMeta, ArraySpec, MergedArrayMeta};
 pub use maintenance::{Damage, VacuumReport, VerifyReport, Version};
 pub use schema::ArrayStorage;
 

@@ -91,6 +91,7 @@ impl ArrayFile {
             codecs: Vec::new(),
             blocks: Vec::new(),
             frames: Vec::new(),
+            file_attrs: Vec::new(),
             arrays: Vec::new(),
         };
         let tail = bytes::Bytes::from(format::encode_tail(&footer));

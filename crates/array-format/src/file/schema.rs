@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use super::ArrayFile;
 use super::index::{ChunkRef, CommittedIndex, IndexedArray};
-use crate::element::ArrayElement;
 use crate::error::{Error, Result};
 use crate::layer::{Base, PendingArray, PendingChunk, PendingOp};
 use crate::meta::{ArrayInfo, MergedArrayMeta};
 use crate::stats::{ArrayStats, StatsFile};
-use crate::value::{AttributeValue, FillValue};
+use crate::value::AttributeValue;
 
 /// An array as the caller sees it: defined in the pending layer, or
 /// committed (possibly with pending changes on top).
@@ -67,7 +66,7 @@ impl<'a> Resolved<'a> {
         })
     }
 
-    fn attribute(&self, key: &str) -> Result<Option<&'a AttributeValue>> {
+    pub(super) fn attribute(&self, key: &str) -> Result<Option<&'a AttributeValue>> {
         Ok(match self {
             Resolved::Pending { record, .. } => record.attrs.get(key).and_then(Option::as_ref),
             Resolved::Committed {
@@ -197,194 +196,16 @@ impl ArrayFile {
         }
     }
 
-    /// Attribute `key` of array `name`; `None` if the array has no such
-    /// attribute.
+    /// The codec recorded for array `name` (pending definitions included),
+    /// in canonical form: `none`, `lz4`, `zstd:LEVEL` or the name of a
+    /// custom codec. `None` when the array records no codec: each handle
+    /// that writes it uses its configured codec (arrays defined with
+    /// [`define_array`](Self::define_array), and every array of a file of
+    /// format version 3 or older).
     ///
-    /// Errors: [`Error::ArrayNotFound`], and [`Error::Corrupted`] when the
-    /// array's stored attributes are damaged (they are checked when the
-    /// array's attributes are first read, not when the file is opened).
-    pub fn get_attribute(&self, name: &str, key: &str) -> Result<Option<&AttributeValue>> {
-        self.resolve(name)?.attribute(key)
-    }
-
-    /// Every attribute of array `name`, sorted by key. Errors as
-    /// [`get_attribute`](Self::get_attribute).
-    pub fn attributes(&self, name: &str) -> Result<Vec<(String, AttributeValue)>> {
-        let r = self.resolve(name)?;
-        let mut out: std::collections::BTreeMap<&str, &AttributeValue> = Default::default();
-        match &r {
-            Resolved::Pending { record, .. } => {
-                for (k, v) in &record.attrs {
-                    if let Some(v) = v {
-                        out.insert(k, v);
-                    }
-                }
-            }
-            Resolved::Committed {
-                index,
-                array,
-                record,
-                ..
-            } => {
-                for a in index.attrs(array)?.all() {
-                    out.insert(&a.key, &a.value);
-                }
-                for (k, change) in record.map(|r| &r.attrs).into_iter().flatten() {
-                    match change {
-                        Some(v) => out.insert(k, v),
-                        None => out.remove(k.as_str()),
-                    };
-                }
-            }
-        }
-        Ok(out
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.clone()))
-            .collect())
-    }
-
-    /// Sets attribute `key` of array `name`, replacing any previous value.
-    /// Persisted by the next [`flush`](Self::flush).
-    ///
-    /// ```
-    /// use array_format::{ArrayFile, AttributeValue, FileConfig, NoCompression};
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let mut file = ArrayFile::create_memory(FileConfig::new(NoCompression)).await?;
-    /// file.define_array::<f32>("p", vec![], vec![10], None, None)?;
-    /// file.set_attribute("p", "units", AttributeValue::String("hPa".into()))?;
-    /// file.set_attribute("p", "valid_range", vec![0.0f64, 1100.0].into())?;
-    /// file.flush().await?;
-    /// assert_eq!(file.get_attribute("p", "units")?, Some(&AttributeValue::String("hPa".into())));
-    /// assert!(file.remove_attribute("p", "units")?);
-    /// assert_eq!(file.attributes("p")?.len(), 1);
-    /// # Ok::<(), array_format::Error>(()) }).unwrap();
-    /// ```
-    pub fn set_attribute(&mut self, name: &str, key: &str, value: AttributeValue) -> Result<()> {
-        let base = self.base_of(&self.resolve(name)?);
-        let record = self.pending_mut()?.record_mut(name, base);
-        record.attrs.insert(key.to_owned(), Some(value));
-        record.attr_bases.insert(key.to_owned(), base.seq);
-        Ok(())
-    }
-
-    /// Removes attribute `key` of array `name`; returns whether it existed.
-    pub fn remove_attribute(&mut self, name: &str, key: &str) -> Result<bool> {
-        let resolved = self.resolve(name)?;
-        let base = self.base_of(&resolved);
-        let existed = resolved.attribute(key)?.is_some();
-        let defined_here = matches!(resolved, Resolved::Pending { .. });
-        let committed_has = match resolved {
-            Resolved::Committed { index, array, .. } => index.attrs(array)?.get(key).is_some(),
-            Resolved::Pending { .. } => false,
-        };
-        if !existed && !committed_has {
-            return Ok(false);
-        }
-        let record = self.pending_mut()?.record_mut(name, base);
-        if defined_here || !committed_has {
-            record.attrs.remove(key);
-        } else {
-            record.attrs.insert(key.to_owned(), None);
-        }
-        record.attr_bases.insert(key.to_owned(), base.seq);
-        Ok(existed)
-    }
-
-    /// Defines a new array of element type `T` in the pending layer.
-    ///
-    /// `shape` is the full shape (empty for a scalar; zero-length dimensions
-    /// are allowed). `chunk_shape` tiles it into independently stored chunks,
-    /// or `None` stores the whole array as one chunk. If `dimension_names`
-    /// does not have one entry per dimension it is replaced with `dim0`,
-    /// `dim1`, …. `fill_value` is returned for elements never written; it
-    /// must fit `T`'s dtype and is stored in canonical form.
-    ///
-    /// Errors: [`Error::InvalidName`], [`Error::ArrayAlreadyExists`],
-    /// [`Error::InvalidShape`] (rank mismatch, a zero chunk dimension, an
-    /// element count overflowing `u64`, a chunk over the size limit),
-    /// [`Error::InvalidFillValue`].
-    ///
-    /// ```
-    /// use array_format::{ArrayFile, Error, FileConfig, FillValue, NoCompression};
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let mut file = ArrayFile::create_memory(FileConfig::new(NoCompression)).await?;
-    /// file.define_array::<u8>("mask", vec!["y".into(), "x".into()], vec![100, 80], Some(vec![32, 32]), Some(FillValue::Int(255)))?;
-    /// // Fill values are stored in the dtype's canonical form.
-    /// assert_eq!(file.get_array("mask")?.fill_value, Some(FillValue::UInt(255)));
-    /// let err = file.define_array::<u8>("bad", vec![], vec![10], Some(vec![0]), None).unwrap_err();
-    /// assert!(matches!(err, Error::InvalidShape { .. }));
-    /// # Ok::<(), Error>(()) }).unwrap();
-    /// ```
-    pub fn define_array<T: ArrayElement>(
-        &mut self,
-        name: impl Into<String>,
-        dimension_names: Vec<String>,
-        shape: Vec<usize>,
-        chunk_shape: Option<Vec<usize>>,
-        fill_value: Option<FillValue>,
-    ) -> Result<()> {
-        let name = name.into();
-        if name.is_empty() {
-            return Err(Error::InvalidName {
-                name,
-                reason: "array names must not be empty".into(),
-            });
-        }
-        if self.resolve(&name).is_ok() {
-            return Err(Error::ArrayAlreadyExists { name });
-        }
-        let shape: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
-        let chunk_shape: Vec<u64> = match chunk_shape {
-            Some(c) => c.iter().map(|&s| s as u64).collect(),
-            None => shape.iter().map(|&s| s.max(1)).collect(),
-        };
-        let fill_value = match fill_value {
-            None => None,
-            Some(f) => Some(
-                f.canonical_for(T::DTYPE)
-                    .ok_or_else(|| Error::InvalidFillValue {
-                        name: name.clone(),
-                        dtype: T::DTYPE,
-                        fill: format!("{f:?}"),
-                    })?,
-            ),
-        };
-        let dimension_names = if dimension_names.len() == shape.len() {
-            dimension_names
-        } else {
-            (0..shape.len()).map(|i| format!("dim{i}")).collect()
-        };
-        let meta = MergedArrayMeta {
-            name: name.clone(),
-            dtype: T::DTYPE,
-            shape: shape.clone(),
-            chunk_shape: chunk_shape.clone(),
-            dimension_names,
-            fill_value,
-        };
-        let info = ArrayInfo::new(meta).map_err(|reason| Error::InvalidShape {
-            name,
-            shape,
-            chunk_shape,
-            reason,
-        })?;
-        self.pending_mut()?.define(Arc::new(info));
-        Ok(())
-    }
-
-    /// Deletes array `name`: it disappears from every view at once, and its
-    /// stored chunks are reclaimed by [`compact`](Self::compact). Defining
-    /// the name again starts an empty array.
-    pub fn delete(&mut self, name: &str) -> Result<()> {
-        let base = self.base_of(&self.resolve(name)?);
-        let committed = self.index.arrays.contains(name);
-        let pending = self.pending_mut()?;
-        if committed {
-            pending.tombstone(name, base);
-        } else {
-            pending.forget(name);
-        }
-        Ok(())
+    /// Errors: [`Error::ArrayNotFound`].
+    pub fn array_codec(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.resolve(name)?.info().codec.clone())
     }
 }
 
@@ -398,6 +219,10 @@ pub struct ArrayStorage {
     pub raw_bytes: u64,
     /// Their share of the stored (compressed) frame bytes.
     pub stored_bytes: u64,
+    /// The codecs of the frames holding those chunks, sorted: what the
+    /// array is stored with (the codec an array records applies to the
+    /// chunks written since, and to all of them after a compaction).
+    pub codecs: Vec<String>,
 }
 
 impl ArrayFile {
@@ -410,11 +235,13 @@ impl ArrayFile {
         for (&index, c) in &self.index.chunks(array)?.chunks {
             out.written_chunks.push(index);
             out.raw_bytes += c.loc.len;
-            let frame = self
-                .index
-                .layers
-                .get(c.layer as usize)
-                .and_then(|l| l.frames.get(c.loc.frame as usize));
+            let layer = self.index.layers.get(c.layer as usize);
+            let frame = layer.and_then(|l| l.frames.get(c.loc.frame as usize));
+            if let Some(codec) = layer.and_then(|l| l.frame_codec(c.loc.frame).ok())
+                && !out.codecs.iter().any(|n| n == codec)
+            {
+                out.codecs.push(codec.to_owned());
+            }
             if let Some(f) = frame
                 && f.raw_len > 0
             {
@@ -425,6 +252,7 @@ impl ArrayFile {
             }
         }
         out.written_chunks.sort_unstable();
+        out.codecs.sort_unstable();
         Ok(out)
     }
 

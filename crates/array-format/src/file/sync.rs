@@ -84,6 +84,24 @@ impl ArrayFile {
         let Some(pending) = &self.pending else {
             return Ok(());
         };
+        let file_attrs = pending.file_attrs();
+        if !file_attrs.changes.is_empty() {
+            let committed = self.index.file_attrs()?;
+            for key in file_attrs.changes.keys() {
+                let base = file_attrs.bases.get(key).copied().unwrap_or(0);
+                let changed = committed
+                    .get(key)
+                    .map(|a| a.seq)
+                    .or_else(|| committed.removed(key));
+                if let Some(seq) = changed
+                    && seq > base
+                {
+                    return Err(self.conflict(format!(
+                        "file attribute {key:?} was changed by another writer (layer {seq})"
+                    )));
+                }
+            }
+        }
         let index = &self.index.arrays;
         for (name, record) in pending.arrays() {
             let committed = index.get(name);

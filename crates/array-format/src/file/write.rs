@@ -14,9 +14,10 @@ use rayon::prelude::*;
 use super::ArrayFile;
 use super::read::{check_bounds, check_dtype, check_rank, internal, offsets};
 use super::schema::ChunkSource;
+use crate::codec::WriteCodec;
 use crate::element::ArrayElement;
 use crate::error::{Error, Result};
-use crate::layer::{Compressed, FrameWriter, Values, worth_parallel};
+use crate::layer::{ChunkWrite, Compressed, Lane, Values, worth_parallel};
 use crate::meta::ArrayInfo;
 use crate::nd::{self, Region};
 use crate::stats::{ChunkStats, chunk_stats};
@@ -162,6 +163,11 @@ impl ArrayFile {
         let fill = explicit_fill::<T>(info);
         let latest = self.index.latest_seq();
         let base = self.base_of(&self.resolve(name)?);
+        let w = ChunkWrite {
+            base,
+            chunk_base: latest,
+            lane: self.lane(info)?,
+        };
         let buffer = T::DTYPE.element_size().is_some() && self.settings.write_buffer > 0;
         let mut now: Vec<(&Target, WholeValues<'_, T>)> = Vec::with_capacity(targets.len());
         for t in targets {
@@ -191,36 +197,34 @@ impl ArrayFile {
                     values: gathered,
                     fill: fill.clone(),
                 };
-                self.pending_mut()?.put_dirty(
-                    name,
-                    t.index,
-                    Box::new(values),
-                    len as u64,
-                    base,
-                    latest,
-                );
+                self.pending_mut()?
+                    .put_dirty(name, t.index, Box::new(values), len as u64, w);
             } else {
                 now.push((t, Cow::Owned(gathered)));
             }
         }
         let pending = self.pending_mut()?;
         let frames = pending.frame_writer();
+        // Chunks with a frame of their own are compressed here (unless the
+        // codec stores them as they are); smaller ones share a frame.
+        let target = frames.frame_target();
+        let codec = Some(frames.codec(w.lane)).filter(|c| !c.stores_raw());
         let elements: usize = now.iter().map(|(_, v)| v.len()).sum();
         let total = elements.saturating_mul(std::mem::size_of::<T>()) as u64;
         let encoded: Vec<Result<Encoded<'_>>> = if worth_parallel(now.len(), total) {
             now.par_iter()
-                .map(|(t, v)| encode_whole(frames, name, t, v, fill.as_ref()))
+                .map(|(t, v)| encode_whole(codec, target, name, t, v, fill.as_ref()))
                 .collect()
         } else {
             now.iter()
-                .map(|(t, v)| encode_whole(frames, name, t, v, fill.as_ref()))
+                .map(|(t, v)| encode_whole(codec, target, name, t, v, fill.as_ref()))
                 .collect()
         };
         for ((t, _), e) in now.iter().zip(encoded) {
             let e = e?;
             match &e.compressed {
-                Some(c) => pending.put_compressed(name, t.index, c, e.stats, base, latest)?,
-                None => pending.put_chunk(name, t.index, &e.bytes, e.stats, base, latest)?,
+                Some(c) => pending.put_compressed(name, t.index, c, e.stats, w)?,
+                None => pending.put_chunk(name, t.index, &e.bytes, e.stats, w)?,
             }
         }
         Ok(())
@@ -241,6 +245,7 @@ impl ArrayFile {
         let name = info.meta.name.as_str();
         let buffered = T::DTYPE.element_size().is_some();
         let latest = self.index.latest_seq();
+        let lane = self.lane(info)?;
         // Chunks already buffered are patched in place; the others are
         // loaded, each with the base its new version is made against.
         let mut load: Vec<(&Target, u64)> = Vec::new();
@@ -289,19 +294,41 @@ impl ArrayFile {
             };
             let written = patch(info, t, region, src, src_shape, &mut values)?;
             let pending = self.pending_mut()?;
+            let w = ChunkWrite {
+                base,
+                chunk_base,
+                lane,
+            };
             if buffered {
                 let values = Values {
                     values,
                     fill: explicit.clone(),
                 };
-                pending.put_dirty(name, t.index, Box::new(values), written, base, chunk_base);
+                pending.put_dirty(name, t.index, Box::new(values), written, w);
             } else {
                 let stats = chunk_stats(&values, explicit.as_ref());
                 let bytes = T::encode_chunk(&values).map_err(|e| with_chunk(e, name, &t.coord))?;
-                pending.put_chunk(name, t.index, &bytes, stats, base, chunk_base)?;
+                pending.put_chunk(name, t.index, &bytes, stats, w)?;
             }
         }
         Ok(())
+    }
+}
+
+impl ArrayFile {
+    /// The codec lane the chunks of `info`'s array are stored with: its
+    /// recorded codec, else this handle's. A recorded codec this handle
+    /// cannot write with (a custom codec it is not configured with) is an
+    /// error, never another codec.
+    pub(super) fn lane(&mut self, info: &ArrayInfo) -> Result<Lane> {
+        let spec = info.codec.as_deref();
+        self.pending_mut()?
+            .lane(spec)
+            .map_err(|reason| Error::InvalidCodec {
+                name: info.meta.name.clone(),
+                codec: spec.unwrap_or_default().to_owned(),
+                reason,
+            })
     }
 }
 
@@ -337,10 +364,12 @@ fn patch<T: ArrayElement>(
     Ok(copy.iter().map(|&n| n as u64).product())
 }
 
-/// Statistics, encoding and (for a frame of its own) compression of one
-/// whole chunk; runs on any thread.
+/// Statistics, encoding and (for a frame of its own, of at least
+/// `frame_target` bytes) compression with `codec` (none: not compressed
+/// ahead) of one whole chunk; runs on any thread.
 fn encode_whole<'a, T: ArrayElement>(
-    frames: &FrameWriter,
+    codec: Option<&WriteCodec>,
+    frame_target: usize,
     name: &str,
     target: &Target,
     values: &'a [T],
@@ -353,10 +382,11 @@ fn encode_whole<'a, T: ArrayElement>(
             Cow::Owned(T::encode_chunk(values).map_err(|e| with_chunk(e, name, &target.coord))?)
         }
     };
-    let compressed = if frames.own_frame(bytes.len()) && !frames.codecs().stores_raw() {
-        Some(Compressed::new(frames.codecs(), &bytes)?.into_owned())
-    } else {
-        None
+    let compressed = match codec {
+        Some(codec) if bytes.len() >= frame_target => {
+            Some(Compressed::new(codec, &bytes)?.into_owned())
+        }
+        _ => None,
     };
     Ok(Encoded {
         stats,

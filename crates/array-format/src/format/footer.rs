@@ -11,13 +11,13 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::dtype::DType;
-use crate::stats::{ChunkStats, MinMax};
+use crate::stats::ChunkStats;
 use crate::value::{AttributeValue, FillValue};
 
 #[cfg(test)]
 use super::records::{AttrEntry, DefParts, Names, Op, RecordHead, RecordTable, RecordVisitor};
-use super::values::{put_attr, put_fill, put_stat};
-use super::wire::{WireReader, WireResult, WireWriter};
+use super::records::{Owner, section_range};
+use super::wire::{WireReader, WireResult};
 #[cfg(test)]
 use crate::error::{Error, Result};
 
@@ -93,6 +93,9 @@ pub(crate) struct ArrayDef {
     pub(crate) chunk_shape: Vec<u64>,
     pub(crate) dimension_names: Vec<String>,
     pub(crate) fill_value: Option<FillValue>,
+    /// The codec spec the array's chunks are written with (`None`: not
+    /// recorded; each writer's configured codec).
+    pub(crate) codec: Option<String>,
 }
 
 /// What a layer does to an array.
@@ -154,6 +157,9 @@ pub(crate) struct Footer {
     pub(crate) codecs: Vec<String>,
     pub(crate) blocks: Vec<BlockEntry>,
     pub(crate) frames: Vec<FrameEntry>,
+    /// The file's own attributes: in a snapshot all of them, in a delta
+    /// the changes (`None` removes a key). Sorted by key.
+    pub(crate) file_attrs: Vec<AttrRecord>,
     pub(crate) arrays: Vec<ArrayRecord>,
 }
 
@@ -161,157 +167,14 @@ pub(super) const OP_DEFINE: u8 = 0;
 pub(super) const OP_UPDATE: u8 = 1;
 pub(super) const OP_TOMBSTONE: u8 = 2;
 
-const KIND_SNAPSHOT: u8 = 0;
-const KIND_DELTA: u8 = 1;
+pub(super) const KIND_SNAPSHOT: u8 = 0;
+pub(super) const KIND_DELTA: u8 = 1;
 
 /// Deepest rank accepted from a file; far beyond any real array, small
 /// enough that a damaged count cannot make decoding slow.
 pub(crate) const MAX_RANK: u64 = 64;
 
-// ── footer ──────────────────────────────────────────────────────────
-
 impl Footer {
-    /// Encodes the footer in the current format version. Frame offsets are
-    /// implied by the block table, so callers must lay frames out
-    /// contiguously within each block.
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut w = WireWriter::new();
-        let h = &self.header;
-        w.raw(&h.dataset_id);
-        w.raw(&h.layer_id);
-        w.raw(&h.parent_id);
-        w.var(h.seq);
-        w.var(h.generation);
-        w.u8(match h.kind {
-            LayerKind::Snapshot => KIND_SNAPSHOT,
-            LayerKind::Delta => KIND_DELTA,
-        });
-        w.ivar(h.created_ns);
-        w.str(&h.writer);
-        w.len(h.merged.len());
-        for id in &h.merged {
-            w.raw(id);
-        }
-
-        w.len(self.codecs.len());
-        for c in &self.codecs {
-            w.str(c);
-        }
-        w.len(self.blocks.len());
-        for b in &self.blocks {
-            w.var(b.offset);
-            w.var(u64::from(b.codec));
-            w.var(u64::from(b.frame_count));
-        }
-        w.len(self.frames.len());
-        for f in &self.frames {
-            w.var(f.stored_len);
-            w.var(f.raw_len);
-            w.u32(f.crc);
-        }
-
-        // Attribute keys repeat across arrays ("units", "long_name"), so they
-        // are stored once and referenced by index.
-        let mut keys: Vec<&str> = Vec::new();
-        let mut key_index: std::collections::HashMap<&str, usize> = Default::default();
-        for a in &self.arrays {
-            for at in &a.attrs {
-                key_index.entry(at.key.as_str()).or_insert_with(|| {
-                    keys.push(at.key.as_str());
-                    keys.len() - 1
-                });
-            }
-        }
-        w.len(keys.len());
-        for k in &keys {
-            w.str(k);
-        }
-
-        // Attribute sets live in a region of their own, ahead of the array
-        // records, each stored once however many arrays share it: open
-        // then reads only the compact records, and many arrays with the
-        // same attributes cost one copy.
-        let mut region = WireWriter::new();
-        let mut stored: std::collections::HashMap<Vec<u8>, (usize, usize)> = Default::default();
-        let mut placed: Vec<(usize, usize)> = Vec::with_capacity(self.arrays.len());
-        let mut section = WireWriter::new();
-        for a in &self.arrays {
-            section.clear();
-            section.len(a.attrs.len());
-            for at in &a.attrs {
-                section.len(key_index.get(at.key.as_str()).copied().unwrap_or(0));
-                match &at.value {
-                    None => section.u8(0),
-                    Some(v) => put_attr(&mut section, v),
-                }
-                section.var(at.seq);
-            }
-            let bytes = section.as_slice();
-            let at = match stored.get(bytes) {
-                Some(&at) => at,
-                None => {
-                    let at = (region.as_slice().len(), bytes.len());
-                    region.raw(bytes);
-                    stored.insert(bytes.to_vec(), at);
-                    at
-                }
-            };
-            placed.push(at);
-        }
-        w.bytes(region.as_slice());
-
-        w.len(self.arrays.len());
-        for (a, &(attrs_at, attrs_len)) in self.arrays.iter().zip(&placed) {
-            w.str(&a.name);
-            match &a.op {
-                RecordOp::Define(d) => {
-                    w.u8(OP_DEFINE);
-                    w.u8(d.dtype.code());
-                    w.len(d.shape.len());
-                    for s in &d.shape {
-                        w.var(*s);
-                    }
-                    for c in &d.chunk_shape {
-                        w.var(*c);
-                    }
-                    for n in &d.dimension_names {
-                        w.str(n);
-                    }
-                    put_fill(&mut w, d.fill_value.as_ref());
-                    w.var(a.defined_seq);
-                }
-                RecordOp::Update => w.u8(OP_UPDATE),
-                RecordOp::Tombstone => {
-                    w.u8(OP_TOMBSTONE);
-                    continue;
-                }
-            }
-            w.len(attrs_at);
-            w.len(attrs_len);
-            w.len(a.chunks.len());
-            let mut prev = 0u64;
-            for (i, c) in a.chunks.iter().enumerate() {
-                w.var(if i == 0 { c.index } else { c.index - prev });
-                prev = c.index;
-                w.var(u64::from(c.frame));
-                w.var(c.offset);
-                w.var(c.len);
-                w.var(c.seq);
-                w.var(c.stats.null_count);
-                match &c.stats.min_max {
-                    MinMax::Empty => w.u8(0),
-                    MinMax::Range { min, max } => {
-                        w.u8(1);
-                        put_stat(&mut w, min);
-                        put_stat(&mut w, max);
-                    }
-                    MinMax::Unavailable => w.u8(2),
-                }
-            }
-        }
-        w.into_inner()
-    }
-
     /// Decodes and validates a whole footer, every record materialised. Open
     /// reads footers with [`FooterTables`] and [`RecordTable::walk`], which
     /// check exactly the same and allocate nothing per record.
@@ -323,15 +186,26 @@ impl Footer {
             names: Names::default(),
             arrays: Vec::with_capacity(t.array_count),
         };
-        t.records("footer", buf)
-            .walk(&mut collect, true)
-            .map_err(|e| e.to_string())?;
+        let table = t.records("footer", buf);
+        table.walk(&mut collect, true).map_err(|e| e.to_string())?;
         let arrays = collect.arrays;
+        let mut file_attrs = Vec::new();
+        for e in table
+            .file_attr_entries(None)?
+            .map_or(Vec::new(), |(_, e)| e)
+        {
+            file_attrs.push(AttrRecord {
+                key: t.keys.get(e.key).map_or("", |k| k).to_owned(),
+                value: e.value.map(|v| v.decode()).transpose()?,
+                seq: e.seq,
+            });
+        }
         Ok(Footer {
             header: t.header,
             codecs: t.codecs,
             blocks: t.blocks,
             frames: t.frames,
+            file_attrs,
             arrays,
         })
     }
@@ -404,6 +278,9 @@ pub(crate) struct FooterTables {
     /// Where the attribute region lies in the footer (empty before version
     /// 3, whose records hold their attributes inline).
     pub(crate) attrs_region: Range<usize>,
+    /// Where the file's attribute section lies in the footer (empty when
+    /// the layer has none, and before version 4).
+    pub(crate) file_attrs: Range<usize>,
     /// Number of array records.
     pub(crate) array_count: usize,
     /// Footer offset of the first array record.
@@ -537,6 +414,21 @@ impl FooterTables {
         } else {
             0..0
         };
+        let file_attrs = if version >= 4 {
+            let at = r.var("file attribute section offset")?;
+            let len = r.var("file attribute section length")?;
+            match (at, len) {
+                (0, 0) => 0..0,
+                (at, 0) => {
+                    return Err(format!(
+                        "the file's empty attribute section has offset {at}, not 0"
+                    ));
+                }
+                (at, len) => section_range(&attrs_region, at, len, Owner::File)?,
+            }
+        } else {
+            0..0
+        };
 
         let array_count = r.count(2, "array count")?;
         Ok(FooterTables {
@@ -547,6 +439,7 @@ impl FooterTables {
             keys,
             version,
             attrs_region,
+            file_attrs,
             array_count,
             arrays_at: r.position(),
         })
@@ -568,6 +461,8 @@ impl FooterTables {
             layer: self.header.seq,
             version: self.version,
             attrs_region: self.attrs_region.clone(),
+            file_attrs: self.file_attrs.clone(),
+            snapshot: self.header.kind == LayerKind::Snapshot,
         }
     }
 }
@@ -618,7 +513,7 @@ fn duplicate<T: AsRef<str>>(items: &[T]) -> Option<&str> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 pub(crate) mod tests {
     use super::*;
-    use crate::stats::StatValue;
+    use crate::stats::{MinMax, StatValue};
 
     pub(crate) fn sample() -> Footer {
         Footer {
@@ -669,6 +564,18 @@ pub(crate) mod tests {
                     block: 1,
                 },
             ],
+            file_attrs: vec![
+                AttrRecord {
+                    key: "history".into(),
+                    value: None,
+                    seq: 4,
+                },
+                AttrRecord {
+                    key: "title".into(),
+                    value: Some(AttributeValue::String("stations".into())),
+                    seq: 2,
+                },
+            ],
             arrays: vec![
                 ArrayRecord {
                     name: "temp".into(),
@@ -678,6 +585,7 @@ pub(crate) mod tests {
                         chunk_shape: vec![4, 4],
                         dimension_names: vec!["t".into(), "x".into()],
                         fill_value: Some(FillValue::Float(f64::NAN)),
+                        codec: Some("zstd:9".into()),
                     }),
                     defined_seq: 3,
                     attrs: vec![
@@ -812,5 +720,128 @@ pub(crate) mod tests {
                 let _ = Footer::decode(&b, 116);
             }
         }
+    }
+
+    /// The footer offset of the first occurrence of `needle` in `hay`.
+    fn find(hay: &[u8], needle: &[u8]) -> usize {
+        hay.windows(needle.len()).position(|w| w == needle).unwrap()
+    }
+
+    #[test]
+    fn the_array_codec_and_the_file_attributes_round_trip() {
+        let mut f = sample();
+        f.header.kind = LayerKind::Snapshot;
+        f.header.generation = f.header.seq;
+        f.file_attrs.retain(|a| a.value.is_some());
+        // A snapshot holds only definitions (no update, no removal).
+        f.arrays.retain(|a| !matches!(a.op, RecordOp::Update));
+        let bytes = f.encode();
+        assert_eq!(Footer::decode(&bytes, 116).unwrap(), f);
+        // No file attributes, no recorded codec.
+        f.file_attrs.clear();
+        if let RecordOp::Define(d) = &mut f.arrays[0].op {
+            d.codec = None;
+        }
+        let bytes = f.encode();
+        assert_eq!(Footer::decode(&bytes, 116).unwrap(), f);
+    }
+
+    #[test]
+    fn a_file_attribute_set_equal_to_an_array_s_is_stored_once() {
+        let mut f = sample();
+        let set = vec![AttrRecord {
+            key: "note".into(),
+            value: Some(AttributeValue::String("shared-set".into())),
+            seq: 4,
+        }];
+        f.file_attrs = set.clone();
+        f.arrays[1].attrs = set;
+        let bytes = f.encode();
+        let count = bytes
+            .windows(b"shared-set".len())
+            .filter(|w| w == b"shared-set")
+            .count();
+        assert_eq!(count, 1);
+        assert_eq!(Footer::decode(&bytes, 116).unwrap(), f);
+    }
+
+    #[test]
+    fn a_snapshot_cannot_remove_a_file_attribute() {
+        let mut f = sample();
+        f.header.kind = LayerKind::Snapshot;
+        f.header.generation = f.header.seq;
+        f.arrays.retain(|a| !matches!(a.op, RecordOp::Update));
+        let bytes = f.encode();
+        // The tables decode (the section is checked when it is read) ...
+        let t = FooterTables::decode(&bytes, 116, super::super::FORMAT_VERSION).unwrap();
+        // ... and reading it fails.
+        let err = t.records("x", &bytes).file_attr_entries(None).unwrap_err();
+        assert!(err.contains("removal"), "{err}");
+        assert!(Footer::decode(&bytes, 116).is_err());
+    }
+
+    #[test]
+    fn damaged_file_attribute_references_are_errors() {
+        let f = sample();
+        let bytes = f.encode();
+        let t = FooterTables::decode(&bytes, 116, super::super::FORMAT_VERSION).unwrap();
+        // The two varints before `array_count` reference the section.
+        let at = t.arrays_at - 3;
+        let (off, len) = (bytes[at], bytes[at + 1]);
+        assert_eq!(len as usize, t.file_attrs.len());
+        assert_eq!(
+            off, 0,
+            "the reference writer places the file's section first"
+        );
+        for (o, l) in [(off, 0x7f), (0x70, len), (1, 0), (3, 0)] {
+            let mut b = bytes.clone();
+            b[at] = o;
+            b[at + 1] = l;
+            assert!(
+                FooterTables::decode(&b, 116, super::super::FORMAT_VERSION).is_err(),
+                "offset {o}, length {l}"
+            );
+        }
+        // (0, 0) is no section at all.
+        let mut b = bytes.clone();
+        b[at] = 0;
+        b[at + 1] = 0;
+        let t = FooterTables::decode(&b, 116, super::super::FORMAT_VERSION).unwrap();
+        assert!(t.file_attrs.is_empty());
+        assert_eq!(
+            t.records("x", &b)
+                .file_attr_entries(None)
+                .unwrap()
+                .map(|e| e.1.len()),
+            None
+        );
+    }
+
+    #[test]
+    fn a_damaged_codec_name_is_an_error() {
+        let bytes = sample().encode();
+        let at = find(&bytes, b"zstd:9");
+        let mut b = bytes.clone();
+        b[at] = 0xff;
+        let err = Footer::decode(&b, 116).unwrap_err();
+        assert!(err.contains("codec"), "{err}");
+        // A length running past the footer.
+        let mut b = bytes.clone();
+        b[at - 1] = 0x7f;
+        assert!(Footer::decode(&b, 116).is_err());
+    }
+
+    #[test]
+    fn version_3_footers_have_neither_field() {
+        // The same bytes read as version 3: no codec string is expected
+        // after the fill value, so the records no longer line up.
+        let bytes = sample().encode();
+        let t = FooterTables::decode(&bytes, 116, 3);
+        assert!(
+            t.is_err() || {
+                let t = t.unwrap();
+                t.file_attrs.is_empty() && t.records("x", &bytes).check().is_err()
+            }
+        );
     }
 }

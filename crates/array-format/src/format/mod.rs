@@ -5,8 +5,10 @@
 //! specification; this module is its implementation and uses nothing from the
 //! rest of the crate but plain value types.
 
+mod encode;
 pub(crate) mod footer;
 pub(crate) mod records;
+mod sections;
 pub(crate) mod trailer;
 mod values;
 pub(crate) mod wire;
@@ -34,7 +36,7 @@ pub(crate) const MAX_PACKED_FRAME: u64 = 64 * 1024 * 1024;
 
 /// The format version this build writes; it reads every version from
 /// [`MIN_FORMAT_VERSION`] to this one.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 
 /// The oldest format version this build reads.
 pub const MIN_FORMAT_VERSION: u16 = 2;

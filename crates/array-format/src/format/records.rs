@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::stats::{ChunkStats, MinMax};
-use crate::value::{AttributeValue, FillValue};
+use crate::value::FillValue;
 
 #[cfg(test)]
 use super::footer::ArrayDef;
@@ -24,20 +24,10 @@ use super::footer::{
     BlockEntry, ChunkRecord, FrameEntry, MAX_RANK, OP_DEFINE, OP_TOMBSTONE, OP_UPDATE,
     check_frame_sizes,
 };
-use super::values::{get_attr, get_fill, get_stat, skip_attr};
+pub(crate) use super::sections::{AttrEntry, KeyMarks, Owner, section_range};
+use super::sections::{Entries, get_seq};
+use super::values::{get_fill, get_stat};
 use super::wire::{WireReader, WireResult};
-
-/// A sequence number recorded in layer `layer`: never from a later layer.
-fn get_seq(r: &mut WireReader<'_>, layer: u64, what: &str) -> WireResult<u64> {
-    let at = r.position();
-    let v = r.var(what)?;
-    if v > layer {
-        return Err(format!(
-            "{what} {v} at footer offset {at} is newer than layer {layer} itself"
-        ));
-    }
-    Ok(v)
-}
 
 /// What a record does, as read from its `op` byte (with the dtype of a
 /// definition).
@@ -67,6 +57,8 @@ pub(crate) struct DefParts<'a> {
     pub(crate) chunk_shape: Vec<u64>,
     pub(crate) dimension_names: Vec<&'a str>,
     pub(crate) fill_value: Option<FillValue>,
+    /// The codec spec the array records (version 4), if any.
+    pub(crate) codec: Option<&'a str>,
 }
 
 impl DefParts<'_> {
@@ -79,74 +71,7 @@ impl DefParts<'_> {
             chunk_shape: self.chunk_shape.clone(),
             dimension_names: self.dimension_names.iter().map(|&n| n.to_owned()).collect(),
             fill_value: self.fill_value.clone(),
-        }
-    }
-}
-
-/// An attribute entry of a record; the value stays encoded (checked, not
-/// decoded) until asked for.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AttrEntry<'a> {
-    /// Index into the key dictionary.
-    pub(crate) key: usize,
-    /// `None` removes the key.
-    pub(crate) value: Option<EncodedAttr<'a>>,
-    pub(crate) seq: u64,
-}
-
-/// A checked attribute value still in its encoded form.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct EncodedAttr<'a> {
-    /// The whole footer (so that errors name footer offsets).
-    buf: &'a [u8],
-    /// Offset of the tag byte.
-    at: usize,
-    tag: u8,
-}
-
-impl EncodedAttr<'_> {
-    /// The value.
-    pub(crate) fn decode(&self) -> WireResult<AttributeValue> {
-        let mut r = WireReader::at(self.buf, self.at.saturating_add(1));
-        get_attr(&mut r, self.tag, self.at)
-    }
-}
-
-/// Which dictionary keys the current record has used, to find a repeated
-/// key in constant time: a key is taken when its mark equals the record's
-/// number.
-#[derive(Debug)]
-pub(crate) struct KeyMarks {
-    marks: Vec<u32>,
-    record: u32,
-}
-
-impl KeyMarks {
-    pub(crate) fn new(keys: usize) -> Self {
-        Self {
-            marks: vec![0; keys],
-            record: 0,
-        }
-    }
-
-    /// Starts the next record.
-    pub(crate) fn next_record(&mut self) {
-        self.record = self.record.wrapping_add(1);
-        if self.record == 0 {
-            self.marks.fill(0);
-            self.record = 1;
-        }
-    }
-
-    /// Marks `key`; true if the record had it already.
-    fn repeated(&mut self, key: usize) -> bool {
-        match self.marks.get_mut(key) {
-            Some(m) if *m == self.record => true,
-            Some(m) => {
-                *m = self.record;
-                false
-            }
-            None => false,
+            codec: self.codec.map(str::to_owned),
         }
     }
 }
@@ -213,6 +138,13 @@ impl<'a> RecordReader<'a> {
                         "array {name:?}: fill value {f} is not a canonical {dtype} value"
                     ));
                 }
+                // Any name: a reader needs no codec to read, and a writer
+                // that cannot write with it says so when it tries.
+                def.codec = if self.version >= 4 {
+                    Some(r.str("array codec")?).filter(|c| !c.is_empty())
+                } else {
+                    None
+                };
                 let defined_seq = get_seq(r, self.layer, "definition layer")?;
                 Ok(RecordHead {
                     name,
@@ -241,19 +173,7 @@ impl<'a> RecordReader<'a> {
     fn section(&mut self, head: &RecordHead<'a>) -> WireResult<Range<usize>> {
         let at = self.r.var("attribute section offset")?;
         let len = self.r.var("attribute section length")?;
-        let region = &self.attrs_region;
-        let size = region.len() as u64;
-        match at.checked_add(len) {
-            Some(end) if len > 0 && end <= size => {
-                // Both fit: the region lies in the footer.
-                let start = region.start + at as usize;
-                Ok(start..start + len as usize)
-            }
-            _ => Err(format!(
-                "array {:?}: attribute section of {len} bytes at {at} does not fit the {size}-byte attribute region",
-                head.name
-            )),
-        }
+        section_range(&self.attrs_region, at, len, Owner::Array(head.name))
     }
 
     /// Number of attribute entries that follow (none in a tombstone).
@@ -296,7 +216,7 @@ impl<'a> RecordReader<'a> {
     }
 
     /// Moves past the reference to the attribute section, checking only
-    /// that it lies in the attribute region (version 3); or past the
+    /// that it lies in the attribute region (version 3 on); or past the
     /// inline entries, reading and checking them (version 2; `marks` as in
     /// [`next_attr`](Self::next_attr)).
     pub(crate) fn skip_attrs(
@@ -325,41 +245,18 @@ impl<'a> RecordReader<'a> {
         head: &RecordHead<'a>,
         marks: Option<&mut KeyMarks>,
     ) -> WireResult<AttrEntry<'a>> {
-        let name = head.name;
         let r = match &mut self.section {
             Some(section) => section,
             None => &mut self.r,
         };
-        let k = r.bounded(
-            self.keys.len().saturating_sub(1) as u64,
-            "attribute key index",
-        )?;
-        let key = self
-            .keys
-            .get(k)
-            .ok_or_else(|| format!("array {name:?} refers to missing attribute key {k}"))?;
-        let at = r.position();
-        let tag = r.u8("attribute tag")?;
-        let value = if tag == 0 {
-            if head.op != Op::Update {
-                return Err(format!(
-                    "array {name:?}: attribute removal in a defining record"
-                ));
-            }
-            None
-        } else {
-            skip_attr(r, tag, at)?;
-            Some(EncodedAttr {
-                buf: self.buf,
-                at,
-                tag,
-            })
+        let entries = Entries {
+            buf: self.buf,
+            keys: self.keys,
+            layer: self.layer,
+            owner: Owner::Array(head.name),
+            removals: head.op == Op::Update,
         };
-        let seq = get_seq(r, self.layer, "attribute layer")?;
-        if marks.is_some_and(|m| m.repeated(k)) {
-            return Err(format!("array {name:?}: attribute {key:?} appears twice"));
-        }
-        Ok(AttrEntry { key: k, value, seq })
+        entries.next(r, marks)
     }
 
     /// Number of chunk records that follow (none in a tombstone).
@@ -460,8 +357,14 @@ pub(crate) struct RecordTable<'a> {
     pub(crate) layer: u64,
     /// The format version of the layer.
     pub(crate) version: u16,
-    /// Where the attribute region lies in the footer (version 3).
+    /// Where the attribute region lies in the footer (version 3 on).
     pub(crate) attrs_region: Range<usize>,
+    /// Where the file's attribute section lies in the footer (version 4;
+    /// empty when the layer has none).
+    pub(crate) file_attrs: Range<usize>,
+    /// Whether the layer is a snapshot (its file attributes are a complete
+    /// set, a delta's are changes).
+    pub(crate) snapshot: bool,
 }
 
 impl<'a> RecordTable<'a> {
@@ -485,13 +388,62 @@ impl<'a> RecordTable<'a> {
         Error::corrupted(self.path, format!("footer: {what}"))
     }
 
-    /// Checks every record, attribute sections included.
+    /// Checks every record, attribute sections included, and the file's
+    /// attribute section.
     pub(crate) fn check(&self) -> Result<()> {
         let mut unseen = Unseen {
             path: self.path,
             names: Names::default(),
         };
-        self.walk(&mut unseen, true).map(drop)
+        self.walk(&mut unseen, true)?;
+        let mut marks = KeyMarks::new(self.keys.len());
+        self.file_attr_entries(Some(&mut marks))
+            .map(drop)
+            .map_err(|w| self.damaged(w))
+    }
+
+    /// The entries of the file's attribute section, checked (values left
+    /// encoded), with the footer offset of the first one (sections stored
+    /// once for several owners share it); `None` when the layer has no
+    /// section. `marks` rejects a repeated key, as in
+    /// [`RecordReader::next_attr`].
+    pub(crate) fn file_attr_entries(
+        &self,
+        mut marks: Option<&mut KeyMarks>,
+    ) -> WireResult<Option<(usize, Vec<AttrEntry<'a>>)>> {
+        if self.file_attrs.is_empty() {
+            return Ok(None);
+        }
+        let within = self
+            .buf
+            .get(..self.file_attrs.end)
+            .ok_or("the file's attribute section lies outside the footer")?;
+        let mut r = WireReader::at(within, self.file_attrs.start);
+        let n = r.count(2, "file attribute count")?;
+        let first = r.position();
+        let entries = Entries {
+            buf: self.buf,
+            keys: self.keys,
+            layer: self.layer,
+            owner: Owner::File,
+            removals: !self.snapshot,
+        };
+        if let Some(m) = marks.as_deref_mut() {
+            m.next_record();
+        }
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(entries.next(&mut r, marks.as_deref_mut())?);
+        }
+        if r.remaining() > 0 {
+            return Err(format!(
+                "{}: {} bytes of the section follow its last entry (at footer offset {})",
+                Owner::File,
+                r.remaining(),
+                r.position()
+            ));
+        }
+        Ok(Some((first, out)))
     }
 
     /// Reads every record once, checks everything this module can check
@@ -505,7 +457,7 @@ impl<'a> RecordTable<'a> {
     /// (with [`Names`], or as the index does, with the table it fills
     /// anyway).
     ///
-    /// Attribute sections in the attribute region (version 3) are not read
+    /// Attribute sections in the attribute region (version 3 on) are not read
     /// unless `attrs`: a file's attributes can be most of its footer, and
     /// are checked when they are decoded. Inline attribute entries
     /// (version 2) are always read, checked and handed to `visit`.

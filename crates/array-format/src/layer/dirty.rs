@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
-use crate::codec::CodecSet;
+use crate::codec::WriteCodec;
 use crate::element::ArrayElement;
 use crate::error::{Error, Result};
 use crate::stats::{ChunkStats, chunk_stats};
 
-use super::frames::{Compressed, PENDING};
+use super::compressed::Compressed;
+use super::frames::PENDING;
 use super::reader::worth_parallel;
 
 /// The values of a buffered chunk, of any element type.
@@ -208,16 +209,16 @@ pub(crate) struct Sealed {
     pub(crate) compressed: Option<Compressed<'static>>,
 }
 
-/// Seals buffered values with the writing codec of `codecs`; chunks of at
-/// least `frame_target` bytes get a frame of its own. Runs on any thread.
+/// Seals buffered values with `codec` (their array's); chunks of at least
+/// `frame_target` bytes get a frame of their own. Runs on any thread.
 pub(crate) fn seal(
-    codecs: &CodecSet,
+    codec: &WriteCodec,
     frame_target: usize,
     values: &dyn DirtyValues,
 ) -> Result<Sealed> {
     let bytes = values.encoded()?;
-    let compressed = if bytes.len() >= frame_target && !codecs.stores_raw() {
-        Some(Compressed::new(codecs, &bytes)?.into_owned())
+    let compressed = if bytes.len() >= frame_target && !codec.stores_raw() {
+        Some(Compressed::new(codec, &bytes)?.into_owned())
     } else {
         None
     };
@@ -227,23 +228,22 @@ pub(crate) fn seal(
     })
 }
 
-/// Seals `chunks` on the calling thread, on all cores when there is enough
-/// to do; outcomes in order.
+/// Seals `chunks`, each with its codec, on the calling thread, on all cores
+/// when there is enough to do; outcomes in order.
 pub(crate) fn seal_all(
-    codecs: &CodecSet,
     frame_target: usize,
-    chunks: &[&dyn DirtyValues],
+    chunks: &[(&dyn DirtyValues, &WriteCodec)],
 ) -> Vec<Result<Sealed>> {
-    let total: usize = chunks.iter().map(|v| v.mem_bytes()).sum();
+    let total: usize = chunks.iter().map(|(v, _)| v.mem_bytes()).sum();
     if worth_parallel(chunks.len(), total as u64) {
         chunks
             .par_iter()
-            .map(|v| seal(codecs, frame_target, *v))
+            .map(|(v, codec)| seal(codec, frame_target, *v))
             .collect()
     } else {
         chunks
             .iter()
-            .map(|v| seal(codecs, frame_target, *v))
+            .map(|(v, codec)| seal(codec, frame_target, *v))
             .collect()
     }
 }
@@ -263,20 +263,21 @@ pub(crate) struct Round {
 }
 
 impl Round {
-    /// Starts sealing `values` (the chunks `chunks`, holding `bytes` bytes).
+    /// Starts sealing `values`, each with its codec (the chunks `chunks`,
+    /// holding `bytes` bytes).
     pub(crate) fn start(
         id: u64,
         chunks: Vec<(String, u64)>,
-        values: Vec<Arc<dyn DirtyValues>>,
+        values: Vec<(Arc<dyn DirtyValues>, WriteCodec)>,
         bytes: usize,
-        codecs: CodecSet,
         frame_target: usize,
     ) -> Self {
         let (tx, rx) = sync_channel(1);
         rayon::spawn(move || {
-            let refs: Vec<&dyn DirtyValues> = values.iter().map(|v| v.as_ref()).collect();
+            let refs: Vec<(&dyn DirtyValues, &WriteCodec)> =
+                values.iter().map(|(v, c)| (v.as_ref(), c)).collect();
             // The receiver is gone when the pending layer was discarded.
-            let _ = tx.send(seal_all(&codecs, frame_target, &refs));
+            let _ = tx.send(seal_all(frame_target, &refs));
         });
         Self {
             id,
@@ -326,7 +327,7 @@ impl Round {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::codec::Lz4Codec;
+    use crate::codec::{CodecSet, Lz4Codec};
 
     #[test]
     fn touch_moves_a_chunk_to_the_back_and_remove_forgets_it() {
@@ -385,23 +386,31 @@ mod tests {
 
     #[test]
     fn a_round_seals_in_the_background_in_order() {
-        let codecs = CodecSet::new(Arc::new(Lz4Codec));
-        let values: Vec<Arc<dyn DirtyValues>> = (0..4u8)
+        let set = CodecSet::new(Arc::new(Lz4Codec));
+        let none = set.writer_for(Some("none")).unwrap();
+        let values: Vec<(Arc<dyn DirtyValues>, WriteCodec)> = (0..5u8)
             .map(|i| {
-                Arc::new(Values {
+                let v = Arc::new(Values {
                     values: vec![i; 100 * usize::from(i)],
                     fill: None,
-                }) as Arc<dyn DirtyValues>
+                }) as Arc<dyn DirtyValues>;
+                // The last chunk's array stores its chunks uncompressed.
+                let codec = if i == 4 { &none } else { set.configured() };
+                (v, codec.clone())
             })
             .collect();
-        let chunks = (0..4).map(|i| ("a".to_owned(), i)).collect();
-        let mut round = Round::start(7, chunks, values, 600, codecs, 150);
+        let chunks = (0..5).map(|i| ("a".to_owned(), i)).collect();
+        let mut round = Round::start(7, chunks, values, 1000, 150);
         let out = round.outcomes(true).unwrap().unwrap();
-        assert_eq!(out.len(), 4);
+        assert_eq!(out.len(), 5);
         // Below the frame target (150 bytes): measured, not compressed.
         let sealed: Vec<&Sealed> = out.iter().map(|r| r.as_ref().unwrap()).collect();
         assert!(sealed[0].compressed.is_none() && sealed[1].compressed.is_none());
         assert!(sealed[2].compressed.is_some() && sealed[3].compressed.is_some());
+        // Compressed with each chunk's codec: lz4 shrinks the run, `none`
+        // leaves the bytes to be stored as they are.
+        assert!(sealed[3].compressed.as_ref().unwrap().stored.len() < 100);
+        assert!(sealed[4].compressed.is_none());
         assert_eq!(sealed[3].stats.null_count, 0);
         assert_eq!(sealed[0].stats.min_max, crate::stats::MinMax::Empty);
     }
@@ -415,13 +424,16 @@ mod tests {
             .build()
             .unwrap();
         let out = pool.install(|| {
-            let codecs = CodecSet::new(Arc::new(Lz4Codec));
-            let values: Vec<Arc<dyn DirtyValues>> = vec![Arc::new(Values {
-                values: vec![3u8; 4096],
-                fill: None,
-            })];
+            let codec = CodecSet::new(Arc::new(Lz4Codec)).configured().clone();
+            let values: Vec<(Arc<dyn DirtyValues>, WriteCodec)> = vec![(
+                Arc::new(Values {
+                    values: vec![3u8; 4096],
+                    fill: None,
+                }),
+                codec,
+            )];
             let chunks = vec![("a".to_owned(), 0)];
-            let mut round = Round::start(1, chunks, values, 4096, codecs, 1024);
+            let mut round = Round::start(1, chunks, values, 4096, 1024);
             round.outcomes(true).unwrap().unwrap()
         });
         assert!(out[0].as_ref().unwrap().compressed.is_some());

@@ -2,19 +2,21 @@
 //! the live frames out as the block and frame tables of a layer.
 //!
 //! A chunk of at least `frame_target` bytes gets a frame of its own; smaller
-//! chunks share the open frame until adding one would push it past the
-//! target. Frames whose chunks were all overwritten are left out of the
-//! layer.
+//! chunks share an open frame until adding one would push it past the
+//! target. Chunks are written with the codec of their array, so the writer
+//! keeps a *lane* per codec, each with its own open frame: small chunks of
+//! arrays with different codecs never share a frame. Frames whose chunks
+//! were all overwritten are left out of the layer.
 
-use std::borrow::Cow;
 use std::ops::Range;
 
 use bytes::Bytes;
 
-use crate::codec::CodecSet;
+use crate::codec::{CodecSet, WriteCodec};
 use crate::error::{Error, Result};
 use crate::format::{BlockEntry, FrameEntry};
 
+use super::compressed::Compressed;
 use crate::storage::SpillFile;
 
 /// Names the pending layer's spill file in errors.
@@ -67,75 +69,25 @@ pub(crate) struct DataLayout {
     pub(crate) remap: Vec<Option<u32>>,
 }
 
-/// A codec that reports writing more bytes than its own bound.
-fn overrun(codecs: &CodecSet, n: usize) -> Error {
-    Error::Codec {
-        codec: codecs.writer_name().to_owned(),
-        message: format!("reported {n} compressed bytes, beyond its max_compressed_len"),
-    }
+/// Which of a frame writer's codecs a chunk is written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lane(u16);
+
+impl Lane {
+    /// The lane of the configured codec (arrays that record no codec).
+    pub(crate) const CONFIGURED: Lane = Lane(0);
 }
 
-/// Largest compression buffer a thread keeps between frames.
-const COMPRESS_SCRATCH_KEEP: usize = 16 * 1024 * 1024;
-
-thread_local! {
-    /// The buffer frames are compressed into before their bytes are copied
-    /// out at their compressed size.
-    static COMPRESS_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// A frame compressed (and checksummed) ahead of [`FrameWriter::add_compressed`],
-/// so that many can be compressed in parallel.
-#[derive(Debug)]
-pub(crate) struct Compressed<'a> {
-    /// The stored bytes; borrowed from the raw bytes when the codec stores
-    /// them as they are.
-    stored: Cow<'a, [u8]>,
-    raw_len: u64,
-    crc: u32,
-}
-
-impl<'a> Compressed<'a> {
-    /// Compresses `raw` as one frame with the writing codec of `codecs`.
-    pub(crate) fn new(codecs: &CodecSet, raw: &'a [u8]) -> Result<Self> {
-        let writer = codecs.writer();
-        let stored = if codecs.stores_raw() {
-            Cow::Borrowed(raw)
-        } else if let Some(bound) = writer.max_compressed_len(raw.len()) {
-            // Into this thread's buffer, keeping only the bytes written: a
-            // frame of repeated values compresses to a few hundred bytes,
-            // and an allocation of the bound (zeroed, by lz4_flex) cost more
-            // than compressing it.
-            COMPRESS_SCRATCH.with_borrow_mut(|buf| -> Result<Cow<'a, [u8]>> {
-                if buf.len() < bound {
-                    buf.resize(bound, 0);
-                }
-                let out = buf.get_mut(..bound).ok_or_else(|| overrun(codecs, bound))?;
-                let n = writer.compress_into(raw, out)?;
-                let stored = buf.get(..n).ok_or_else(|| overrun(codecs, n))?.to_vec();
-                if buf.len() > COMPRESS_SCRATCH_KEEP {
-                    *buf = Vec::new();
-                }
-                Ok(Cow::Owned(stored))
-            })?
-        } else {
-            Cow::Owned(writer.compress(raw)?)
-        };
-        Ok(Self {
-            crc: crc32c::crc32c(&stored),
-            stored,
-            raw_len: raw.len() as u64,
-        })
-    }
-
-    /// The same frame, owning its stored bytes.
-    pub(crate) fn into_owned(self) -> Compressed<'static> {
-        Compressed {
-            stored: Cow::Owned(self.stored.into_owned()),
-            raw_len: self.raw_len,
-            crc: self.crc,
-        }
-    }
+/// The frames of one codec being written: its open frame.
+struct LaneState {
+    /// The codec spec of the arrays it serves (`None`: the configured
+    /// codec, for arrays that record none).
+    spec: Option<Box<str>>,
+    codec: WriteCodec,
+    /// Index of the codec's name in the block codec table.
+    block_codec: u16,
+    open: Vec<u8>,
+    open_slot: Option<u32>,
 }
 
 /// Writes frames to a spill file.
@@ -143,10 +95,9 @@ pub(crate) struct FrameWriter {
     spill: SpillFile,
     codecs: CodecSet,
     codec_names: Vec<String>,
-    writer_codec: u16,
+    /// Lane 0 writes with the configured codec.
+    lanes: Vec<LaneState>,
     frame_target: usize,
-    open: Vec<u8>,
-    open_slot: Option<u32>,
     frames: Vec<FrameSlot>,
     path: String,
 }
@@ -155,6 +106,7 @@ impl std::fmt::Debug for FrameWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FrameWriter")
             .field("frames", &self.frames.len())
+            .field("lanes", &self.lanes.len())
             .field("spilled", &self.spill.len())
             .finish()
     }
@@ -167,23 +119,74 @@ impl FrameWriter {
 
     /// A writer spilling into `spill`.
     pub(crate) fn over(spill: SpillFile, codecs: CodecSet, frame_target: usize) -> Self {
-        let name = codecs.writer_name().to_owned();
+        let configured = codecs.configured().clone();
         Self {
             spill,
+            codec_names: vec![configured.name().to_owned()],
+            lanes: vec![LaneState {
+                spec: None,
+                codec: configured,
+                block_codec: 0,
+                open: Vec::new(),
+                open_slot: None,
+            }],
             codecs,
-            codec_names: vec![name],
-            writer_codec: 0,
             frame_target: frame_target.max(1),
-            open: Vec::new(),
-            open_slot: None,
             frames: Vec::new(),
             path: PENDING.into(),
         }
     }
 
-    /// The codecs frames are compressed with.
-    pub(crate) fn codecs(&self) -> &CodecSet {
-        &self.codecs
+    /// The lane that writes chunks of arrays recording codec `spec` (the
+    /// configured codec for `None`); an error says why a spec cannot be
+    /// written by this handle.
+    pub(crate) fn lane(&mut self, spec: Option<&str>) -> std::result::Result<Lane, String> {
+        if let Some(i) = self.lanes.iter().position(|l| l.spec.as_deref() == spec) {
+            return Ok(Lane(i as u16));
+        }
+        let codec = self.codecs.writer_for(spec)?;
+        let block_codec = self.block_codec(codec.name()).map_err(|e| e.to_string())?;
+        let id = u16::try_from(self.lanes.len()).map_err(|_| "too many codecs".to_owned())?;
+        self.lanes.push(LaneState {
+            spec: spec.map(Box::from),
+            codec,
+            block_codec,
+            open: Vec::new(),
+            open_slot: None,
+        });
+        Ok(Lane(id))
+    }
+
+    /// The codec of `lane`.
+    pub(crate) fn codec(&self, lane: Lane) -> &WriteCodec {
+        match self.lanes.get(usize::from(lane.0)) {
+            Some(l) => &l.codec,
+            None => self.codecs.configured(),
+        }
+    }
+
+    /// Index of codec `name` in the block codec table, added if absent.
+    fn block_codec(&mut self, name: &str) -> Result<u16> {
+        let i = match self.codec_names.iter().position(|c| c == name) {
+            Some(i) => i,
+            None => {
+                self.codec_names.push(name.to_owned());
+                self.codec_names.len() - 1
+            }
+        };
+        u16::try_from(i).map_err(|_| Error::InvalidOperation {
+            operation: "write",
+            reason: format!(
+                "a layer cannot hold frames of more than {} codecs",
+                u16::MAX
+            ),
+        })
+    }
+
+    fn lane_mut(&mut self, lane: Lane) -> Result<&mut LaneState> {
+        self.lanes
+            .get_mut(usize::from(lane.0))
+            .ok_or_else(|| Error::corrupted(PENDING, format!("no codec lane {}", lane.0)))
     }
 
     /// Chunks of at least this many bytes get a frame of their own.
@@ -204,33 +207,38 @@ impl FrameWriter {
         })
     }
 
-    /// Adds a chunk's encoded bytes.
-    pub(crate) fn add_chunk(&mut self, bytes: &[u8]) -> Result<ChunkLoc> {
+    /// Adds a chunk's encoded bytes, compressed with the codec of `lane`.
+    pub(crate) fn add_chunk(&mut self, lane: Lane, bytes: &[u8]) -> Result<ChunkLoc> {
         if self.own_frame(bytes.len()) {
-            let compressed = Compressed::new(&self.codecs, bytes)?;
-            return self.add_compressed(&compressed);
+            let compressed = Compressed::new(self.codec(lane), bytes)?;
+            return self.add_compressed(lane, &compressed);
         }
-        if !self.open.is_empty() && self.open.len() + bytes.len() > self.frame_target {
-            self.seal()?;
+        let target = self.frame_target;
+        let l = self.lane_mut(lane)?;
+        if !l.open.is_empty() && l.open.len() + bytes.len() > target {
+            self.seal_lane(lane)?;
         }
-        let frame = match self.open_slot {
-            Some(f) => f,
+        let next = self.frame_id()?;
+        let l = self.lane_mut(lane)?;
+        let (frame, fresh) = match l.open_slot {
+            Some(f) => (f, false),
             None => {
-                let f = self.frame_id()?;
-                self.frames.push(FrameSlot {
-                    state: FrameState::Open,
-                    raw_len: 0,
-                    codec: self.writer_codec,
-                    live: 0,
-                });
-                self.open_slot = Some(f);
-                f
+                l.open_slot = Some(next);
+                (next, true)
             }
         };
-        let offset = self.open.len() as u64;
-        self.open.extend_from_slice(bytes);
-        if let Some(slot) = self.frames.get_mut(frame as usize) {
-            slot.raw_len = self.open.len() as u64;
+        let offset = l.open.len() as u64;
+        l.open.extend_from_slice(bytes);
+        let (raw_len, codec) = (l.open.len() as u64, l.block_codec);
+        if fresh {
+            self.frames.push(FrameSlot {
+                state: FrameState::Open,
+                raw_len,
+                codec,
+                live: 1,
+            });
+        } else if let Some(slot) = self.frames.get_mut(frame as usize) {
+            slot.raw_len = raw_len;
             slot.live += 1;
         }
         Ok(ChunkLoc {
@@ -240,10 +248,15 @@ impl FrameWriter {
         })
     }
 
-    /// Adds a chunk compressed ahead as a frame of its own. On error nothing
-    /// was added.
-    pub(crate) fn add_compressed(&mut self, chunk: &Compressed<'_>) -> Result<ChunkLoc> {
-        self.seal()?;
+    /// Adds a chunk compressed ahead, with the codec of `lane`, as a frame
+    /// of its own. On error nothing was added.
+    pub(crate) fn add_compressed(
+        &mut self,
+        lane: Lane,
+        chunk: &Compressed<'_>,
+    ) -> Result<ChunkLoc> {
+        self.seal_lane(lane)?;
+        let codec = self.lane_mut(lane)?.block_codec;
         let frame = self.frame_id()?;
         let offset = self.spill.append(&chunk.stored)?;
         self.frames.push(FrameSlot {
@@ -253,7 +266,7 @@ impl FrameWriter {
                 crc: chunk.crc,
             },
             raw_len: chunk.raw_len,
-            codec: self.writer_codec,
+            codec,
             live: 1,
         });
         Ok(ChunkLoc {
@@ -273,13 +286,7 @@ impl FrameWriter {
         codec: &str,
         live: u32,
     ) -> Result<u32> {
-        let codec = match self.codec_names.iter().position(|c| c == codec) {
-            Some(i) => i,
-            None => {
-                self.codec_names.push(codec.to_owned());
-                self.codec_names.len() - 1
-            }
-        };
+        let codec = self.block_codec(codec)?;
         let frame = self.frame_id()?;
         let offset = self.spill.append(stored)?;
         self.frames.push(FrameSlot {
@@ -289,35 +296,50 @@ impl FrameWriter {
                 crc,
             },
             raw_len,
-            codec: u16::try_from(codec).unwrap_or(u16::MAX),
+            codec,
             live,
         });
         Ok(frame)
     }
 
-    fn seal_slot(&mut self, frame: u32, raw: &[u8]) -> Result<()> {
-        let c = Compressed::new(&self.codecs, raw)?;
-        let offset = self.spill.append(&c.stored)?;
-        if let Some(slot) = self.frames.get_mut(frame as usize) {
-            slot.state = FrameState::Sealed {
+    /// Compresses the open frame of `lane` into the spill file. On error
+    /// the frame stays open, its chunks readable.
+    fn seal_lane(&mut self, lane: Lane) -> Result<()> {
+        let l = self.lane_mut(lane)?;
+        let Some(frame) = l.open_slot else {
+            return Ok(());
+        };
+        let raw = std::mem::take(&mut l.open);
+        let codec = l.codec.clone();
+        let sealed = Compressed::new(&codec, &raw).and_then(|c| {
+            let offset = self.spill.append(&c.stored)?;
+            Ok(FrameState::Sealed {
                 offset,
                 stored_len: c.stored.len() as u64,
                 crc: c.crc,
-            };
+            })
+        });
+        let l = self.lane_mut(lane)?;
+        match sealed {
+            Ok(state) => {
+                l.open_slot = None;
+                if let Some(slot) = self.frames.get_mut(frame as usize) {
+                    slot.state = state;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                l.open = raw;
+                Err(e)
+            }
         }
-        Ok(())
     }
 
-    /// Compresses the open frame into the spill file. On error the frame
-    /// stays open, its chunks readable.
+    /// Compresses the open frames into the spill file. On error the frames
+    /// not sealed stay open, their chunks readable.
     pub(crate) fn seal(&mut self) -> Result<()> {
-        if let Some(frame) = self.open_slot {
-            let raw = std::mem::take(&mut self.open);
-            if let Err(e) = self.seal_slot(frame, &raw) {
-                self.open = raw;
-                return Err(e);
-            }
-            self.open_slot = None;
+        for i in 0..self.lanes.len() {
+            self.seal_lane(Lane(i as u16))?;
         }
         Ok(())
     }
@@ -332,8 +354,8 @@ impl FrameWriter {
     /// The decoded bytes of a chunk.
     pub(crate) fn read_chunk(&self, loc: &ChunkLoc) -> Result<Bytes> {
         let range = loc.offset as usize..(loc.offset + loc.len) as usize;
-        if Some(loc.frame) == self.open_slot {
-            return self
+        if let Some(open) = self.lanes.iter().find(|l| l.open_slot == Some(loc.frame)) {
+            return open
                 .open
                 .get(range)
                 .map(Bytes::copy_from_slice)
@@ -467,6 +489,8 @@ mod tests {
     use crate::codec::Lz4Codec;
     use std::sync::Arc;
 
+    const L0: Lane = Lane::CONFIGURED;
+
     fn writer(target: usize) -> FrameWriter {
         FrameWriter::new(CodecSet::new(Arc::new(Lz4Codec)), target).unwrap()
     }
@@ -474,10 +498,10 @@ mod tests {
     #[test]
     fn small_chunks_share_frames_large_ones_do_not() {
         let mut w = writer(100);
-        let a = w.add_chunk(&[1u8; 40]).unwrap();
-        let b = w.add_chunk(&[2u8; 40]).unwrap();
-        let c = w.add_chunk(&[3u8; 40]).unwrap();
-        let d = w.add_chunk(&[4u8; 150]).unwrap();
+        let a = w.add_chunk(L0, &[1u8; 40]).unwrap();
+        let b = w.add_chunk(L0, &[2u8; 40]).unwrap();
+        let c = w.add_chunk(L0, &[3u8; 40]).unwrap();
+        let d = w.add_chunk(L0, &[4u8; 150]).unwrap();
         assert_eq!((a.frame, a.offset), (0, 0));
         assert_eq!((b.frame, b.offset), (0, 40));
         assert_eq!((c.frame, c.offset), (1, 0));
@@ -492,9 +516,9 @@ mod tests {
     #[test]
     fn dead_frames_are_left_out_and_blocks_split() {
         let mut w = writer(10);
-        let a = w.add_chunk(&[1u8; 20]).unwrap();
-        let _b = w.add_chunk(&[2u8; 20]).unwrap();
-        let _c = w.add_chunk(&[3u8; 20]).unwrap();
+        let a = w.add_chunk(L0, &[1u8; 20]).unwrap();
+        let _b = w.add_chunk(L0, &[2u8; 20]).unwrap();
+        let _c = w.add_chunk(L0, &[3u8; 20]).unwrap();
         w.release(&a);
         let layout = w.layout(30).unwrap();
         assert_eq!(layout.remap, vec![None, Some(0), Some(1)]);
@@ -514,7 +538,7 @@ mod tests {
         let f = w
             .copy_frame(b"abc", 3, crc32c::crc32c(b"abc"), "none", 1)
             .unwrap();
-        let g = w.add_chunk(&[9u8; 12]).unwrap();
+        let g = w.add_chunk(L0, &[9u8; 12]).unwrap();
         assert_eq!(f, 0);
         assert_eq!(g.frame, 1);
         assert_eq!(
@@ -531,5 +555,45 @@ mod tests {
         assert_eq!(layout.blocks.len(), 2);
         assert_eq!(layout.blocks[0].codec, 1);
         assert_eq!(layout.blocks[1].codec, 0);
+    }
+
+    #[test]
+    fn small_chunks_of_different_codecs_never_share_a_frame() {
+        let mut w = writer(100);
+        let zstd = w.lane(Some("zstd:9")).unwrap();
+        let none = w.lane(Some("none")).unwrap();
+        assert_eq!(w.lane(Some("zstd:9")).unwrap(), zstd);
+        assert_eq!(w.lane(None).unwrap(), L0);
+        assert!(w.lane(Some("brotli")).is_err());
+        let a = w.add_chunk(L0, &[1u8; 30]).unwrap();
+        let b = w.add_chunk(zstd, &[2u8; 30]).unwrap();
+        let c = w.add_chunk(none, &[3u8; 30]).unwrap();
+        let d = w.add_chunk(zstd, &[4u8; 30]).unwrap();
+        let e = w.add_chunk(L0, &[5u8; 30]).unwrap();
+        assert_eq!((a.frame, e.frame, e.offset), (0, 0, 30));
+        assert_eq!((b.frame, d.frame, d.offset), (1, 1, 30));
+        assert_eq!(c.frame, 2);
+        // A large chunk seals only its own lane's open frame.
+        let f = w.add_chunk(zstd, &[6u8; 200]).unwrap();
+        assert_eq!(f.frame, 3);
+        let g = w.add_chunk(L0, &[7u8; 10]).unwrap();
+        assert_eq!((g.frame, g.offset), (0, 60));
+        for (loc, v) in [(a, 1u8), (b, 2), (c, 3), (d, 4), (e, 5), (f, 6), (g, 7)] {
+            assert!(w.read_chunk(&loc).unwrap().iter().all(|&x| x == v));
+        }
+        let layout = w.layout(1 << 20).unwrap();
+        assert_eq!(layout.codecs, ["lz4", "zstd", "none"]);
+        let codec_of = |frame: u32| {
+            let block = layout.frames[frame as usize].block as usize;
+            layout.codecs[layout.blocks[block].codec as usize].as_str()
+        };
+        let new = |loc: ChunkLoc| layout.remap[loc.frame as usize].unwrap();
+        assert_eq!(codec_of(new(a)), "lz4");
+        assert_eq!(codec_of(new(b)), "zstd");
+        assert_eq!(codec_of(new(c)), "none");
+        assert_eq!(codec_of(new(f)), "zstd");
+        // The `none` frame is stored as it is.
+        let none_frame = &layout.frames[new(c) as usize];
+        assert_eq!(none_frame.stored_len, 30);
     }
 }

@@ -2,12 +2,15 @@
 //! being written (with its buffer of partly written chunks, `dirty`), and
 //! the frame packer both flush and compaction use.
 
+mod compressed;
 pub(crate) mod dirty;
+mod evict;
 pub(crate) mod frames;
 pub(crate) mod pending;
 pub(crate) mod reader;
 
+pub(crate) use compressed::Compressed;
 pub(crate) use dirty::Values;
-pub(crate) use frames::{ChunkLoc, Compressed, DataLayout, FrameWriter, PENDING};
-pub(crate) use pending::{Base, PendingArray, PendingChunk, PendingLayer, PendingOp};
+pub(crate) use frames::{ChunkLoc, DataLayout, FrameWriter, Lane, PENDING};
+pub(crate) use pending::{Base, ChunkWrite, PendingArray, PendingChunk, PendingLayer, PendingOp};
 pub(crate) use reader::{Kept, LayerReader, io_cached, worth_parallel};

@@ -52,8 +52,10 @@ pub(crate) struct LayerReader {
     pub(crate) keys: Vec<Arc<str>>,
     /// The format version the layer was written in.
     pub(crate) version: u16,
-    /// Where the footer's attribute region is (version 3).
+    /// Where the footer's attribute region is (version 3 on).
     attrs_region: Range<usize>,
+    /// Where the file's attribute section is (version 4; empty if none).
+    pub(crate) file_attrs: Range<usize>,
     /// The footer bytes (checksum verified).
     footer: Bytes,
     /// Number of array records and the footer offset of the first.
@@ -142,6 +144,7 @@ impl LayerReader {
             keys: tables.keys,
             version: tables.version,
             attrs_region: tables.attrs_region,
+            file_attrs: tables.file_attrs,
             footer,
             array_count: tables.array_count,
             arrays_at: tables.arrays_at,
@@ -166,6 +169,8 @@ impl LayerReader {
             layer: self.header.seq,
             version: self.version,
             attrs_region: self.attrs_region.clone(),
+            file_attrs: self.file_attrs.clone(),
+            snapshot: self.header.kind == crate::format::LayerKind::Snapshot,
         }
     }
 

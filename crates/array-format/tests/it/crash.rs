@@ -39,7 +39,6 @@
     clippy::indexing_slicing
 )]
 
-
 use std::collections::hash_map::DefaultHasher;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -47,11 +46,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::common::{CountingStore, FaultyStore, RequestKind};
 use array_format::{
     ArrayElement, ArrayFile, ArrayStats, AttributeValue, DType, Error, FileConfig, FillValue,
     Lz4Codec, MergedArrayMeta, Result,
 };
-use crate::common::{CountingStore, FaultyStore, RequestKind};
 use futures::FutureExt;
 use ndarray::{ArrayD, IxDyn};
 use object_store::memory::InMemory;

@@ -9,17 +9,16 @@
     clippy::indexing_slicing
 )]
 
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::common::FaultyStore;
 use array_format::{
     ArrayFile, ArrayStats, AttributeValue, CompressionCodec, DType, Error, FileConfig, FillValue,
     Lz4Codec, MergedArrayMeta, NoCompression, Result, Version, ZstdCodec,
 };
-use crate::common::FaultyStore;
 use ndarray::{ArrayD, IxDyn};
 use object_store::memory::InMemory;
 use object_store::path::Path;

@@ -10,11 +10,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use array_format::{ArrayFile, AttributeValue as A, Error, FileConfig, Lz4Codec, NoCompression};
+use array_format::{ArrayFile, AttributeValue as A, FileConfig, Lz4Codec, NoCompression};
 use ndarray::{Array, IxDyn};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+
+use crate::common::{assert_footer_damage_reported, corrupted, damage_string_attribute};
 
 /// Attributes of each visible array, and the arrays in definition order.
 #[derive(Default)]
@@ -185,29 +187,6 @@ async fn attributes_merged_over_layers_read_back_exactly() {
 
 /// Rewrites the footer of the layer object `path` with `patch` and fixes
 /// the footer and trailer checksums, as a writer with a bug would.
-fn patch_footer(path: &std::path::Path, patch: impl FnOnce(&mut [u8])) {
-    let mut bytes = std::fs::read(path).unwrap();
-    let n = bytes.len();
-    let footer_len = u64::from_le_bytes(bytes[n - 32..n - 24].try_into().unwrap()) as usize;
-    let footer = n - 32 - footer_len..n - 32;
-    patch(&mut bytes[footer.clone()]);
-    let crc = crc32c::crc32c(&bytes[footer]);
-    bytes[n - 24..n - 20].copy_from_slice(&crc.to_le_bytes());
-    let crc = crc32c::crc32c(&bytes[n - 32..n - 16]);
-    bytes[n - 16..n - 12].copy_from_slice(&crc.to_le_bytes());
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn corrupted(e: Error, layer: &str) -> String {
-    match e {
-        Error::Corrupted { path, what } => {
-            assert!(path.ends_with(layer), "{path}");
-            what
-        }
-        other => panic!("expected Corrupted, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_damaged_attribute_section_fails_only_the_calls_that_need_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -235,15 +214,7 @@ async fn a_damaged_attribute_section_fails_only_the_calls_that_need_it() {
     f.flush().await.unwrap();
     drop(f);
 
-    // Turn the string's tag (12, then the length 11) into an unknown one.
-    patch_footer(&dir.path().join("bad.1.af"), |footer| {
-        let at = footer
-            .windows(11)
-            .position(|w| w == b"MARKER-ATTR")
-            .unwrap();
-        assert_eq!(&footer[at - 2..at], &[12, 11]);
-        footer[at - 2] = 99;
-    });
+    damage_string_attribute(&dir.path().join("bad.1.af"), b"MARKER-ATTR");
 
     // Open does not read attribute sections: it succeeds, and everything
     // but x's attributes works.
@@ -266,22 +237,7 @@ async fn a_damaged_attribute_section_fails_only_the_calls_that_need_it() {
     // Asking again gives the same answer, not a value decoded half-way.
     corrupted(f.get_attribute("x", "other").unwrap_err(), "bad.1.af");
 
-    // verify and versions report the damage.
-    let report = f.verify().await.unwrap();
-    assert!(!report.is_ok());
-    assert!(
-        report
-            .damaged
-            .iter()
-            .all(|d| d.frame.is_none() && d.path.ends_with("bad.1.af")),
-        "{:?}",
-        report.damaged
-    );
-    let versions = f.versions().await.unwrap();
-    let layer1 = versions.iter().find(|v| v.layer == 1).unwrap();
-    assert!(layer1.damage.is_some());
-
-    // Compaction would have to drop the attributes: it refuses.
-    corrupted(f.compact().await.unwrap_err(), "bad.1.af");
-    assert_eq!(f.num_layers(), 2);
+    // verify and versions report the damage; compaction would have to
+    // drop the attributes: it refuses.
+    assert_footer_damage_reported(&mut f, 1, "bad.1.af").await;
 }

@@ -6,13 +6,15 @@
 
 mod common;
 
+mod codecs;
 mod corruption;
 mod crash;
-mod format_v2;
+mod file_attrs;
 mod fuzz_driver;
 mod history;
 mod index;
 mod model;
+mod old_formats;
 mod read_units;
 mod semantics;
 mod validation;

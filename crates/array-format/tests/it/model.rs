@@ -3,12 +3,16 @@
 //! Each sequence is a seeded random list of operations: define (0-3 dims,
 //! zero-length dims, nine dtypes, random chunk shapes and fill values),
 //! write (random regions, data in standard, permuted, strided, reversed and
-//! broadcast layouts), read, delete, redefine, set/remove/get attributes,
-//! flush, flush_memory, compact, reopen, create over the file, and invalid
-//! calls that must fail with a given error and change nothing. Every
-//! operation is applied both to the file and to a plain in-memory model, and
-//! after every step the visible state of the file (array list, metadata,
-//! attributes, layer count, pending flag, statistics, a full read) is
+//! broadcast layouts), read, delete, redefine, set/remove/get attributes of
+//! arrays and of the file itself, flush, flush_memory, compact, reopen,
+//! create over the file, and invalid calls that must fail with a given
+//! error and change nothing. Arrays are defined with `define_array` or with
+//! `define` and an `ArraySpec`, often recording a codec of their own (`none`,
+//! `lz4`, `zstd`, `zstd:5`) beside the handle's. Every operation is applied
+//! both to the file and to a plain in-memory model, and after every step the
+//! visible state of the file (array list, metadata, recorded codecs,
+//! attributes of the arrays and of the file, layer count, pending flag,
+//! statistics, the codecs committed chunks are stored with, a full read) is
 //! compared with the model.
 //!
 //! Both backends run: `ArrayFile::create_memory` (no reopen) and local disk.
@@ -41,9 +45,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use array_format::{
-    ArrayElement, ArrayFile, ArrayStats, AttributeValue, CompressionCodec, DType, DeltaCache,
-    Error, FileConfig, FillValue, InMemoryStorage, Lz4Codec, MergedArrayMeta, NoCompression,
-    StatValue, TimestampNs, ZstdCodec,
+    ArrayElement, ArrayFile, ArraySpec, ArrayStats, AttributeValue, CompressionCodec, DType,
+    DeltaCache, Error, FileConfig, FillValue, InMemoryStorage, Lz4Codec, MergedArrayMeta,
+    NoCompression, StatValue, TimestampNs, ZstdCodec,
 };
 use futures::FutureExt;
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
@@ -65,6 +69,18 @@ const NAMES: [&str; 6] = ["a", "b", "c", "d", "e", "temp"];
 /// A name no sequence ever defines.
 const MISSING: &str = "no_such_array";
 const ATTR_KEYS: [&str; 5] = ["units", "scale", "long_name", "k", "ü"];
+/// Codecs arrays record (`None`: the handle's); what they record (the
+/// canonical spec) and the name of the blocks their chunks are stored in.
+const ARRAY_CODECS: [(Option<&str>, Option<&str>, Option<&str>); 6] = [
+    (None, None, None),
+    (None, None, None),
+    (Some("none"), Some("none"), Some("none")),
+    (Some("lz4"), Some("lz4"), Some("lz4")),
+    (Some("zstd"), Some("zstd:3"), Some("zstd")),
+    (Some("ZSTD:5"), Some("zstd:5"), Some("zstd")),
+];
+/// Codec specs no handle of the test can write with.
+const BAD_CODECS: [&str; 4] = ["gzip", "zstd:0", "zstd:23", "xor"];
 /// Strings and byte strings longer than this disable min/max statistics.
 const STAT_VALUE_LIMIT: usize = 1024;
 
@@ -692,6 +708,10 @@ struct ModelArray {
     /// Grid coordinates of the chunks any write touched.
     written: BTreeSet<Vec<usize>>,
     attrs: BTreeMap<String, AttributeValue>,
+    /// The codec spec recorded (canonical), and the block name its chunks
+    /// are stored with (`None`: the handle's).
+    codec: Option<&'static str>,
+    block_codec: Option<&'static str>,
 }
 
 impl ModelArray {
@@ -723,6 +743,8 @@ impl ModelArray {
             fill_elem,
             written: BTreeSet::new(),
             attrs: BTreeMap::new(),
+            codec: spec.codec.and_then(|c| c.1),
+            block_codec: spec.codec.and_then(|c| c.2),
         }
     }
 
@@ -856,10 +878,11 @@ enum Pending {
     Unknown,
 }
 
-/// A set of arrays in definition order.
+/// A set of arrays in definition order, and the file's own attributes.
 #[derive(Clone, Debug, Default)]
 struct State {
     arrays: Vec<ModelArray>,
+    file_attrs: BTreeMap<String, AttributeValue>,
 }
 
 impl State {
@@ -989,6 +1012,7 @@ enum ErrKind {
     RankMismatch,
     OutOfBounds,
     InvalidFillValue,
+    InvalidCodec,
 }
 
 fn classify(e: &Error) -> Option<ErrKind> {
@@ -1001,6 +1025,7 @@ fn classify(e: &Error) -> Option<ErrKind> {
         Error::RankMismatch { .. } => ErrKind::RankMismatch,
         Error::OutOfBounds { .. } => ErrKind::OutOfBounds,
         Error::InvalidFillValue { .. } => ErrKind::InvalidFillValue,
+        Error::InvalidCodec { .. } => ErrKind::InvalidCodec,
         _ => return None,
     })
 }
@@ -1034,6 +1059,10 @@ struct DefineSpec {
     chunk: Option<Vec<usize>>,
     dim_names: Vec<String>,
     fill: FillArg,
+    /// Through `define` and an `ArraySpec` (else `define_array`), with this
+    /// codec (given, recorded, block name; see [`ARRAY_CODECS`]).
+    runtime: bool,
+    codec: Option<(&'static str, Option<&'static str>, Option<&'static str>)>,
 }
 
 impl DefineSpec {
@@ -1056,7 +1085,12 @@ impl fmt::Display for DefineSpec {
             self.chunk,
             self.dim_names,
             self.given_fill()
-        )
+        )?;
+        match (self.runtime, self.codec) {
+            (false, _) => Ok(()),
+            (true, None) => write!(f, " (define)"),
+            (true, Some((given, _, _))) => write!(f, " (define, codec {given:?})"),
+        }
     }
 }
 
@@ -1132,6 +1166,17 @@ enum Op {
         key: String,
         expect: Expect,
     },
+    /// The file's own attributes.
+    SetFileAttr {
+        key: String,
+        value: AttributeValue,
+    },
+    RemoveFileAttr {
+        key: String,
+    },
+    GetFileAttr {
+        key: String,
+    },
     Flush,
     /// `flush_memory`, the 0.9 form of `flush` (also copies the layer into
     /// an `InMemoryStorage`).
@@ -1180,6 +1225,9 @@ impl Op {
             Op::Read { .. } => "read",
             Op::Delete { .. } => "delete",
             Op::SetAttr { .. } | Op::RemoveAttr { .. } | Op::GetAttr { .. } => "attribute",
+            Op::SetFileAttr { .. } | Op::RemoveFileAttr { .. } | Op::GetFileAttr { .. } => {
+                "file attribute"
+            }
             Op::Flush | Op::FlushMemory => "flush",
             Op::Compact => "compact",
             Op::Reopen => "reopen",
@@ -1267,6 +1315,9 @@ impl fmt::Display for Op {
             Op::GetAttr { name, key, expect } => {
                 write!(f, "get_attribute {name:?} {key:?}{expect}")
             }
+            Op::SetFileAttr { key, value } => write!(f, "set_file_attribute {key:?} = {value:?}"),
+            Op::RemoveFileAttr { key } => write!(f, "remove_file_attribute {key:?}"),
+            Op::GetFileAttr { key } => write!(f, "file_attribute {key:?}"),
             Op::Flush => write!(f, "flush"),
             Op::FlushMemory => write!(f, "flush_memory"),
             Op::Compact => write!(f, "compact"),
@@ -1326,12 +1377,21 @@ fn gen_define_spec(rng: &mut StdRng, kind: Kind) -> DefineSpec {
     } else {
         FillArg::None
     };
+    let runtime = rng.random_bool(0.5);
+    let codec = if runtime {
+        let (given, recorded, block) = pick(rng, &ARRAY_CODECS);
+        given.map(|g| (g, recorded, block))
+    } else {
+        None
+    };
     DefineSpec {
         kind,
         shape,
         chunk,
         dim_names,
         fill,
+        runtime,
+        codec,
     }
 }
 
@@ -1480,6 +1540,9 @@ enum OpClass {
     SetAttr,
     RemoveAttr,
     GetAttr,
+    SetFileAttr,
+    RemoveFileAttr,
+    GetFileAttr,
     Flush,
     FlushMemory,
     Compact,
@@ -1500,6 +1563,9 @@ fn gen_op(rng: &mut StdRng, model: &Model, can_reopen: bool) -> Op {
         (w(has, 7), OpClass::SetAttr),
         (w(has, 3), OpClass::RemoveAttr),
         (w(has, 3), OpClass::GetAttr),
+        (3, OpClass::SetFileAttr),
+        (1, OpClass::RemoveFileAttr),
+        (1, OpClass::GetFileAttr),
         (5, OpClass::Flush),
         (1, OpClass::FlushMemory),
         (2, OpClass::Compact),
@@ -1592,6 +1658,12 @@ fn gen_op(rng: &mut StdRng, model: &Model, can_reopen: bool) -> Op {
             key: key(rng),
             expect: Expect::Ok,
         },
+        OpClass::SetFileAttr => Op::SetFileAttr {
+            key: key(rng),
+            value: random_attribute(rng),
+        },
+        OpClass::RemoveFileAttr => Op::RemoveFileAttr { key: key(rng) },
+        OpClass::GetFileAttr => Op::GetFileAttr { key: key(rng) },
         OpClass::Flush => Op::Flush,
         OpClass::FlushMemory => Op::FlushMemory,
         OpClass::Compact => Op::Compact,
@@ -1609,8 +1681,18 @@ fn gen_invalid_op(rng: &mut StdRng, model: &Model) -> Op {
     let missing_name = pick(rng, &missing).to_owned();
     let not_found = Expect::Err(ErrKind::ArrayNotFound);
     // Choices that need no array come first; the rest need one.
-    let choice = rng.random_range(0..if arrays.is_empty() { 8 } else { 17 });
+    let choice = rng.random_range(0..if arrays.is_empty() { 9 } else { 18 });
     match choice {
+        8 => {
+            let mut spec = random_define_spec(rng);
+            spec.runtime = true;
+            spec.codec = Some((pick(rng, &BAD_CODECS), None, None));
+            Op::Define {
+                name: missing_name,
+                spec,
+                expect: Expect::Err(ErrKind::InvalidCodec),
+            }
+        }
         0 => Op::Delete {
             name: missing_name,
             expect: not_found,
@@ -1815,6 +1897,17 @@ enum Codec {
     None,
     Lz4,
     Zstd1,
+}
+
+impl Codec {
+    /// The name of the blocks it writes.
+    fn block(self) -> &'static str {
+        match self {
+            Codec::None => "none",
+            Codec::Lz4 => "lz4",
+            Codec::Zstd1 => "zstd",
+        }
+    }
 }
 
 /// A file configuration; `None` fields keep the library default.
@@ -2064,7 +2157,8 @@ fn check_error_fields(e: &Error, ctx: &ErrContext<'_>) -> Result<(), String> {
     match e {
         Error::ArrayNotFound { name }
         | Error::ArrayAlreadyExists { name }
-        | Error::InvalidShape { name, .. } => same_name(name),
+        | Error::InvalidShape { name, .. }
+        | Error::InvalidCodec { name, .. } => same_name(name),
         Error::InvalidFillValue { name, dtype, .. } => {
             same_name(name)?;
             if Some(*dtype) != ctx.dtype {
@@ -2246,6 +2340,9 @@ impl Session {
             } => self.set_attribute(name, key, value, *expect),
             Op::RemoveAttr { name, key, expect } => self.remove_attribute(name, key, *expect),
             Op::GetAttr { name, key, expect } => self.get_attribute(name, key, *expect),
+            Op::SetFileAttr { key, value } => self.set_file_attribute(key, value),
+            Op::RemoveFileAttr { key } => self.remove_file_attribute(key),
+            Op::GetFileAttr { key } => self.get_file_attribute(key),
             Op::Flush | Op::FlushMemory | Op::Compact => self.commit(op).await,
             Op::Reopen => self.reopen().await,
             Op::Recreate => self.recreate().await,
@@ -2253,13 +2350,25 @@ impl Session {
     }
 
     fn define_in_file(&mut self, name: &str, spec: &DefineSpec) -> Result<(), Error> {
-        with_elem_type!(spec.kind, T => self.file().define_array::<T>(
-            name,
-            spec.dim_names.clone(),
-            spec.shape.clone(),
-            spec.chunk.clone(),
-            spec.given_fill(),
-        ))
+        if !spec.runtime {
+            return with_elem_type!(spec.kind, T => self.file().define_array::<T>(
+                name,
+                spec.dim_names.clone(),
+                spec.shape.clone(),
+                spec.chunk.clone(),
+                spec.given_fill(),
+            ));
+        }
+        let mut a = ArraySpec::new(spec.kind.dtype(), to_u64(&spec.shape));
+        a.chunk_shape = spec.chunk.as_deref().map(to_u64);
+        // `define` refuses names of the wrong count, which `define_array`
+        // replaces: give it none then, for the same default names.
+        if spec.dim_names.len() == spec.shape.len() {
+            a.dimension_names = spec.dim_names.clone();
+        }
+        a.fill_value = spec.given_fill();
+        a.codec = spec.codec.map(|(given, _, _)| given.to_owned());
+        self.file().define(name, a)
     }
 
     fn define(&mut self, name: &str, spec: &DefineSpec, expect: Expect) -> Result<(), String> {
@@ -2400,6 +2509,51 @@ impl Session {
         Ok(())
     }
 
+    fn set_file_attribute(&mut self, key: &str, value: &AttributeValue) -> Result<(), String> {
+        self.file()
+            .set_file_attribute(key, value.clone())
+            .map_err(|e| format!("set_file_attribute failed: {e} ({e:?})"))?;
+        self.model
+            .visible
+            .file_attrs
+            .insert(key.to_owned(), value.clone());
+        self.model.pending = Pending::Yes;
+        Ok(())
+    }
+
+    fn remove_file_attribute(&mut self, key: &str) -> Result<(), String> {
+        let existed = self
+            .file()
+            .remove_file_attribute(key)
+            .map_err(|e| format!("remove_file_attribute failed: {e} ({e:?})"))?;
+        let model_existed = self.model.visible.file_attrs.remove(key).is_some();
+        if existed != model_existed {
+            return Err(format!(
+                "remove_file_attribute returned {existed}, the model says {model_existed}"
+            ));
+        }
+        match (existed, self.model.committed.file_attrs.contains_key(key)) {
+            (true, true) => self.model.pending = Pending::Yes,
+            (true, false) => self.model.may_cancel(),
+            (false, _) => self.model.may_change(),
+        }
+        Ok(())
+    }
+
+    fn get_file_attribute(&mut self, key: &str) -> Result<(), String> {
+        let file = self.file.as_ref().expect("file is open");
+        let got = file
+            .file_attribute(key)
+            .map_err(|e| format!("file_attribute failed: {e} ({e:?})"))?;
+        let want = self.model.visible.file_attrs.get(key);
+        if got != want {
+            return Err(format!(
+                "file_attribute returned {got:?}, expected {want:?}"
+            ));
+        }
+        Ok(())
+    }
+
     async fn reopen(&mut self) -> Result<(), String> {
         // Drop first: the reopened file must see only the committed layers.
         drop(self.file.take());
@@ -2525,6 +2679,29 @@ impl Session {
                     a.name
                 ));
             }
+            let codec = file
+                .array_codec(&a.name)
+                .map_err(|e| format!("array_codec({:?}) failed: {e}", a.name))?;
+            if codec.as_deref() != a.codec {
+                return Err(format!(
+                    "array_codec({:?}) = {codec:?}, expected {:?}",
+                    a.name, a.codec
+                ));
+            }
+        }
+        let file_attrs = file
+            .file_attributes()
+            .map_err(|e| format!("file_attributes() failed: {e}"))?;
+        let want: Vec<(String, AttributeValue)> = model
+            .visible
+            .file_attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if file_attrs != want {
+            return Err(format!(
+                "file_attributes() = {file_attrs:?}, expected {want:?}"
+            ));
         }
         for name in NAMES.iter().copied().chain([MISSING]) {
             if model.visible.get(name).is_none() {
@@ -2580,6 +2757,18 @@ impl Session {
                     let want = &model.committed_stats[&c.id];
                     compare_stats(name, got, want)?;
                     *self.tally.entry("stats compared").or_default() += 1;
+                    // Every committed chunk is stored with the array's codec.
+                    let stored = file
+                        .array_storage(name)
+                        .map_err(|e| format!("array_storage({name:?}) failed: {e}"))?
+                        .codecs;
+                    let block = c.block_codec.unwrap_or(self.harness.config.codec.block());
+                    if stored.iter().any(|s| s != block) {
+                        return Err(format!(
+                            "array_storage({name:?}).codecs = {stored:?}, expected only {block:?}"
+                        ));
+                    }
+                    *self.tally.entry("stored codecs compared").or_default() += 1;
                 }
                 (Some(_), _) => {}
                 (None, _) => {

@@ -12,12 +12,11 @@
     clippy::indexing_slicing
 )]
 
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use array_format::{ArrayFile, Error, FileConfig, Lz4Codec, NoCompression};
 use crate::common::CountingStore;
+use array_format::{ArrayFile, Error, FileConfig, Lz4Codec, NoCompression};
 use ndarray::{Array, IxDyn};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;

@@ -16,16 +16,15 @@
     clippy::indexing_slicing
 )]
 
-
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::common::FaultyStore;
 use array_format::{
     ArrayFile, ArrayStats, AttributeValue, Error, FileConfig, Lz4Codec, MergedArrayMeta, Result,
 };
-use crate::common::FaultyStore;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};

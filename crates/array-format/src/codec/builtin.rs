@@ -1,97 +1,7 @@
-//! Compression codecs.
-//!
-//! Every block of a layer records the name of the codec its frames are
-//! compressed with, so a reader needs no configuration for the built-in
-//! codecs (`none`, `lz4`, `zstd`). A custom [`CompressionCodec`] is used for
-//! writing when it is the configured codec, and for reading blocks that carry
-//! its name.
+//! The built-in codecs: `none`, `lz4` and `zstd`.
 
-use std::sync::Arc;
-
-use crate::error::{Error, Result};
-
-/// Identifies a codec in the block table.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum CodecId {
-    /// Stored uncompressed.
-    None,
-    /// A named codec: `"lz4"`, `"zstd"` or a custom name.
-    Named(String),
-}
-
-impl CodecId {
-    /// The name recorded on disk (`"none"` for [`CodecId::None`]).
-    pub fn name(&self) -> &str {
-        match self {
-            CodecId::None => "none",
-            CodecId::Named(n) => n,
-        }
-    }
-
-    /// The id whose on-disk name is `name`.
-    pub fn from_name(name: &str) -> CodecId {
-        match name {
-            "none" => CodecId::None,
-            other => CodecId::Named(other.to_owned()),
-        }
-    }
-}
-
-/// A block compression algorithm.
-///
-/// Implement it to plug in another algorithm; give it a unique
-/// [`id`](Self::id), since that name is what files record.
-pub trait CompressionCodec: Send + Sync {
-    /// The id recorded for blocks this codec writes.
-    fn id(&self) -> CodecId;
-
-    /// Compresses one frame.
-    fn compress(&self, data: &[u8]) -> Result<Vec<u8>>;
-
-    /// Decompresses one frame whose original length is `uncompressed_size`.
-    fn decompress(&self, data: &[u8], uncompressed_size: usize) -> Result<Vec<u8>>;
-
-    /// The most bytes `len` bytes can compress to, when the codec knows it.
-    /// Writers then compress with [`compress_into`](Self::compress_into)
-    /// into a buffer they reuse and keep only the bytes written, instead of
-    /// a fresh allocation of that bound per frame. The default, `None`,
-    /// leaves them to [`compress`](Self::compress).
-    fn max_compressed_len(&self, len: usize) -> Option<usize> {
-        let _ = len;
-        None
-    }
-
-    /// Compresses one frame into `out`, which holds at least
-    /// [`max_compressed_len`](Self::max_compressed_len) bytes, and returns
-    /// the length written. The default goes through
-    /// [`compress`](Self::compress); the built-in codecs write in place.
-    fn compress_into(&self, data: &[u8], out: &mut [u8]) -> Result<usize> {
-        let c = self.compress(data)?;
-        let room = out.len();
-        out.get_mut(..c.len())
-            .ok_or_else(|| Error::Codec {
-                codec: self.id().name().to_owned(),
-                message: format!("compressed to {} bytes, {room} available", c.len()),
-            })?
-            .copy_from_slice(&c);
-        Ok(c.len())
-    }
-
-    /// Decompresses one frame into `out`, which has exactly the original
-    /// length. The default goes through [`decompress`](Self::decompress);
-    /// the built-in codecs decode in place.
-    fn decompress_into(&self, data: &[u8], out: &mut [u8]) -> Result<()> {
-        let v = self.decompress(data, out.len())?;
-        if v.len() != out.len() {
-            return Err(Error::Codec {
-                codec: self.id().name().to_owned(),
-                message: format!("decoded {} bytes, expected {}", v.len(), out.len()),
-            });
-        }
-        out.copy_from_slice(&v);
-        Ok(())
-    }
-}
+use super::{CodecId, CompressionCodec, codec_error};
+use crate::error::Result;
 
 /// Stores frames uncompressed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -206,15 +116,22 @@ impl ZstdCodec {
         &self,
         f: impl FnOnce(&mut zstd::bulk::Compressor<'static>) -> std::io::Result<R>,
     ) -> Result<R> {
-        ZSTD_COMPRESSOR.with_borrow_mut(|slot| {
-            let compressor = match slot {
-                Some((level, c)) if *level == self.level => c,
-                _ => {
+        ZSTD_COMPRESSORS.with_borrow_mut(|slots| {
+            let at = match slots.iter().position(|(level, _)| *level == self.level) {
+                Some(at) => at,
+                None => {
                     let c = zstd::bulk::Compressor::new(self.level)
                         .map_err(|e| codec_error("zstd", e.to_string()))?;
-                    &mut slot.insert((self.level, c)).1
+                    if slots.len() >= ZSTD_LEVELS_KEPT {
+                        slots.remove(0);
+                    }
+                    slots.push((self.level, c));
+                    slots.len() - 1
                 }
             };
+            let (_, compressor) = slots
+                .get_mut(at)
+                .ok_or_else(|| codec_error("zstd", "no compression context".into()))?;
             f(compressor).map_err(|e| codec_error("zstd", e.to_string()))
         })
     }
@@ -226,12 +143,17 @@ impl Default for ZstdCodec {
     }
 }
 
+/// Compression contexts a thread keeps, one per zstd level: arrays may
+/// record different levels, and a pool thread compresses frames of several
+/// of them in turn.
+const ZSTD_LEVELS_KEPT: usize = 4;
+
 thread_local! {
     // zstd contexts cost more to create than a small frame costs to code
     // (a decompression context is ~100 KiB to allocate and clear; creating
-    // one per frame was 8% of a W2 window), so each thread keeps one.
-    static ZSTD_COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
-        const { std::cell::RefCell::new(None) };
+    // one per frame was 8% of a W2 window), so each thread keeps them.
+    static ZSTD_COMPRESSORS: std::cell::RefCell<Vec<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
     static ZSTD_DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
         const { std::cell::RefCell::new(None) };
 }
@@ -279,64 +201,6 @@ impl CompressionCodec for ZstdCodec {
             ));
         }
         Ok(())
-    }
-}
-
-fn codec_error(codec: &str, message: String) -> Error {
-    Error::Codec {
-        codec: codec.to_owned(),
-        message,
-    }
-}
-
-/// The codecs a file can decode: the built-ins plus the configured one.
-#[derive(Clone)]
-pub(crate) struct CodecSet {
-    configured: Arc<dyn CompressionCodec>,
-    configured_name: String,
-    /// The configured codec stores frames as they are ("none" is always
-    /// read back by [`NoCompression`]), so writers can skip the copy.
-    stores_raw: bool,
-}
-
-impl CodecSet {
-    pub(crate) fn new(configured: Arc<dyn CompressionCodec>) -> Self {
-        let id = configured.id();
-        Self {
-            stores_raw: id == CodecId::None,
-            configured_name: id.name().to_owned(),
-            configured,
-        }
-    }
-
-    /// The codec new frames are written with.
-    pub(crate) fn writer(&self) -> &Arc<dyn CompressionCodec> {
-        &self.configured
-    }
-
-    /// Whether the writing codec stores frames uncompressed.
-    pub(crate) fn stores_raw(&self) -> bool {
-        self.stores_raw
-    }
-
-    /// The on-disk name of the writing codec.
-    pub(crate) fn writer_name(&self) -> &str {
-        &self.configured_name
-    }
-
-    /// The codec that decodes blocks recorded as `name`, if known.
-    ///
-    /// The built-in names always mean the built-in codecs, so a custom codec
-    /// that reuses one of them cannot misread files.
-    pub(crate) fn for_name(&self, name: &str) -> Option<&dyn CompressionCodec> {
-        match name {
-            "none" => Some(&NoCompression),
-            "lz4" => Some(&Lz4Codec),
-            // The level only matters for compression.
-            "zstd" => Some(&ZstdCodec { level: 3 }),
-            _ if name == self.configured_name => Some(self.configured.as_ref()),
-            _ => None,
-        }
     }
 }
 
@@ -417,31 +281,6 @@ mod tests {
         compress_into_agrees(&ZstdCodec::new(3));
     }
 
-    /// A codec that implements only what the trait requires.
-    struct Xor;
-
-    impl CompressionCodec for Xor {
-        fn id(&self) -> CodecId {
-            CodecId::Named("xor".into())
-        }
-        fn compress(&self, data: &[u8]) -> Result<Vec<u8>> {
-            Ok(data.iter().map(|b| b ^ 0x5a).collect())
-        }
-        fn decompress(&self, data: &[u8], _: usize) -> Result<Vec<u8>> {
-            self.compress(data)
-        }
-    }
-
-    #[test]
-    fn the_default_compress_into_goes_through_compress() {
-        let data = [1u8, 2, 3, 4];
-        assert_eq!(Xor.max_compressed_len(4), None);
-        let mut out = [0u8; 6];
-        assert_eq!(Xor.compress_into(&data, &mut out).unwrap(), 4);
-        assert_eq!(out[..4], Xor.compress(&data).unwrap()[..]);
-        assert!(Xor.compress_into(&data, &mut [0u8; 3]).is_err());
-    }
-
     #[test]
     fn damaged_input_is_an_error() {
         let mut out = vec![0u8; 100];
@@ -454,13 +293,18 @@ mod tests {
     }
 
     #[test]
-    fn codec_set_resolves_names() {
-        let set = CodecSet::new(Arc::new(ZstdCodec::new(9)));
-        assert_eq!(set.writer_name(), "zstd");
-        assert!(set.for_name("lz4").is_some());
-        assert!(set.for_name("none").is_some());
-        assert!(set.for_name("brotli").is_none());
-        assert_eq!(CodecId::from_name("none"), CodecId::None);
-        assert_eq!(CodecId::Named("lz4".into()).name(), "lz4");
+    fn zstd_compresses_at_each_level_of_several_in_turn() {
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        for round in 0..2 {
+            for level in [1, 3, 9, 19, 22] {
+                let codec = ZstdCodec::new(level);
+                let c = codec.compress(&data).unwrap();
+                assert_eq!(
+                    codec.decompress(&c, data.len()).unwrap(),
+                    data,
+                    "{round} {level}"
+                );
+            }
+        }
     }
 }

@@ -1,60 +1,17 @@
 //! Files written in format version 2 (before attribute sets moved to the
 //! footer's attribute region) still open and read exactly as written, take
-//! new version 3 layers on top, and compact into a version 3 snapshot.
+//! layers of the current version on top, and compact into a snapshot of the
+//! current version.
 //!
 //! The fixtures in `tests/fixtures/format-v2/` were written by
 //! array-format 0.11.0 at format version 2 (see the README there for the
 //! steps): `layered` is the base and three delta layers, `compacted` the same
 //! steps followed by `compact()`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
-use std::path::Path as FsPath;
-use std::sync::Arc;
-
-use array_format::{
-    ArrayElement, ArrayFile, AttributeValue as A, DType, FileConfig, FillValue, Lz4Codec, StatValue,
-};
+use array_format::{ArrayFile, AttributeValue as A, DType, FillValue, StatValue};
 use ndarray::{Array, IxDyn};
-use object_store::local::LocalFileSystem;
 
-fn fixture(name: &str) -> tempfile::TempDir {
-    let from = FsPath::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/format-v2")
-        .join(name);
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name().to_string_lossy().ends_with(".af") {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-    }
-    dir
-}
-
-async fn open(dir: &FsPath) -> ArrayFile {
-    let store = Arc::new(LocalFileSystem::new_with_prefix(dir).unwrap());
-    ArrayFile::open(store, "fixture.af".into(), FileConfig::new(Lz4Codec))
-        .await
-        .unwrap()
-}
-
-async fn values<T: ArrayElement>(f: &ArrayFile, name: &str) -> Vec<T> {
-    f.read_array::<T>(name, vec![], vec![])
-        .await
-        .unwrap()
-        .iter()
-        .cloned()
-        .collect()
-}
-
-fn attrs(f: &ArrayFile, name: &str) -> Vec<(String, A)> {
-    f.attributes(name).unwrap()
-}
-
-fn s(v: &str) -> A {
-    A::String(v.into())
-}
+use super::{attrs, check_undamaged, fixture, open, s, values};
 
 /// The state the fixture steps leave.
 async fn check_written_state(f: &ArrayFile) {
@@ -104,21 +61,13 @@ async fn check_written_state(f: &ArrayFile) {
     assert_eq!(values::<u16>(f, "gone").await, [65535]);
     assert!(attrs(f, "gone").is_empty());
 
-    let report = f.verify().await.unwrap();
-    assert!(report.is_ok(), "{:?}", report.damaged);
-    assert!(
-        f.versions()
-            .await
-            .unwrap()
-            .iter()
-            .all(|v| v.damage.is_none())
-    );
+    check_undamaged(f).await;
 }
 
 #[tokio::test]
 async fn version_2_files_read_as_written() {
     for name in ["layered", "compacted"] {
-        let dir = fixture(name);
+        let dir = fixture(2, name);
         let f = open(dir.path()).await;
         assert_eq!(f.num_layers(), if name == "layered" { 4 } else { 1 });
         check_written_state(&f).await;
@@ -126,8 +75,8 @@ async fn version_2_files_read_as_written() {
 }
 
 #[tokio::test]
-async fn version_3_layers_go_on_top_of_version_2_layers() {
-    let dir = fixture("layered");
+async fn current_layers_go_on_top_of_version_2_layers() {
+    let dir = fixture(2, "layered");
     let mut f = open(dir.path()).await;
     f.set_attribute("label", "lang", s("fr")).unwrap();
     f.remove_attribute("temp", "raw").unwrap();
@@ -159,8 +108,7 @@ async fn version_3_layers_go_on_top_of_version_2_layers() {
         assert_eq!(f.get_attribute("ids", "units").unwrap(), Some(&s("m")));
         assert_eq!(values::<i32>(&f, "fresh").await, [0, 0]);
         assert_eq!(f.get_attribute("fresh", "units").unwrap(), Some(&s("K")));
-        let report = f.verify().await.unwrap();
-        assert!(report.is_ok(), "{:?}", report.damaged);
+        check_undamaged(&f).await;
         f
     };
     let mut f = check(open(dir.path()).await).await;
