@@ -25,6 +25,7 @@ fn class_name(e: &Error) -> &'static str {
         Error::DTypeMismatch { .. } => "DTypeError",
         Error::RankMismatch { .. } | Error::OutOfBounds { .. } => "BoundsError",
         Error::InvalidPath { .. }
+        | Error::InvalidCodec { .. }
         | Error::InvalidName { .. }
         | Error::InvalidShape { .. }
         | Error::InvalidFillValue { .. }

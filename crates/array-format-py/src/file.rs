@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use array_format::{ArrayFile, DType, Error, FileConfig, Location, Lz4Codec, MergedArrayMeta};
+use array_format::{
+    ArrayFile, ArraySpec, BuiltinCodec, DType, Error, FileConfig, Location, MergedArrayMeta,
+};
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -98,8 +100,8 @@ fn config(
     as_of: Option<u64>,
     cache_bytes: Option<usize>,
     io_cache_bytes: Option<usize>,
-) -> FileConfig<Lz4Codec> {
-    let base = FileConfig::new(Lz4Codec);
+) -> FileConfig<BuiltinCodec> {
+    let base = FileConfig::new(BuiltinCodec::Lz4);
     FileConfig {
         as_of,
         cache_capacity: cache_bytes.unwrap_or(base.cache_capacity),
@@ -231,8 +233,8 @@ impl NativeFile {
     }
 
     /// Defines an array (committed by the next flush) from `spec`: a dict
-    /// of `dtype` (the library's name), `shape`, `chunks`, `dims` and `fill`
-    /// (`(kind, value)` or `None`).
+    /// of `dtype` (the library's name), `shape`, `chunks`, `dims`, `fill`
+    /// (`(kind, value)` or `None`) and `codec` (a spec or `None`).
     fn define(&self, py: Python<'_>, name: &str, spec: &Bound<'_, PyDict>) -> PyResult<()> {
         let field = |key: &str| -> PyResult<Bound<'_, PyAny>> {
             spec.get_item(key)?.ok_or_else(|| {
@@ -243,16 +245,22 @@ impl NativeFile {
         let dtype = DType::from_name(&dtype).ok_or_else(|| {
             pyo3::exceptions::PyTypeError::new_err(format!("no element type {dtype:?}"))
         })?;
-        let shape: Vec<usize> = field("shape")?.extract()?;
-        let chunks: Option<Vec<usize>> = field("chunks")?.extract()?;
+        let shape: Vec<u64> = field("shape")?.extract()?;
+        let chunks: Option<Vec<u64>> = field("chunks")?.extract()?;
         let dims: Vec<String> = field("dims")?.extract()?;
         let fill: Option<(String, Bound<'_, PyAny>)> = field("fill")?.extract()?;
-        let fill = fill
-            .map(|(tag, v)| values::fill_from_py(&tag, &v))
-            .transpose()?;
-        self.with_file_mut(py, |f, _| {
-            crate::io::define(f, dtype, name, dims, shape, chunks, fill)
-        })
+        let codec: Option<String> = field("codec")?.extract()?;
+        let mut array = ArraySpec::new(dtype, shape).with_dimension_names(dims);
+        if let Some(chunks) = chunks {
+            array = array.with_chunk_shape(chunks);
+        }
+        if let Some((tag, v)) = fill {
+            array = array.with_fill_value(values::fill_from_py(&tag, &v)?);
+        }
+        if let Some(codec) = codec {
+            array = array.with_codec(codec);
+        }
+        self.with_file_mut(py, |f, _| f.define(name, array))
     }
 
     /// Deletes array `name`.
@@ -292,6 +300,43 @@ impl NativeFile {
     /// Removes attribute `key` of array `name`; whether it existed.
     fn remove_attr(&self, py: Python<'_>, name: &str, key: &str) -> PyResult<bool> {
         self.with_file_mut(py, |f, _| f.remove_attribute(name, key))
+    }
+
+    /// The codec array `name` records, if it records one.
+    fn codec(&self, py: Python<'_>, name: &str) -> PyResult<Option<String>> {
+        self.with_file(py, |f, _| f.array_codec(name))
+    }
+
+    /// The file's own attributes as `(key, type, value)`, sorted by key.
+    fn file_attrs<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Vec<(String, &'static str, Bound<'py, PyAny>)>> {
+        let attrs = self.with_file(py, |f, _| f.file_attributes())?;
+        attrs
+            .into_iter()
+            .map(|(k, v)| {
+                let (tag, value) = values::attr_to_py(py, &v)?;
+                Ok((k, tag, value))
+            })
+            .collect()
+    }
+
+    /// Sets the file's attribute `key` to `value` of type `tag`.
+    fn set_file_attr(
+        &self,
+        py: Python<'_>,
+        key: &str,
+        tag: &str,
+        value: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let value = values::attr_from_py(tag, &value)?;
+        self.with_file_mut(py, |f, _| f.set_file_attribute(key, value))
+    }
+
+    /// Removes the file's attribute `key`; whether it existed.
+    fn remove_file_attr(&self, py: Python<'_>, key: &str) -> PyResult<bool> {
+        self.with_file_mut(py, |f, _| f.remove_file_attribute(key))
     }
 
     /// Array `name`'s statistics from the committed layers, or `None`

@@ -7,7 +7,7 @@
 //! Python side views them as `datetime64[ns]`); strings and byte strings as
 //! flat Python lists, which the Python side shapes into object arrays.
 
-use array_format::{ArrayElement, ArrayFile, DType, FillValue, TimestampNs};
+use array_format::{ArrayElement, ArrayFile, DType, TimestampNs};
 use ndarray::{ArcArray, ArrayView, IxDyn};
 use numpy::{Element, PyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::IntoPyObjectExt;
@@ -16,83 +16,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::file::NativeFile;
-
-/// Calls `$body` with `$t` bound to the Rust element type of `$dtype`.
-macro_rules! with_dtype {
-    ($dtype:expr, $t:ident => $body:expr) => {
-        match $dtype {
-            DType::Bool => {
-                type $t = bool;
-                $body
-            }
-            DType::Int8 => {
-                type $t = i8;
-                $body
-            }
-            DType::Int16 => {
-                type $t = i16;
-                $body
-            }
-            DType::Int32 => {
-                type $t = i32;
-                $body
-            }
-            DType::Int64 => {
-                type $t = i64;
-                $body
-            }
-            DType::UInt8 => {
-                type $t = u8;
-                $body
-            }
-            DType::UInt16 => {
-                type $t = u16;
-                $body
-            }
-            DType::UInt32 => {
-                type $t = u32;
-                $body
-            }
-            DType::UInt64 => {
-                type $t = u64;
-                $body
-            }
-            DType::Float32 => {
-                type $t = f32;
-                $body
-            }
-            DType::Float64 => {
-                type $t = f64;
-                $body
-            }
-            DType::String => {
-                type $t = String;
-                $body
-            }
-            DType::Binary => {
-                type $t = Vec<u8>;
-                $body
-            }
-            DType::TimestampNs => {
-                type $t = TimestampNs;
-                $body
-            }
-        }
-    };
-}
-
-/// Defines array `name` of element type `dtype`.
-pub fn define(
-    file: &mut ArrayFile,
-    dtype: DType,
-    name: &str,
-    dims: Vec<String>,
-    shape: Vec<usize>,
-    chunks: Option<Vec<usize>>,
-    fill: Option<FillValue>,
-) -> array_format::Result<()> {
-    with_dtype!(dtype, T => file.define_array::<T>(name, dims, shape, chunks, fill))
-}
 
 /// A region: `(start, shape)`.
 pub type Region = (Vec<usize>, Vec<usize>);

@@ -31,12 +31,22 @@ fn after_fork_in_child() {
     runtime::forked();
 }
 
+/// The canonical form of a built-in codec spec (`"zstd"` gives
+/// `"zstd:3"`); `InvalidValueError` for anything else.
+#[pyfunction]
+fn canonical_codec(spec: &str) -> PyResult<String> {
+    spec.parse::<array_format::BuiltinCodec>()
+        .map(|c| c.to_string())
+        .map_err(|e| errors::raise("InvalidValueError", format!("codec {spec:?}: {e}")))
+}
+
 /// The module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<file::NativeFile>()?;
     m.add_function(wrap_pyfunction!(threads_started, m)?)?;
     m.add_function(wrap_pyfunction!(after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(canonical_codec, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FORMAT_VERSION", array_format::FORMAT_VERSION)?;
     Ok(())

@@ -14,10 +14,6 @@ import pytest
 import xarray as xr
 from _xarray_support import assert_identical, open_af
 
-FILE_ATTRIBUTES = pytest.mark.xfail(
-    raises=NotImplementedError, strict=True, reason="file attributes: format version 4"
-)
-
 
 def roundtrip(ds: xr.Dataset, path: str, **open_kwargs: Any) -> xr.Dataset:
     af.to_arrayformat(ds, path)
@@ -269,7 +265,6 @@ def test_an_unnamed_data_array(path: str) -> None:
 # -- what needs file attributes ----------------------------------------------
 
 
-@FILE_ATTRIBUTES
 def test_dataset_attributes(path: str) -> None:
     ds = xr.Dataset(
         {"v": ("x", np.arange(3.0))},
@@ -278,7 +273,6 @@ def test_dataset_attributes(path: str) -> None:
     assert_identical(roundtrip(ds, path), ds)
 
 
-@FILE_ATTRIBUTES
 def test_coordinates_of_no_data_variable(path: str) -> None:
     """CF lists them in the dataset's ``coordinates`` attribute."""
     ds = xr.Dataset({"v": ("x", np.arange(3.0))}, coords={"station": ("s", ["a", "b"])})

@@ -77,6 +77,14 @@ class Array:
         return _dtypes.to_numpy(self._meta()["dtype"])
 
     @property
+    def codec(self) -> str | None:
+        """The codec the array records (``"lz4"``, ``"zstd:3"``, ...), used by
+        every writer of it; ``None`` when it records none and writers use
+        their own (lz4 from Python)."""
+        codec = self._file._native_handle().codec(self._name)
+        return None if codec is None else str(codec)
+
+    @property
     def element_type(self) -> str:
         """The library's name of the element type (``"f32"``, ``"string"``, ...)."""
         return str(self._meta()["dtype"])

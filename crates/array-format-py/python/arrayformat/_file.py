@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _chunks, _dtypes, _native, _repr
 from ._array import Array
+from ._attrs import Attributes
 from ._errors import ArrayNotFoundError, InvalidOperationError, InvalidValueError, ReadOnlyError
 from ._native import NativeFile
 
@@ -273,7 +274,7 @@ class File(Mapping[str, Array]):
         if dims is not None and len(dims_l) != len(shape_t):
             raise InvalidValueError(f"{len(dims_l)} dimension names for {len(shape_t)} dimensions")
         if codec is not None:
-            _check_codec(codec)
+            codec = _check_codec(codec)
         spec = {
             "dtype": kind,
             "shape": list(shape_t),
@@ -300,6 +301,18 @@ class File(Mapping[str, Array]):
             else:
                 array[...] = arr
         return array
+
+    @property
+    def attrs(self) -> Attributes:
+        """The file's own attributes (xarray's ``Dataset.attrs``), a mutable
+        mapping committed by the next :meth:`flush` like any change."""
+        native = self._native_handle
+        return Attributes(
+            read=lambda: native().file_attrs(),
+            write=lambda k, t, v: self._writable().set_file_attr(k, t, v),
+            remove=lambda k: self._writable().remove_file_attr(k),
+            owner=f"file {self._location!r}",
+        )
 
     # -- history and maintenance -----------------------------------------
 
@@ -412,22 +425,6 @@ class File(Mapping[str, Array]):
         return _repr.file_html(self)
 
 
-def _check_codec(codec: str) -> None:
-    c = codec.strip().lower()
-    if c in ("none", "lz4", "zstd"):
-        return
-    if c.startswith("zstd:"):
-        try:
-            level = int(c[5:])
-        except ValueError:
-            level = 0
-        if 1 <= level <= 22:
-            return
-    raise InvalidValueError(
-        f"unknown codec {codec!r}: use 'none', 'lz4', 'zstd' or 'zstd:LEVEL' (1-22)"
-    )
-
-
 def _count(value: Any, what: str) -> int:
     """A layer number or a byte count: an integer from 0 to 2**64 - 1."""
     n = operator.index(value)
@@ -449,6 +446,14 @@ def _ints(value: Any, what: str) -> tuple[int, ...]:
     if any(v >= 2**64 for v in out):
         raise InvalidValueError(f"{what} {out} has lengths beyond 64 bits")
     return out
+
+
+def _check_codec(codec: Any) -> str:
+    """The canonical spec of a built-in codec (``"zstd"`` is ``"zstd:3"``);
+    ``ValueError`` for anything else."""
+    if not isinstance(codec, str):
+        raise TypeError(f"a codec is named by a str, not {type(codec).__name__}")
+    return _native.canonical_codec(codec)
 
 
 _SHARED: dict[Reference, File] = {}

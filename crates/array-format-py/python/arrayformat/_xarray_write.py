@@ -100,7 +100,7 @@ def _create_args(name: Any, var: Any, writer: Mapping[str, Any]) -> dict[str, An
     _check_attrs(f"variable {name!r}", var.attrs)
     codec = writer.get("codec")
     if codec is not None:
-        _check_codec(codec)
+        codec = _check_codec(codec)
     return {
         "shape": var.shape,
         "dtype": for_create(kind),
@@ -178,12 +178,6 @@ def to_arrayformat(
     variables = {k: _not_object(v, k) for k, v in variables.items()}
     # Everything that can be checked is checked before the file is opened.
     if attrs:
-        if not hasattr(File, "attrs"):
-            raise NotImplementedError(
-                "dataset attributes (and coordinates that belong to no data variable, "
-                "which CF lists in them) need file attributes, which this version of "
-                "array-format does not have yet"
-            )
         _check_attrs("the dataset", attrs)
     create = {
         name: _create_args(name, var, writer.get(name, {})) for name, var in variables.items()
@@ -194,8 +188,7 @@ def to_arrayformat(
         sources: list[Any] = []
         targets: list[Any] = []
         if attrs:
-            file_attrs: Any = getattr(file, "attrs", None)
-            file_attrs.update(attrs)
+            file.attrs.update(attrs)
         for name, var in variables.items():
             array = file.create_array(name, **create[name])
             if var.chunks:

@@ -97,15 +97,14 @@ class ArrayFormatDataStore(AbstractDataStore):
                 "preferred_chunks": dict(zip(dims[name], array.chunks)),
                 "element_type": array.element_type,
             }
-            codec = getattr(array, "codec", None)
+            codec = array.codec
             if codec is not None:
                 encoding["codec"] = codec
             out[name] = Variable(dims[name], data, attrs=array.attrs.asdict(), encoding=encoding)
         return out
 
     def get_attrs(self) -> dict[str, Any]:
-        attrs = getattr(self.file, "attrs", None)
-        return attrs.asdict() if attrs is not None else {}
+        return self.file.attrs.asdict()
 
     def get_dimensions(self) -> dict[str, int]:
         sizes: dict[str, int] = {}
