@@ -16,21 +16,6 @@ mod values;
 
 use pyo3::prelude::*;
 
-/// Whether this process started the library's threads; a child forked
-/// after that cannot use them (the Python side checks after a fork).
-#[pyfunction]
-fn threads_started() -> bool {
-    runtime::started()
-}
-
-/// Called in a child right after `fork`: if the parent had started the
-/// library's threads, every later call raises instead of waiting forever
-/// for threads the child does not have.
-#[pyfunction]
-fn after_fork_in_child() {
-    runtime::forked();
-}
-
 /// The canonical form of a built-in codec spec (`"zstd"` gives
 /// `"zstd:3"`); `InvalidValueError` for anything else.
 #[pyfunction]
@@ -44,8 +29,6 @@ fn canonical_codec(spec: &str) -> PyResult<String> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<file::NativeFile>()?;
-    m.add_function(wrap_pyfunction!(threads_started, m)?)?;
-    m.add_function(wrap_pyfunction!(after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(canonical_codec, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FORMAT_VERSION", array_format::FORMAT_VERSION)?;

@@ -1,17 +1,17 @@
 //! The tokio runtime that drives the library's async API from Python
 //! threads: one per process, started on first use.
+//!
+//! A process made by `fork` (a `multiprocessing` or PyTorch `DataLoader`
+//! worker) inherits the parent's memory but none of its threads, so it
+//! starts a runtime of its own; the library's CPU pool does the same.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
 
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
 
-static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-
-/// Set in a child process made by `fork` after the parent had started the
-/// runtime: the child inherits its memory but none of its threads.
-static FORKED: AtomicBool = AtomicBool::new(false);
+/// The runtime and the process that started it.
+static RUNTIME: RwLock<Option<(u32, &'static Runtime)>> = RwLock::new(None);
 
 fn build() -> std::io::Result<Runtime> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -29,33 +29,27 @@ fn build() -> std::io::Result<Runtime> {
 }
 
 fn runtime() -> PyResult<&'static Runtime> {
-    if FORKED.load(Ordering::Relaxed) {
-        return Err(crate::errors::raise(
-            "InvalidOperationError",
-            "this process was forked after its parent used arrayformat, whose threads a forked child does not have; start worker processes with the 'spawn' or 'forkserver' method".into(),
-        ));
+    let pid = std::process::id();
+    if let Ok(slot) = RUNTIME.read()
+        && let Some((owner, rt)) = *slot
+        && owner == pid
+    {
+        return Ok(rt);
     }
-    if let Some(rt) = RUNTIME.get() {
+    let mut slot = RUNTIME.write().unwrap_or_else(|p| p.into_inner());
+    if let Some((owner, rt)) = *slot
+        && owner == pid
+    {
         return Ok(rt);
     }
     let rt = build().map_err(|e| {
         pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start the I/O runtime: {e}"))
     })?;
-    // A concurrent first call may have won; its runtime serves both.
-    Ok(RUNTIME.get_or_init(|| rt))
-}
-
-/// Whether this process has started the runtime (and with it the
-/// library's thread pools), which a forked child cannot use.
-pub fn started() -> bool {
-    RUNTIME.get().is_some()
-}
-
-/// Marks this process as a child forked after the runtime started.
-pub fn forked() {
-    if started() {
-        FORKED.store(true, Ordering::Relaxed);
-    }
+    // Leaked on purpose: it lives as long as the process, and the one a
+    // forked child inherits has no threads to shut down.
+    let rt: &'static Runtime = Box::leak(Box::new(rt));
+    *slot = Some((pid, rt));
+    Ok(rt)
 }
 
 /// Runs `f` with the GIL released, so that other Python threads run (and

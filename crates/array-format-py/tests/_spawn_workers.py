@@ -19,6 +19,15 @@ def read_file(file: Any) -> dict[str, np.ndarray]:
     return {name: file[name][...] for name in file}
 
 
+#: A file a test opens before it forks, so that the child inherits the handle.
+INHERITED: Any = None
+
+
+def read_inherited(name: str) -> np.ndarray:
+    """Array ``name`` of the handle the parent opened before the fork."""
+    return np.asarray(INHERITED[name])
+
+
 def try_open(path: str) -> str:
     """The class of the exception ``open`` raises, or ``"ok"``."""
     import arrayformat as af

@@ -111,11 +111,18 @@ def test_pending_changes_refuse_to_pickle(path: str) -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
-def test_a_forked_child_refuses_instead_of_hanging(path: str) -> None:
+def test_a_forked_child_reads_with_threads_of_its_own(path: str) -> None:
     make(path)
-    af.open(path).close()  # the parent has started the library's threads
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        assert pool.submit(workers.try_open, path).result(60) == "InvalidOperationError"
+    f = af.open(path)
+    f["x"][...]  # the parent has started the library's threads
+    workers.INHERITED = f
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        # The handle the parent opened, and one the child opens itself.
+        inherited = pool.submit(workers.read_inherited, "x").result(60)
+        data, layer, _ = pool.submit(workers.read_array, f["x"]).result(60)
+    assert_same(inherited, np.asarray(f["x"]))
+    assert_same(data, np.asarray(f["x"]))
+    f.close()
 
 
 def test_a_relative_path_still_names_the_file_elsewhere(

@@ -63,6 +63,7 @@ pub(crate) mod format;
 pub(crate) mod layer;
 pub(crate) mod meta;
 pub(crate) mod nd;
+pub(crate) mod pool;
 pub mod stats;
 pub mod storage;
 pub mod timestamp;

@@ -67,12 +67,6 @@ class Reference:
     storage_options: tuple[tuple[str, str], ...] = ()
 
 
-# A child forked after the parent started the library's threads has none of
-# them: the native module then raises on every call instead of hanging.
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_native.after_fork_in_child)
-
-
 def _location(path: Any) -> str:
     if isinstance(path, os.PathLike):
         return str(os.fspath(path))

@@ -645,7 +645,7 @@ impl ArrayFile {
                 read_local_direct(self.layer(d.layer)?, &self.store, d.frame, dst, codecs)
             };
             if parallel {
-                return pending.into_par_iter().try_for_each(read);
+                return crate::pool::install(|| pending.into_par_iter().try_for_each(read));
             }
             let mut rest = Vec::with_capacity(pending.len());
             for (d, dst) in pending {
@@ -668,7 +668,7 @@ impl ArrayFile {
         };
         let total: usize = pending.iter().map(|(d, _)| d.len).sum();
         if worth_parallel(pending.len(), total as u64) {
-            pending.into_par_iter().try_for_each(decode)
+            crate::pool::install(|| pending.into_par_iter().try_for_each(decode))
         } else {
             pending.into_iter().try_for_each(decode)
         }
@@ -780,7 +780,7 @@ fn spawn_decode<T: ArrayElement>(
     shared: Arc<(Mutex<Vec<T>>, Vec<usize>)>,
 ) -> oneshot::Receiver<Result<()>> {
     let (done, decoded) = oneshot::channel();
-    rayon::spawn(move || {
+    crate::pool::spawn(move || {
         let run = || {
             let place = |t: &Tile, src: &[u8]| {
                 let (out, shape) = &*shared;

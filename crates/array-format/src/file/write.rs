@@ -212,9 +212,11 @@ impl ArrayFile {
         let elements: usize = now.iter().map(|(_, v)| v.len()).sum();
         let total = elements.saturating_mul(std::mem::size_of::<T>()) as u64;
         let encoded: Vec<Result<Encoded<'_>>> = if worth_parallel(now.len(), total) {
-            now.par_iter()
-                .map(|(t, v)| encode_whole(codec, target, name, t, v, fill.as_ref()))
-                .collect()
+            crate::pool::install(|| {
+                now.par_iter()
+                    .map(|(t, v)| encode_whole(codec, target, name, t, v, fill.as_ref()))
+                    .collect()
+            })
         } else {
             now.iter()
                 .map(|(t, v)| encode_whole(codec, target, name, t, v, fill.as_ref()))

@@ -236,10 +236,12 @@ pub(crate) fn seal_all(
 ) -> Vec<Result<Sealed>> {
     let total: usize = chunks.iter().map(|(v, _)| v.mem_bytes()).sum();
     if worth_parallel(chunks.len(), total as u64) {
-        chunks
-            .par_iter()
-            .map(|(v, codec)| seal(codec, frame_target, *v))
-            .collect()
+        crate::pool::install(|| {
+            chunks
+                .par_iter()
+                .map(|(v, codec)| seal(codec, frame_target, *v))
+                .collect()
+        })
     } else {
         chunks
             .iter()
@@ -273,7 +275,7 @@ impl Round {
         frame_target: usize,
     ) -> Self {
         let (tx, rx) = sync_channel(1);
-        rayon::spawn(move || {
+        crate::pool::spawn(move || {
             let refs: Vec<(&dyn DirtyValues, &WriteCodec)> =
                 values.iter().map(|(v, c)| (v.as_ref(), c)).collect();
             // The receiver is gone when the pending layer was discarded.

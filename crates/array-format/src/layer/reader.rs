@@ -669,9 +669,11 @@ impl LayerReader {
                 .sum();
             let jobs: Vec<(u32, Bytes)> = ids.into_iter().zip(stored).collect();
             let decoded: Vec<Result<Bytes>> = if worth_parallel(jobs.len(), raw_bytes) {
-                jobs.into_par_iter()
-                    .map(|(f, b)| self.decode(f, b, codecs))
-                    .collect()
+                crate::pool::install(|| {
+                    jobs.into_par_iter()
+                        .map(|(f, b)| self.decode(f, b, codecs))
+                        .collect()
+                })
             } else {
                 jobs.into_iter()
                     .map(|(f, b)| self.decode(f, b, codecs))
