@@ -119,7 +119,7 @@ def test_a_forked_child_reads_with_threads_of_its_own(path: str) -> None:
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
         # The handle the parent opened, and one the child opens itself.
         inherited = pool.submit(workers.read_inherited, "x").result(60)
-        data, layer, _ = pool.submit(workers.read_array, f["x"]).result(60)
+        data, _, _ = pool.submit(workers.read_array, f["x"]).result(60)
     assert_same(inherited, np.asarray(f["x"]))
     assert_same(data, np.asarray(f["x"]))
     f.close()
