@@ -15,6 +15,7 @@ fn class_name(e: &Error) -> &'static str {
         Error::ArrayNotFound { .. } => "ArrayNotFoundError",
         Error::ArrayAlreadyExists { .. } => "ArrayExistsError",
         Error::FileNotFound { .. } => "FileMissingError",
+        Error::FileExists { .. } => "FileAlreadyExistsError",
         Error::Conflict { .. } => "ConflictError",
         Error::CommitUnconfirmed { .. } => "CommitUnconfirmedError",
         Error::Corrupted { .. } => "CorruptedError",

@@ -131,25 +131,13 @@ impl NativeFile {
         let file = detached(py, |rt| {
             rt.block_on(async {
                 match mode {
-                    "r" | "r+" => ArrayFile::open_at(&loc, cfg()).await.map(Some),
-                    "w" => ArrayFile::create_at(&loc, cfg()).await.map(Some),
+                    "r" | "r+" => ArrayFile::open_at(&loc, cfg()).await,
+                    "w" => ArrayFile::create_at(&loc, cfg()).await,
                     "a" => match ArrayFile::open_at(&loc, cfg()).await {
-                        Err(Error::FileNotFound { .. }) => {
-                            ArrayFile::create_at(&loc, cfg()).await.map(Some)
-                        }
-                        other => other.map(Some),
+                        Err(Error::FileNotFound { .. }) => ArrayFile::create_at(&loc, cfg()).await,
+                        other => other,
                     },
-                    "w-" | "x" => match ArrayFile::open_at(&loc, cfg()).await {
-                        // Something is there, even if it is not a readable
-                        // file: "w-" must not replace it.
-                        Ok(_) | Err(Error::Corrupted { .. } | Error::UnsupportedVersion { .. }) => {
-                            Ok(None)
-                        }
-                        Err(Error::FileNotFound { .. }) => {
-                            ArrayFile::create_at(&loc, cfg()).await.map(Some)
-                        }
-                        Err(e) => Err(e),
-                    },
+                    "w-" | "x" => ArrayFile::create_new_at(&loc, cfg()).await,
                     other => Err(Error::InvalidOperation {
                         operation: "open",
                         reason: format!(
@@ -159,13 +147,7 @@ impl NativeFile {
                 }
             })
         })?
-        .py()?
-        .ok_or_else(|| {
-            crate::errors::raise(
-                "FileAlreadyExistsError",
-                format!("{location}: the file exists (mode \"w-\" creates only new files)"),
-            )
-        })?;
+        .py()?;
         Ok(NativeFile {
             inner: RwLock::new(Some(file)),
             read_only: mode == "r" || as_of.is_some(),

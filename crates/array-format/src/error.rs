@@ -37,6 +37,14 @@ pub enum Error {
         path: String,
     },
 
+    /// A file exists where a new one was to be created
+    /// ([`ArrayFile::create_new_at`](crate::ArrayFile::create_new_at)).
+    #[error("an array-format file exists at {path}")]
+    FileExists {
+        /// The path of its base object.
+        path: String,
+    },
+
     /// The path cannot name an array-format file.
     #[error("invalid file path {path:?}: {reason}")]
     InvalidPath {

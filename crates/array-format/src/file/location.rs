@@ -3,8 +3,11 @@
 use super::{ArrayFile, FileConfig};
 use crate::codec::CompressionCodec;
 use crate::error::Result;
+use crate::storage::FileStore;
 use crate::storage::Location;
 use crate::storage::location::Kind;
+
+use super::open::Replace;
 
 impl ArrayFile {
     /// Opens the file at `location`: a local path through
@@ -30,6 +33,21 @@ impl ArrayFile {
             Kind::Local(path) => Self::create_path(path, config).await,
             Kind::Store { store, path } => Self::create(store.clone(), path.clone(), config).await,
         }
+    }
+
+    /// Creates a new, empty file at `location`, failing with
+    /// [`Error::FileExists`](crate::Error::FileExists) if there is one,
+    /// also when another process creates it at the same time (the base
+    /// object is created only if absent).
+    pub async fn create_new_at<C: CompressionCodec + 'static>(
+        location: &Location,
+        config: FileConfig<C>,
+    ) -> Result<Self> {
+        let fs = match location.kind() {
+            Kind::Local(path) => super::open::local_store(path, config.durable, true)?,
+            Kind::Store { store, path } => FileStore::new(store.clone(), path.clone())?,
+        };
+        Self::create_in(fs, config, Replace::Nothing).await
     }
 
     /// Opens the file named by a local path or a URL (`file://`, `s3://`),

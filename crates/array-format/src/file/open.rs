@@ -43,6 +43,16 @@ pub(crate) fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
+/// Whether creating a file may replace one of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Replace {
+    /// Any file of that name is deleted first.
+    Any,
+    /// An existing file is [`Error::FileExists`]; leftovers of a file whose
+    /// base is gone are deleted.
+    Nothing,
+}
+
 pub(crate) const WRITER: &str = concat!("array-format ", env!("CARGO_PKG_VERSION"));
 
 impl ArrayFile {
@@ -56,12 +66,13 @@ impl ArrayFile {
         config: FileConfig<C>,
     ) -> Result<Self> {
         let fs = FileStore::new(store, path)?;
-        Self::create_in(fs, config).await
+        Self::create_in(fs, config, Replace::Any).await
     }
 
-    async fn create_in<C: CompressionCodec + 'static>(
+    pub(super) async fn create_in<C: CompressionCodec + 'static>(
         fs: FileStore,
         config: FileConfig<C>,
+        replace: Replace,
     ) -> Result<Self> {
         // The base goes first: a crash part-way then leaves no file (open
         // says FileNotFound) rather than a file missing some of its layers.
@@ -71,6 +82,12 @@ impl ArrayFile {
             .into_iter()
             .map(|m| m.location)
             .collect();
+        let exists = || Error::FileExists {
+            path: fs.base_path().to_string(),
+        };
+        if replace == Replace::Nothing && old.iter().any(|p| p == fs.base_path()) {
+            return Err(exists());
+        }
         old.sort_by_key(|p| p != fs.base_path());
         for path in old {
             fs.delete(&path).await?;
@@ -96,9 +113,11 @@ impl ArrayFile {
         };
         let tail = bytes::Bytes::from(format::encode_tail(&footer));
         let size = tail.len() as u64;
-        let pin = fs
-            .create_object(fs.base_path(), tail.clone().into())
-            .await?;
+        let pin = match fs.create_object(fs.base_path(), tail.clone().into()).await {
+            // Another process created the file since the listing.
+            Err(Error::Conflict { .. }) if replace == Replace::Nothing => return Err(exists()),
+            other => other?,
+        };
         let footer = tail.slice(..tail.len().saturating_sub(format::TRAILER_LEN));
         let reader = LayerReader::written(fs.base_path().clone(), size, footer, 0, pin)?;
         let mut index = CommittedIndex::default();
@@ -154,7 +173,7 @@ impl ArrayFile {
         config: FileConfig<C>,
     ) -> Result<Self> {
         let fs = local_store(path.as_ref(), config.durable, true)?;
-        Self::create_in(fs, config).await
+        Self::create_in(fs, config, Replace::Any).await
     }
 
     /// Opens the file at a local filesystem `path`; see
@@ -463,7 +482,11 @@ async fn try_load(fs: &FileStore, as_of: Option<u64>, last: bool) -> Result<(Com
 
 /// The store and object path of a local file: the store is rooted at the
 /// file's directory (created if `create`), the object is the file name.
-fn local_store(path: &std::path::Path, durable: bool, create: bool) -> Result<FileStore> {
+pub(super) fn local_store(
+    path: &std::path::Path,
+    durable: bool,
+    create: bool,
+) -> Result<FileStore> {
     let invalid = |reason: &str| Error::InvalidPath {
         path: path.display().to_string(),
         reason: reason.to_owned(),

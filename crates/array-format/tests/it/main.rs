@@ -13,6 +13,7 @@ mod file_attrs;
 mod fuzz_driver;
 mod history;
 mod index;
+mod locations;
 mod model;
 mod old_formats;
 mod read_units;
