@@ -1,7 +1,7 @@
 //! `arrayformat._native`: the compiled core of the Python package
 //! `arrayformat`.
 //!
-//! It exposes one class, [`NativeFile`](file::NativeFile), a thin layer
+//! It exposes one class, `NativeFile`, a thin layer
 //! over [`array_format::ArrayFile`] that releases the GIL for every call and
 //! moves array data between numpy and the library without copies. The
 //! Python API users see (`arrayformat.open`, `File`, `Array`, indexing,
