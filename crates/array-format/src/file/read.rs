@@ -535,7 +535,9 @@ impl ArrayFile {
         let mut by_layer: BTreeMap<u32, Vec<Option<Tile>>> = BTreeMap::new();
         for t in missing {
             let reader = self.layer(t.layer)?;
-            if self.store.reads_inline(reader.frame(t.frame)?.stored_len) {
+            // The pool thread that decodes a tile reads it, whatever its
+            // size, into a buffer it keeps: no fresh memory per frame.
+            if self.store.reads_locally() {
                 local.push(Job {
                     tile: t,
                     reader: Arc::clone(reader),
