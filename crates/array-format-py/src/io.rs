@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::file::NativeFile;
+use crate::runtime::run;
 
 /// A region: `(start, shape)`.
 pub type Region = (Vec<usize>, Vec<usize>);
@@ -170,7 +171,7 @@ impl NativeFile {
         name: &str,
         regions: Vec<Region>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        self.with_file(py, |f, rt| rt.block_on(read_any(f, name, regions)))?
+        self.with_file(py, |f, rt| run(rt, read_any(f, name, regions)))?
             .into_py(py)
     }
 
@@ -189,7 +190,7 @@ impl NativeFile {
                 Err(message) => return Ok(Err(message)),
             };
             let ones = vec![1; at.len()];
-            rt.block_on(read_any(f, name, vec![(at, ones)])).map(Ok)
+            run(rt, read_any(f, name, vec![(at, ones)])).map(Ok)
         })?;
         let read = read.map_err(|m| crate::errors::raise("BoundsError", m))?;
         let one = read
@@ -199,7 +200,9 @@ impl NativeFile {
         if let Ok(list) = one.cast::<PyList>() {
             return list.get_item(0);
         }
-        one.call_method1("reshape", ((),))
+        // Item 0 of the flat array: the numpy scalar numpy's own indexing
+        // gives (`np.float32`, ...).
+        one.call_method0("ravel")?.get_item(0)
     }
 
     /// Writes `data`, a C-contiguous numpy array of element type `kind`

@@ -5,7 +5,9 @@
 //! worker) inherits the parent's memory but none of its threads, so it
 //! starts a runtime of its own; the library's CPU pool does the same.
 
+use std::future::Future;
 use std::sync::RwLock;
+use std::task::{Context, Poll, Waker};
 
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
@@ -50,6 +52,21 @@ fn runtime() -> PyResult<&'static Runtime> {
     let rt: &'static Runtime = Box::leak(Box::new(rt));
     *slot = Some((pid, rt));
     Ok(rt)
+}
+
+/// Drives `fut` to completion on `rt`. A read the caches answer completes
+/// on its first poll, which is made here, in the runtime's context, without
+/// the cost of parking this thread; anything else continues in `block_on`.
+pub fn run<F: Future>(rt: &Runtime, fut: F) -> F::Output {
+    let _context = rt.enter();
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(out) => out,
+        // The future registered the no-op waker; `block_on` polls it again
+        // with its own, as the Future contract allows.
+        Poll::Pending => rt.block_on(fut),
+    }
 }
 
 /// Runs `f` with the GIL released, so that other Python threads run (and

@@ -173,23 +173,22 @@ class Array:
         # One element by integers: straight to the native layer.
         if kind != "timestamp_ns":
             if type(key) is int and len(m["shape"]) == 1:
-                return self._element([key], kind)
+                return self._element([key])
             if (
                 type(key) is tuple
                 and len(key) == len(m["shape"])
                 and all(type(k) is int for k in key)
                 and key
             ):
-                return self._element(list(key), kind)
+                return self._element(list(key))
         sel = _indexing.select(key, m["shape"], m["chunks"])
         out = _indexing.read(sel, m["chunks"], self._read_many, _dtypes.to_numpy(m["dtype"]))
         if sel.lead is not None:
             out = np.ascontiguousarray(np.moveaxis(out, sel.lead, 0))
         return out[()] if sel.scalar else out
 
-    def _element(self, index: list[int], kind: str) -> Any:
-        one = self._file._native_handle().read_element(self._name, index)
-        return one if kind in _dtypes.OBJECT_TYPES else one[()]
+    def _element(self, index: list[int]) -> Any:
+        return self._file._native_handle().read_element(self._name, index)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         data = self[...]
