@@ -470,15 +470,16 @@ impl NativeFile {
         self.write_list(py, name, start, shape, values, kind)
     }
 
-    /// Reads the element at `index` (negative counts from the end): a 0-d
-    /// numpy array, or the `str` or `bytes` itself.
-    fn read_element<'py>(
+    /// Reads one element if `key` is a tuple of one `int` per dimension:
+    /// numpy's scalar for it (nanoseconds for timestamps), or the `str` or
+    /// `bytes`; `None` for any other key.
+    fn read_point<'py>(
         &self,
         py: Python<'py>,
         name: &str,
-        index: Vec<i64>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.read_one(py, name, index)
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.read_key(py, name, key)
     }
 
     /// Drops every pending change.

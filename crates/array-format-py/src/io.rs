@@ -13,7 +13,7 @@ use numpy::{Element, PyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyInt, PyList, PyTuple};
 
 use crate::file::NativeFile;
 use crate::runtime::run;
@@ -133,6 +133,42 @@ impl Read {
     }
 }
 
+impl Read {
+    /// The first element of the first region, as numpy's own indexing gives
+    /// it: a numpy scalar (`np.float32`, ...; `int64` nanoseconds for
+    /// timestamps), or the `str` or `bytes`.
+    fn into_element(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        fn scalar<'py, T: Element + Copy>(
+            py: Python<'py>,
+            v: Vec<ArcArray<T, IxDyn>>,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            let x = first(v)?;
+            PyArray::from_slice(py, &[x]).into_any().get_item(0)
+        }
+        fn first<T: Clone>(v: Vec<ArcArray<T, IxDyn>>) -> PyResult<T> {
+            v.first()
+                .and_then(|a| a.iter().next().cloned())
+                .ok_or_else(|| PyValueError::new_err("no element was read"))
+        }
+        match self {
+            Read::Bool(v) => scalar(py, v),
+            Read::I8(v) => scalar(py, v),
+            Read::I16(v) => scalar(py, v),
+            Read::I32(v) => scalar(py, v),
+            Read::I64(v) => scalar(py, v),
+            Read::U8(v) => scalar(py, v),
+            Read::U16(v) => scalar(py, v),
+            Read::U32(v) => scalar(py, v),
+            Read::U64(v) => scalar(py, v),
+            Read::F32(v) => scalar(py, v),
+            Read::F64(v) => scalar(py, v),
+            Read::Timestamp(v) => first(v)?.0.into_bound_py_any(py),
+            Read::String(v) => first(v)?.into_bound_py_any(py),
+            Read::Binary(v) => Ok(PyBytes::new(py, &first(v)?).into_any()),
+        }
+    }
+}
+
 /// Where `index` (negative counts from the end) falls in an array of
 /// `shape`, or the message numpy gives when it falls outside.
 fn point(index: &[i64], shape: &[u64]) -> Result<Vec<usize>, String> {
@@ -175,34 +211,45 @@ impl NativeFile {
             .into_py(py)
     }
 
-    /// Reads one element: a 0-d numpy array (`int64` for timestamps), or
-    /// the `str` or `bytes` itself.
-    pub fn read_one<'py>(
+    /// Reads one element if `key` is a tuple of one plain `int` per
+    /// dimension (negative counts from the end): numpy's scalar for it, or
+    /// the `str` or `bytes`; `None` for any other key, which the Python side
+    /// resolves itself. An index out of bounds is a `BoundsError`.
+    pub fn read_key<'py>(
         &self,
         py: Python<'py>,
         name: &str,
-        index: Vec<i64>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Ok(items) = key.cast::<PyTuple>() else {
+            return Ok(None);
+        };
+        let mut index = Vec::with_capacity(items.len());
+        for item in items.iter() {
+            // Exactly `int`: bools, numpy integers and the rest take the
+            // general path, which knows numpy's rules for them.
+            if !item.is_exact_instance_of::<PyInt>() {
+                return Ok(None);
+            }
+            index.push(item.extract::<i64>()?);
+        }
         let read = self.with_file(py, |f, rt| {
             let shape = &f.get_array(name)?.shape;
+            if index.len() != shape.len() {
+                return Ok(None);
+            }
             let at = match point(&index, shape) {
                 Ok(at) => at,
-                Err(message) => return Ok(Err(message)),
+                Err(message) => return Ok(Some(Err(message))),
             };
             let ones = vec![1; at.len()];
-            run(rt, read_any(f, name, vec![(at, ones)])).map(Ok)
+            run(rt, read_any(f, name, vec![(at, ones)])).map(|r| Some(Ok(r)))
         })?;
-        let read = read.map_err(|m| crate::errors::raise("BoundsError", m))?;
-        let one = read
-            .into_py(py)?
-            .pop()
-            .ok_or_else(|| PyValueError::new_err("no element was read"))?;
-        if let Ok(list) = one.cast::<PyList>() {
-            return list.get_item(0);
+        match read {
+            None => Ok(None),
+            Some(Err(message)) => Err(crate::errors::raise("BoundsError", message)),
+            Some(Ok(read)) => read.into_element(py).map(Some),
         }
-        // Item 0 of the flat array: the numpy scalar numpy's own indexing
-        // gives (`np.float32`, ...).
-        one.call_method0("ravel")?.get_item(0)
     }
 
     /// Writes `data`, a C-contiguous numpy array of element type `kind`

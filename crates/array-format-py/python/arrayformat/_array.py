@@ -169,26 +169,21 @@ class Array:
 
     def __getitem__(self, key: Any) -> Any:
         m = self._meta()
-        kind = m["dtype"]
-        # One element by integers: straight to the native layer.
-        if kind != "timestamp_ns":
-            if type(key) is int and len(m["shape"]) == 1:
-                return self._element([key])
-            if (
-                type(key) is tuple
-                and len(key) == len(m["shape"])
-                and all(type(k) is int for k in key)
-                and key
-            ):
-                return self._element(list(key))
+        # One element by plain integers: straight to the native layer,
+        # which answers None for any other key.
+        if type(key) is tuple and key:
+            one = self._file._native_handle().read_point(self._name, key)
+            if one is not None:
+                if m["dtype"] == "timestamp_ns":
+                    return np.int64(one).view("datetime64[ns]")
+                return one
+        elif type(key) is int and len(m["shape"]) == 1:
+            return self[(key,)]
         sel = _indexing.select(key, m["shape"], m["chunks"])
         out = _indexing.read(sel, m["chunks"], self._read_many, _dtypes.to_numpy(m["dtype"]))
         if sel.lead is not None:
             out = np.ascontiguousarray(np.moveaxis(out, sel.lead, 0))
         return out[()] if sel.scalar else out
-
-    def _element(self, index: list[int]) -> Any:
-        return self._file._native_handle().read_element(self._name, index)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         data = self[...]
