@@ -6,7 +6,7 @@ import operator
 import os
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -348,6 +348,23 @@ class File(Mapping[str, Array]):
                 v.pop("damage", None)
             out.append(v)
         return out
+
+    def stage(self) -> bytes:
+        """Writes this handle's pending chunk writes to a *staged part*, an
+        object no reader sees, clears them, and returns the part's
+        description (a few hundred bytes) for :meth:`commit_parts`. Only
+        writes to committed arrays can be staged. The step a worker process
+        takes in a write from many processes (``docs/PYTHON.md``)."""
+        return bytes(self._writable().stage())
+
+    def commit_parts(self, parts: Sequence[bytes]) -> None:
+        """Commits staged parts, from any processes, as ONE new layer that
+        adopts their frames where they are: one atomic commit, no data
+        copied. Two parts that wrote the same chunk, or a part and another
+        writer since the part's base, are a :class:`ConflictError`; then
+        nothing is committed."""
+        self._writable().commit_parts([bytes(p) for p in parts])
+        self._view += 1
 
     def discard(self) -> None:
         """Drops every pending change."""

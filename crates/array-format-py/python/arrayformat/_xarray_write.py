@@ -183,37 +183,37 @@ def to_arrayformat(
         name: _create_args(name, var, writer.get(name, {})) for name, var in variables.items()
     }
 
-    file = File(path, "a" if mode == "a" else mode, storage_options=storage_options)
-    try:
-        sources: list[Any] = []
-        targets: list[Any] = []
-        if attrs:
-            file.attrs.update(attrs)
-        for name, var in variables.items():
-            array = file.create_array(name, **create[name])
-            if var.chunks:
-                sources.append(var.data)
-                targets.append(array)
-            elif var.size:
-                array[...] = np.asarray(var.values)
-    except BaseException:
-        file.discard()
+    location = path if isinstance(path, str) else os.fspath(path)
+    lazy = {name: var.data for name, var in variables.items() if var.chunks}
+
+    def prepare() -> File:
+        """Creates (or opens) the file, defines every array, writes the
+        variables that are not Dask arrays and the attributes, and commits."""
+        file = File(location, "a" if mode == "a" else mode, storage_options=storage_options)
+        try:
+            if attrs:
+                file.attrs.update(attrs)
+            for name, var in variables.items():
+                array = file.create_array(name, **create[name])
+                if not var.chunks and var.size:
+                    array[...] = np.asarray(var.values)
+        except BaseException:
+            file.discard()
+            file.close()
+            raise
         file.close()
-        raise
-    if not sources and compute:
-        file.close()
+        return file
+
+    if not lazy and compute:
+        prepare()
         return None
-    from .dask import _store_and_commit
+    from .dask import write_parts
 
-    return _store_and_commit(file, sources, targets, compute=compute)
-
-
-def _not_object(var: Any, name: Hashable) -> Any:
-    """``var`` with an object dtype replaced as xarray does before writing
-    NetCDF: strings and bytes keep theirs (missing values become ``""`` or
-    ``b""``), other objects get the numpy dtype of their values."""
-    try:
-        from xarray.backends.common import ensure_dtype_not_object
-    except ImportError:  # older xarray: cf_encoder did it already
-        return var
-    return ensure_dtype_not_object(var, name=name)
+    chunks = {name: create[name]["chunks"] for name in lazy}
+    return write_parts(
+        prepare,
+        location=location,
+        storage_options=storage_options,
+        sources={name: (data, chunks[name]) for name, data in lazy.items()},
+        compute=compute,
+    )
