@@ -14,7 +14,8 @@
 //! | `commit.rs` | `flush`, and committing a layer |
 //! | `compact.rs` | `compact`: merging the visible layers into a snapshot |
 //! | `sync.rs` | other writers: conflict checks, the orphan check, `refresh` |
-//! | `maintenance.rs` | `verify`, `versions`, `vacuum` |
+//! | `maintenance.rs` | `verify`, `versions` |
+//! | `vacuum.rs` | `vacuum`: layers, staging objects and staged parts no version needs |
 
 mod arrays;
 mod attr_set;
@@ -29,6 +30,7 @@ mod open;
 mod read;
 mod schema;
 mod sync;
+mod vacuum;
 mod write;
 
 use std::sync::Arc;
@@ -41,8 +43,9 @@ use crate::layer::PendingLayer;
 use crate::storage::FileStore;
 
 pub use crate::meta::{ArrayMeta, ArraySpec, MergedArrayMeta};
-pub use maintenance::{Damage, VacuumReport, VerifyReport, Version};
+pub use maintenance::{Damage, VerifyReport, Version};
 pub use schema::ArrayStorage;
+pub use vacuum::{DEFAULT_PART_GRACE, VacuumReport};
 
 use index::CommittedIndex;
 

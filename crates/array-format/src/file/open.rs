@@ -69,6 +69,7 @@ impl ArrayFile {
             .list_all()
             .await?
             .into_iter()
+            .chain(fs.list_parts().await?)
             .map(|m| m.location)
             .collect();
         old.sort_by_key(|p| p != fs.base_path());
@@ -89,6 +90,7 @@ impl ArrayFile {
                 merged: Vec::new(),
             },
             codecs: Vec::new(),
+            objects: Vec::new(),
             blocks: Vec::new(),
             frames: Vec::new(),
             file_attrs: Vec::new(),
@@ -100,7 +102,7 @@ impl ArrayFile {
             .create_object(fs.base_path(), tail.clone().into())
             .await?;
         let footer = tail.slice(..tail.len().saturating_sub(format::TRAILER_LEN));
-        let reader = LayerReader::written(fs.base_path().clone(), size, footer, 0, pin)?;
+        let reader = LayerReader::written(&fs, fs.base_path().clone(), size, footer, 0, pin)?;
         let mut index = CommittedIndex::default();
         index.apply(reader)?;
         Ok(Self {
