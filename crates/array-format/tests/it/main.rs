@@ -15,6 +15,7 @@ mod history;
 mod index;
 mod model;
 mod old_formats;
+mod parts;
 mod read_units;
 mod semantics;
 mod validation;
