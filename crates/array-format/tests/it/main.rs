@@ -9,6 +9,7 @@ mod common;
 mod codecs;
 mod corruption;
 mod crash;
+mod crash_parts;
 mod file_attrs;
 mod fuzz_driver;
 mod history;
