@@ -138,8 +138,10 @@ Examples:
   af layers demo.af --json
   af info demo.af --at 1          # open the file as it was at layer 1
 
-Columns: LAYER KIND GEN SIZE CREATED VISIBLE [DAMAGE]. Layers below the newest
-snapshot are history until `af vacuum` or the next compaction removes them.")]
+Columns: LAYER KIND GEN SIZE CREATED VISIBLE [PARTS] [DAMAGE]. PARTS is how many
+staged parts a layer adopted (written by many processes, committed as one layer;
+its frames are read in place). Layers below the newest snapshot are history until
+`af vacuum` or the next compaction removes them.")]
     Layers(LayersArgs),
 
     /// Write a NumPy .npy file into an array (creating the file if it is missing).
@@ -185,8 +187,12 @@ stay unwritten. The copy is committed as one layer.")]
     #[command(after_help = "\
 Examples:
   af vacuum demo.af
+  af vacuum demo.af --part-grace 2h     # staged parts no layer adopted, older than 2 hours
 
-Also removes staging leftovers of interrupted commits older than an hour.")]
+Also removes staging leftovers of interrupted commits older than an hour, and
+staged parts (demo.parts/*.af) that no layer adopted once older than the grace
+period (24h by default): parts of a run still in progress are adopted by no layer
+until it commits, so keep the grace longer than the longest run.")]
     Vacuum(VacuumArgs),
 }
 
@@ -435,6 +441,32 @@ pub struct CpArgs {
 pub struct VacuumArgs {
     /// The file (local path or URL).
     pub path: String,
+    /// Delete staged parts no layer adopted once older than this: `90s`,
+    /// `30m`, `2h`, `1d` (a bare number is seconds).
+    #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_age)]
+    pub part_grace: std::time::Duration,
+}
+
+/// Parses an age: a number with an optional unit `s`, `m`, `h` or `d`.
+pub fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => t.split_at(at),
+        None => (t, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not an age such as 90s, 30m, 2h or 1d"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: the unit must be s, m, h or d")),
+    };
+    n.checked_mul(secs)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is too long an age"))
 }
 
 /// Parses a byte size: `4096`, `64K`, `8M`, `1G` (binary units; a trailing
@@ -481,6 +513,19 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("x").is_err());
         assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn ages() {
+        use std::time::Duration;
+        assert_eq!(parse_age("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_age("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_age("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_age("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_age("0"), Ok(Duration::ZERO));
+        for bad in ["", "h", "2w", "-1h", "1.5h", "99999999999999999999d"] {
+            assert!(parse_age(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -102,8 +102,9 @@ pub enum Error {
         reason: String,
     },
 
-    /// A layer this handle uses was deleted after the handle opened it (by a
-    /// compaction or vacuum through another handle).
+    /// A layer this handle uses (or a staged part such a layer adopts) was
+    /// deleted after the handle opened it (by a compaction or vacuum
+    /// through another handle).
     #[error(
         "layer {path} was removed after this handle opened it (compacted or vacuumed elsewhere); call refresh() or open the file again"
     )]
@@ -255,6 +256,43 @@ pub enum Error {
         bytes: u64,
         /// The limit.
         limit: u64,
+    },
+
+    /// A staged part handed to
+    /// [`commit_parts`](crate::ArrayFile::commit_parts) does not exist: it
+    /// was never written, or was reclaimed (by
+    /// [`vacuum`](crate::ArrayFile::vacuum) once older than its grace
+    /// period, or by a compaction after a commit adopted it).
+    #[error("staged part {path} does not exist (never written, or reclaimed)")]
+    PartNotFound {
+        /// The part's object path.
+        path: String,
+    },
+
+    /// A staged part handed to
+    /// [`commit_parts`](crate::ArrayFile::commit_parts) is not a part of
+    /// this file: its description or its footer names another file, or the
+    /// object under its name is not the part described (a layer, another
+    /// part, an object of another size).
+    #[error("{path} is not a staged part of this file: {reason}")]
+    ForeignPart {
+        /// The part's path (its object path, or the name its description
+        /// gives).
+        path: String,
+        /// What differs.
+        reason: String,
+    },
+
+    /// [`stage`](crate::ArrayFile::stage) was asked to stage a change that
+    /// only a commit can make: parts hold chunk writes to committed arrays,
+    /// not definitions, deletions or attribute changes.
+    #[error(
+        "cannot stage {change}: a part holds only chunk writes to committed arrays; flush() it instead"
+    )]
+    NotStageable {
+        /// What cannot be staged, naming the array (`the definition of
+        /// array "t"`, `a change to the file's attributes`).
+        change: String,
     },
 
     /// The operation is not possible on this file in its current state.

@@ -169,7 +169,7 @@ pub async fn vacuum(a: VacuumArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let loc = Location::parse(&a.path)?;
     let mut file = loc.open(BuiltinCodec::Lz4, None).await?;
     let report = file
-        .vacuum()
+        .vacuum_with_grace(a.part_grace)
         .await
         .with_context(|| format!("cannot vacuum {}", loc.name))?;
     if report.deleted.is_empty() {
@@ -178,12 +178,17 @@ pub async fn vacuum(a: VacuumArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         for p in &report.deleted {
             writeln!(out, "deleted {p}")?;
         }
+        let n = report.deleted.len();
+        let parts = match report.parts {
+            0 => String::new(),
+            1 => " (1 staged part)".into(),
+            p => format!(" ({p} staged parts)"),
+        };
         writeln!(
             out,
-            "vacuumed {}: {} object{}, {}",
+            "vacuumed {}: {n} object{}{parts}, {}",
             loc.name,
-            report.deleted.len(),
-            if report.deleted.len() == 1 { "" } else { "s" },
+            if n == 1 { "" } else { "s" },
             human_bytes(report.bytes)
         )?;
     }

@@ -24,6 +24,9 @@ pub struct Info {
     as_of: Option<u64>,
     visible: Vec<u64>,
     objects: usize,
+    /// Staged parts the visible layers adopted (their frames are read in
+    /// place).
+    parts: usize,
     arrays: usize,
     raw: Option<u64>,
     stored: u64,
@@ -62,6 +65,7 @@ pub async fn gather_info(
             .map(|v| v.layer)
             .collect(),
         objects: versions.len(),
+        parts: versions.iter().filter(|v| v.visible).map(|v| v.parts).sum(),
         arrays: file.list_arrays().len(),
         raw: layout.as_ref().map(Layout::raw),
         stored: file.stored_bytes(),
@@ -120,6 +124,15 @@ pub fn print_info(info: &Info, out: &mut dyn Write) -> anyhow::Result<()> {
         rows.push(("as of", format!("layer {n} (read-only view)")));
     }
     rows.push(("layers", layers));
+    if info.parts > 0 {
+        rows.push((
+            "staged parts",
+            format!(
+                "{} adopted by the visible layers (their frames are read in place)",
+                info.parts
+            ),
+        ));
+    }
     rows.push(("arrays", info.arrays.to_string()));
     rows.push((
         "raw bytes",
@@ -173,7 +186,7 @@ fn info_json(info: &Info) -> Json {
     json!({
         "path": info.path,
         "as_of": info.as_of,
-        "layers": { "visible": info.visible, "objects": info.objects },
+        "layers": { "visible": info.visible, "objects": info.objects, "parts": info.parts },
         "arrays": info.arrays,
         "raw_bytes": info.raw,
         "stored_bytes": info.stored,
@@ -418,6 +431,7 @@ pub async fn layers(a: LayersArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                     "created": created(v.created_ns),
                     "created_ns": v.created_ns,
                     "visible": v.visible,
+                    "parts": v.parts,
                     "path": v.path,
                     "damage": v.damage,
                 })
@@ -427,6 +441,8 @@ pub async fn layers(a: LayersArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let damaged = versions.iter().any(|v| v.damage.is_some());
+    // Layers that adopted staged parts: how many, in a column of its own.
+    let parts = versions.iter().any(|v| v.parts > 0);
     let mut cols = vec![
         ("LAYER", true),
         ("KIND", false),
@@ -435,6 +451,9 @@ pub async fn layers(a: LayersArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         ("CREATED", false),
         ("VISIBLE", false),
     ];
+    if parts {
+        cols.push(("PARTS", true));
+    }
     if damaged {
         cols.push(("DAMAGE", false));
     }
@@ -454,6 +473,13 @@ pub async fn layers(a: LayersArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             created(v.created_ns),
             if v.visible { "yes".into() } else { "no".into() },
         ];
+        if parts {
+            row.push(if v.parts > 0 {
+                v.parts.to_string()
+            } else {
+                "-".into()
+            });
+        }
         if damaged {
             row.push(v.damage.clone().unwrap_or_default());
         }

@@ -12,6 +12,7 @@ mod general;
 mod inspect;
 mod maintenance;
 mod npy;
+mod parts;
 
 use std::path::Path;
 

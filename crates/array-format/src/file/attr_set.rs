@@ -240,7 +240,7 @@ pub(super) fn file_attr_section(
             set
         }
     };
-    if records.snapshot && !set.removed.is_empty() {
+    if records.kind == crate::format::LayerKind::Snapshot && !set.removed.is_empty() {
         return Err(wire(format!(
             "{}: attribute removal in a complete attribute set (a define record or a snapshot)",
             Owner::File

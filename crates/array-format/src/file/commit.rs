@@ -196,23 +196,36 @@ pub(super) struct LayerParts {
     pub(super) records: Vec<ArrayRecord>,
 }
 
-/// Writes the layer object (data ranges from `spill`, then footer and
-/// trailer) with a conditional create and returns it as a reader.
-pub(super) async fn commit_layer(
+/// An object just written: where, how large, and its footer.
+pub(super) struct Written {
+    pub(super) path: object_store::path::Path,
+    pub(super) size: u64,
+    /// The footer bytes (without the trailer).
+    pub(super) footer: Bytes,
+    /// Where the footer starts: the end of the data region.
+    pub(super) data_end: u64,
+    pub(super) pin: crate::storage::ObjectPin,
+}
+
+/// Writes an object in the layer encoding (data ranges from `spill`, then
+/// footer and trailer) at `path`, with a conditional create: a layer, or a
+/// staged part.
+pub(super) async fn write_object(
     store: &crate::storage::FileStore,
+    path: object_store::path::Path,
     spill: &SpillFile,
     parts: LayerParts,
-) -> Result<LayerReader> {
+) -> Result<Written> {
     let LayerParts {
         header,
         layout,
         file_attrs,
         records,
     } = parts;
-    let seq = header.seq;
     let footer = Footer {
         header,
         codecs: layout.codecs,
+        objects: Vec::new(),
         blocks: layout.blocks,
         frames: layout.frames,
         file_attrs,
@@ -220,11 +233,26 @@ pub(super) async fn commit_layer(
     };
     let tail = Bytes::from(format::encode_tail(&footer));
     drop(footer);
-    let path = store.layer_path(seq);
     let pin = store
         .create_from_parts(&path, spill, &layout.ranges, &tail)
         .await?;
-    let size = layout.len + tail.len() as u64;
-    let footer = tail.slice(..tail.len().saturating_sub(format::TRAILER_LEN));
-    LayerReader::written(path, size, footer, layout.len, pin)
+    Ok(Written {
+        path,
+        size: layout.len + tail.len() as u64,
+        footer: tail.slice(..tail.len().saturating_sub(format::TRAILER_LEN)),
+        data_end: layout.len,
+        pin,
+    })
+}
+
+/// Writes the layer object `{stem}.N.af` (N its header's number) with a
+/// conditional create and returns it as a reader.
+pub(super) async fn commit_layer(
+    store: &crate::storage::FileStore,
+    spill: &SpillFile,
+    parts: LayerParts,
+) -> Result<LayerReader> {
+    let path = store.layer_path(parts.header.seq);
+    let w = write_object(store, path, spill, parts).await?;
+    LayerReader::written(store, w.path, w.size, w.footer, w.data_end, w.pin)
 }

@@ -50,7 +50,10 @@ impl ArrayFile {
     /// repacked with each array's recorded codec, or the configured one for
     /// arrays that record none. Overwritten and deleted chunks are not
     /// carried over; attributes (the file's and the arrays') and recorded
-    /// codecs are. After success [`num_layers`](Self::num_layers) is 1.
+    /// codecs are. Frames that layers adopted from staged parts
+    /// ([`commit_parts`](Self::commit_parts)) are copied like any other,
+    /// and the parts deleted with the layers. After success
+    /// [`num_layers`](Self::num_layers) is 1.
     ///
     /// Errors: [`Error::InvalidCodec`] when an array records a custom codec
     /// this handle is not configured with (nothing is written), besides
@@ -188,12 +191,17 @@ impl ArrayFile {
         let mut index = CommittedIndex::default();
         index.apply(reader)?;
         let old = std::mem::replace(&mut self.index, index).layers;
-        // The snapshot is durable: the layers below it are redundant. A failed
-        // delete only leaves garbage that `vacuum` removes.
-        for layer in old {
+        // The snapshot is durable: the layers below it are redundant, and so
+        // are the parts they adopted (the snapshot holds copies of their
+        // frames). Layers go first, so that no layer outlives its parts. A
+        // failed delete only leaves garbage that `vacuum` removes.
+        for layer in &old {
             if layer.header.seq != 0 {
                 let _ = self.store.delete(&layer.path).await;
             }
+        }
+        for part in old.iter().flat_map(|l| l.adopted()) {
+            let _ = self.store.delete(&part.path).await;
         }
         Ok(())
     }

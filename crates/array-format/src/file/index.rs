@@ -456,27 +456,38 @@ impl<'a> RecordVisitor<'a> for Apply<'_, 'a> {
             Current::Define(dtype) => (&self.grid, *dtype),
             Current::Update(info) => (&info.grid, info.meta.dtype),
         };
-        let len = grid.chunk_len_at(c.index).ok_or_else(|| {
-            self.damaged(format!(
-                "array {name:?}: chunk index {} outside its grid of {} chunks",
-                c.index,
-                grid.num_chunks()
-            ))
-        })?;
-        if !c.stats.plausible(dtype, len) {
-            return Err(self.damaged(format!(
-                "array {name:?}: chunk {} has statistics that cannot belong to {len} {dtype} elements",
-                c.index
-            )));
-        }
-        if let Some(expected) = fixed_chunk_bytes(dtype, len)
-            && expected != c.len
-        {
-            return Err(self.damaged(format!(
-                "array {name:?}: chunk {} holds {} bytes, expected {expected}",
-                c.index, c.len
-            )));
-        }
-        Ok(())
+        check_chunk(grid, dtype, &c).map_err(|what| self.damaged(format!("array {name:?}: {what}")))
     }
+}
+
+/// Checks a chunk record against the definition of its array (its grid
+/// and dtype): an index inside the grid, statistics that fit the chunk,
+/// and, for fixed-width types, the chunk's exact length.
+pub(crate) fn check_chunk(
+    grid: &ChunkGrid,
+    dtype: crate::DType,
+    c: &ChunkRecord,
+) -> std::result::Result<(), String> {
+    let len = grid.chunk_len_at(c.index).ok_or_else(|| {
+        format!(
+            "chunk index {} outside its grid of {} chunks",
+            c.index,
+            grid.num_chunks()
+        )
+    })?;
+    if !c.stats.plausible(dtype, len) {
+        return Err(format!(
+            "chunk {} has statistics that cannot belong to {len} {dtype} elements",
+            c.index
+        ));
+    }
+    if let Some(expected) = fixed_chunk_bytes(dtype, len)
+        && expected != c.len
+    {
+        return Err(format!(
+            "chunk {} holds {} bytes, expected {expected}",
+            c.index, c.len
+        ));
+    }
+    Ok(())
 }

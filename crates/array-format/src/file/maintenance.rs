@@ -1,28 +1,27 @@
-//! Looking after a file: `verify` (every checksum), `versions` (history) and
-//! `vacuum` (reclaiming objects no version needs).
+//! Looking after a file: `verify` (every checksum, in layers and in the
+//! parts they adopt) and `versions` (history); `vacuum` is in `vacuum.rs`.
 
-use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::collections::{HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 
 use super::ArrayFile;
 use crate::element::validate_chunk;
 use crate::error::{Error, Result};
-use crate::format::{self, LayerKind};
-use crate::layer::LayerReader;
+use crate::format::LayerKind;
+use crate::layer::{Adopted, LayerReader};
 use crate::storage::LayerObject;
+use crate::storage::ObjectPin;
 
 /// Largest single read while verifying.
 const VERIFY_REQUEST: u64 = 16 * 1024 * 1024;
 
-/// Staging objects younger than this may belong to a commit in progress.
-const STAGING_GRACE: Duration = Duration::from_secs(3600);
-
 /// One damaged frame or chunk found by [`ArrayFile::verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damage {
-    /// The layer object.
+    /// The object holding the damage: a layer, or a staged part a layer
+    /// adopted (its frames then have the layer's frame numbers and offsets
+    /// in the part).
     pub path: String,
     /// The frame, when the damage is in one.
     pub frame: Option<u32>,
@@ -87,24 +86,20 @@ pub struct Version {
     pub path: String,
     /// Whether the layer is part of this handle's view.
     pub visible: bool,
+    /// How many staged parts the layer adopted (its blocks live in them;
+    /// [`ArrayFile::commit_parts`]).
+    pub parts: usize,
     /// Why the layer's footer could not be read, if it could not.
     pub damage: Option<String>,
-}
-
-/// What [`ArrayFile::vacuum`] removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VacuumReport {
-    /// Paths of the deleted objects.
-    pub deleted: Vec<String>,
-    /// Bytes they held.
-    pub bytes: u64,
 }
 
 /// A chunk `verify` decodes: the dtype, element count, offset and length.
 type ChunkCheck = (crate::DType, usize, u64, u64);
 
 impl ArrayFile {
-    /// Reads every frame of every visible layer, checks its CRC-32C,
+    /// Reads every frame of every visible layer (in the layer object or in
+    /// a staged part it adopted, each part checked to be the one adopted),
+    /// checks its CRC-32C,
     /// decompresses it and checks every chunk in it, and reports each
     /// damaged frame or chunk. Footers were checked when the file was
     /// opened, but for attribute sections, which open passes over: those
@@ -163,21 +158,47 @@ impl ArrayFile {
         }
         for (layer_idx, layer) in self.index.layers.iter().enumerate() {
             report.layers += 1;
+            // Parts that are missing or not the ones adopted: one damage
+            // each, and their frames are not read.
+            let mut unreadable: HashSet<u32> = HashSet::new();
+            for (k, part) in layer.adopted().iter().enumerate() {
+                if let Err(what) = self.check_adopted(part).await? {
+                    report.damaged.push(Damage {
+                        path: part.path.to_string(),
+                        frame: None,
+                        offset: 0,
+                        len: 0,
+                        what,
+                    });
+                    unreadable.insert(k as u32 + 1);
+                }
+            }
             let mut start = 0usize;
             while start < layer.frames.len() {
                 // One request for a run of neighbouring frames.
-                let first = layer.frames.get(start).map_or(0, |f| f.offset);
+                let (object, first) = layer
+                    .frames
+                    .get(start)
+                    .map_or((0, 0), |f| (f.object, f.offset));
                 let mut end = start;
                 let mut stop = first;
                 while let Some(f) = layer.frames.get(end) {
                     let f_end = f.offset + f.stored_len;
-                    if end > start && (f.offset != stop || f_end - first > VERIFY_REQUEST) {
+                    if end > start
+                        && (f.object != object
+                            || f.offset != stop
+                            || f_end - first > VERIFY_REQUEST)
+                    {
                         break;
                     }
                     stop = f_end;
                     end += 1;
                 }
-                let bytes = layer.read_range(&self.store, first..stop).await?;
+                if unreadable.contains(&object) {
+                    start = end;
+                    continue;
+                }
+                let bytes = layer.read_range(&self.store, object, first..stop).await?;
                 report.bytes += bytes.len() as u64;
                 for index in start..end {
                     let key = (layer_idx as u32, index as u32);
@@ -196,6 +217,32 @@ impl ArrayFile {
         Ok(report)
     }
 
+    /// Whether the part `part` that a layer adopted is there and is that
+    /// part, of this file: `Ok(Err(what))` when it is not.
+    async fn check_adopted(&self, part: &Adopted) -> Result<std::result::Result<(), String>> {
+        let pin = ObjectPin::sized(part.entry.size);
+        let reader = match LayerReader::open_pinned(&self.store, part.path.clone(), pin).await {
+            Ok(reader) => reader,
+            Err(Error::Vanished { .. } | Error::FileNotFound { .. }) => {
+                return Ok(Err("the part this layer adopted is missing".into()));
+            }
+            Err(e @ (Error::Corrupted { .. } | Error::UnsupportedVersion { .. })) => {
+                return Ok(Err(error_detail(e)));
+            }
+            Err(e) => return Err(e),
+        };
+        let h = &reader.header;
+        Ok(
+            if h.kind != LayerKind::Part || h.layer_id != part.entry.part_id {
+                Err("the object is not the part this layer adopted".into())
+            } else if h.dataset_id != self.dataset_id {
+                Err("the part belongs to another file".into())
+            } else {
+                Ok(())
+            },
+        )
+    }
+
     fn verify_frame(
         &self,
         layer: &LayerReader,
@@ -210,7 +257,7 @@ impl ArrayFile {
             return;
         };
         let damage = |what: String| Damage {
-            path: layer.path.to_string(),
+            path: layer.frame_path(index).to_string(),
             frame: Some(index),
             offset: f.offset,
             len: f.stored_len,
@@ -223,7 +270,7 @@ impl ArrayFile {
                 .push(damage("the frame lies outside the bytes read".into()));
             return;
         };
-        if let Err(e) = format::check_frame(stored, f, index as usize, layer.path.as_ref()) {
+        if let Err(e) = layer.check_stored(index, stored) {
             report.damaged.push(damage(error_detail(e)));
             return;
         }
@@ -291,6 +338,7 @@ impl ArrayFile {
                     created_ns: reader.header.created_ns,
                     path: obj.path.to_string(),
                     visible: visible(&reader.header.layer_id),
+                    parts: reader.adopted().len(),
                     damage: None,
                 }),
                 Err(Error::Vanished { .. }) => None,
@@ -303,42 +351,13 @@ impl ArrayFile {
                         created_ns: 0,
                         path: obj.path.to_string(),
                         visible: false,
+                        parts: 0,
                         damage: Some(e.to_string()),
                     })
                 }
                 Err(e) => return Err(e),
             },
         )
-    }
-
-    /// Deletes the objects no version reachable from this handle's view
-    /// needs: layers below the newest snapshot (except the base, layer 0)
-    /// and staging objects of interrupted commits older than an hour.
-    ///
-    /// Handles of other processes still reading the deleted layers get
-    /// [`Error::Vanished`]; time travel to before the newest snapshot is no
-    /// longer possible.
-    pub async fn vacuum(&mut self) -> Result<VacuumReport> {
-        self.check_writable("vacuum")?;
-        let generation = self.index.layers.first().map_or(0, |l| l.header.seq);
-        let now = SystemTime::now();
-        let mut report = VacuumReport::default();
-        for obj in self.store.list_all().await? {
-            let reclaim = match self.store.parse_layer(&obj.location) {
-                Some(seq) => seq > 0 && seq < generation,
-                None => {
-                    let modified: SystemTime = obj.last_modified.into();
-                    now.duration_since(modified)
-                        .is_ok_and(|age| age >= STAGING_GRACE)
-                }
-            };
-            if reclaim {
-                self.store.delete(&obj.location).await?;
-                report.bytes += obj.size;
-                report.deleted.push(obj.location.to_string());
-            }
-        }
-        Ok(report)
     }
 }
 

@@ -12,10 +12,15 @@
 //! | `write.rs` | `write_array`: whole chunks compressed from the caller's data, partly written ones patched in the pending layer's write buffer |
 //! | `read.rs` | `read_array`: plan, fetch, decode, copy |
 //! | `commit.rs` | `flush`, and committing a layer |
+//! | `stage.rs` | `stage`: pending chunk writes as a staged part no reader sees |
+//! | `staged.rs` | [`StagedPart`], the description a worker hands its coordinator |
+//! | `adopt.rs` | `commit_parts`: staged parts committed as one layer adopting their frames |
 //! | `compact.rs` | `compact`: merging the visible layers into a snapshot |
 //! | `sync.rs` | other writers: conflict checks, the orphan check, `refresh` |
-//! | `maintenance.rs` | `verify`, `versions`, `vacuum` |
+//! | `maintenance.rs` | `verify`, `versions` |
+//! | `vacuum.rs` | `vacuum`: layers, staging objects and staged parts no version needs |
 
+mod adopt;
 mod arrays;
 mod attr_set;
 mod attrs;
@@ -28,7 +33,10 @@ mod maintenance;
 mod open;
 mod read;
 mod schema;
+mod stage;
+mod staged;
 mod sync;
+mod vacuum;
 mod write;
 
 use std::sync::Arc;
@@ -41,8 +49,10 @@ use crate::layer::PendingLayer;
 use crate::storage::FileStore;
 
 pub use crate::meta::{ArrayMeta, ArraySpec, MergedArrayMeta};
-pub use maintenance::{Damage, VacuumReport, VerifyReport, Version};
+pub use maintenance::{Damage, VerifyReport, Version};
 pub use schema::ArrayStorage;
+pub use staged::StagedPart;
+pub use vacuum::{DEFAULT_PART_GRACE, VacuumReport};
 
 use index::CommittedIndex;
 

@@ -80,6 +80,7 @@ impl ArrayFile {
             .list_all()
             .await?
             .into_iter()
+            .chain(fs.list_parts().await?)
             .map(|m| m.location)
             .collect();
         let exists = || Error::FileExists {
@@ -106,6 +107,7 @@ impl ArrayFile {
                 merged: Vec::new(),
             },
             codecs: Vec::new(),
+            objects: Vec::new(),
             blocks: Vec::new(),
             frames: Vec::new(),
             file_attrs: Vec::new(),
@@ -119,7 +121,7 @@ impl ArrayFile {
             other => other?,
         };
         let footer = tail.slice(..tail.len().saturating_sub(format::TRAILER_LEN));
-        let reader = LayerReader::written(fs.base_path().clone(), size, footer, 0, pin)?;
+        let reader = LayerReader::written(&fs, fs.base_path().clone(), size, footer, 0, pin)?;
         let mut index = CommittedIndex::default();
         index.apply(reader)?;
         Ok(Self {

@@ -1,5 +1,5 @@
 //! Encoding a footer in the current format version (`docs/FORMAT.md`,
-//! section 5): header, codec, block and frame tables, the attribute key
+//! section 5): header, codec, object, block and frame tables, the attribute key
 //! dictionary and region (the file's attributes and each record's, every
 //! distinct set stored once), then the array records.
 
@@ -7,9 +7,10 @@ use std::collections::HashMap;
 
 use crate::stats::MinMax;
 
+use super::blocks;
 use super::footer::{
-    AttrRecord, Footer, KIND_DELTA, KIND_SNAPSHOT, LayerKind, OP_DEFINE, OP_TOMBSTONE, OP_UPDATE,
-    RecordOp,
+    AttrRecord, Footer, KIND_DELTA, KIND_PART, KIND_SNAPSHOT, LayerKind, OP_DEFINE, OP_TOMBSTONE,
+    OP_UPDATE, RecordOp,
 };
 use super::values::{put_attr, put_fill, put_stat};
 use super::wire::WireWriter;
@@ -90,6 +91,7 @@ impl Footer {
         w.u8(match h.kind {
             LayerKind::Snapshot => KIND_SNAPSHOT,
             LayerKind::Delta => KIND_DELTA,
+            LayerKind::Part => KIND_PART,
         });
         w.ivar(h.created_ns);
         w.str(&h.writer);
@@ -102,18 +104,7 @@ impl Footer {
         for c in &self.codecs {
             w.str(c);
         }
-        w.len(self.blocks.len());
-        for b in &self.blocks {
-            w.var(b.offset);
-            w.var(u64::from(b.codec));
-            w.var(u64::from(b.frame_count));
-        }
-        w.len(self.frames.len());
-        for f in &self.frames {
-            w.var(f.stored_len);
-            w.var(f.raw_len);
-            w.u32(f.crc);
-        }
+        blocks::encode(&mut w, &self.objects, &self.blocks, &self.frames);
 
         let sets = std::iter::once(self.file_attrs.as_slice())
             .chain(self.arrays.iter().map(|a| a.attrs.as_slice()));

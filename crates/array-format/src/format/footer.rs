@@ -14,6 +14,8 @@ use crate::dtype::DType;
 use crate::stats::ChunkStats;
 use crate::value::{AttributeValue, FillValue};
 
+use super::blocks;
+pub(crate) use super::blocks::{BlockEntry, FrameEntry, ObjectEntry};
 #[cfg(test)]
 use super::records::{AttrEntry, DefParts, Names, Op, RecordHead, RecordTable, RecordVisitor};
 use super::records::{Owner, section_range};
@@ -31,6 +33,9 @@ pub(crate) enum LayerKind {
     Snapshot,
     /// Changes on top of layer `seq - 1`.
     Delta,
+    /// A staged part (format 5): chunks written against layer `seq`, in an
+    /// object no reader lists, until a delta adopts its frames.
+    Part,
 }
 
 /// Who a layer is and what it builds on.
@@ -57,32 +62,6 @@ pub(crate) struct LayerHeader {
     /// below a newer snapshot learns from this whether its layer was merged
     /// or orphaned. Empty for deltas.
     pub(crate) merged: Vec<Id>,
-}
-
-/// A run of frames sharing a codec.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BlockEntry {
-    /// Byte offset of the block's first frame in the object.
-    pub(crate) offset: u64,
-    /// Index into [`Footer::codecs`].
-    pub(crate) codec: u32,
-    /// Number of frames in the block.
-    pub(crate) frame_count: u32,
-}
-
-/// One independently compressed and checksummed unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FrameEntry {
-    /// Byte offset in the object (derived from the block table on decode).
-    pub(crate) offset: u64,
-    /// Compressed length.
-    pub(crate) stored_len: u64,
-    /// Decompressed length.
-    pub(crate) raw_len: u64,
-    /// CRC-32C of the stored bytes.
-    pub(crate) crc: u32,
-    /// Index of the block holding the frame.
-    pub(crate) block: u32,
 }
 
 /// The definition of an array.
@@ -155,6 +134,8 @@ pub(crate) struct ArrayRecord {
 pub(crate) struct Footer {
     pub(crate) header: LayerHeader,
     pub(crate) codecs: Vec<String>,
+    /// The parts whose frames the layer adopts (format 5).
+    pub(crate) objects: Vec<ObjectEntry>,
     pub(crate) blocks: Vec<BlockEntry>,
     pub(crate) frames: Vec<FrameEntry>,
     /// The file's own attributes: in a snapshot all of them, in a delta
@@ -169,6 +150,7 @@ pub(super) const OP_TOMBSTONE: u8 = 2;
 
 pub(super) const KIND_SNAPSHOT: u8 = 0;
 pub(super) const KIND_DELTA: u8 = 1;
+pub(super) const KIND_PART: u8 = 2;
 
 /// Deepest rank accepted from a file; far beyond any real array, small
 /// enough that a damaged count cannot make decoding slow.
@@ -203,6 +185,7 @@ impl Footer {
         Ok(Footer {
             header: t.header,
             codecs: t.codecs,
+            objects: t.objects,
             blocks: t.blocks,
             frames: t.frames,
             file_attrs,
@@ -269,6 +252,8 @@ impl<'a: 'k, 'k> RecordVisitor<'a> for Collect<'k> {
 pub(crate) struct FooterTables {
     pub(crate) header: LayerHeader,
     pub(crate) codecs: Vec<String>,
+    /// The parts whose frames the layer adopts (format 5).
+    pub(crate) objects: Vec<ObjectEntry>,
     pub(crate) blocks: Vec<BlockEntry>,
     pub(crate) frames: Vec<FrameEntry>,
     /// The attribute key dictionary.
@@ -302,6 +287,7 @@ impl FooterTables {
             kind: match r.u8("layer kind")? {
                 KIND_SNAPSHOT => LayerKind::Snapshot,
                 KIND_DELTA => LayerKind::Delta,
+                KIND_PART if version >= 5 => LayerKind::Part,
                 k => return Err(format!("unknown layer kind {k}")),
             },
             created_ns: r.ivar("creation time")?,
@@ -313,8 +299,11 @@ impl FooterTables {
         header.merged = (0..n)
             .map(|_| r.id("merged layer id"))
             .collect::<WireResult<Vec<_>>>()?;
-        if header.kind == LayerKind::Delta && !header.merged.is_empty() {
-            return Err(format!("delta layer {} lists merged layers", header.seq));
+        if header.kind != LayerKind::Snapshot && !header.merged.is_empty() {
+            return Err(format!(
+                "{:?} layer {} lists merged layers",
+                header.kind, header.seq
+            ));
         }
         if header.generation > header.seq
             || (header.kind == LayerKind::Snapshot && header.generation != header.seq)
@@ -333,70 +322,14 @@ impl FooterTables {
             return Err(format!("codec {dup:?} is listed twice"));
         }
 
-        let n = r.count(3, "block count")?;
-        let mut blocks = Vec::with_capacity(n);
-        for _ in 0..n {
-            let offset = r.var("block offset")?;
-            let codec = r.bounded(codecs.len().saturating_sub(1) as u64, "block codec index")?;
-            if codecs.is_empty() {
-                return Err("block refers to a codec but the codec table is empty".into());
-            }
-            let frame_count = r.bounded(u64::from(u32::MAX), "block frame count")?;
-            blocks.push(BlockEntry {
-                offset,
-                codec: codec as u32,
-                frame_count: frame_count as u32,
-            });
-        }
-
-        let n = r.count(6, "frame count")?;
-        let expected: u64 = blocks.iter().map(|b| u64::from(b.frame_count)).sum();
-        if n as u64 != expected {
-            return Err(format!(
-                "frame table holds {n} frames, blocks declare {expected}"
-            ));
-        }
-        let mut frames = Vec::with_capacity(n);
-        let mut prev_end = 0u64;
-        for (bi, b) in blocks.iter().enumerate() {
-            if b.offset < prev_end {
-                return Err(format!(
-                    "block {bi} starts at {} inside the previous block (ends at {prev_end})",
-                    b.offset
-                ));
-            }
-            let mut pos = b.offset;
-            for _ in 0..b.frame_count {
-                let stored_len = r.var("frame stored length")?;
-                let raw_len = r.var("frame raw length")?;
-                if raw_len > super::MAX_FRAME_RAW_LEN {
-                    return Err(format!(
-                        "frame {} declares {raw_len} decompressed bytes, above the {} limit",
-                        frames.len(),
-                        super::MAX_FRAME_RAW_LEN
-                    ));
-                }
-                let crc = r.u32("frame checksum")?;
-                let end = pos
-                    .checked_add(stored_len)
-                    .filter(|&e| e <= data_end)
-                    .ok_or_else(|| {
-                        format!(
-                            "frame {} of block {bi} ({stored_len} bytes at {pos}) runs past the data region ({data_end} bytes)",
-                            frames.len()
-                        )
-                    })?;
-                frames.push(FrameEntry {
-                    offset: pos,
-                    stored_len,
-                    raw_len,
-                    crc,
-                    block: bi as u32,
-                });
-                pos = end;
-            }
-            prev_end = pos;
-        }
+        let tables = blocks::decode(
+            &mut r,
+            version,
+            header.kind,
+            &header.layer_id,
+            codecs.len(),
+            data_end,
+        )?;
 
         let n = r.count(1, "attribute key count")?;
         let keys = (0..n)
@@ -429,13 +362,17 @@ impl FooterTables {
         } else {
             0..0
         };
+        if header.kind == LayerKind::Part && !file_attrs.is_empty() {
+            return Err("a part changes the file's attributes".into());
+        }
 
         let array_count = r.count(2, "array count")?;
         Ok(FooterTables {
             header,
             codecs,
-            blocks,
-            frames,
+            objects: tables.objects,
+            blocks: tables.blocks,
+            frames: tables.frames,
             keys,
             version,
             attrs_region,
@@ -462,46 +399,9 @@ impl FooterTables {
             version: self.version,
             attrs_region: self.attrs_region.clone(),
             file_attrs: self.file_attrs.clone(),
-            snapshot: self.header.kind == LayerKind::Snapshot,
+            kind: self.header.kind,
         }
     }
-}
-
-/// Bounds every frame's decompressed size by what refers to it, before any
-/// reader allocates it: no more than the chunks it holds (`extent`: where
-/// its last chunk ends) or a packed-frame target, equal to the stored size
-/// when uncompressed, and within LZ4's maximal expansion.
-pub(super) fn check_frame_sizes(
-    codecs: &[String],
-    blocks: &[BlockEntry],
-    frames: &[FrameEntry],
-    extent: &[u64],
-) -> WireResult<()> {
-    for (i, (f, &end)) in frames.iter().zip(extent).enumerate() {
-        if f.raw_len > end.max(super::MAX_PACKED_FRAME) {
-            return Err(format!(
-                "frame {i} declares {} decompressed bytes but its chunks end at {end}",
-                f.raw_len
-            ));
-        }
-        let codec = blocks
-            .get(f.block as usize)
-            .and_then(|b| codecs.get(b.codec as usize))
-            .map_or("", String::as_str);
-        let plausible = match codec {
-            "none" => f.raw_len == f.stored_len,
-            // An LZ4 block expands at most about 255 times.
-            "lz4" => f.raw_len <= f.stored_len.saturating_mul(256).saturating_add(1024),
-            _ => true,
-        };
-        if !plausible {
-            return Err(format!(
-                "frame {i}: {} stored bytes cannot decode to {} with codec {codec}",
-                f.stored_len, f.raw_len
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn duplicate<T: AsRef<str>>(items: &[T]) -> Option<&str> {
@@ -529,13 +429,16 @@ pub(crate) mod tests {
                 merged: vec![],
             },
             codecs: vec!["lz4".into(), "none".into()],
+            objects: vec![],
             blocks: vec![
                 BlockEntry {
+                    object: 0,
                     offset: 0,
                     codec: 0,
                     frame_count: 2,
                 },
                 BlockEntry {
+                    object: 0,
                     offset: 100,
                     codec: 1,
                     frame_count: 1,
@@ -543,6 +446,7 @@ pub(crate) mod tests {
             ],
             frames: vec![
                 FrameEntry {
+                    object: 0,
                     offset: 0,
                     stored_len: 30,
                     raw_len: 64,
@@ -550,6 +454,7 @@ pub(crate) mod tests {
                     block: 0,
                 },
                 FrameEntry {
+                    object: 0,
                     offset: 30,
                     stored_len: 40,
                     raw_len: 80,
@@ -557,6 +462,7 @@ pub(crate) mod tests {
                     block: 0,
                 },
                 FrameEntry {
+                    object: 0,
                     offset: 100,
                     stored_len: 16,
                     raw_len: 16,
@@ -667,6 +573,67 @@ pub(crate) mod tests {
         let back = Footer::decode(&bytes, 116).unwrap();
         // NaN fill values compare by bits, so the whole footer compares equal.
         assert_eq!(back, f);
+    }
+
+    /// The sample with its second block in an adopted part.
+    pub(crate) fn adopting() -> Footer {
+        let mut f = sample();
+        f.objects = vec![ObjectEntry {
+            part_id: [7; 16],
+            size: 200,
+        }];
+        f.blocks[1].object = 1;
+        f.blocks[1].offset = 40;
+        f.frames[2].object = 1;
+        f.frames[2].offset = 40;
+        f
+    }
+
+    #[test]
+    fn a_delta_adopting_a_part_round_trips() {
+        let f = adopting();
+        let bytes = f.encode();
+        assert_eq!(Footer::decode(&bytes, 70).unwrap(), f);
+        // Its own data region now ends with the first block.
+        assert!(Footer::decode(&bytes, 69).is_err());
+        for len in 0..bytes.len() {
+            assert!(Footer::decode(&bytes[..len], 70).is_err(), "len {len}");
+        }
+        // A part, or a snapshot, adopts nothing.
+        for kind in [LayerKind::Part, LayerKind::Snapshot] {
+            let mut g = adopting();
+            g.header.kind = kind;
+            g.header.generation = g.header.seq;
+            g.arrays.retain(|a| matches!(a.op, RecordOp::Update));
+            g.file_attrs.clear();
+            assert!(Footer::decode(&g.encode(), 70).is_err(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_part_holds_chunk_updates_only() {
+        let mut f = sample();
+        f.header.kind = LayerKind::Part;
+        f.file_attrs.clear();
+        f.arrays.retain(|a| matches!(a.op, RecordOp::Update));
+        f.arrays[0].attrs.clear();
+        let bytes = f.encode();
+        assert_eq!(Footer::decode(&bytes, 116).unwrap(), f);
+        // No file attributes, no attribute changes, no define or tombstone.
+        let mut g = f.clone();
+        g.file_attrs = sample().file_attrs;
+        assert!(Footer::decode(&g.encode(), 116).is_err());
+        let mut g = f.clone();
+        g.arrays[0].attrs = sample().arrays[1].attrs.clone();
+        assert!(Footer::decode(&g.encode(), 116).is_err());
+        for other in [0, 2] {
+            let mut g = f.clone();
+            g.arrays.push(sample().arrays[other].clone());
+            assert!(Footer::decode(&g.encode(), 116).is_err(), "record {other}");
+        }
+        // Format 4 has no part kind.
+        let t = FooterTables::decode(&bytes, 116, 4);
+        assert!(t.is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! specification; this module is its implementation and uses nothing from the
 //! rest of the crate but plain value types.
 
+pub(crate) mod blocks;
 mod encode;
 pub(crate) mod footer;
 pub(crate) mod records;
@@ -13,11 +14,12 @@ pub(crate) mod trailer;
 mod values;
 pub(crate) mod wire;
 
+pub(crate) use blocks::ObjectEntry;
 pub(crate) use footer::{
     ArrayDef, ArrayRecord, AttrRecord, BlockEntry, ChunkRecord, Footer, FooterTables, FrameEntry,
     Id, LayerHeader, LayerKind, RecordOp,
 };
-pub(crate) use records::{DefParts, Op, RecordHead, RecordTable, RecordVisitor};
+pub(crate) use records::{DefParts, Names, Op, RecordHead, RecordTable, RecordVisitor};
 pub(crate) use trailer::{TRAILER_LEN, Trailer, TrailerError};
 
 use crate::error::{Error, Result};
@@ -36,7 +38,7 @@ pub(crate) const MAX_PACKED_FRAME: u64 = 64 * 1024 * 1024;
 
 /// The format version this build writes; it reads every version from
 /// [`MIN_FORMAT_VERSION`] to this one.
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
 
 /// The oldest format version this build reads.
 pub const MIN_FORMAT_VERSION: u16 = 2;

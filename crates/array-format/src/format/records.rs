@@ -18,11 +18,11 @@ use crate::error::{Error, Result};
 use crate::stats::{ChunkStats, MinMax};
 use crate::value::FillValue;
 
+use super::blocks::check_frame_sizes;
 #[cfg(test)]
 use super::footer::ArrayDef;
 use super::footer::{
-    BlockEntry, ChunkRecord, FrameEntry, MAX_RANK, OP_DEFINE, OP_TOMBSTONE, OP_UPDATE,
-    check_frame_sizes,
+    BlockEntry, ChunkRecord, FrameEntry, LayerKind, MAX_RANK, OP_DEFINE, OP_TOMBSTONE, OP_UPDATE,
 };
 pub(crate) use super::sections::{AttrEntry, KeyMarks, Owner, section_range};
 use super::sections::{Entries, get_seq};
@@ -362,9 +362,9 @@ pub(crate) struct RecordTable<'a> {
     /// Where the file's attribute section lies in the footer (version 4;
     /// empty when the layer has none).
     pub(crate) file_attrs: Range<usize>,
-    /// Whether the layer is a snapshot (its file attributes are a complete
-    /// set, a delta's are changes).
-    pub(crate) snapshot: bool,
+    /// The layer's kind: a snapshot's file attributes are a complete set,
+    /// a delta's are changes; a part holds only updates of chunks.
+    pub(crate) kind: LayerKind,
 }
 
 impl<'a> RecordTable<'a> {
@@ -426,7 +426,7 @@ impl<'a> RecordTable<'a> {
             keys: self.keys,
             layer: self.layer,
             owner: Owner::File,
-            removals: !self.snapshot,
+            removals: self.kind != LayerKind::Snapshot,
         };
         if let Some(m) = marks.as_deref_mut() {
             m.next_record();
@@ -477,7 +477,9 @@ impl<'a> RecordTable<'a> {
             let head = rec.head(&mut def).map_err(wire)?;
             visit.record(at, &head, &def)?;
             marks.next_record();
-            if attrs || self.version < 3 {
+            if self.kind == LayerKind::Part {
+                self.part_record(&mut rec, &head).map_err(wire)?;
+            } else if attrs || self.version < 3 {
                 for _ in 0..rec.attr_count(&head).map_err(wire)? {
                     let a = rec.next_attr(&head, Some(&mut marks)).map_err(wire)?;
                     visit.attr(a)?;
@@ -506,6 +508,26 @@ impl<'a> RecordTable<'a> {
         }
         check_frame_sizes(self.codecs, self.blocks, self.frames, &extent).map_err(wire)?;
         Ok(refs)
+    }
+}
+
+impl<'a> RecordTable<'a> {
+    /// Checks that a record of a part only writes chunks: an update whose
+    /// attribute section is empty.
+    fn part_record(&self, rec: &mut RecordReader<'a>, head: &RecordHead<'a>) -> WireResult<()> {
+        if head.op != Op::Update {
+            return Err(format!(
+                "a part holds a {:?} record of array {:?}: parts only update chunks",
+                head.op, head.name
+            ));
+        }
+        if rec.attr_count(head)? > 0 {
+            return Err(format!(
+                "a part changes attributes of array {:?}: parts only update chunks",
+                head.name
+            ));
+        }
+        rec.end_attrs(head)
     }
 }
 

@@ -446,6 +446,7 @@ impl FrameWriter {
             };
             if start_block {
                 out.blocks.push(BlockEntry {
+                    object: 0,
                     offset: out.len,
                     codec: u32::from(slot.codec),
                     frame_count: 0,
@@ -457,6 +458,7 @@ impl FrameWriter {
             }
             block_raw += slot.raw_len;
             out.frames.push(FrameEntry {
+                object: 0,
                 offset: out.len,
                 stored_len,
                 raw_len: slot.raw_len,

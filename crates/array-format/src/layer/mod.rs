@@ -13,4 +13,4 @@ pub(crate) use compressed::Compressed;
 pub(crate) use dirty::Values;
 pub(crate) use frames::{ChunkLoc, DataLayout, FrameWriter, Lane, PENDING};
 pub(crate) use pending::{Base, ChunkWrite, PendingArray, PendingChunk, PendingLayer, PendingOp};
-pub(crate) use reader::{Kept, LayerReader, io_cached, worth_parallel};
+pub(crate) use reader::{Adopted, Kept, LayerReader, io_cached, worth_parallel};

@@ -532,6 +532,12 @@ impl PendingLayer {
         Ok((layout, records))
     }
 
+    /// The committed layer that the pending version of chunk `index` of
+    /// array `name` was written against.
+    pub(crate) fn chunk_base(&self, name: &str, index: u64) -> Option<u64> {
+        Some(self.arrays.get(name)?.chunks.get(&index)?.base_seq)
+    }
+
     /// The spill file holding the frames.
     pub(crate) fn spill(&self) -> &crate::storage::SpillFile {
         self.frames.spill()

@@ -14,7 +14,7 @@ use crate::cache::{DeltaCache, FrameKey, Unit};
 use crate::codec::CodecSet;
 use crate::error::{Error, Result};
 use crate::format::{
-    self, BlockEntry, FooterTables, FrameEntry, LayerHeader, RecordTable, TRAILER_LEN,
+    self, BlockEntry, FooterTables, FrameEntry, LayerHeader, ObjectEntry, RecordTable, TRAILER_LEN,
 };
 use crate::storage::{FileStore, ObjectPin};
 
@@ -70,6 +70,20 @@ pub(crate) struct LayerReader {
     units: OnceLock<Units>,
     /// The object the footer came from, which every read must reach.
     pin: ObjectPin,
+    /// The parts whose frames the layer adopted (format 5), in the order
+    /// of its object table: object `k` is entry `k - 1`.
+    adopted: Vec<Adopted>,
+}
+
+/// A staged part whose frames a layer adopted, pinned as the layer object
+/// is: its first read checks that it has the size the layer records.
+#[derive(Debug)]
+pub(crate) struct Adopted {
+    /// The part's object path.
+    pub(crate) path: Path,
+    /// Its entry in the layer's object table.
+    pub(crate) entry: ObjectEntry,
+    pin: ObjectPin,
 }
 
 /// Runs of frames stored back to back in one block, fetched and cached
@@ -86,8 +100,13 @@ impl LayerReader {
     /// the checksum and the tables before the array records, which stay
     /// encoded until [`records`](Self::records) are walked.
     pub(crate) async fn open(store: &FileStore, path: Path) -> Result<Self> {
+        Self::open_pinned(store, path, ObjectPin::default()).await
+    }
+
+    /// Like [`open`](Self::open), reaching the object `pin` holds (a pin
+    /// that knows the object's size checks it before anything is read).
+    pub(crate) async fn open_pinned(store: &FileStore, path: Path, pin: ObjectPin) -> Result<Self> {
         let p = path.to_string();
-        let pin = ObjectPin::default();
         let (tail, size) = store.read_tail_at(&path, &pin, store.tail_probe()).await?;
         if size < TRAILER_LEN as u64 || (tail.len() as u64) < (TRAILER_LEN as u64).min(size) {
             return Err(Error::corrupted(
@@ -115,12 +134,13 @@ impl LayerReader {
                 .await?
         };
         let tables = format::decode_tables(&footer_bytes, &trailer, footer_range.start, &p)?;
-        Ok(Self::new(path, size, footer_bytes, tables, pin))
+        Ok(Self::new(store, path, size, footer_bytes, tables, pin))
     }
 
     /// The layer this process just wrote: `footer` is its footer, which
     /// starts at byte `data_end` of a `size`-byte object that `pin` holds.
     pub(crate) fn written(
+        store: &FileStore,
         path: Path,
         size: u64,
         footer: Bytes,
@@ -129,11 +149,27 @@ impl LayerReader {
     ) -> Result<Self> {
         let tables = FooterTables::decode(&footer, data_end, format::FORMAT_VERSION)
             .map_err(|what| Error::corrupted(path.as_ref(), format!("footer: {what}")))?;
-        Ok(Self::new(path, size, footer, tables, pin))
+        Ok(Self::new(store, path, size, footer, tables, pin))
     }
 
-    fn new(path: Path, size: u64, footer: Bytes, tables: FooterTables, pin: ObjectPin) -> Self {
+    fn new(
+        store: &FileStore,
+        path: Path,
+        size: u64,
+        footer: Bytes,
+        tables: FooterTables,
+        pin: ObjectPin,
+    ) -> Self {
         let uid = u128::from_le_bytes(tables.header.layer_id);
+        let adopted = tables
+            .objects
+            .iter()
+            .map(|&entry| Adopted {
+                path: store.part_path(&entry.part_id),
+                entry,
+                pin: ObjectPin::sized(entry.size),
+            })
+            .collect();
         Self {
             path,
             size,
@@ -152,7 +188,35 @@ impl LayerReader {
             uid,
             units: OnceLock::new(),
             pin,
+            adopted,
         }
+    }
+
+    /// The parts whose frames the layer adopted.
+    pub(crate) fn adopted(&self) -> &[Adopted] {
+        &self.adopted
+    }
+
+    /// The path and pin of `object` (0: the layer object, `k`: its
+    /// adopted part `k - 1`).
+    fn object(&self, object: u32) -> Result<(&Path, &ObjectPin)> {
+        match object.checked_sub(1) {
+            None => Ok((&self.path, &self.pin)),
+            Some(k) => self
+                .adopted
+                .get(k as usize)
+                .map(|a| (&a.path, &a.pin))
+                .ok_or_else(|| Error::corrupted(self.path.as_ref(), format!("no object {object}"))),
+        }
+    }
+
+    /// The object holding frame `index`, for errors (the layer's own path
+    /// for a frame it does not have).
+    pub(crate) fn frame_path(&self, index: u32) -> &Path {
+        self.frames
+            .get(index as usize)
+            .and_then(|f| self.object(f.object).ok())
+            .map_or(&self.path, |(path, _)| path)
     }
 
     /// The layer's array records.
@@ -170,7 +234,7 @@ impl LayerReader {
             version: self.version,
             attrs_region: self.attrs_region.clone(),
             file_attrs: self.file_attrs.clone(),
-            snapshot: self.header.kind == crate::format::LayerKind::Snapshot,
+            kind: self.header.kind,
         }
     }
 
@@ -219,25 +283,29 @@ impl LayerReader {
         for (i, &f) in frames.iter().enumerate() {
             order.push((i, self.frame(f)?, f));
         }
-        order.sort_by_key(|(_, f, _)| f.offset);
-        let mut requests: Vec<(Range<u64>, Members)> = Vec::new();
+        // A request never spans objects: frames in parts are fetched from
+        // their part.
+        order.sort_by_key(|(_, f, _)| (f.object, f.offset));
+        let mut requests: Vec<(u32, Range<u64>, Members)> = Vec::new();
         for (i, f, index) in order {
             let end = f.offset + f.stored_len;
             match requests.last_mut() {
-                Some((r, members))
-                    if f.offset <= r.end + COALESCE_GAP && end - r.start <= MAX_REQUEST =>
+                Some((object, r, members))
+                    if *object == f.object
+                        && f.offset <= r.end + COALESCE_GAP
+                        && end - r.start <= MAX_REQUEST =>
                 {
                     r.end = r.end.max(end);
                     members.push((i, index));
                 }
-                _ => requests.push((f.offset..end, vec![(i, index)])),
+                _ => requests.push((f.object, f.offset..end, vec![(i, index)])),
             }
         }
         // Futures are collected by a loop, not an iterator adaptor: a closure
         // in the future type makes read futures unusable with tokio::spawn.
         let mut fetches = Vec::with_capacity(requests.len());
-        for (range, members) in requests {
-            fetches.push(self.fetch_request(store, range, members));
+        for (object, range, members) in requests {
+            fetches.push(self.fetch_request(store, object, range, members));
         }
         Ok(futures::stream::iter(fetches)
             .buffer_unordered(FETCH_CONCURRENCY)
@@ -274,7 +342,7 @@ impl LayerReader {
             stored,
             self.frame(frame)?,
             frame as usize,
-            self.path.as_ref(),
+            self.frame_path(frame).as_ref(),
         )
     }
 
@@ -295,7 +363,8 @@ impl LayerReader {
             )
         })?;
         buf.resize(len, 0);
-        if !store.read_local_into(&self.path, &self.pin, f.offset, buf)? {
+        let (path, pin) = self.object(f.object)?;
+        if !store.read_local_into(path, pin, f.offset, buf)? {
             return Ok(false);
         }
         self.check_stored(index, buf)?;
@@ -319,7 +388,8 @@ impl LayerReader {
         {
             return Ok(false);
         }
-        if !store.read_local_into(&self.path, &self.pin, f.offset, out)? {
+        let (path, pin) = self.object(f.object)?;
+        if !store.read_local_into(path, pin, f.offset, out)? {
             return Ok(false);
         }
         self.check_stored(index, out)?;
@@ -397,7 +467,7 @@ impl LayerReader {
             let f = self.frame(index);
             let (len, at) = f.map_or((0, 0), |f| (f.stored_len, f.offset));
             Error::corrupted(
-                self.path.as_ref(),
+                self.frame_path(index).as_ref(),
                 format!("frame {index} ({len} bytes at offset {at}) does not decode: {e}"),
             )
         })
@@ -502,7 +572,7 @@ impl LayerReader {
         members: &Members,
         kept: Kept<'_>,
     ) -> Result<bool> {
-        let (frames, _) = self.unit_range(units, unit)?;
+        let (frames, _, _) = self.unit_range(units, unit)?;
         for f in frames {
             let Some(&(i, _)) = members.iter().find(|&&(_, m)| m == f) else {
                 return Ok(false);
@@ -527,7 +597,9 @@ impl LayerReader {
             })
     }
 
-    fn unit_range(&self, units: &Units, unit: u32) -> Result<(Range<u32>, Range<u64>)> {
+    /// The frames of read unit `unit`, their object and its bytes they
+    /// span (a unit lies in one block, so in one object).
+    fn unit_range(&self, units: &Units, unit: u32) -> Result<(Range<u32>, u32, Range<u64>)> {
         let frames = units
             .ranges
             .get(unit as usize)
@@ -536,14 +608,14 @@ impl LayerReader {
         let first = self.frame(frames.start)?;
         let last = self.frame(frames.end.saturating_sub(1))?;
         let end = last.offset.saturating_add(last.stored_len);
-        Ok((frames, first.offset..end))
+        Ok((frames, first.object, first.offset..end))
     }
 
     /// Fetches one read unit and checks every frame in it once, noting the
     /// damaged ones, so that a cached unit needs no further checks.
     async fn fetch_unit(&self, store: &FileStore, units: &Units, unit: u32) -> Result<Unit> {
-        let (frames, range) = self.unit_range(units, unit)?;
-        let bytes = self.read_range(store, range.clone()).await?;
+        let (frames, object, range) = self.unit_range(units, unit)?;
+        let bytes = self.read_range(store, object, range.clone()).await?;
         let mut damaged = Vec::new();
         for f in frames {
             if self.check_in_unit(&bytes, range.start, f).is_err() {
@@ -556,20 +628,28 @@ impl LayerReader {
         })
     }
 
-    /// Bytes `range` of the layer object.
-    pub(crate) async fn read_range(&self, store: &FileStore, range: Range<u64>) -> Result<Bytes> {
-        store.read_range_at(&self.path, &self.pin, range).await
+    /// Bytes `range` of `object` (0: the layer object, `k`: its adopted
+    /// part `k - 1`).
+    pub(crate) async fn read_range(
+        &self,
+        store: &FileStore,
+        object: u32,
+        range: Range<u64>,
+    ) -> Result<Bytes> {
+        let (path, pin) = self.object(object)?;
+        store.read_range_at(path, pin, range).await
     }
 
     /// The frames `members` (position asked for, frame) of one coalesced
-    /// request for `range`, unchecked.
+    /// request for `range` of `object`, unchecked.
     async fn fetch_request(
         &self,
         store: &FileStore,
+        object: u32,
         range: Range<u64>,
         members: Members,
     ) -> Result<Arrival> {
-        let bytes = self.read_range(store, range.clone()).await?;
+        let bytes = self.read_range(store, object, range.clone()).await?;
         let frames = members
             .into_iter()
             .map(|(i, f)| Ok((i, self.frame_in(&bytes, range.start, f)?)))
@@ -588,7 +668,7 @@ impl LayerReader {
         let to = from.saturating_add(usize::try_from(f.stored_len).unwrap_or(usize::MAX));
         if to > bytes.len() {
             return Err(Error::corrupted(
-                self.path.as_ref(),
+                self.frame_path(frame).as_ref(),
                 format!("frame {frame}: short read"),
             ));
         }
@@ -606,7 +686,7 @@ impl LayerReader {
     /// A frame of a fetched unit: checked when the unit was fetched, or
     /// checked again to report exactly what is wrong with a damaged one.
     fn slice_of_unit(&self, units: &Units, unit: u32, fetched: &Unit, frame: u32) -> Result<Bytes> {
-        let (_, range) = self.unit_range(units, unit)?;
+        let (_, _, range) = self.unit_range(units, unit)?;
         if fetched.damaged.contains(&frame) {
             return self.check_in_unit(&fetched.bytes, range.start, frame);
         }

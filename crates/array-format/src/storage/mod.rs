@@ -9,6 +9,7 @@
 //! [`InMemoryStorage`]).
 
 pub(crate) mod location;
+mod parts;
 pub(crate) mod spill;
 pub(crate) mod store;
 

@@ -78,13 +78,39 @@ const INLINE_READ: u64 = 1024 * 1024;
 /// what it read: the open file when the directory is read directly (files
 /// opened with [`ArrayFile::open_path`](crate::ArrayFile::open_path)), else
 /// the object's entity tag, which later reads send as `If-Match`.
+///
+/// A pin may also know the object's size in advance (a part, whose size
+/// the layer adopting it records): the first read then checks that the
+/// object it reaches has that size, so that a part replaced by another
+/// object of its name is never read through the adopting layer's tables.
 #[derive(Debug, Default)]
 pub(crate) struct ObjectPin {
     file: OnceLock<Arc<File>>,
     e_tag: OnceLock<String>,
+    size: Option<u64>,
 }
 
 impl ObjectPin {
+    /// A pin on an object of `size` bytes, not reached yet.
+    pub(crate) fn sized(size: u64) -> Self {
+        Self {
+            size: Some(size),
+            ..Self::default()
+        }
+    }
+
+    /// Fails unless the object reached, of `found` bytes, has the size the
+    /// pin expects.
+    fn check_size(&self, path: &Path, found: u64) -> Result<()> {
+        match self.size {
+            Some(want) if want != found => Err(Error::corrupted(
+                path.as_ref(),
+                format!("the object is {found} bytes; the layer that adopts it says {want}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// A pin on the object a put just created, by the tag it returned.
     fn tagged(e_tag: Option<String>) -> Self {
         let pin = Self::default();
@@ -188,7 +214,7 @@ fn open_at(dir: &Listed, name: impl rustix::path::Arg) -> std::io::Result<File> 
         .map_err(std::io::Error::from)
 }
 
-fn raw_path(s: &str) -> Path {
+pub(super) fn raw_path(s: &str) -> Path {
     Path::parse(s).unwrap_or_else(|_| Path::from(s))
 }
 
@@ -282,6 +308,11 @@ impl FileStore {
             let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
             self.fastest_read_ns.fetch_min(ns, Ordering::Relaxed);
         }
+    }
+
+    /// The base object's path without `.af`.
+    pub(super) fn stem(&self) -> &str {
+        &self.stem
     }
 
     /// The underlying object store.
@@ -477,6 +508,11 @@ impl FileStore {
             }
         }
         .map_err(|e| self.local_error(path, e))?;
+        if pin.size.is_some() {
+            let size = std::io::Seek::seek(&mut &file, std::io::SeekFrom::End(0))
+                .map_err(|e| self.local_error(path, e))?;
+            pin.check_size(path, size)?;
+        }
         Ok(Some(Arc::clone(pin.file.get_or_init(|| Arc::new(file)))))
     }
 
@@ -619,8 +655,9 @@ impl FileStore {
                 },
                 e => self.read_error(path, e),
             })?;
-        pin.observe(res.meta.e_tag.as_ref());
         let size = res.meta.size;
+        pin.check_size(path, size)?;
+        pin.observe(res.meta.e_tag.as_ref());
         let bytes = res.bytes().await.map_err(|e| self.read_error(path, e))?;
         self.time_read(started, bytes.len());
         Ok((bytes, size))
@@ -830,6 +867,13 @@ impl FileStore {
             Err(e) => return Err(io("linking", e)),
         }
         sync_dir(&dir).map_err(|e| io("syncing the directory of", e))?;
+        // A part's directory may be new: its entry in the base's directory
+        // must be as durable as the part.
+        if self.parse_part(path).is_some()
+            && let Some(parent) = dir.parent()
+        {
+            sync_dir(parent).map_err(|e| io("syncing the parent directory of", e))?;
+        }
         let pin = ObjectPin::default();
         if self.local_reads.is_some() {
             let _ = pin.file.set(Arc::new(f));

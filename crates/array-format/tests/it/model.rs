@@ -4,7 +4,9 @@
 //! zero-length dims, nine dtypes, random chunk shapes and fill values),
 //! write (random regions, data in standard, permuted, strided, reversed and
 //! broadcast layouts), read, delete, redefine, set/remove/get attributes of
-//! arrays and of the file itself, flush, flush_memory, compact, reopen,
+//! arrays and of the file itself, flush, flush_memory, stage + commit_parts
+//! (a flush when only chunks of committed arrays changed, else refused with
+//! `NotStageable` and nothing changed), compact, reopen,
 //! create over the file, and invalid calls that must fail with a given
 //! error and change nothing. Arrays are defined with `define_array` or with
 //! `define` and an `ArraySpec`, often recording a codec of their own (`none`,
@@ -915,6 +917,10 @@ struct Model {
     /// The latest successful definition of each name, for redefinitions
     /// with the same shape (used only to generate operations).
     last_spec: HashMap<String, DefineSpec>,
+    /// A change other than a chunk write was made since the last commit
+    /// (it may have been cancelled since, or not: a part can then be
+    /// refused or not).
+    touched: bool,
 }
 
 impl Model {
@@ -928,6 +934,7 @@ impl Model {
             pending: Pending::No,
             next_id: 0,
             last_spec: HashMap::new(),
+            touched: false,
         }
     }
 
@@ -971,6 +978,23 @@ impl Model {
             .map(|a| (a.id, a.expected_stats()))
             .collect();
         self.pending = Pending::No;
+        self.touched = false;
+    }
+
+    /// Whether the pending changes include more than chunk writes to
+    /// committed arrays: arrays defined, deleted or redefined, definitions
+    /// or attributes (of an array or of the file) that differ.
+    fn structural_change(&self) -> bool {
+        let (v, c) = (&self.visible, &self.committed);
+        v.file_attrs != c.file_attrs
+            || v.arrays.len() != c.arrays.len()
+            || v.arrays.iter().zip(&c.arrays).any(|(a, b)| {
+                a.id != b.id
+                    || a.name != b.name
+                    || a.shape != b.shape
+                    || a.attrs != b.attrs
+                    || a.codec != b.codec
+            })
     }
 
     /// A new, empty file (ids keep counting, so old incarnations stay distinct).
@@ -981,11 +1005,13 @@ impl Model {
         self.layers = 1;
         self.base_only = true;
         self.pending = Pending::No;
+        self.touched = false;
     }
 
     fn revert(&mut self) {
         self.visible = self.committed.clone();
         self.pending = Pending::No;
+        self.touched = false;
     }
 
     fn free_names(&self) -> Vec<&'static str> {
@@ -1182,6 +1208,10 @@ enum Op {
     /// an `InMemoryStorage`).
     FlushMemory,
     Compact,
+    /// `stage` the pending changes as a part, then `commit_parts` it: like
+    /// a flush when they are only chunk writes to committed arrays, else
+    /// `NotStageable`, changing nothing.
+    StageCommit,
     Reopen,
     /// `create` over the existing file: it starts empty again.
     Recreate,
@@ -1230,6 +1260,7 @@ impl Op {
             }
             Op::Flush | Op::FlushMemory => "flush",
             Op::Compact => "compact",
+            Op::StageCommit => "stage + commit_parts",
             Op::Reopen => "reopen",
             Op::Recreate => "recreate",
         }
@@ -1321,6 +1352,7 @@ impl fmt::Display for Op {
             Op::Flush => write!(f, "flush"),
             Op::FlushMemory => write!(f, "flush_memory"),
             Op::Compact => write!(f, "compact"),
+            Op::StageCommit => write!(f, "stage + commit_parts"),
             Op::Reopen => write!(f, "drop + reopen"),
             Op::Recreate => write!(f, "drop + create (truncate)"),
         }
@@ -1546,6 +1578,7 @@ enum OpClass {
     Flush,
     FlushMemory,
     Compact,
+    StageCommit,
     Reopen,
     Recreate,
     Invalid,
@@ -1569,6 +1602,7 @@ fn gen_op(rng: &mut StdRng, model: &Model, can_reopen: bool) -> Op {
         (5, OpClass::Flush),
         (1, OpClass::FlushMemory),
         (2, OpClass::Compact),
+        (w(has, 3), OpClass::StageCommit),
         (w(can_reopen, 3), OpClass::Reopen),
         (w(can_reopen, 1), OpClass::Recreate),
         (10, OpClass::Invalid),
@@ -1667,6 +1701,7 @@ fn gen_op(rng: &mut StdRng, model: &Model, can_reopen: bool) -> Op {
         OpClass::Flush => Op::Flush,
         OpClass::FlushMemory => Op::FlushMemory,
         OpClass::Compact => Op::Compact,
+        OpClass::StageCommit => Op::StageCommit,
         OpClass::Reopen => Op::Reopen,
         OpClass::Recreate => Op::Recreate,
         OpClass::Invalid => gen_invalid_op(rng, model),
@@ -2320,6 +2355,18 @@ impl Session {
     }
 
     async fn step(&mut self, op: &Op) -> Result<(), String> {
+        if matches!(
+            op,
+            Op::Define { .. }
+                | Op::Redefine { .. }
+                | Op::Delete { .. }
+                | Op::SetAttr { .. }
+                | Op::RemoveAttr { .. }
+                | Op::SetFileAttr { .. }
+                | Op::RemoveFileAttr { .. }
+        ) {
+            self.model.touched = true;
+        }
         match op {
             Op::Define { name, spec, expect } => self.define(name, spec, *expect),
             Op::Redefine { name, spec } => self.redefine(name, spec),
@@ -2344,6 +2391,7 @@ impl Session {
             Op::RemoveFileAttr { key } => self.remove_file_attribute(key),
             Op::GetFileAttr { key } => self.get_file_attribute(key),
             Op::Flush | Op::FlushMemory | Op::Compact => self.commit(op).await,
+            Op::StageCommit => self.stage_commit().await,
             Op::Reopen => self.reopen().await,
             Op::Recreate => self.recreate().await,
         }
@@ -2608,6 +2656,58 @@ impl Session {
         if self.file().has_pending_changes() {
             return Err("has_pending_changes() is true right after a commit".into());
         }
+        self.check_all_reads().await
+    }
+
+    /// Stages the pending changes and commits the part: the same as a
+    /// flush when they are chunk writes to committed arrays only; refused
+    /// with `NotStageable`, changing nothing, when they are not.
+    async fn stage_commit(&mut self) -> Result<(), String> {
+        let pending = self.file().has_pending_changes();
+        self.check_pending(pending)?;
+        let structural = self.model.structural_change();
+        let touched = self.model.touched;
+        let part = match self.file().stage().await {
+            Err(Error::NotStageable { .. }) if structural || touched => {
+                *self.tally.entry("parts refused").or_default() += 1;
+                if self.file().has_pending_changes() != pending {
+                    return Err("a refused stage changed the pending flag".into());
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(format!("stage failed: {e} ({e:?})")),
+            Ok(part) => part,
+        };
+        if structural {
+            return Err(format!(
+                "stage accepted changes that are not chunk writes ({} chunks)",
+                part.chunk_count()
+            ));
+        }
+        if self.file().has_pending_changes() {
+            return Err("has_pending_changes() is true right after stage".into());
+        }
+        if part.chunk_count() > 0 && !pending {
+            return Err(format!(
+                "stage wrote {} chunks with nothing pending",
+                part.chunk_count()
+            ));
+        }
+        let layers = self.file().num_layers();
+        self.file()
+            .commit_parts(std::slice::from_ref(&part))
+            .await
+            .map_err(|e| format!("commit_parts failed: {e} ({e:?})"))?;
+        *self.tally.entry("parts committed").or_default() += 1;
+        self.model.layers += usize::from(part.chunk_count() > 0);
+        if self.file().num_layers() != layers + usize::from(part.chunk_count() > 0) {
+            return Err(format!(
+                "commit_parts of {} chunks went from {layers} to {} layers",
+                part.chunk_count(),
+                self.file().num_layers()
+            ));
+        }
+        self.model.commit();
         self.check_all_reads().await
     }
 

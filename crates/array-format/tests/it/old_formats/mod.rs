@@ -2,12 +2,14 @@
 //! written, take layers of the current version on top, and compact into
 //! the current version. Each version's fixtures are in
 //! `tests/fixtures/format-vN/`, with a README giving the steps that wrote
-//! them; `v3.rs` holds the program that wrote the version 3 ones.
+//! them; `v3.rs` and `v4.rs` hold the programs that wrote the version 3
+//! and 4 ones.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod v2;
 mod v3;
+mod v4;
 
 use std::path::Path as FsPath;
 use std::sync::Arc;
