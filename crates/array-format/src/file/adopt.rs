@@ -80,6 +80,9 @@ impl ArrayFile {
         }
         self.check_descriptions(parts)?;
         let mut read: Option<Vec<Part>> = None;
+        // Whether the view was refreshed for a part staged against a newer
+        // layer than it had.
+        let mut caught_up = false;
         for _ in 0..COMMIT_ATTEMPTS {
             let adopted = self.adopted_parts();
             let todo: Vec<&StagedPart> = parts
@@ -99,10 +102,21 @@ impl ArrayFile {
                 .into_iter()
                 .filter(|p| !adopted.contains(&p.reader.header.layer_id))
                 .collect();
-            if staged.iter().any(|p| p.base > self.index.latest_seq()) {
+            if let Some(ahead) = staged.iter().find(|p| p.base > self.index.latest_seq()) {
+                if caught_up {
+                    return Err(Error::Conflict {
+                        path: ahead.reader.path.to_string(),
+                        reason: format!(
+                            "the part was staged against layer {}, newer than the file's newest layer {}",
+                            ahead.base,
+                            self.index.latest_seq()
+                        ),
+                    });
+                }
                 // A part written against layers this view lacks: its arrays
                 // may not even be in the view yet.
                 self.refresh().await?;
+                caught_up = true;
                 read = Some(staged);
                 continue;
             }
