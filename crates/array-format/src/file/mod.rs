@@ -14,7 +14,7 @@
 //! | `commit.rs` | `flush`, and committing a layer |
 //! | `stage.rs` | `stage`: pending chunk writes as a staged part no reader sees |
 //! | `staged.rs` | [`StagedPart`], the description a worker hands its coordinator |
-//! | `adopt.rs` | `commit_parts`: staged parts committed as one layer adopting their frames |
+//! | `adopt/` | `commit_parts`: staged parts committed as one layer adopting their frames (`read.rs`: reading and checking the parts, `footer.rs`: the adopting layer's footer) |
 //! | `compact.rs` | `compact`: merging the visible layers into a snapshot |
 //! | `sync.rs` | other writers: conflict checks, the orphan check, `refresh` |
 //! | `maintenance.rs` | `verify`, `versions` |

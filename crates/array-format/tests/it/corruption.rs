@@ -10,11 +10,13 @@
 //! and three deltas above it), fourteen dtypes' worth of arrays (every
 //! dtype, `String` and `bool` included, a 0-d array, fill values, partial
 //! and overlapping writes, a deletion, a redefinition with another dtype)
-//! and attributes of many types, set, replaced and removed. It records the
+//! and attributes of many types, set, replaced and removed, and a last
+//! delta that adopts two staged parts (written by two handles, with lz4
+//! and none), whose frames are read from the parts. It records the
 //! expected state (metadata, attributes, statistics and full contents of
 //! every array) by reopening the intact file.
 //!
-//! Then, for every layer object of the file and each of its regions — data
+//! Then, for every object of the file (layers and parts) and each of its regions — data
 //! region (frames), footer, trailer — it XORs one byte at a sample of
 //! positions (about 40 per region, deterministic, including the first and
 //! last byte of each region), and it truncates the object to a sample of
@@ -425,6 +427,38 @@ async fn build(dir: &FsPath) -> State {
     f.remove_attribute("cube", "w").unwrap();
     f.flush().await.unwrap();
     assert_eq!(f.num_layers(), 4);
+
+    // Layer 8: two handles (lz4, none) stage chunk writes, one layer
+    // adopts both parts.
+    let mut a = ArrayFile::open_path(&path, cfg(Lz4Codec)).await.unwrap();
+    write(
+        &mut a,
+        "count",
+        &[16],
+        arr(values(28, 32, |x| (x >> 3) as i64), &[32]),
+    )
+    .await;
+    write(&mut a, "label", &[0], arr(values(29, 2, word), &[2])).await;
+    let mut b = ArrayFile::open_path(&path, cfg(NoCompression))
+        .await
+        .unwrap();
+    write(
+        &mut b,
+        "temp",
+        &[16, 8],
+        arr(values(30, 64, |x| (x % 1000) as f32 / 8.0), &[8, 8]),
+    )
+    .await;
+    write(
+        &mut b,
+        "u32s",
+        &[20],
+        arr(values(31, 10, |x| (x >> 33) as u32), &[10]),
+    )
+    .await;
+    let parts = [a.stage().await.unwrap(), b.stage().await.unwrap()];
+    f.commit_parts(&parts).await.unwrap();
+    assert_eq!(f.num_layers(), 5);
     capture(&f).await.unwrap()
 }
 
@@ -707,7 +741,11 @@ fn copy_dir(from: &FsPath, to: &FsPath) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
     }
 }
 
@@ -787,16 +825,27 @@ fn corruption() {
     let mut objects: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for e in std::fs::read_dir(&pristine).unwrap() {
         let e = e.unwrap();
-        objects.insert(
-            e.file_name().to_string_lossy().into_owned(),
-            std::fs::read(e.path()).unwrap(),
-        );
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().unwrap().is_dir() {
+            for p in std::fs::read_dir(e.path()).unwrap() {
+                let p = p.unwrap();
+                let part = format!("{name}/{}", p.file_name().to_string_lossy());
+                objects.insert(part, std::fs::read(p.path()).unwrap());
+            }
+        } else {
+            objects.insert(name, std::fs::read(e.path()).unwrap());
+        }
     }
     let names: Vec<&String> = objects.keys().collect();
+    assert_eq!(names.len(), 8, "{names:?}");
     assert_eq!(
-        names,
-        ["c.4.af", "c.5.af", "c.6.af", "c.7.af", "c.af"],
-        "base, snapshot 4 and deltas 5..7"
+        names[..6],
+        ["c.4.af", "c.5.af", "c.6.af", "c.7.af", "c.8.af", "c.af"],
+        "base, snapshot 4, deltas 5..7 and 8 (adopting two parts)"
+    );
+    assert!(
+        names[6..].iter().all(|n| n.starts_with("c.parts/")),
+        "{names:?}"
     );
 
     let cases = mutations(&objects);
@@ -861,7 +910,7 @@ fn corruption() {
             frame_flips += 1;
             let flagged = outcome.report.as_ref().is_some_and(|r| {
                 r.damaged.iter().any(|d| {
-                    d.path.rsplit('/').next() == Some(object.as_str())
+                    (d.path == *object || d.path.rsplit('/').next() == Some(object.as_str()))
                         && d.frame.is_some()
                         && d.offset <= *pos as u64
                         && (*pos as u64) < d.offset + d.len

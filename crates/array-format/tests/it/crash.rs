@@ -819,11 +819,7 @@ async fn crash_point(
     };
     let mut acked: Option<usize> = None;
     let ended = faulty_run(Arc::new(faulty.clone()), steps, &mut acked).await;
-    let op = faulty
-        .log()
-        .into_iter()
-        .find(|m| m.n == k)
-        .map_or_else(|| "no request".to_owned(), |m| m.what);
+    let op = faulty.request(k);
     let mode_name = match mode {
         Mode::Refused => "refused",
         Mode::LostReply => "performed, reply lost",
@@ -1132,17 +1128,9 @@ async fn create_over_existing_file_crash_points() {
             tried += 1;
             let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
             let old = existing_file(&inner).await;
-            let faulty = if lost_reply {
-                FaultyStore::new_lost_reply(Arc::clone(&inner), Some(k))
-            } else {
-                FaultyStore::new(Arc::clone(&inner), Some(k))
-            };
+            let faulty = FaultyStore::with_mode(Arc::clone(&inner), Some(k), lost_reply);
             let created = ArrayFile::create(Arc::new(faulty.clone()), path(), config()).await;
-            let op = faulty
-                .log()
-                .into_iter()
-                .find(|m| m.n == k)
-                .map_or_else(|| "no request".to_owned(), |m| m.what);
+            let op = faulty.request(k);
             let context = format!(
                 "k={k} ({}: `{op}`), create {}",
                 if lost_reply {

@@ -201,19 +201,11 @@ async fn crash_point(
 ) -> std::result::Result<(Found, usize), String> {
     let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     setup(&inner).await;
-    let faulty = if lost {
-        FaultyStore::new_lost_reply(Arc::clone(&inner), Some(k))
-    } else {
-        FaultyStore::new(Arc::clone(&inner), Some(k))
-    };
+    let faulty = FaultyStore::with_mode(Arc::clone(&inner), Some(k), lost);
     let store: Arc<dyn ObjectStore> = Arc::new(faulty.clone());
     let mut done = Run::default();
     let ended = run(&store, big, &mut done).await;
-    let op = faulty
-        .log()
-        .into_iter()
-        .find(|m| m.n == k)
-        .map_or_else(|| "no request".to_owned(), |m| m.what);
+    let op = faulty.request(k);
     let context = format!(
         "k={k} ({}: `{op}`)",
         if lost { "reply lost" } else { "refused" }

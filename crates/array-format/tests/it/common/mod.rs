@@ -152,7 +152,13 @@ impl FaultyStore {
         Self::with_mode(inner, fail_from, true)
     }
 
-    fn with_mode(inner: Arc<dyn ObjectStore>, fail_from: Option<u64>, lost_reply: bool) -> Self {
+    /// [`new_lost_reply`](Self::new_lost_reply) when `lost_reply`, else
+    /// [`new`](Self::new).
+    pub fn with_mode(
+        inner: Arc<dyn ObjectStore>,
+        fail_from: Option<u64>,
+        lost_reply: bool,
+    ) -> Self {
         Self {
             inner,
             state: Arc::new(FaultState {
@@ -162,6 +168,14 @@ impl FaultyStore {
                 log: Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// What mutating request `n` was (`no request` if there was none).
+    pub fn request(&self, n: u64) -> String {
+        self.log()
+            .into_iter()
+            .find(|m| m.n == n)
+            .map_or_else(|| "no request".to_owned(), |m| m.what)
     }
 
     /// Mutating requests issued so far (performed or refused).

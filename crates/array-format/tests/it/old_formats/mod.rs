@@ -14,7 +14,10 @@ mod v4;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
-use array_format::{ArrayElement, ArrayFile, AttributeValue as A, FileConfig, Lz4Codec};
+use array_format::{
+    ArrayElement, ArrayFile, AttributeValue as A, CompressionCodec, FileConfig, Lz4Codec, StatValue,
+};
+use ndarray::{Array, ArrayD, IxDyn};
 use object_store::local::LocalFileSystem;
 
 /// A copy of fixture `name` of format version `version` in a fresh
@@ -68,4 +71,35 @@ async fn check_undamaged(f: &ArrayFile) {
             .iter()
             .all(|v| v.damage.is_none())
     );
+}
+
+fn arr<T>(shape: &[usize], v: Vec<T>) -> ArrayD<T> {
+    Array::from_shape_vec(IxDyn(shape), v).unwrap()
+}
+
+/// Opens `dir/fixture.af` with a handle writing with `codec`.
+async fn open_with<C: CompressionCodec + 'static>(dir: &FsPath, codec: C) -> ArrayFile {
+    let store = Arc::new(LocalFileSystem::new_with_prefix(dir).unwrap());
+    ArrayFile::open(store, "fixture.af".into(), FileConfig::new(codec))
+        .await
+        .unwrap()
+}
+
+/// An array's statistics: min, max, nulls, rows.
+fn stats(f: &ArrayFile, name: &str) -> (Option<StatValue>, Option<StatValue>, u64, u64) {
+    let s = f.array_stats(name).unwrap();
+    (s.min.clone(), s.max.clone(), s.null_count, s.row_count)
+}
+
+/// Runs a version's fixture steps (`write_steps(dir, compact)`) into
+/// `AF_FIXTURE_OUT/layered` and `AF_FIXTURE_OUT/compacted`.
+async fn write_fixture_dirs<F: std::future::Future<Output = ()>>(
+    write_steps: impl Fn(std::path::PathBuf, bool) -> F,
+) {
+    let out = std::path::PathBuf::from(std::env::var("AF_FIXTURE_OUT").unwrap());
+    for (name, compact) in [("layered", false), ("compacted", true)] {
+        let dir = out.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        write_steps(dir, compact).await;
+    }
 }

@@ -12,24 +12,15 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use array_format::{
-    ArrayFile, ArraySpec, AttributeValue as A, CompressionCodec, DType, FileConfig, FillValue,
-    Lz4Codec, NoCompression, StatValue, ZstdCodec,
+    ArrayFile, ArraySpec, AttributeValue as A, DType, FileConfig, FillValue, Lz4Codec,
+    NoCompression, StatValue, ZstdCodec,
 };
-use ndarray::{Array, ArrayD, IxDyn};
+use ndarray::ArrayD;
 use object_store::local::LocalFileSystem;
 
-use super::{attrs, check_undamaged, fixture, open, s, values};
-
-fn arr<T>(shape: &[usize], v: Vec<T>) -> ArrayD<T> {
-    Array::from_shape_vec(IxDyn(shape), v).unwrap()
-}
-
-async fn open_with<C: CompressionCodec + 'static>(dir: &FsPath, codec: C) -> ArrayFile {
-    let store = Arc::new(LocalFileSystem::new_with_prefix(dir).unwrap());
-    ArrayFile::open(store, "fixture.af".into(), FileConfig::new(codec))
-        .await
-        .unwrap()
-}
+use super::{
+    arr, attrs, check_undamaged, fixture, open, open_with, s, stats, values, write_fixture_dirs,
+};
 
 /// The steps that wrote the fixtures, into `dir/fixture.af`; `compact`
 /// adds the final compaction.
@@ -126,17 +117,7 @@ async fn write_steps(dir: &FsPath, compact: bool) {
 #[tokio::test]
 #[ignore = "writes fixture files; run by hand with AF_FIXTURE_OUT set"]
 async fn write_fixtures() {
-    let out = std::path::PathBuf::from(std::env::var("AF_FIXTURE_OUT").unwrap());
-    for (name, compact) in [("layered", false), ("compacted", true)] {
-        let dir = out.join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        write_steps(&dir, compact).await;
-    }
-}
-
-fn stats(f: &ArrayFile, name: &str) -> (Option<StatValue>, Option<StatValue>, u64, u64) {
-    let s = f.array_stats(name).unwrap();
-    (s.min.clone(), s.max.clone(), s.null_count, s.row_count)
+    write_fixture_dirs(|dir, compact| async move { write_steps(&dir, compact).await }).await;
 }
 
 /// The state the fixture steps leave: every array's definition, codec,
