@@ -287,10 +287,10 @@ pub enum Error {
     /// only a commit can make: parts hold chunk writes to committed arrays,
     /// not definitions, deletions or attribute changes.
     #[error(
-        "cannot stage {change}: a part holds only chunk writes to committed arrays; flush() it instead"
+        "cannot stage {change}: a part holds only chunk writes and definitions of arrays; flush() it instead"
     )]
     NotStageable {
-        /// What cannot be staged, naming the array (`the definition of
+        /// What cannot be staged, naming the array (`the deletion of
         /// array "t"`, `a change to the file's attributes`).
         change: String,
     },

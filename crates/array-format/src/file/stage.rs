@@ -1,6 +1,6 @@
-//! `stage`: writes a handle's pending chunk writes as a staged part, an
-//! object no reader sees, for a coordinator to commit with the parts of
-//! other writers as one layer (`adopt.rs`).
+//! `stage`: writes a handle's pending chunk writes (and definitions of
+//! arrays) as a staged part, an object no reader sees, for a coordinator to
+//! commit with the parts of other writers as one layer (`adopt/`).
 
 use super::ArrayFile;
 use super::commit::{LayerParts, write_object};
@@ -18,12 +18,15 @@ impl ArrayFile {
     /// [`StagedPart::to_bytes`]/[`from_bytes`](StagedPart::from_bytes))
     /// makes the parts of many writers visible at once, as one layer.
     ///
-    /// Only chunk writes to committed arrays can be staged: a pending
-    /// definition, deletion or attribute change (of an array or of the
-    /// file) is refused with [`Error::NotStageable`], and nothing is
-    /// written. Chunk writes that collide with what other writers committed
-    /// since this handle's view are refused as by [`flush`](Self::flush),
-    /// with [`Error::Conflict`]. With nothing pending, the part is empty.
+    /// Chunk writes and definitions of arrays can be staged; a part that
+    /// defines an array is committed only by a handle whose own pending
+    /// changes define it the same way (so that a job's new arrays and
+    /// their data appear in one commit). A pending deletion or attribute
+    /// change (of an array, a new one included, or of the file) is refused
+    /// with [`Error::NotStageable`], and nothing is written. Chunk writes
+    /// that collide with what other writers committed since this handle's
+    /// view are refused as by [`flush`](Self::flush), with
+    /// [`Error::Conflict`]. With nothing pending, the part is empty.
     ///
     /// The staged writes leave this handle's pending layer: its reads no
     /// longer see them, until a commit of the part and a
@@ -96,8 +99,8 @@ impl ArrayFile {
         })
     }
 
-    /// Fails with [`Error::NotStageable`] if a pending change is not a
-    /// chunk write to a committed array.
+    /// Fails with [`Error::NotStageable`] if a pending change is neither a
+    /// chunk write nor the definition of an array without attributes.
     fn check_stageable(&self) -> Result<()> {
         let Some(pending) = &self.pending else {
             return Ok(());
@@ -113,14 +116,14 @@ impl ArrayFile {
                 continue;
             };
             match record.op {
-                PendingOp::Define(_) => {
-                    return refuse(format!("the definition of array {name:?}"));
-                }
                 PendingOp::Tombstone => return refuse(format!("the deletion of array {name:?}")),
+                PendingOp::Define(_) if !record.attrs.is_empty() => {
+                    return refuse(format!("the attributes of new array {name:?}"));
+                }
                 PendingOp::Update if !record.attrs.is_empty() => {
                     return refuse(format!("a change to the attributes of array {name:?}"));
                 }
-                PendingOp::Update => {}
+                PendingOp::Define(_) | PendingOp::Update => {}
             }
         }
         Ok(())

@@ -611,26 +611,32 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_part_holds_chunk_updates_only() {
+    fn a_part_holds_chunk_updates_and_definitions_without_attributes() {
         let mut f = sample();
         f.header.kind = LayerKind::Part;
         f.file_attrs.clear();
-        f.arrays.retain(|a| matches!(a.op, RecordOp::Update));
-        f.arrays[0].attrs.clear();
+        f.arrays.retain(|a| !matches!(a.op, RecordOp::Tombstone));
+        for a in &mut f.arrays {
+            a.attrs.clear();
+        }
+        assert!(matches!(f.arrays[0].op, RecordOp::Define(_)));
         let bytes = f.encode();
         assert_eq!(Footer::decode(&bytes, 116).unwrap(), f);
-        // No file attributes, no attribute changes, no define or tombstone.
+        // No file attributes, no attribute changes (of an update or a
+        // definition), no tombstone.
         let mut g = f.clone();
         g.file_attrs = sample().file_attrs;
         assert!(Footer::decode(&g.encode(), 116).is_err());
-        let mut g = f.clone();
-        g.arrays[0].attrs = sample().arrays[1].attrs.clone();
-        assert!(Footer::decode(&g.encode(), 116).is_err());
-        for other in [0, 2] {
+        for (at, from) in [(0, 0), (1, 1)] {
             let mut g = f.clone();
-            g.arrays.push(sample().arrays[other].clone());
-            assert!(Footer::decode(&g.encode(), 116).is_err(), "record {other}");
+            g.arrays[at].attrs = sample().arrays[from].attrs.clone();
+            assert!(!g.arrays[at].attrs.is_empty());
+            assert!(Footer::decode(&g.encode(), 116).is_err(), "record {at}");
         }
+        let mut g = f.clone();
+        g.arrays.push(sample().arrays[2].clone());
+        assert!(matches!(g.arrays[2].op, RecordOp::Tombstone));
+        assert!(Footer::decode(&g.encode(), 116).is_err());
         // Format 4 has no part kind.
         let t = FooterTables::decode(&bytes, 116, 4);
         assert!(t.is_err());

@@ -19,10 +19,9 @@ use crate::stats::{ChunkStats, MinMax};
 use crate::value::FillValue;
 
 use super::blocks::check_frame_sizes;
-#[cfg(test)]
-use super::footer::ArrayDef;
 use super::footer::{
-    BlockEntry, ChunkRecord, FrameEntry, LayerKind, MAX_RANK, OP_DEFINE, OP_TOMBSTONE, OP_UPDATE,
+    ArrayDef, BlockEntry, ChunkRecord, FrameEntry, LayerKind, MAX_RANK, OP_DEFINE, OP_TOMBSTONE,
+    OP_UPDATE,
 };
 pub(crate) use super::sections::{AttrEntry, KeyMarks, Owner, section_range};
 use super::sections::{Entries, get_seq};
@@ -63,7 +62,6 @@ pub(crate) struct DefParts<'a> {
 
 impl DefParts<'_> {
     /// The owned definition of an array of `dtype`.
-    #[cfg(test)]
     pub(crate) fn to_def(&self, dtype: DType) -> ArrayDef {
         ArrayDef {
             dtype,
@@ -512,18 +510,18 @@ impl<'a> RecordTable<'a> {
 }
 
 impl<'a> RecordTable<'a> {
-    /// Checks that a record of a part only writes chunks: an update whose
-    /// attribute section is empty.
+    /// Checks that a record of a part only defines an array or writes
+    /// chunks: a definition or an update whose attribute section is empty.
     fn part_record(&self, rec: &mut RecordReader<'a>, head: &RecordHead<'a>) -> WireResult<()> {
-        if head.op != Op::Update {
+        if head.op == Op::Tombstone {
             return Err(format!(
-                "a part holds a {:?} record of array {:?}: parts only update chunks",
-                head.op, head.name
+                "a part deletes array {:?}: parts only define arrays and write chunks",
+                head.name
             ));
         }
         if rec.attr_count(head)? > 0 {
             return Err(format!(
-                "a part changes attributes of array {:?}: parts only update chunks",
+                "a part sets attributes of array {:?}: parts only define arrays and write chunks",
                 head.name
             ));
         }

@@ -1209,8 +1209,10 @@ enum Op {
     FlushMemory,
     Compact,
     /// `stage` the pending changes as a part, then `commit_parts` it: like
-    /// a flush when they are only chunk writes to committed arrays, else
-    /// `NotStageable`, changing nothing.
+    /// a flush when they are only chunk writes to committed arrays;
+    /// `NotStageable`, changing nothing, for deletions and attribute
+    /// changes; a refused commit of a part that defines arrays the handle
+    /// does not (the handle gave its changes to the part).
     StageCommit,
     Reopen,
     /// `create` over the existing file: it starts empty again.
@@ -2661,7 +2663,9 @@ impl Session {
 
     /// Stages the pending changes and commits the part: the same as a
     /// flush when they are chunk writes to committed arrays only; refused
-    /// with `NotStageable`, changing nothing, when they are not.
+    /// with `NotStageable`, changing nothing, for other changes but
+    /// definitions; with definitions, staged and then refused by
+    /// `commit_parts` (the handle no longer defines the arrays).
     async fn stage_commit(&mut self) -> Result<(), String> {
         let pending = self.file().has_pending_changes();
         self.check_pending(pending)?;
@@ -2679,10 +2683,26 @@ impl Session {
             Ok(part) => part,
         };
         if structural {
-            return Err(format!(
-                "stage accepted changes that are not chunk writes ({} chunks)",
-                part.chunk_count()
-            ));
+            // Definitions without attributes can be staged, but only a
+            // handle defining the same arrays can commit the part: this one
+            // gave its changes to the part, so they are lost, and nothing
+            // is committed.
+            return match self.file().commit_parts(std::slice::from_ref(&part)).await {
+                Err(Error::InvalidOperation { .. }) => {
+                    *self
+                        .tally
+                        .entry("parts defining arrays refused")
+                        .or_default() += 1;
+                    if self.file().has_pending_changes() {
+                        return Err("changes are still pending after stage".into());
+                    }
+                    self.model.revert();
+                    self.check_all_reads().await
+                }
+                other => Err(format!(
+                    "commit_parts of a part defining arrays this handle does not define: {other:?}"
+                )),
+            };
         }
         if self.file().has_pending_changes() {
             return Err("has_pending_changes() is true right after stage".into());

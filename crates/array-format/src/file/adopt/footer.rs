@@ -1,25 +1,48 @@
 //! The footer of a delta that adopts staged parts: their frames stay
-//! where they are, listed through the layer's object table.
+//! where they are, listed through the layer's object table, beside the
+//! committing handle's own changes.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use super::read::Part;
 use crate::error::{Error, Result};
 use crate::format::{
-    ArrayRecord, BlockEntry, ChunkRecord, Footer, FrameEntry, LayerHeader, ObjectEntry, RecordOp,
+    ArrayRecord, AttrRecord, BlockEntry, ChunkRecord, Footer, FrameEntry, LayerHeader, ObjectEntry,
+    RecordOp,
 };
 
-/// The footer of a delta layer that adopts `parts`: their frames in its
-/// object table, their blocks and frames as its own (object `k` for part
-/// `k - 1`), and per array one update record of every part's chunks, as
-/// written by layer `header.seq`. Its own data region is empty.
-pub(super) fn adopting_footer(header: LayerHeader, parts: &[&Part]) -> Result<Footer> {
+/// The committing handle's own changes: the tables of its data region
+/// (object 0), its array records and its file attribute records.
+#[derive(Default)]
+pub(super) struct Own {
+    pub(super) codecs: Vec<String>,
+    pub(super) blocks: Vec<BlockEntry>,
+    pub(super) frames: Vec<FrameEntry>,
+    pub(super) file_attrs: Vec<AttrRecord>,
+    pub(super) records: Vec<ArrayRecord>,
+}
+
+/// The footer of a delta layer that holds `own` changes (in its data
+/// region) and adopts `parts`: their frames in its object table, their
+/// blocks and frames as its own after those of `own` (object `k` for part
+/// `k - 1`), their chunks added to the records of `own` (an update record
+/// for an array `own` has none for), as written by layer `header.seq`.
+pub(super) fn adopting_footer(header: LayerHeader, own: Own, parts: &[&Part]) -> Result<Footer> {
     let seq = header.seq;
-    let mut codecs: Vec<String> = Vec::new();
+    let Own {
+        mut codecs,
+        mut blocks,
+        mut frames,
+        file_attrs,
+        mut records,
+    } = own;
     let mut objects = Vec::with_capacity(parts.len());
-    let mut blocks: Vec<BlockEntry> = Vec::new();
-    let mut frames: Vec<FrameEntry> = Vec::new();
-    let mut by_array: BTreeMap<&str, Vec<ChunkRecord>> = BTreeMap::new();
+    let mut by_name: HashMap<String, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.clone(), i))
+        .collect();
+    let own_records = records.len();
     let too_many = || Error::InvalidOperation {
         operation: "commit_parts",
         reason: "the parts hold more frames or blocks than one layer can".into(),
@@ -61,10 +84,23 @@ pub(super) fn adopting_footer(header: LayerHeader, parts: &[&Part]) -> Result<Fo
                 ..*f
             });
         }
-        for (name, chunks) in &part.arrays {
-            let out = by_array.entry(name.as_str()).or_default();
-            for c in chunks {
-                out.push(ChunkRecord {
+        for array in &part.arrays {
+            let at = *by_name.entry(array.name.clone()).or_insert_with(|| {
+                records.push(ArrayRecord {
+                    name: array.name.clone(),
+                    op: RecordOp::Update,
+                    defined_seq: 0,
+                    attrs: Vec::new(),
+                    chunks: Vec::new(),
+                });
+                records.len() - 1
+            });
+            let record = records.get_mut(at).ok_or_else(|| Error::InvalidOperation {
+                operation: "commit_parts",
+                reason: format!("array {:?} lost its record", array.name),
+            })?;
+            for c in &array.chunks {
+                record.chunks.push(ChunkRecord {
                     seq,
                     frame: c.frame.checked_add(frame_base).ok_or_else(too_many)?,
                     ..c.clone()
@@ -73,26 +109,21 @@ pub(super) fn adopting_footer(header: LayerHeader, parts: &[&Part]) -> Result<Fo
         }
     }
     u32::try_from(frames.len()).map_err(|_| too_many())?;
-    let arrays = by_array
-        .into_iter()
-        .map(|(name, mut chunks)| {
-            chunks.sort_by_key(|c| c.index);
-            ArrayRecord {
-                name: name.to_owned(),
-                op: RecordOp::Update,
-                defined_seq: 0,
-                attrs: Vec::new(),
-                chunks,
-            }
-        })
-        .collect();
+    // Arrays only the parts write follow the handle's own, by name, as a
+    // flush orders updates.
+    if let Some(added) = records.get_mut(own_records..) {
+        added.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    for r in &mut records {
+        r.chunks.sort_by_key(|c| c.index);
+    }
     Ok(Footer {
         header,
         codecs,
         objects,
         blocks,
         frames,
-        file_attrs: Vec::new(),
-        arrays,
+        file_attrs,
+        arrays: records,
     })
 }

@@ -1,28 +1,31 @@
-//! `commit_parts`: commits staged parts (`stage.rs`) as one delta layer
-//! whose blocks stay in the parts, with one conditional create and no data
-//! copied (`docs/ARCHITECTURE.md`, "Writes from many processes").
+//! `commit_parts`: commits staged parts (`stage.rs`), with the handle's own
+//! pending changes, as one delta layer whose blocks stay in the parts, with
+//! one conditional create and no data of the parts copied
+//! (`docs/ARCHITECTURE.md`, "Writes from many processes").
 //!
 //! The coordinator reads each part's footer (one request each), checks that
 //! it is the part described, of this file, and that its chunks collide
-//! neither with each other nor with what other writers committed since the
-//! part's base, then writes a footer that lists the parts in its object
-//! table, their blocks and frames as its own, and one update record per
-//! array with the chunks of every part. A lost race for the layer number is
-//! retried after a refresh, as long as the changes do not collide.
+//! neither with each other, nor with its own pending changes, nor with what
+//! other writers committed since the part's base, then writes a layer whose
+//! data region holds its own pending frames and whose footer lists the
+//! parts in its object table, their blocks and frames after its own, and
+//! per array one record with its own chunks and those of every part. A lost
+//! race for the layer number is retried after a refresh, as long as the
+//! changes do not collide.
 
 mod footer;
 mod read;
 
 use std::collections::HashSet;
 
-use super::ArrayFile;
 use super::open::{WRITER, now_ns, random_id};
 use super::staged::StagedPart;
+use super::{ArrayFile, Unconfirmed};
 use crate::error::{Error, Result};
 use crate::format::{self, Id, LayerHeader, LayerKind};
 use crate::layer::LayerReader;
 use crate::storage::ObjectPin;
-use footer::adopting_footer;
+use footer::{Own, adopting_footer};
 use read::Part;
 
 /// Attempts at a layer number before a commit of parts gives up on writers
@@ -30,28 +33,38 @@ use read::Part;
 const COMMIT_ATTEMPTS: usize = 16;
 
 impl ArrayFile {
-    /// Commits the staged `parts` (and nothing else: this handle's own
-    /// pending changes stay pending) as **one** new delta layer whose
-    /// blocks live in the parts: one conditional create of a layer that
-    /// holds only a footer, no data copied. Readers see all the parts at
-    /// once or none of them.
+    /// Commits the staged `parts` and this handle's own pending changes as
+    /// **one** new delta layer whose blocks for the parts live in the
+    /// parts: one conditional create of a layer that holds only the
+    /// handle's own frames and a footer, no data of the parts copied.
+    /// Readers see all of it at once or none of it.
+    ///
+    /// A part may write arrays that are committed, and arrays that this
+    /// handle defines in its pending changes: the part's writer defined
+    /// them the same way (same dtype, shape, chunks, dimension names, fill
+    /// value and codec) before writing, so the job's arrays appear with
+    /// their data in one commit, and a job that fails leaves the file as
+    /// it was.
     ///
     /// Checked like [`flush`](Self::flush): a chunk that another writer
     /// committed since the base of the part that writes it, a chunk written
-    /// by two parts, or an array deleted or redefined since, is
-    /// [`Error::Conflict`], and nothing becomes visible. A layer number
-    /// taken by another writer first is retried internally (after a
-    /// [`refresh`](Self::refresh)) as long as the changes do not collide.
+    /// by two parts (or by a part and this handle), or an array deleted or
+    /// redefined since (or by this handle's pending changes), is
+    /// [`Error::Conflict`], and nothing becomes visible; the pending
+    /// changes are kept. A layer number taken by another writer first is
+    /// retried internally (after a [`refresh`](Self::refresh)) as long as
+    /// the changes do not collide.
     ///
     /// Parts that a visible layer adopted already are left out, so a call
     /// repeated after a crash, or after [`Error::CommitUnconfirmed`],
     /// succeeds without committing them twice. With no part left that
-    /// holds a chunk, nothing is written.
+    /// holds a chunk, this is a [`flush`](Self::flush).
     ///
     /// Errors: [`Error::ForeignPart`] (a part of another file, or an object
     /// that is not the part described), [`Error::PartNotFound`] (never
     /// written, or reclaimed), [`Error::Corrupted`] (a damaged part, named),
-    /// [`Error::InvalidOperation`] (a part listed twice, a read-only handle,
+    /// [`Error::InvalidOperation`] (a part listed twice, a part defining an
+    /// array this handle does not define the same way, a read-only handle,
     /// a handle whose last flush is unconfirmed); nothing is written.
     pub async fn commit_parts(&mut self, parts: &[StagedPart]) -> Result<()> {
         self.check_writable("commit_parts")?;
@@ -76,7 +89,7 @@ impl ArrayFile {
                 .filter(|p| !adopted.contains(&p.part_id))
                 .collect();
             if todo.is_empty() {
-                return Ok(());
+                return self.flush().await;
             }
             let staged = match read.take() {
                 Some(staged) => staged,
@@ -106,13 +119,14 @@ impl ArrayFile {
                 read = Some(staged);
                 continue;
             }
+            self.check_conflicts()?;
             self.check_part_conflicts(&staged)?;
             let holding: Vec<&Part> = staged
                 .iter()
-                .filter(|p| p.arrays.iter().any(|(_, c)| !c.is_empty()))
+                .filter(|p| p.arrays.iter().any(|a| !a.chunks.is_empty()))
                 .collect();
             if holding.is_empty() {
-                return Ok(());
+                return self.flush().await;
             }
             match self.commit_adopting(&holding).await {
                 Ok(()) => return Ok(()),
@@ -167,10 +181,11 @@ impl ArrayFile {
             .collect()
     }
 
-    /// Commits one delta layer adopting `parts` at the next number, checks
-    /// that no concurrent compaction orphaned it, and applies it to the
-    /// index. [`Error::Conflict`] when the number was taken or the layer
-    /// orphaned (and removed again).
+    /// Commits one delta layer holding this handle's pending changes and
+    /// adopting `parts` at the next number, checks that no concurrent
+    /// compaction orphaned it, and applies it to the index.
+    /// [`Error::Conflict`] when the number was taken or the layer orphaned
+    /// (and removed again); the pending changes are then kept.
     async fn commit_adopting(&mut self, parts: &[&Part]) -> Result<()> {
         let (parent_id, generation, seq) = self.next_layer()?;
         let header = LayerHeader {
@@ -184,11 +199,27 @@ impl ArrayFile {
             writer: WRITER.into(),
             merged: Vec::new(),
         };
-        let footer = adopting_footer(header, parts)?;
+        let block_target = self.settings.block_target;
+        let (own, ranges, data_end) = match self.pending.as_mut() {
+            Some(pending) if !pending.is_empty() => {
+                let (layout, records) = pending.finish(block_target, seq)?;
+                let own = Own {
+                    codecs: layout.codecs,
+                    blocks: layout.blocks,
+                    frames: layout.frames,
+                    file_attrs: pending.file_attr_records(seq),
+                    records,
+                };
+                (own, layout.ranges, layout.len)
+            }
+            _ => (Own::default(), Vec::new(), 0),
+        };
+        let has_own = data_end > 0 || !own.records.is_empty() || !own.file_attrs.is_empty();
+        let footer = adopting_footer(header, own, parts)?;
         let tail = bytes::Bytes::from(format::encode_tail(&footer));
         drop(footer);
         let path = self.store.layer_path(seq);
-        let size = tail.len() as u64;
+        let size = data_end + tail.len() as u64;
         let footer = tail.slice(..tail.len().saturating_sub(format::TRAILER_LEN));
         // What readers will check, checked before anything is visible.
         let candidate = LayerReader::written(
@@ -196,14 +227,38 @@ impl ArrayFile {
             path.clone(),
             size,
             footer.clone(),
-            0,
+            data_end,
             ObjectPin::default(),
         )?;
         candidate.records().check()?;
         drop(candidate);
-        let pin = self.store.create_object(&path, tail.into()).await?;
-        let reader = LayerReader::written(&self.store, path, size, footer, 0, pin)?;
-        self.check_not_orphaned(&reader).await?;
-        self.index.apply(reader)
+        let pin = match self.pending.as_ref() {
+            Some(pending) if !ranges.is_empty() => {
+                self.store
+                    .create_from_parts(&path, pending.spill(), &ranges, &tail)
+                    .await?
+            }
+            _ => self.store.create_object(&path, tail.into()).await?,
+        };
+        let reader = LayerReader::written(&self.store, path, size, footer, data_end, pin)?;
+        match self.check_not_orphaned(&reader).await {
+            Ok(()) => {}
+            Err(e @ Error::Conflict { .. }) => return Err(e),
+            // Whether the layer stays is not known: the handle's own changes
+            // must not be committed again by a later flush, which settles
+            // it first. (Parts alone are found adopted when repeated.)
+            Err(e) if has_own => {
+                self.unconfirmed = Some(Unconfirmed {
+                    seq: reader.header.seq,
+                    layer_id: reader.header.layer_id,
+                    path: reader.path.clone(),
+                });
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+        self.index.apply(reader)?;
+        self.pending = None;
+        Ok(())
     }
 }

@@ -15,7 +15,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use super::{Place, config, define, expected_grid, grid, work};
 
 #[tokio::test]
-async fn only_chunk_writes_to_committed_arrays_can_be_staged() {
+async fn deletions_and_attribute_changes_cannot_be_staged() {
     let place = Place::Memory(Arc::new(InMemory::new()));
     let _ = define(&place).await;
     type Change = fn(&mut ArrayFile);
@@ -23,9 +23,11 @@ async fn only_chunk_writes_to_committed_arrays_can_be_staged() {
         (
             |f| {
                 f.define_array::<u8>("new", vec![], vec![2], None, None)
+                    .unwrap();
+                f.set_attribute("new", "units", AttributeValue::String("K".into()))
                     .unwrap()
             },
-            "the definition of array \"new\"",
+            "the attributes of new array \"new\"",
         ),
         (
             |f| f.delete("names").unwrap(),

@@ -5,6 +5,8 @@
 //! `mod.rs` holds where files live and the round trips (four writers, on
 //! memory, on local disk through `open_path` and through `LocalFileSystem`);
 //! `conflicts.rs` the collisions with each other and with other writers;
+//! `defining.rs` parts that write arrays the coordinator defines in the same
+//! commit, with its own pending changes;
 //! `errors.rs` what cannot be staged and parts that are missing, damaged or
 //! foreign; `lifecycle.rs` compaction, vacuum, verify and request counts.
 
@@ -16,6 +18,7 @@
 )]
 
 mod conflicts;
+mod defining;
 mod errors;
 mod lifecycle;
 
