@@ -9,7 +9,7 @@
 
 use array_format::{ArrayElement, ArrayFile, DType, TimestampNs};
 use ndarray::{ArcArray, ArrayView, IxDyn};
-use numpy::{Element, PyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{Element, PyArray, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -268,6 +268,7 @@ impl NativeFile {
         match dtype {
             DType::TimestampNs => {
                 let ro: PyReadonlyArrayDyn<'_, i64> = data.extract()?;
+                check_aligned(&ro)?;
                 let nanos = ro.as_slice().map_err(|_| not_contiguous())?;
                 let view = ArrayView::from_shape(
                     IxDyn(ro.shape()),
@@ -328,6 +329,19 @@ fn not_contiguous() -> PyErr {
     PyValueError::new_err("the data must be a C-contiguous array")
 }
 
+/// Refuses an array whose buffer is not aligned for its element type (as
+/// numpy makes when it unpickles a buffer at any offset, or views a byte
+/// buffer): borrowing it as a Rust slice would be undefined behaviour.
+fn check_aligned<T: Element>(ro: &PyReadonlyArrayDyn<'_, T>) -> PyResult<()> {
+    if ro.data().cast_const().is_aligned() {
+        Ok(())
+    } else {
+        Err(PyValueError::new_err(
+            "the data must be an aligned array (np.require(data, requirements=\"CA\") makes one)",
+        ))
+    }
+}
+
 fn write_numeric<T: ArrayElement + Element + Send + Sync>(
     this: &NativeFile,
     py: Python<'_>,
@@ -336,6 +350,7 @@ fn write_numeric<T: ArrayElement + Element + Send + Sync>(
     data: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
     let ro: PyReadonlyArrayDyn<'_, T> = data.extract()?;
+    check_aligned(&ro)?;
     write_view(this, py, name, start, ro.as_array())
 }
 

@@ -141,8 +141,13 @@ def test_later_writes_win_across_layers(path: str) -> None:
         np.asfortranarray(np.arange(12, dtype="i4").reshape(3, 4)),
         np.arange(80, dtype="u2").reshape(8, 10)[::3, ::-2],  # a strided, reversed view
         np.broadcast_to(np.arange(3, dtype="f4"), (4, 3)),  # zero strides
+        # Unaligned, as numpy unpickles a buffer sent to a Dask worker.
+        np.frombuffer(bytes(1) + np.arange(6, dtype="f8").tobytes(), "f8", offset=1).reshape(2, 3),
+        np.frombuffer(bytes(3) + np.arange(6, dtype="i8").tobytes(), "M8[ns]", offset=3).reshape(
+            3, 2
+        ),
     ],
-    ids=["big-endian", "fortran", "strided", "broadcast"],
+    ids=["big-endian", "fortran", "strided", "broadcast", "unaligned", "unaligned-time"],
 )
 def test_any_memory_layout_is_written(path: str, data: np.ndarray) -> None:
     expected = np.ascontiguousarray(data).astype(data.dtype.newbyteorder("="))

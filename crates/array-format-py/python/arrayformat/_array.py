@@ -310,7 +310,9 @@ class _OIndex:
 
 def _contiguous(data: np.ndarray) -> np.ndarray:
     # Not np.ascontiguousarray, which turns a 0-d array into a 1-d one.
-    return data if data.flags.c_contiguous else np.array(data, order="C")
+    # Aligned too: an array unpickled from a Dask worker's buffer may not be.
+    flags = data.flags
+    return data if flags.c_contiguous and flags.aligned else np.array(data, order="C")
 
 
 def _stat(kind: str, value: Any) -> Any:
