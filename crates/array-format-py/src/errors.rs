@@ -32,7 +32,8 @@ fn class_name(e: &Error) -> &'static str {
         | Error::InvalidFillValue { .. }
         | Error::ChunkTooLarge { .. } => "InvalidValueError",
         Error::Io { .. } | Error::Storage { .. } => "StorageError",
-        Error::InvalidOperation { .. } => "InvalidOperationError",
+        Error::InvalidOperation { .. } | Error::NotStageable { .. } => "InvalidOperationError",
+        Error::PartNotFound { .. } | Error::ForeignPart { .. } => "PartError",
         _ => "ArrayFormatError",
     }
 }

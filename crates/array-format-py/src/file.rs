@@ -371,10 +371,26 @@ impl NativeFile {
         self.with_file_mut(py, |f, rt| rt.block_on(f.compact()))
     }
 
-    /// Deletes what no version needs; `(paths deleted, bytes)`.
-    fn vacuum(&self, py: Python<'_>) -> PyResult<(Vec<String>, u64)> {
-        let r = self.with_file_mut(py, |f, rt| rt.block_on(f.vacuum()))?;
-        Ok((r.deleted, r.bytes))
+    /// Deletes what no version needs, and staged parts no layer adopted
+    /// once older than `part_grace` seconds (the library's default when
+    /// `None`); `(paths deleted, bytes, parts deleted)`.
+    #[pyo3(signature = (part_grace=None))]
+    fn vacuum(
+        &self,
+        py: Python<'_>,
+        part_grace: Option<f64>,
+    ) -> PyResult<(Vec<String>, u64, usize)> {
+        let grace = match part_grace {
+            None => array_format::DEFAULT_PART_GRACE,
+            Some(s) => std::time::Duration::try_from_secs_f64(s).map_err(|_| {
+                crate::errors::raise(
+                    "InvalidValueError",
+                    format!("part_grace is a number of seconds, at least 0, not {s}"),
+                )
+            })?,
+        };
+        let r = self.with_file_mut(py, |f, rt| rt.block_on(f.vacuum_with_grace(grace)))?;
+        Ok((r.deleted, r.bytes, r.parts))
     }
 
     /// Checks every frame; `(layers, frames, chunks, bytes, [damage])`.
@@ -411,6 +427,7 @@ impl NativeFile {
                 d.set_item("size", v.size)?;
                 d.set_item("created_ns", v.created_ns)?;
                 d.set_item("visible", v.visible)?;
+                d.set_item("parts", v.parts)?;
                 d.set_item("path", v.path)?;
                 d.set_item("damage", v.damage)?;
                 Ok(d)
@@ -480,6 +497,23 @@ impl NativeFile {
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.read_key(py, name, key)
+    }
+
+    /// Writes the pending chunk writes to a staged part and clears them;
+    /// the part's description.
+    fn stage<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        let part = self.with_file_mut(py, |f, rt| rt.block_on(f.stage()))?;
+        Ok(pyo3::types::PyBytes::new(py, &part.to_bytes()))
+    }
+
+    /// Commits staged parts, given by their descriptions, as one layer.
+    fn commit_parts(&self, py: Python<'_>, parts: Vec<Vec<u8>>) -> PyResult<()> {
+        let parts = parts
+            .iter()
+            .map(|b| array_format::StagedPart::from_bytes(b))
+            .collect::<array_format::Result<Vec<_>>>()
+            .py()?;
+        self.with_file_mut(py, |f, rt| rt.block_on(f.commit_parts(&parts)))
     }
 
     /// Drops every pending change.

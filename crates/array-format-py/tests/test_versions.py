@@ -37,7 +37,17 @@ def test_versions_fields(path: str) -> None:
         assert [x["generation"] for x in v] == [0, 1, 1, 1]
         assert [x["path"] for x in v] == ["test.af", "test.1.af", "test.2.af", "test.3.af"]
         for x in v:
-            assert set(x) == {"layer", "kind", "generation", "size", "created", "visible", "path"}
+            assert set(x) == {
+                "layer",
+                "kind",
+                "generation",
+                "size",
+                "created",
+                "visible",
+                "path",
+                "parts",
+            }
+            assert x["parts"] == 0  # committed by flush, not from staged parts
             assert isinstance(x["size"], int)
             assert x["size"] > 0
             assert x["created"].tzinfo is not None

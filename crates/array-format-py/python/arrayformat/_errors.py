@@ -24,6 +24,7 @@ __all__ = [
     "FileMissingError",
     "InvalidOperationError",
     "InvalidValueError",
+    "PartError",
     "ReadOnlyError",
     "StorageError",
     "UnsupportedVersionError",
@@ -105,6 +106,11 @@ class InvalidValueError(ArrayFormatError, ValueError):
 
 class StorageError(ArrayFormatError, OSError):
     """Reading or writing storage failed (disk, network, object store)."""
+
+
+class PartError(ArrayFormatError):
+    """A staged part handed to ``commit_parts`` is missing (never written, or
+    reclaimed) or is not a part of this file."""
 
 
 class InvalidOperationError(ArrayFormatError):

@@ -51,10 +51,12 @@ class VerifyReport:
 
 @dataclass(frozen=True)
 class VacuumReport:
-    """What :meth:`File.vacuum` deleted."""
+    """What :meth:`File.vacuum` deleted: the objects' paths, the bytes they
+    held, and how many were staged parts no layer adopted."""
 
     deleted: list[str]
     bytes: int
+    parts: int = 0
 
 
 @dataclass(frozen=True)
@@ -288,6 +290,7 @@ class File(Mapping[str, Array]):
                 and kind != "timestamp_ns"
                 and arr.dtype == _dtypes.to_numpy(kind)
                 and arr.flags.c_contiguous
+                and arr.flags.aligned
                 and arr.shape == shape_t
             ):
                 # The common case, many arrays from numpy: one native call.
@@ -325,10 +328,13 @@ class File(Mapping[str, Array]):
         self._writable().compact()
         self._view += 1
 
-    def vacuum(self) -> VacuumReport:
-        """Deletes the layers no version needs any more."""
-        deleted, nbytes = self._writable().vacuum()
-        return VacuumReport(list(deleted), int(nbytes))
+    def vacuum(self, *, part_grace: float | None = None) -> VacuumReport:
+        """Deletes the layers no version needs any more, and the staged
+        parts no layer adopted once older than ``part_grace`` seconds (24
+        hours by default: a write from many processes still running keeps
+        its parts)."""
+        deleted, nbytes, parts = self._writable().vacuum(part_grace)
+        return VacuumReport(list(deleted), int(nbytes), int(parts))
 
     def verify(self) -> VerifyReport:
         """Reads and checks every stored byte; reports every damaged frame."""
@@ -338,8 +344,10 @@ class File(Mapping[str, Array]):
     def versions(self) -> list[dict[str, Any]]:
         """Every layer, oldest first: ``layer``, ``kind`` (``"snapshot"`` or
         ``"delta"``), ``generation``, ``size`` (bytes), ``created`` (UTC
-        datetime), ``visible`` (part of this handle's view), ``path``; and
-        for a layer that cannot be read, ``damage`` (what is wrong)."""
+        datetime), ``visible`` (part of this handle's view), ``parts`` (the
+        staged parts whose frames the layer adopted, see :meth:`commit_parts`),
+        ``path``; and for a layer that cannot be read, ``damage`` (what is
+        wrong)."""
         out = []
         for v in self._native_handle().versions():
             created = datetime.fromtimestamp(v.pop("created_ns") / 1e9, tz=timezone.utc)
@@ -350,19 +358,23 @@ class File(Mapping[str, Array]):
         return out
 
     def stage(self) -> bytes:
-        """Writes this handle's pending chunk writes to a *staged part*, an
-        object no reader sees, clears them, and returns the part's
-        description (a few hundred bytes) for :meth:`commit_parts`. Only
-        writes to committed arrays can be staged. The step a worker process
+        """Writes this handle's pending chunk writes (and definitions of
+        arrays) to a *staged part*, an object no reader sees, clears them,
+        and returns the part's description (a few hundred bytes) for
+        :meth:`commit_parts`. Deletions and attribute changes cannot be
+        staged (:class:`InvalidOperationError`). The step a worker process
         takes in a write from many processes (``docs/PYTHON.md``)."""
         return bytes(self._writable().stage())
 
     def commit_parts(self, parts: Sequence[bytes]) -> None:
-        """Commits staged parts, from any processes, as ONE new layer that
-        adopts their frames where they are: one atomic commit, no data
-        copied. Two parts that wrote the same chunk, or a part and another
-        writer since the part's base, are a :class:`ConflictError`; then
-        nothing is committed."""
+        """Commits staged parts, from any processes, together with this
+        handle's own pending changes, as ONE new layer that adopts the
+        parts' frames where they are: one atomic commit, no data of the
+        parts copied. An array a part defines must be defined the same way
+        here (:class:`InvalidOperationError` otherwise). Two parts that
+        wrote the same chunk, or a part and this handle or another writer
+        since the part's base, are a :class:`ConflictError`; then nothing
+        is committed and this handle's changes stay pending."""
         self._writable().commit_parts([bytes(p) for p in parts])
         self._view += 1
 

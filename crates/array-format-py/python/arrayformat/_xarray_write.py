@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _attrs
 from ._dtypes import encode_fill, for_create, infer
-from ._errors import InvalidValueError
+from ._errors import ArrayExistsError, InvalidValueError
 from ._file import File, _check_codec
 
 #: Encoding keys a variable may carry; xarray's CF encoder consumes the
@@ -136,8 +136,12 @@ def to_arrayformat(
 
     ``mode="w"`` replaces any file, ``"w-"`` only creates one, ``"a"`` adds
     the variables to an existing file (or creates it). Dask-backed variables
-    are written chunk by chunk by Dask; ``compute=False`` returns the
-    delayed write, which commits when computed.
+    are written chunk by chunk by Dask's workers, each block staged by the
+    worker that computed it, and committed with everything else as one
+    layer: readers see the whole dataset or nothing of it, and a failed
+    computation commits nothing. ``compute=False`` creates (or replaces)
+    the file at once and returns the delayed write, which commits when
+    computed.
     """
     import xarray as xr
     from xarray import conventions
@@ -186,34 +190,58 @@ def to_arrayformat(
     location = path if isinstance(path, str) else os.fspath(path)
     lazy = {name: var.data for name, var in variables.items() if var.chunks}
 
-    def prepare() -> File:
-        """Creates (or opens) the file, defines every array, writes the
-        variables that are not Dask arrays and the attributes, and commits."""
-        file = File(location, "a" if mode == "a" else mode, storage_options=storage_options)
-        try:
-            if attrs:
-                file.attrs.update(attrs)
-            for name, var in variables.items():
-                array = file.create_array(name, **create[name])
-                if not var.chunks and var.size:
-                    array[...] = np.asarray(var.values)
-        except BaseException:
-            file.discard()
-            file.close()
-            raise
-        file.close()
-        return file
+    def finish(file: File) -> None:
+        """Defines every array, writes the variables that are not Dask
+        arrays and sets the attributes, in ``file``'s pending changes."""
+        if attrs:
+            file.attrs.update(attrs)
+        for name, var in variables.items():
+            array = file.create_array(name, **create[name])
+            if not var.chunks and var.size:
+                array[...] = np.asarray(var.values)
 
+    # Mode "w" replaces the file, "w-" creates it, "a" opens it (or creates
+    # it); nothing is committed yet.
+    file = File(location, "a" if mode == "a" else mode, storage_options=storage_options)
+    try:
+        clash = sorted(str(name) for name in variables if name in file)
+        if clash:
+            raise ArrayExistsError(
+                f"{location}: arrays {clash} exist already; mode='a' adds new variables only"
+            )
+        if not lazy and compute:
+            finish(file)
+    except BaseException:
+        file.discard()
+        file.close()
+        raise
+    file.close()
     if not lazy and compute:
-        prepare()
         return None
     from .dask import write_parts
 
-    chunks = {name: create[name]["chunks"] for name in lazy}
     return write_parts(
-        prepare,
+        finish,
         location=location,
         storage_options=storage_options,
-        sources={name: (data, chunks[name]) for name, data in lazy.items()},
+        sources={
+            name: (
+                data,
+                create[name]["chunks"],
+                {k: v for k, v in create[name].items() if k != "attrs"},
+            )
+            for name, data in lazy.items()
+        },
         compute=compute,
     )
+
+
+def _not_object(var: Any, name: Hashable) -> Any:
+    """``var`` with an object dtype replaced as xarray does before writing
+    NetCDF: strings and bytes keep theirs (missing values become ``""`` or
+    ``b""``), other objects get the numpy dtype of their values."""
+    try:
+        from xarray.backends.common import ensure_dtype_not_object
+    except ImportError:  # older xarray: cf_encoder did it already
+        return var
+    return ensure_dtype_not_object(var, name=name)
