@@ -12,7 +12,6 @@
 #    maturin develop --release -m crates/array-format-py/Cargo.toml
 #    (from this checkout, or from AF_PYBENCH_SRC, another checkout of the
 #    project; CARGO_TARGET_DIR as set, else the workspace's target/);
-#    with it the af tool (cargo build --release -p af-cli);
 #    AF_PYBENCH_NO_BUILD=1 skips steps 1 and 2 when the venv is ready;
 # 3. runs w8.py, which writes bench/results/python-w8.md and .json.
 set -euo pipefail
@@ -34,13 +33,8 @@ if [ -z "${AF_PYBENCH_NO_BUILD:-}" ]; then
         cd "$src"
         VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" \
             maturin develop --release -m crates/array-format-py/Cargo.toml
-        # The af tool: w8.py checks with `af info` which codec each file
-        # holds, and rewrites it with `af cp --codec` where the Python API
-        # did not apply the one asked for.
-        cargo build --release -p af-cli
     )
 fi
-export AF_PYBENCH_AF_CLI="${AF_PYBENCH_AF_CLI:-${CARGO_TARGET_DIR:-$src/target}/release/af}"
 
 # The commit the measured arrayformat was built from (w8.py records it).
 if commit="$(git -C "$src" rev-parse --short HEAD 2>/dev/null)"; then

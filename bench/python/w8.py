@@ -187,38 +187,16 @@ def du(path: str) -> int:
 # the systems
 
 
-def af_cli() -> str:
-    """The project's `af` tool (run.sh builds it beside the extension)."""
-    cli = os.environ.get("AF_PYBENCH_AF_CLI") or shutil.which("af")
-    if not cli:
-        raise RuntimeError("set AF_PYBENCH_AF_CLI to the af binary (cargo build --release -p af-cli)")
-    return cli
+def af_check_codec(path: str, codec: str) -> dict[str, Any]:
+    """Checks that every array of the file at ``path`` records ``codec``,
+    the one ``create_array`` was asked for."""
+    import arrayformat
 
-
-def af_codecs(path: str) -> list[str]:
-    """The codecs of the frames stored in the array-format file at ``path``."""
-    p = subprocess.run([af_cli(), "info", path, "--json"], capture_output=True, text=True, check=True)
-    return sorted(json.loads(p.stdout)["codecs"])
-
-
-def af_recode(path: str, codec: str) -> dict[str, Any]:
-    """Makes the file at ``path`` store its frames with ``codec`` when the
-    Python API did not (``create_array(codec=...)`` is not passed to the
-    library at commit 138e15e: every array is lz4). Rewrites the file with
-    ``af cp --codec`` (not timed) and says so in the results."""
-    want = "lz4" if codec == "lz4" else "zstd" if codec.startswith("zstd") else "none"
-    have = af_codecs(path)
-    if have == [want]:
-        return {"codec_stored": want}
-    p = Path(path)
-    tmp = p.with_name(p.stem + "-recoded.af")
-    subprocess.run([af_cli(), "cp", path, str(tmp), "--codec", codec, "--force"], check=True, capture_output=True)
-    for q in [p, *p.parent.glob(f"{p.stem}.*.af")]:
-        q.unlink()
-    for q in [tmp, *tmp.parent.glob(f"{tmp.stem}.*.af")]:
-        q.rename(q.with_name(q.name.replace(tmp.stem, p.stem, 1)))
-    assert af_codecs(path) == [want], af_codecs(path)
-    return {"codec_stored": want, "recoded_from": ",".join(have)}
+    with arrayformat.open(path) as f:
+        have = sorted({str(f[name].codec) for name in f})
+    if have != [codec]:
+        raise RuntimeError(f"{path}: the arrays record codecs {have}, not {codec!r}")
+    return {"codec_stored": codec}
 
 
 class ArrayFormat:
@@ -229,8 +207,8 @@ class ArrayFormat:
 
         self.af = arrayformat
 
-    def recode(self, path: str, codec: str) -> dict[str, Any]:
-        return af_recode(path, codec)
+    def check_codec(self, path: str, codec: str) -> dict[str, Any]:
+        return af_check_codec(path, codec)
 
     def path(self, base: str, what: str) -> str:
         return os.path.join(base, f"{what}.af")
@@ -683,8 +661,8 @@ def child(task: dict[str, Any]) -> dict[str, Any]:
         path = sys_.path(base, f"w1-{task['codec']}")
         r = sys_.w1_write(path, data, task["codec"])
         r["stored_bytes_as_written"] = du(path)
-        if hasattr(sys_, "recode"):
-            r.update(sys_.recode(path, task["codec"]))
+        if hasattr(sys_, "check_codec"):
+            r.update(sys_.check_codec(path, task["codec"]))
         r["stored_bytes"] = du(path)
         return r
     if kind == "w1_read":
@@ -700,8 +678,8 @@ def child(task: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         sys_.w2_write(path, field)
         r = {"write_s": time.perf_counter() - t0, "stored_bytes_as_written": du(path)}
-        if hasattr(sys_, "recode"):
-            r.update(sys_.recode(path, f"zstd:{W2_ZSTD_LEVEL}"))
+        if hasattr(sys_, "check_codec"):
+            r.update(sys_.check_codec(path, f"zstd:{W2_ZSTD_LEVEL}"))
         r["stored_bytes"] = du(path)
         return r
     if kind == "w2_windows":
@@ -750,8 +728,8 @@ def child(task: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         sys_.mem_write(path, data)
         r = {"write_s": time.perf_counter() - t0, "stored_bytes_as_written": du(path)}
-        if hasattr(sys_, "recode"):
-            r.update(sys_.recode(path, "lz4"))
+        if hasattr(sys_, "check_codec"):
+            r.update(sys_.check_codec(path, "lz4"))
         r["stored_bytes"] = du(path)
         return r
     if kind == "mem_read":
@@ -1145,21 +1123,6 @@ def report(res: dict[str, Any]) -> str:
         f"one-element reads: {cfg['elem_reads']}; memory: {cfg['mem_side']}^2 f32 "
         f"({cfg['mem_side'] ** 2 * 4 / GIB:.2f} GiB), lz4, {MEM_CHUNK}^2 chunks.\n"
     )
-    recoded = sorted(
-        {
-            f"{key} ({r['recoded_from']} -> {r['codec_stored']})"
-            for key, per in runs.items()
-            for r in per.get("af", [])
-            if r.get("recoded_from")
-        }
-    )
-    if recoded:
-        lines.append(
-            "**Codec:** the Python API stored arrayformat's arrays with another codec than "
-            "`create_array(codec=...)` asked for, so those files were rewritten with `af cp --codec` "
-            "(not timed) before they were read: " + ", ".join(recoded) + ". arrayformat's write "
-            "times of those rows are for the codec it actually used.\n"
-        )
     lines.append(
         "Ratios are arrayformat / peer as speed (above 1: arrayformat faster; for memory, above 1: "
         "arrayformat uses less).\n"
