@@ -839,6 +839,11 @@ def limits(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_child(task: dict[str, Any]) -> dict[str, Any]:
+    # Durable writes time their fsyncs: the dirty pages an earlier child
+    # left to the kernel's writeback would otherwise be flushed inside
+    # whichever system's fsync comes next (untimed here, for every system).
+    if task["kind"].endswith("_write"):
+        os.sync()
     env = dict(os.environ)
     # No workload uses BLAS; OpenBLAS's idle threads spinning after numpy's
     # import took 6% of a 2-core machine in `perf` (every system alike).
