@@ -174,6 +174,82 @@ impl SpillFile {
     }
 }
 
+impl SpillFile {
+    /// Writes the bytes at `range` to `out`, at its position: the part
+    /// already in the file copied by the kernel where it can (no trip
+    /// through this process's memory), the rest from the write buffer.
+    pub(crate) fn copy_to(&self, range: std::ops::Range<u64>, out: &mut File) -> Result<()> {
+        use std::io::Write;
+        let error = |kind: std::io::ErrorKind| Error::io("copying the spill file", kind.into());
+        if range.start > range.end || range.end > self.len() {
+            return Err(error(std::io::ErrorKind::UnexpectedEof));
+        }
+        let mut at = range.start;
+        let in_file_end = range.end.min(self.written);
+        if at < in_file_end {
+            at = copy_file_part(&self.file, at, in_file_end, out)
+                .map_err(|e| Error::io("copying the spill file", e))?;
+        }
+        if at < range.end {
+            let start = usize::try_from(at - self.written)
+                .map_err(|_| error(std::io::ErrorKind::InvalidInput))?;
+            let stop = usize::try_from(range.end - self.written)
+                .map_err(|_| error(std::io::ErrorKind::InvalidInput))?;
+            let src = self
+                .buf
+                .get(start..stop)
+                .ok_or_else(|| error(std::io::ErrorKind::UnexpectedEof))?;
+            out.write_all(src)
+                .map_err(|e| Error::io("copying the spill file", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies `file`'s bytes from `at` to `end` to `out`'s position; returns
+/// `end`. Linux copies in the kernel (`copy_file_range`); where it cannot
+/// (another file system, an old kernel), and elsewhere, through a buffer.
+fn copy_file_part(file: &File, mut at: u64, end: u64, out: &mut File) -> std::io::Result<u64> {
+    #[cfg(target_os = "linux")]
+    while at < end {
+        let want = usize::try_from(end - at).unwrap_or(usize::MAX).min(1 << 30);
+        match rustix::fs::copy_file_range(file, Some(&mut at), &*out, None, want) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            // Not possible between these two files: copy what is left by hand.
+            Err(
+                rustix::io::Errno::XDEV
+                | rustix::io::Errno::NOSYS
+                | rustix::io::Errno::OPNOTSUPP
+                | rustix::io::Errno::INVAL,
+            ) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    copy_by_buffer(file, at, end, out)
+}
+
+/// Copies `file`'s bytes from `at` to `end` to `out`'s position through a
+/// buffer; returns `end`.
+fn copy_by_buffer(file: &File, mut at: u64, end: u64, out: &mut File) -> std::io::Result<u64> {
+    use std::io::Write;
+    let mut buf = vec![0u8; COPY_BUFFER.min(usize::try_from(end - at).unwrap_or(usize::MAX))];
+    while at < end {
+        let n = usize::try_from(end - at)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let part = buf.get_mut(..n).ok_or(std::io::ErrorKind::InvalidInput)?;
+        read_at(file, part, at)?;
+        out.write_all(part)?;
+        at += n as u64;
+    }
+    Ok(at)
+}
+
+/// The buffer of a copy the kernel cannot make.
+const COPY_BUFFER: usize = 8 * 1024 * 1024;
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -208,6 +284,49 @@ mod tests {
         s.flush().unwrap();
         assert!(s.buf.is_empty());
         assert_eq!(s.read(n - 8, 8).unwrap(), want);
+    }
+
+    #[test]
+    fn copies_span_the_file_and_the_buffer() {
+        use std::io::{Read, Seek};
+        let mut s = SpillFile::new().unwrap();
+        let big: Vec<u8> = (0..WRITE_BUFFER + 10).map(|i| (i % 251) as u8).collect();
+        s.append(b"abc").unwrap();
+        s.append(&big).unwrap();
+        s.append(b"xyz").unwrap();
+        let all = s.read(0, s.len()).unwrap();
+        let n = s.len();
+        for range in [
+            0..n,
+            1..n - 1,
+            0..3,
+            n - 3..n,
+            n - 8..n,
+            5..5,
+            2..WRITE_BUFFER as u64,
+        ] {
+            let mut out = tempfile::tempfile().unwrap();
+            // At the output's position, after what it holds already.
+            std::io::Write::write_all(&mut out, b"head").unwrap();
+            s.copy_to(range.clone(), &mut out).unwrap();
+            out.rewind().unwrap();
+            let mut got = Vec::new();
+            out.read_to_end(&mut got).unwrap();
+            let mut want = b"head".to_vec();
+            want.extend_from_slice(&all[range.start as usize..range.end as usize]);
+            assert_eq!(got, want, "{range:?}");
+        }
+        let mut out = tempfile::tempfile().unwrap();
+        assert!(s.copy_to(n - 2..n + 1, &mut out).is_err());
+        // The copy a kernel cannot make (another file system), by hand.
+        s.flush().unwrap();
+        let mut out = tempfile::tempfile().unwrap();
+        let end = n - 1;
+        assert_eq!(copy_by_buffer(&s.file, 2, end, &mut out).unwrap(), end);
+        out.rewind().unwrap();
+        let mut got = Vec::new();
+        out.read_to_end(&mut got).unwrap();
+        assert_eq!(got, &all[2..end as usize]);
     }
 
     #[cfg(target_os = "linux")]

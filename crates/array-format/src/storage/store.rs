@@ -724,16 +724,8 @@ impl FileStore {
     ) -> Result<ObjectPin> {
         if let Some(local) = &self.durable_local {
             return self.durable_create(local, path, |f| {
-                let mut buf = vec![0u8; PART_SIZE];
                 for r in ranges {
-                    let mut at = r.start;
-                    while at < r.end {
-                        let n = ((r.end - at) as usize).min(PART_SIZE);
-                        let part = buf.get_mut(..n).ok_or(std::io::ErrorKind::InvalidData)?;
-                        file.read_into(at, part).map_err(std::io::Error::other)?;
-                        f.write_all(part)?;
-                        at += n as u64;
-                    }
+                    file.copy_to(r.clone(), f).map_err(std::io::Error::other)?;
                 }
                 f.write_all(tail)
             });
