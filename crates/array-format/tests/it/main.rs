@@ -19,6 +19,7 @@ mod model;
 mod old_formats;
 mod parts;
 mod read_units;
+mod s3;
 mod semantics;
 mod validation;
 mod write_buffer;

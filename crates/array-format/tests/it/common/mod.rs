@@ -23,6 +23,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod s3;
+
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};

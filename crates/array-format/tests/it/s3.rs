@@ -1,0 +1,233 @@
+//! The library on a real S3 server (`common::s3`, in this process): a file
+//! written, committed, reopened and read; two writers racing for a layer
+//! number, with a conflict on a shared chunk and both landing when their
+//! chunks are disjoint; a layer too large for one PUT, committed through a
+//! staging object and a create-only copy; compaction; staged parts.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::{Arc, OnceLock};
+
+use array_format::{ArrayFile, AttributeValue, Error, FileConfig, Lz4Codec, NoCompression};
+use ndarray::{ArrayD, IxDyn};
+use object_store::ObjectStore;
+use object_store::path::Path;
+
+use crate::common::s3::S3Server;
+
+/// One server for the module's tests, a bucket each.
+fn server() -> &'static S3Server {
+    static SERVER: OnceLock<S3Server> = OnceLock::new();
+    SERVER.get_or_init(S3Server::start)
+}
+
+fn grid(rows: usize, cols: usize, f: impl Fn(usize, usize) -> i32) -> ArrayD<i32> {
+    ArrayD::from_shape_fn(IxDyn(&[rows, cols]), |ix| f(ix[0], ix[1]))
+}
+
+async fn create(store: &Arc<dyn ObjectStore>) -> ArrayFile {
+    ArrayFile::create(
+        Arc::clone(store),
+        Path::from("data/f.af"),
+        FileConfig::new(Lz4Codec),
+    )
+    .await
+    .unwrap()
+}
+
+async fn open(store: &Arc<dyn ObjectStore>) -> ArrayFile {
+    ArrayFile::open(
+        Arc::clone(store),
+        Path::from("data/f.af"),
+        FileConfig::new(Lz4Codec),
+    )
+    .await
+    .unwrap()
+}
+
+async fn read(f: &ArrayFile, name: &str) -> ArrayD<i32> {
+    f.read_array::<i32>(name, vec![], vec![])
+        .await
+        .unwrap()
+        .into_owned()
+}
+
+async fn layer_names(store: &Arc<dyn ObjectStore>) -> Vec<String> {
+    use futures::TryStreamExt;
+    let mut names: Vec<String> = store
+        .list(Some(&Path::from("data")))
+        .map_ok(|m| m.location.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_round_trips() {
+    let store = server().fresh_store();
+    let data = grid(100, 100, |y, x| (y * 1000 + x) as i32);
+    {
+        let mut f = create(&store).await;
+        f.define_array::<i32>("v", vec![], vec![100, 100], Some(vec![10, 10]), None)
+            .unwrap();
+        f.write_array("v", vec![0, 0], data.view()).await.unwrap();
+        f.set_attribute("v", "units", AttributeValue::String("m".into()))
+            .unwrap();
+        f.flush().await.unwrap();
+    }
+    let f = open(&store).await;
+    assert_eq!(read(&f, "v").await, data);
+    assert_eq!(
+        f.get_attribute("v", "units").unwrap().cloned(),
+        Some(AttributeValue::String("m".into()))
+    );
+    assert_eq!(f.versions().await.unwrap().len(), 2);
+    assert!(f.verify().await.unwrap().is_ok());
+    assert_eq!(
+        layer_names(&store).await,
+        ["data/f.1.af", "data/f.af"],
+        "no staging objects left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_conflict_on_a_shared_chunk_and_both_land_when_disjoint() {
+    let store = server().fresh_store();
+    {
+        let mut f = create(&store).await;
+        f.define_array::<i32>("v", vec![], vec![20, 20], Some(vec![10, 10]), None)
+            .unwrap();
+        f.flush().await.unwrap();
+    }
+    let (mut a, mut b) = (open(&store).await, open(&store).await);
+    let block = |v: i32| grid(10, 10, move |_, _| v);
+    // Disjoint chunks: the second writer loses the race for the layer
+    // number (a conditional create on the server), and after a refresh
+    // commits as the next one.
+    a.write_array("v", vec![0, 0], block(1).view())
+        .await
+        .unwrap();
+    b.write_array("v", vec![10, 10], block(2).view())
+        .await
+        .unwrap();
+    a.flush().await.unwrap();
+    let raced = b.flush().await.unwrap_err();
+    assert!(matches!(raced, Error::Conflict { .. }), "{raced}");
+    b.refresh().await.unwrap();
+    b.flush().await.unwrap();
+    // The same chunk: after the refresh, the commit is refused for good,
+    // its change kept.
+    a.refresh().await.unwrap();
+    a.write_array("v", vec![0, 10], block(3).view())
+        .await
+        .unwrap();
+    b.write_array("v", vec![0, 10], block(4).view())
+        .await
+        .unwrap();
+    a.flush().await.unwrap();
+    assert!(matches!(
+        b.flush().await.unwrap_err(),
+        Error::Conflict { .. }
+    ));
+    b.refresh().await.unwrap();
+    let refused = b.flush().await.unwrap_err();
+    assert!(matches!(refused, Error::Conflict { .. }), "{refused}");
+    assert!(b.has_pending_changes());
+    let f = open(&store).await;
+    let v = read(&f, "v").await;
+    assert_eq!(
+        (v[[0, 0]], v[[19, 19]], v[[0, 19]], v[[19, 0]]),
+        (1, 2, 3, 0)
+    );
+    // The base, the definition, and three commits.
+    assert_eq!(f.versions().await.unwrap().len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_larger_than_one_put_commits_through_a_staging_object() {
+    let store = server().fresh_store();
+    // 20 MiB that no codec shrinks: above the single-PUT limit (16 MiB).
+    let mut x: u32 = 0x9E37_79B9;
+    let data = ArrayD::from_shape_fn(IxDyn(&[1280, 4096]), |_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as i32
+    });
+    {
+        let mut f = ArrayFile::create(
+            Arc::clone(&store),
+            Path::from("data/f.af"),
+            FileConfig::new(NoCompression),
+        )
+        .await
+        .unwrap();
+        f.define_array::<i32>("v", vec![], vec![1280, 4096], Some(vec![128, 4096]), None)
+            .unwrap();
+        f.write_array("v", vec![0, 0], data.view()).await.unwrap();
+        f.flush().await.unwrap();
+    }
+    let f = open(&store).await;
+    assert_eq!(read(&f, "v").await, data);
+    assert!(f.verify().await.unwrap().is_ok());
+    assert_eq!(layer_names(&store).await, ["data/f.1.af", "data/f.af"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_merges_the_layers_and_deletes_them() {
+    let store = server().fresh_store();
+    let mut f = create(&store).await;
+    f.define_array::<i32>("v", vec![], vec![40, 10], Some(vec![10, 10]), None)
+        .unwrap();
+    f.flush().await.unwrap();
+    for k in 0..4 {
+        let row = grid(10, 10, move |_, _| k + 1);
+        f.write_array("v", vec![10 * k as usize, 0], row.view())
+            .await
+            .unwrap();
+        f.flush().await.unwrap();
+    }
+    // Layers 1 (the definition) to 5 become snapshot 6.
+    f.compact().await.unwrap();
+    assert_eq!(layer_names(&store).await, ["data/f.6.af", "data/f.af"]);
+    let g = open(&store).await;
+    let v = read(&g, "v").await;
+    assert_eq!((v[[0, 0]], v[[15, 3]], v[[39, 9]]), (1, 2, 4));
+    assert!(g.verify().await.unwrap().is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_parts_commit_as_one_layer() {
+    let store = server().fresh_store();
+    {
+        let mut f = create(&store).await;
+        f.define_array::<i32>("v", vec![], vec![40, 10], Some(vec![10, 10]), None)
+            .unwrap();
+        f.flush().await.unwrap();
+    }
+    let mut parts = Vec::new();
+    for k in 0..4 {
+        let mut w = open(&store).await;
+        let row = grid(10, 10, move |_, _| k + 1);
+        w.write_array("v", vec![10 * k as usize, 0], row.view())
+            .await
+            .unwrap();
+        parts.push(w.stage().await.unwrap());
+    }
+    let mut c = open(&store).await;
+    c.commit_parts(&parts).await.unwrap();
+    // Repeating the commit (its reply lost, say) commits nothing twice.
+    c.commit_parts(&parts).await.unwrap();
+    let f = open(&store).await;
+    let v = read(&f, "v").await;
+    assert_eq!((v[[0, 0]], v[[15, 3]], v[[39, 9]]), (1, 2, 4));
+    let newest = f.versions().await.unwrap().pop().unwrap();
+    assert_eq!((newest.layer, newest.parts), (2, 4));
+}
