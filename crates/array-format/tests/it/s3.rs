@@ -11,7 +11,7 @@
     clippy::indexing_slicing
 )]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use array_format::{ArrayFile, AttributeValue, Error, FileConfig, Lz4Codec, NoCompression};
 use ndarray::{ArrayD, IxDyn};
@@ -20,10 +20,8 @@ use object_store::path::Path;
 
 use crate::common::s3::S3Server;
 
-/// One server for the module's tests, a bucket each.
 fn server() -> &'static S3Server {
-    static SERVER: OnceLock<S3Server> = OnceLock::new();
-    SERVER.get_or_init(S3Server::start)
+    crate::common::s3::shared()
 }
 
 fn grid(rows: usize, cols: usize, f: impl Fn(usize, usize) -> i32) -> ArrayD<i32> {

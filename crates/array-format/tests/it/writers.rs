@@ -3,7 +3,12 @@
 //! concurrent compaction, concurrent writers and readers, and `Vanished`.
 //!
 //! Most tests run on an `object_store` `InMemory` store shared through an
-//! `Arc`; several also run on local disk through `create_path`/`open_path`.
+//! `Arc`; several also run on local disk through `create_path`/`open_path`
+//! and on the test binary's S3 server (`common::s3`): the race for a layer
+//! number, retries after a refresh, stale writers against a compaction,
+//! four writers and a compactor, readers racing writers, and reads after
+//! another handle compacted. Not on S3: a layer name taken again, which
+//! relies on conditional GETs the test server ignores.
 //!
 //! The expected state of a file after two handles' changes both (or only
 //! one of them) committed is computed by an oracle: the same changes applied
@@ -58,26 +63,30 @@ fn uncached() -> FileConfig<Lz4Codec> {
 // ── Where the file lives ────────────────────────────────────────────
 
 enum Place {
-    Memory(Arc<dyn ObjectStore>),
+    /// An object store: `InMemory`, or a bucket of the test binary's S3
+    /// server.
+    Store(Arc<dyn ObjectStore>),
     Disk(tempfile::TempDir),
 }
 
 impl Place {
     fn memory() -> Self {
-        Place::Memory(Arc::new(InMemory::new()))
+        Place::Store(Arc::new(InMemory::new()))
     }
 
     fn disk() -> Self {
         Place::Disk(tempfile::tempdir().unwrap())
     }
 
+    fn s3() -> Self {
+        Place::Store(crate::common::s3::shared().fresh_store())
+    }
+
     async fn create(&self) -> ArrayFile {
         match self {
-            Place::Memory(store) => {
-                ArrayFile::create(Arc::clone(store), Path::from(NAME), config())
-                    .await
-                    .unwrap()
-            }
+            Place::Store(store) => ArrayFile::create(Arc::clone(store), Path::from(NAME), config())
+                .await
+                .unwrap(),
             Place::Disk(dir) => ArrayFile::create_path(dir.path().join(NAME), config())
                 .await
                 .unwrap(),
@@ -86,7 +95,7 @@ impl Place {
 
     async fn try_open_with(&self, config: FileConfig<Lz4Codec>) -> Result<ArrayFile> {
         match self {
-            Place::Memory(store) => {
+            Place::Store(store) => {
                 ArrayFile::open(Arc::clone(store), Path::from(NAME), config).await
             }
             Place::Disk(dir) => ArrayFile::open_path(dir.path().join(NAME), config).await,
@@ -227,7 +236,7 @@ async fn stray_layers(place: &Place) -> Vec<u64> {
 
 fn staging_files(place: &Place) -> Vec<String> {
     match place {
-        Place::Memory(_) => Vec::new(),
+        Place::Store(_) => Vec::new(),
         Place::Disk(dir) => std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -310,6 +319,11 @@ async fn race_for_same_layer_number_loses_no_commit_disk() {
     race_for_same_layer(Place::disk()).await;
 }
 
+#[tokio::test]
+async fn race_for_same_layer_number_loses_no_commit_s3() {
+    race_for_same_layer(Place::s3()).await;
+}
+
 // ── Conflict rules ──────────────────────────────────────────────────
 
 /// A and B open the base; A commits `a_ops`; B's flush of `b_ops` loses the
@@ -380,9 +394,10 @@ async fn retry_after_refresh_succeeds_for_disjoint_changes() {
     for (case, a_ops, b_ops) in &cases {
         retry_succeeds(Place::memory(), case, a_ops, b_ops).await;
     }
-    // The same on local disk for two of them.
+    // The same on local disk and on S3 for two of them.
     for (case, a_ops, b_ops) in cases.iter().take(3).skip(1) {
         retry_succeeds(Place::disk(), case, a_ops, b_ops).await;
+        retry_succeeds(Place::s3(), case, a_ops, b_ops).await;
     }
 }
 
@@ -743,6 +758,12 @@ async fn stale_writer_after_compaction_is_not_lost_disk() {
     stale_writer_after_compaction(Place::disk(), false).await;
 }
 
+#[tokio::test]
+async fn stale_writer_after_compaction_is_not_lost_s3() {
+    stale_writer_after_compaction(Place::s3(), true).await;
+    stale_writer_after_compaction(Place::s3(), false).await;
+}
+
 /// The same for a stale *compaction*: A (no pending changes, a view from
 /// before B's compaction) compacts. FORMAT.md 13.3 says the snapshot is
 /// committed exactly like a delta (13.2, orphan check included): A's
@@ -758,7 +779,7 @@ async fn stale_writer_after_compaction_is_not_lost_disk() {
 /// (13.3: best effort), simulated by restoring that layer.
 async fn stale_compaction(restore_layer_1: bool) {
     let place = Place::memory();
-    let Place::Memory(store) = &place else {
+    let Place::Store(store) = &place else {
         unreachable!()
     };
     if restore_layer_1 {
@@ -1052,6 +1073,11 @@ async fn four_writers_with_compaction_lose_no_acknowledged_write_disk() {
     stress(Place::disk(), 10).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_writers_with_compaction_lose_no_acknowledged_write_s3() {
+    stress(Place::s3(), 10).await;
+}
+
 // ── Readers never torn ──────────────────────────────────────────────
 
 const V_LEN: usize = 48;
@@ -1209,6 +1235,11 @@ async fn readers_never_see_torn_state_disk() {
     readers_never_torn(Place::disk(), 30).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readers_never_see_torn_state_s3() {
+    readers_never_torn(Place::s3(), 20).await;
+}
+
 // ── A directory listing racing a compaction ─────────────────────────
 
 /// The race `readers_never_see_torn_state_disk` can hit (rarely), made
@@ -1309,6 +1340,11 @@ async fn read_after_another_handle_compacted_is_vanished_until_refresh_memory() 
 #[tokio::test]
 async fn read_after_another_handle_compacted_still_reads_its_snapshot_on_disk() {
     vanished(Place::disk()).await;
+}
+
+#[tokio::test]
+async fn read_after_another_handle_compacted_is_vanished_until_refresh_s3() {
+    vanished(Place::s3()).await;
 }
 
 /// `refresh` of an unchanged file, with and without pending changes, is a
@@ -1562,7 +1598,7 @@ async fn compact_twice(store: Arc<dyn ObjectStore>, ops: Vec<Op>) {
 #[tokio::test]
 async fn a_commit_compacted_twice_before_its_check_stands() {
     let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let place = Place::Memory(Arc::clone(&inner));
+    let place = Place::Store(Arc::clone(&inner));
     setup(&place).await;
     let hooked = HookStore::new(Arc::clone(&inner));
     let mut a = ArrayFile::open(hooked.clone(), Path::from(NAME), config())
@@ -1594,7 +1630,7 @@ async fn a_commit_compacted_twice_before_its_check_stands() {
 #[tokio::test]
 async fn a_stale_commit_below_two_compactions_is_an_orphan() {
     let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let place = Place::Memory(Arc::clone(&inner));
+    let place = Place::Store(Arc::clone(&inner));
     setup(&place).await;
     let mut a = place.open().await;
     let a_ops = vec![Op::Write("x", 0, vec![7; 5]), Op::SetAttr("x", "by_a", 1)];
@@ -1628,7 +1664,7 @@ async fn a_stale_commit_below_two_compactions_is_an_orphan() {
 /// it and then delete the snapshot that merged it before A settles.
 async fn unconfirmed_commit_is_settled(merged_meanwhile: bool) {
     let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let place = Place::Memory(Arc::clone(&inner));
+    let place = Place::Store(Arc::clone(&inner));
     setup(&place).await;
     let hooked = HookStore::new(Arc::clone(&inner));
     let mut a = ArrayFile::open(hooked.clone(), Path::from(NAME), config())
@@ -1694,7 +1730,7 @@ async fn an_unconfirmed_commit_merged_meanwhile_is_settled_by_the_next_flush() {
 #[tokio::test]
 async fn an_unconfirmed_orphan_is_removed_and_recommitted() {
     let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let place = Place::Memory(Arc::clone(&inner));
+    let place = Place::Store(Arc::clone(&inner));
     setup(&place).await;
     let hooked = HookStore::new(Arc::clone(&inner));
     let mut a = ArrayFile::open(hooked.clone(), Path::from(NAME), config())
@@ -1745,7 +1781,7 @@ async fn layer_name_taken_again(place: Place) {
         w.compact().await.unwrap(); // snapshot 3; layers 1 and 2 deleted
     }
     match &place {
-        Place::Memory(store) => {
+        Place::Store(store) => {
             let other = store.get(&Path::from("w.3.af")).await.unwrap();
             store
                 .put(&Path::from("w.1.af"), other.bytes().await.unwrap().into())
@@ -1779,7 +1815,7 @@ async fn a_layer_name_taken_again_is_not_read_on_disk() {
 #[tokio::test]
 async fn a_commit_checked_after_over_a_thousand_layers_is_unconfirmed() {
     let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let place = Place::Memory(Arc::clone(&inner));
+    let place = Place::Store(Arc::clone(&inner));
     setup(&place).await;
     let hooked = HookStore::new(Arc::clone(&inner));
     let mut a = ArrayFile::open(hooked.clone(), Path::from(NAME), config())

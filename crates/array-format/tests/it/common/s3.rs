@@ -11,8 +11,12 @@
 //! * its conditional puts are checked and then performed, not atomically:
 //!   requests that change objects are served one at a time, so that two
 //!   creates of one key cannot both succeed;
-//! * it ignores conditional GET headers, and cannot hold keys `a` and `a/b`
-//!   at once (a file and a directory of one name);
+//! * a listing that races a delete fails where S3 lists what it finds:
+//!   listings are served one at a time with the changes;
+//! * it ignores conditional GET headers (`If-Match`: a reader pinned to an
+//!   object that was deleted and created again reads the new bytes), and
+//!   cannot hold keys `a` and `a/b` at once (a file and a directory of one
+//!   name);
 //! * a suffix range longer than the object (`Range: bytes=-4096` of a
 //!   122-byte object) fails with a 500 where S3 returns the whole object:
 //!   [`Fs`] asks it for the whole object instead.
@@ -50,6 +54,13 @@ pub struct S3Server {
     dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// One server for the whole test binary, started on first use; a test
+/// takes a bucket of its own with [`S3Server::fresh_store`].
+pub fn shared() -> &'static S3Server {
+    static SERVER: std::sync::OnceLock<S3Server> = std::sync::OnceLock::new();
+    SERVER.get_or_init(S3Server::start)
 }
 
 impl S3Server {
@@ -165,7 +176,10 @@ async fn serve(
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let (s3, changes) = (s3.clone(), Arc::clone(&changes));
             async move {
-                let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+                // A listing reads every object's metadata: one racing a
+                // delete fails (500) where S3 lists what it finds.
+                let lists = req.uri().path().trim_matches('/').split('/').count() == 1;
+                let reads = matches!(*req.method(), Method::GET | Method::HEAD) && !lists;
                 let _turn = if reads {
                     None
                 } else {

@@ -21,7 +21,7 @@ use crate::common::{CountingStore, RequestKind};
 async fn part_objects(place: &Place) -> Vec<String> {
     let mut found = Vec::new();
     match place {
-        Place::Memory(store) | Place::Local(_, store) => {
+        Place::Memory(store) | Place::Local(_, store) | Place::S3(store) => {
             let listing = store
                 .list_with_delimiter(Some(&Path::from("p.parts")))
                 .await

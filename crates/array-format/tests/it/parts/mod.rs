@@ -3,7 +3,8 @@
 //! as one delta layer that adopts their frames where they are.
 //!
 //! `mod.rs` holds where files live and the round trips (four writers, on
-//! memory, on local disk through `open_path` and through `LocalFileSystem`);
+//! memory, on local disk through `open_path` and through `LocalFileSystem`,
+//! and on the test binary's S3 server);
 //! `conflicts.rs` the collisions with each other and with other writers;
 //! `defining.rs` parts that write arrays the coordinator defines in the same
 //! commit, with its own pending changes;
@@ -54,6 +55,8 @@ enum Place {
     /// Local disk through `object_store`'s `LocalFileSystem` (the
     /// directory is kept for as long as the place).
     Local(#[allow(dead_code)] tempfile::TempDir, Arc<dyn ObjectStore>),
+    /// A bucket of its own on the test binary's S3 server.
+    S3(Arc<dyn ObjectStore>),
 }
 
 impl Place {
@@ -64,6 +67,7 @@ impl Place {
             Place::Memory(Arc::new(InMemory::new())),
             Place::Path(tempfile::tempdir().unwrap()),
             Place::Local(local, store),
+            Place::S3(crate::common::s3::shared().fresh_store()),
         ]
     }
 
@@ -72,12 +76,13 @@ impl Place {
             Place::Memory(_) => "memory",
             Place::Path(_) => "open_path",
             Place::Local(..) => "LocalFileSystem",
+            Place::S3(_) => "S3",
         }
     }
 
     async fn create(&self) -> ArrayFile {
         match self {
-            Place::Memory(s) | Place::Local(_, s) => {
+            Place::Memory(s) | Place::Local(_, s) | Place::S3(s) => {
                 ArrayFile::create(Arc::clone(s), Path::from(NAME), config())
                     .await
                     .unwrap()
@@ -90,7 +95,7 @@ impl Place {
 
     async fn open_with(&self, config: FileConfig<Lz4Codec>) -> ArrayFile {
         match self {
-            Place::Memory(s) | Place::Local(_, s) => {
+            Place::Memory(s) | Place::Local(_, s) | Place::S3(s) => {
                 ArrayFile::open(Arc::clone(s), Path::from(NAME), config).await
             }
             Place::Path(d) => ArrayFile::open_path(d.path().join(NAME), config).await,
