@@ -120,12 +120,17 @@ impl ObjectPin {
         pin
     }
 
-    /// Records the tag of the object a read saw, unless one is recorded.
-    fn observe(&self, e_tag: Option<&String>) {
-        if let Some(tag) = e_tag
-            && self.e_tag.get().is_none()
-        {
-            let _ = self.e_tag.set(tag.clone());
+    /// Records the tag of the object a read saw, unless one is recorded;
+    /// `false` if the read saw another object than the one recorded (a
+    /// store that ignores `If-Match` serves whatever holds the name now).
+    fn observe(&self, e_tag: Option<&String>) -> bool {
+        match (e_tag, self.e_tag.get()) {
+            (Some(seen), Some(pinned)) => seen == pinned,
+            (Some(seen), None) => {
+                let _ = self.e_tag.set(seen.clone());
+                true
+            }
+            (None, _) => true,
         }
     }
 
@@ -637,7 +642,8 @@ impl FileStore {
 
     /// Bytes `range` of the object `pin` holds, through `object_store`, and
     /// the object's size. A different object under the name fails the
-    /// `If-Match` and reads as [`Error::Vanished`].
+    /// `If-Match` and reads as [`Error::Vanished`]; so does a response that
+    /// carries another tag (from a store that ignores `If-Match`).
     async fn get_pinned(
         &self,
         path: &Path,
@@ -657,7 +663,11 @@ impl FileStore {
             })?;
         let size = res.meta.size;
         pin.check_size(path, size)?;
-        pin.observe(res.meta.e_tag.as_ref());
+        if !pin.observe(res.meta.e_tag.as_ref()) {
+            return Err(Error::Vanished {
+                path: path.to_string(),
+            });
+        }
         let bytes = res.bytes().await.map_err(|e| self.read_error(path, e))?;
         self.time_read(started, bytes.len());
         Ok((bytes, size))

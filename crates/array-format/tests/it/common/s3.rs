@@ -14,9 +14,9 @@
 //! * a listing that races a delete fails where S3 lists what it finds:
 //!   listings are served one at a time with the changes;
 //! * it ignores conditional GET headers (`If-Match`: a reader pinned to an
-//!   object that was deleted and created again reads the new bytes), and
-//!   cannot hold keys `a` and `a/b` at once (a file and a directory of one
-//!   name);
+//!   object that was deleted and created again is served the new bytes;
+//!   the library finds the new tag in the response), and cannot hold keys
+//!   `a` and `a/b` at once (a file and a directory of one name);
 //! * a suffix range longer than the object (`Range: bytes=-4096` of a
 //!   122-byte object) fails with a 500 where S3 returns the whole object:
 //!   [`Fs`] asks it for the whole object instead.
