@@ -247,12 +247,37 @@ pub(super) async fn write_object(
 
 /// Writes the layer object `{stem}.N.af` (N its header's number) with a
 /// conditional create and returns it as a reader.
+///
+/// A create refused because the name is taken may have been this very
+/// create: its reply was lost, and the store's client retried it and found
+/// the object it had made. The object under the name is read, and if it is
+/// this layer (its `layer_id`) the commit stands.
 pub(super) async fn commit_layer(
     store: &crate::storage::FileStore,
     spill: &SpillFile,
     parts: LayerParts,
 ) -> Result<LayerReader> {
     let path = store.layer_path(parts.header.seq);
-    let w = write_object(store, path, spill, parts).await?;
-    LayerReader::written(store, w.path, w.size, w.footer, w.data_end, w.pin)
+    let layer_id = parts.header.layer_id;
+    match write_object(store, path.clone(), spill, parts).await {
+        Ok(w) => LayerReader::written(store, w.path, w.size, w.footer, w.data_end, w.pin),
+        Err(taken @ Error::Conflict { .. }) => {
+            created_by_us(store, path, layer_id).await.ok_or(taken)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The object at `path` if it is the one with `id` (a layer's `layer_id`,
+/// a part's `part_id`): a create refused as taken whose object is ours
+/// after all (see [`commit_layer`]).
+pub(super) async fn created_by_us(
+    store: &crate::storage::FileStore,
+    path: object_store::path::Path,
+    id: Id,
+) -> Option<LayerReader> {
+    LayerReader::open(store, path)
+        .await
+        .ok()
+        .filter(|found| found.header.layer_id == id)
 }

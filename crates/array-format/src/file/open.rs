@@ -12,6 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 use object_store::path::Path;
 
+use super::commit::created_by_us;
 use super::index::CommittedIndex;
 use super::{ArrayFile, FileConfig, Settings};
 use crate::codec::CompressionCodec;
@@ -113,15 +114,25 @@ impl ArrayFile {
             file_attrs: Vec::new(),
             arrays: Vec::new(),
         };
+        let layer_id = footer.header.layer_id;
         let tail = bytes::Bytes::from(format::encode_tail(&footer));
         let size = tail.len() as u64;
-        let pin = match fs.create_object(fs.base_path(), tail.clone().into()).await {
-            // Another process created the file since the listing.
-            Err(Error::Conflict { .. }) if replace == Replace::Nothing => return Err(exists()),
-            other => other?,
+        let reader = match fs.create_object(fs.base_path(), tail.clone().into()).await {
+            Ok(pin) => {
+                let footer = tail.slice(..tail.len().saturating_sub(format::TRAILER_LEN));
+                LayerReader::written(&fs, fs.base_path().clone(), size, footer, 0, pin)?
+            }
+            // This create, its reply lost and retried by the store's client.
+            Err(taken @ Error::Conflict { .. }) => {
+                match created_by_us(&fs, fs.base_path().clone(), layer_id).await {
+                    Some(ours) => ours,
+                    // Another process created the file since the listing.
+                    None if replace == Replace::Nothing => return Err(exists()),
+                    None => return Err(taken),
+                }
+            }
+            Err(e) => return Err(e),
         };
-        let footer = tail.slice(..tail.len().saturating_sub(format::TRAILER_LEN));
-        let reader = LayerReader::written(&fs, fs.base_path().clone(), size, footer, 0, pin)?;
         let mut index = CommittedIndex::default();
         index.apply(reader)?;
         Ok(Self {

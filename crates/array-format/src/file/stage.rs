@@ -3,7 +3,7 @@
 //! commit with the parts of other writers as one layer (`adopt/`).
 
 use super::ArrayFile;
-use super::commit::{LayerParts, write_object};
+use super::commit::{LayerParts, created_by_us, write_object};
 use super::open::{WRITER, now_ns, random_id};
 use super::staged::StagedPart;
 use crate::error::{Error, Result};
@@ -87,12 +87,22 @@ impl ArrayFile {
             records,
         };
         let path = self.store.part_path(&part_id);
-        let written = write_object(&self.store, path, pending.spill(), parts).await?;
+        // A create refused as taken may be this one, its reply lost.
+        let size = match write_object(&self.store, path.clone(), pending.spill(), parts).await {
+            Ok(written) => written.size,
+            Err(taken @ Error::Conflict { .. }) => {
+                created_by_us(&self.store, path, part_id)
+                    .await
+                    .ok_or(taken)?
+                    .size
+            }
+            Err(e) => return Err(e),
+        };
         self.pending = None;
         Ok(StagedPart {
             dataset_id: self.dataset_id,
             part_id,
-            size: written.size,
+            size,
             base: seq,
             chunks,
             name: self.store.part_name(&part_id),

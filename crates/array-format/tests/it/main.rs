@@ -15,6 +15,7 @@ mod fuzz_driver;
 mod history;
 mod index;
 mod locations;
+mod lost_replies;
 mod model;
 mod old_formats;
 mod parts;

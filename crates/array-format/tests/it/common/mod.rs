@@ -5,7 +5,9 @@
 //!   connection) at that point. Reads and listings always pass through, so
 //!   the wrapped store shows exactly what the "crashed" writer left behind.
 //!   [`FaultyStore::new_lost_reply`] instead performs request k and then
-//!   reports it failed (the reply was lost), refusing the later ones.
+//!   reports it failed (the reply was lost), refusing the later ones;
+//!   [`FaultyStore::new_retried_create`] performs request k and reports it
+//!   refused as existing (a retry that found what the lost attempt made).
 //! * [`Place`] is where a test's file lives: an `InMemory` store or local
 //!   disk, both of which reopen.
 //! * [`CountingStore`] records every request (kind, path, byte range, bytes)
@@ -66,6 +68,11 @@ struct FaultState {
     fail_from: AtomicU64,
     /// Whether request `fail_from` itself is performed (its reply lost).
     lost_reply: bool,
+    /// Whether request `fail_from` is performed and then reported as a
+    /// create refused because the name is taken, every other one passing:
+    /// a client whose create landed, whose reply was lost, and whose retry
+    /// found the object it had made.
+    retried_create: bool,
     log: Mutex<Vec<Mutation>>,
 }
 
@@ -91,14 +98,24 @@ impl FaultState {
     fn check(&self, what: impl FnOnce() -> String) -> Verdict {
         let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
         let from = self.fail_from.load(Ordering::SeqCst);
-        let failed = n >= from;
+        let failed = if self.retried_create {
+            n == from
+        } else {
+            n >= from
+        };
+        let what = what();
         self.log.lock().unwrap().push(Mutation {
             n,
-            what: what(),
+            what: what.clone(),
             failed,
         });
         if !failed {
             Verdict::Pass
+        } else if self.retried_create {
+            Verdict::PerformThenFail(object_store::Error::AlreadyExists {
+                path: what,
+                source: format!("the retry of request {n} found the object it made").into(),
+            })
         } else if self.lost_reply && n == from {
             Verdict::PerformThenFail(injected(n))
         } else {
@@ -161,12 +178,30 @@ impl FaultyStore {
         fail_from: Option<u64>,
         lost_reply: bool,
     ) -> Self {
+        Self::build(inner, fail_from, lost_reply, false)
+    }
+
+    /// Performs mutating request `at` and reports it refused as existing
+    /// already (`AlreadyExists`), as a client does whose create landed,
+    /// whose reply was lost and whose retry found the object it made;
+    /// every other request passes.
+    pub fn new_retried_create(inner: Arc<dyn ObjectStore>, at: u64) -> Self {
+        Self::build(inner, Some(at), false, true)
+    }
+
+    fn build(
+        inner: Arc<dyn ObjectStore>,
+        fail_from: Option<u64>,
+        lost_reply: bool,
+        retried_create: bool,
+    ) -> Self {
         Self {
             inner,
             state: Arc::new(FaultState {
                 count: AtomicU64::new(0),
                 fail_from: AtomicU64::new(fail_from.unwrap_or(NEVER)),
                 lost_reply,
+                retried_create,
                 log: Mutex::new(Vec::new()),
             }),
         }
