@@ -1,4 +1,5 @@
-//! The library on a real S3 server (`common::s3`, in this process): a file
+//! The library on real S3 servers (`common::s3`: s3s-fs in this process,
+//! and moto when one runs): a file
 //! written, committed, reopened and read; two writers racing for a layer
 //! number, with a conflict on a shared chunk and both landing when their
 //! chunks are disjoint; a layer too large for one PUT, committed through a
@@ -18,11 +19,38 @@ use ndarray::{ArrayD, IxDyn};
 use object_store::ObjectStore;
 use object_store::path::Path;
 
-use crate::common::s3::S3Server;
-
-fn server() -> &'static S3Server {
-    crate::common::s3::shared()
+/// Each scenario on both servers: `s3s::` in this process, `moto::` when
+/// one runs (else it prints SKIP; CI runs one and sets `REQUIRE_S3=1`).
+macro_rules! on_servers {
+    ($($scenario:ident),* $(,)?) => {
+        mod s3s {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(crate::common::s3::shared().fresh_store()).await;
+                }
+            )*
+        }
+        mod moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if let Some(moto) = crate::common::s3::moto(stringify!($scenario)) {
+                        super::$scenario(moto.fresh_store()).await;
+                    }
+                }
+            )*
+        }
+    };
 }
+
+on_servers!(
+    a_file_round_trips,
+    writers_conflict_on_a_shared_chunk_and_both_land_when_disjoint,
+    a_layer_larger_than_one_put_commits_through_a_staging_object,
+    compaction_merges_the_layers_and_deletes_them,
+    staged_parts_commit_as_one_layer,
+);
 
 fn grid(rows: usize, cols: usize, f: impl Fn(usize, usize) -> i32) -> ArrayD<i32> {
     ArrayD::from_shape_fn(IxDyn(&[rows, cols]), |ix| f(ix[0], ix[1]))
@@ -67,9 +95,7 @@ async fn layer_names(store: &Arc<dyn ObjectStore>) -> Vec<String> {
     names
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_round_trips() {
-    let store = server().fresh_store();
+async fn a_file_round_trips(store: Arc<dyn ObjectStore>) {
     let data = grid(100, 100, |y, x| (y * 1000 + x) as i32);
     {
         let mut f = create(&store).await;
@@ -95,9 +121,9 @@ async fn a_file_round_trips() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writers_conflict_on_a_shared_chunk_and_both_land_when_disjoint() {
-    let store = server().fresh_store();
+async fn writers_conflict_on_a_shared_chunk_and_both_land_when_disjoint(
+    store: Arc<dyn ObjectStore>,
+) {
     {
         let mut f = create(&store).await;
         f.define_array::<i32>("v", vec![], vec![20, 20], Some(vec![10, 10]), None)
@@ -148,9 +174,7 @@ async fn writers_conflict_on_a_shared_chunk_and_both_land_when_disjoint() {
     assert_eq!(f.versions().await.unwrap().len(), 5);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_layer_larger_than_one_put_commits_through_a_staging_object() {
-    let store = server().fresh_store();
+async fn a_layer_larger_than_one_put_commits_through_a_staging_object(store: Arc<dyn ObjectStore>) {
     // 20 MiB that no codec shrinks: above the single-PUT limit (16 MiB).
     let mut x: u32 = 0x9E37_79B9;
     let data = ArrayD::from_shape_fn(IxDyn(&[1280, 4096]), |_| {
@@ -178,9 +202,7 @@ async fn a_layer_larger_than_one_put_commits_through_a_staging_object() {
     assert_eq!(layer_names(&store).await, ["data/f.1.af", "data/f.af"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compaction_merges_the_layers_and_deletes_them() {
-    let store = server().fresh_store();
+async fn compaction_merges_the_layers_and_deletes_them(store: Arc<dyn ObjectStore>) {
     let mut f = create(&store).await;
     f.define_array::<i32>("v", vec![], vec![40, 10], Some(vec![10, 10]), None)
         .unwrap();
@@ -201,9 +223,7 @@ async fn compaction_merges_the_layers_and_deletes_them() {
     assert!(g.verify().await.unwrap().is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staged_parts_commit_as_one_layer() {
-    let store = server().fresh_store();
+async fn staged_parts_commit_as_one_layer(store: Arc<dyn ObjectStore>) {
     {
         let mut f = create(&store).await;
         f.define_array::<i32>("v", vec![], vec![40, 10], Some(vec![10, 10]), None)

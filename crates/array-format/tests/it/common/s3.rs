@@ -1,5 +1,7 @@
-//! An S3 server in the test process: `s3s-fs` serving a temporary directory
-//! on 127.0.0.1, and `object_store` clients for it.
+//! S3 servers for the tests: `s3s-fs` in the test process, serving a
+//! temporary directory on 127.0.0.1 (always there), and a moto server
+//! outside it when `AF_TEST_MOTO_ENDPOINT` names one ([`moto`]); and
+//! `object_store` clients for them.
 //!
 //! What the server needs to behave as a test server (and what it cannot
 //! do), as found on this machine kind:
@@ -102,29 +104,9 @@ impl S3Server {
         std::fs::create_dir(self.dir.path().join(bucket)).unwrap();
     }
 
-    /// A client of `bucket` that never retries (a refused request is
-    /// reported at once, not after seconds of back-off), with conditional
-    /// puts, and copies that create only if absent by a conditional
-    /// completion of a multipart upload (as on AWS).
+    /// A client of `bucket` (see [`client`]).
     pub fn store(&self, bucket: &str) -> Arc<dyn ObjectStore> {
-        let retry = RetryConfig {
-            max_retries: 0,
-            ..RetryConfig::default()
-        };
-        let store = AmazonS3Builder::new()
-            .with_endpoint(&self.endpoint)
-            .with_allow_http(true)
-            .with_bucket_name(bucket)
-            .with_region(REGION)
-            .with_access_key_id(ACCESS_KEY)
-            .with_secret_access_key(SECRET_KEY)
-            .with_retry(retry)
-            .with_client_options(ClientOptions::new().with_allow_http(true))
-            .with_conditional_put(S3ConditionalPut::ETagMatch)
-            .with_copy_if_not_exists(S3CopyIfNotExists::Multipart)
-            .build()
-            .unwrap();
-        Arc::new(store)
+        client(&self.endpoint, bucket)
     }
 
     /// A fresh bucket and a client of it.
@@ -134,6 +116,79 @@ impl S3Server {
         let bucket = format!("bucket-{n}");
         self.create_bucket(&bucket);
         self.store(&bucket)
+    }
+}
+
+/// A client of `bucket` at `endpoint` that never retries (a refused
+/// request is reported at once, not after seconds of back-off), with
+/// conditional puts, and copies that create only if absent by a
+/// conditional completion of a multipart upload (as on AWS).
+pub fn client(endpoint: &str, bucket: &str) -> Arc<dyn ObjectStore> {
+    let retry = RetryConfig {
+        max_retries: 0,
+        ..RetryConfig::default()
+    };
+    let store = AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(bucket)
+        .with_region(REGION)
+        .with_access_key_id(ACCESS_KEY)
+        .with_secret_access_key(SECRET_KEY)
+        .with_retry(retry)
+        .with_client_options(ClientOptions::new().with_allow_http(true))
+        .with_conditional_put(S3ConditionalPut::ETagMatch)
+        .with_copy_if_not_exists(S3CopyIfNotExists::Multipart)
+        .build()
+        .unwrap();
+    Arc::new(store)
+}
+
+/// The moto server outside this process that `AF_TEST_MOTO_ENDPOINT`
+/// names (`.ci/run` starts one: `moto_server -H 127.0.0.1 -p PORT`). It
+/// serves conditional GETs and concurrent conditional puts as S3 does, and
+/// does not check signatures.
+pub struct Moto {
+    endpoint: String,
+}
+
+/// The moto server, or `None` after printing `SKIP` when none is named;
+/// with `REQUIRE_S3=1` (as in CI) a missing server fails the test instead.
+pub fn moto(test: &str) -> Option<Moto> {
+    match std::env::var("AF_TEST_MOTO_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => Some(Moto { endpoint }),
+        _ if std::env::var("REQUIRE_S3").as_deref() == Ok("1") => {
+            panic!("{test}: REQUIRE_S3=1 but AF_TEST_MOTO_ENDPOINT names no moto server")
+        }
+        _ => {
+            eprintln!("SKIP {test}: no moto server (set AF_TEST_MOTO_ENDPOINT=http://HOST:PORT)");
+            None
+        }
+    }
+}
+
+impl Moto {
+    /// A fresh bucket and a client of it.
+    pub fn fresh_store(&self) -> Arc<dyn ObjectStore> {
+        use std::io::{Read, Write};
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let bucket = format!("af-{}-{n}", std::process::id());
+        // moto takes unsigned requests: one plain PUT makes the bucket.
+        let host = self.endpoint.trim_start_matches("http://");
+        let mut conn = std::net::TcpStream::connect(host).unwrap();
+        write!(
+            conn,
+            "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut reply = String::new();
+        conn.read_to_string(&mut reply).unwrap();
+        assert!(
+            reply.starts_with("HTTP/1.1 200"),
+            "creating bucket {bucket}: {reply}"
+        );
+        client(&self.endpoint, &bucket)
     }
 }
 
