@@ -65,17 +65,25 @@ fn invalid(path: &str, reason: impl Into<String>) -> Error {
 }
 
 impl Location {
-    /// Parses a local path, a `file://` URL or an `s3://` URL, with
-    /// credentials and endpoint from the environment.
+    /// Parses a local path, a `file://` URL, or an `s3://`, `gs://` or
+    /// `az://` URL (and the https forms object_store knows), with
+    /// credentials and endpoint from the environment (`AWS_*`,
+    /// `GOOGLE_*`, `AZURE_*`, as object_store's builders read them).
     pub fn parse(s: &str) -> Result<Location> {
         Self::parse_with_options(s, std::iter::empty::<(String, String)>())
     }
 
     /// Like [`parse`](Self::parse), with store options that override the
-    /// environment: for `s3://`, any key object_store's `AmazonS3ConfigKey`
-    /// accepts (`endpoint`, `region`, `access_key_id`, `secret_access_key`,
-    /// `allow_http`, ...). Options are refused for local paths, and an
-    /// unknown key is an [`Error::InvalidPath`] naming it.
+    /// environment: any key object_store's builder for the scheme accepts
+    /// (`AmazonS3ConfigKey`: `endpoint`, `region`, `access_key_id`,
+    /// `secret_access_key`, `allow_http`, ...; `GoogleConfigKey`;
+    /// `AzureConfigKey`: `account_name`, `access_key`, `use_emulator`,
+    /// ...). Options are refused for local paths, and an unknown key is an
+    /// [`Error::InvalidPath`] naming it.
+    ///
+    /// An S3 location commits layers too large for one PUT with a
+    /// multipart upload completed only if the name is free (AWS's
+    /// `If-None-Match`), unless `copy_if_not_exists` is configured.
     pub fn parse_with_options<I, K, V>(s: &str, options: I) -> Result<Location>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -100,14 +108,15 @@ impl Location {
         let (scheme, path) = ObjectStoreScheme::parse(&url).map_err(|_| {
             invalid(
                 s,
-                "unsupported URL: use a local path, file:///absolute/path.af or s3://bucket/key.af",
+                "unsupported URL: use a local path, file:///absolute/path.af, \
+                 s3://bucket/key.af, gs://bucket/key.af or az://container/key.af",
             )
         })?;
         let unsupported = || {
             invalid(
                 s,
                 format!(
-                    "{}:// URLs are not supported by this build (local paths, file:// and s3:// are)",
+                    "{}:// URLs are not supported (local paths, file://, s3://, gs:// and az:// are)",
                     url.scheme()
                 ),
             )
@@ -122,6 +131,14 @@ impl Location {
             }
             ObjectStoreScheme::AmazonS3 => Kind::Store {
                 store: s3(s, &options)?,
+                path,
+            },
+            ObjectStoreScheme::GoogleCloudStorage => Kind::Store {
+                store: gcs(s, &options)?,
+                path,
+            },
+            ObjectStoreScheme::MicrosoftAzure => Kind::Store {
+                store: azure(s, &options)?,
                 path,
             },
             ObjectStoreScheme::Memory => {
@@ -188,18 +205,67 @@ fn no_options(s: &str, options: &[(String, String)]) -> Result<()> {
     }
 }
 
+/// `options` as config keys of type `K`, or an error naming the first one
+/// the store does not know.
+fn keys<K: std::str::FromStr>(
+    s: &str,
+    store: &str,
+    options: &[(String, String)],
+) -> Result<Vec<(K, String)>> {
+    options
+        .iter()
+        .map(|(k, v)| {
+            k.parse::<K>()
+                .map(|key| (key, v.clone()))
+                .map_err(|_| invalid(s, format!("unknown {store} storage option {k:?}")))
+        })
+        .collect()
+}
+
 fn s3(s: &str, options: &[(String, String)]) -> Result<Arc<dyn ObjectStore>> {
-    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3CopyIfNotExists};
     let mut builder = AmazonS3Builder::from_env().with_url(s);
-    for (k, v) in options {
-        let key: AmazonS3ConfigKey = k
-            .parse()
-            .map_err(|_| invalid(s, format!("unknown S3 storage option {k:?}")))?;
-        builder = builder.with_config(key, v.clone());
+    for (key, v) in keys::<AmazonS3ConfigKey>(s, "S3", options)? {
+        builder = builder.with_config(key, v);
+    }
+    // A layer too large for one PUT is uploaded to a staging object and
+    // copied to its name only if the name is free; AWS does that by a
+    // multipart upload completed with `If-None-Match`, which object_store
+    // uses only when told. Another way (a store's own header) may be set
+    // through the environment or the options.
+    if builder
+        .get_config_value(&AmazonS3ConfigKey::CopyIfNotExists)
+        .is_none()
+    {
+        builder = builder.with_copy_if_not_exists(S3CopyIfNotExists::Multipart);
     }
     let store = builder
         .build()
         .map_err(|e| invalid(s, format!("cannot use this S3 location: {e}")))?;
+    Ok(Arc::new(store))
+}
+
+fn gcs(s: &str, options: &[(String, String)]) -> Result<Arc<dyn ObjectStore>> {
+    use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+    let mut builder = GoogleCloudStorageBuilder::from_env().with_url(s);
+    for (key, v) in keys::<GoogleConfigKey>(s, "GCS", options)? {
+        builder = builder.with_config(key, v);
+    }
+    let store = builder
+        .build()
+        .map_err(|e| invalid(s, format!("cannot use this GCS location: {e}")))?;
+    Ok(Arc::new(store))
+}
+
+fn azure(s: &str, options: &[(String, String)]) -> Result<Arc<dyn ObjectStore>> {
+    use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+    let mut builder = MicrosoftAzureBuilder::from_env().with_url(s);
+    for (key, v) in keys::<AzureConfigKey>(s, "Azure", options)? {
+        builder = builder.with_config(key, v);
+    }
+    let store = builder
+        .build()
+        .map_err(|e| invalid(s, format!("cannot use this Azure location: {e}")))?;
     Ok(Arc::new(store))
 }
 
@@ -232,6 +298,27 @@ mod tests {
         assert_eq!(path.as_ref(), "dir/f.af");
         let err = Location::parse_with_options("s3://bucket/f.af", [("colour", "blue")]);
         assert!(matches!(err, Err(Error::InvalidPath { reason, .. }) if reason.contains("colour")));
+    }
+
+    #[test]
+    fn gcs_and_azure_urls_are_stores() {
+        // Without credentials GCS falls back to the instance's metadata
+        // server, asked at the first request.
+        let g = Location::parse("gs://bucket/dir/f.af").unwrap();
+        assert_eq!(g.store().unwrap().1.as_ref(), "dir/f.af");
+        let a = Location::parse_with_options(
+            "az://container/dir/f.af",
+            [
+                ("account_name", "devstoreaccount1"),
+                ("use_emulator", "true"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(a.store().unwrap().1.as_ref(), "dir/f.af");
+        let err = Location::parse_with_options("gs://bucket/f.af", [("colour", "blue")]);
+        assert!(matches!(err, Err(Error::InvalidPath { reason, .. }) if reason.contains("GCS")));
+        let err = Location::parse_with_options("az://c/f.af", [("colour", "blue")]);
+        assert!(matches!(err, Err(Error::InvalidPath { reason, .. }) if reason.contains("Azure")));
     }
 
     #[test]

@@ -14,9 +14,13 @@
 
 use std::sync::Arc;
 
-use array_format::{ArrayFile, AttributeValue, Error, FileConfig, Lz4Codec, NoCompression};
+use array_format::{
+    ArrayFile, AttributeValue, Error, FileConfig, Location, Lz4Codec, NoCompression,
+};
 use ndarray::{ArrayD, IxDyn};
 use object_store::ObjectStore;
+
+use crate::common::s3::Bucket;
 use object_store::path::Path;
 
 /// Each scenario on both servers: `s3s::` in this process, `moto::` when
@@ -27,7 +31,7 @@ macro_rules! on_servers {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    super::$scenario(crate::common::s3::shared().fresh_store()).await;
+                    super::$scenario(crate::common::s3::shared().fresh_bucket()).await;
                 }
             )*
         }
@@ -36,7 +40,7 @@ macro_rules! on_servers {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
                     if let Some(moto) = crate::common::s3::moto(stringify!($scenario)) {
-                        super::$scenario(moto.fresh_store()).await;
+                        super::$scenario(moto.fresh_bucket()).await;
                     }
                 }
             )*
@@ -50,6 +54,7 @@ on_servers!(
     a_layer_larger_than_one_put_commits_through_a_staging_object,
     compaction_merges_the_layers_and_deletes_them,
     staged_parts_commit_as_one_layer,
+    an_s3_url_commits_a_large_layer_without_being_told_how,
 );
 
 fn grid(rows: usize, cols: usize, f: impl Fn(usize, usize) -> i32) -> ArrayD<i32> {
@@ -95,7 +100,8 @@ async fn layer_names(store: &Arc<dyn ObjectStore>) -> Vec<String> {
     names
 }
 
-async fn a_file_round_trips(store: Arc<dyn ObjectStore>) {
+async fn a_file_round_trips(bucket: Bucket) {
+    let store = bucket.store;
     let data = grid(100, 100, |y, x| (y * 1000 + x) as i32);
     {
         let mut f = create(&store).await;
@@ -121,9 +127,8 @@ async fn a_file_round_trips(store: Arc<dyn ObjectStore>) {
     );
 }
 
-async fn writers_conflict_on_a_shared_chunk_and_both_land_when_disjoint(
-    store: Arc<dyn ObjectStore>,
-) {
+async fn writers_conflict_on_a_shared_chunk_and_both_land_when_disjoint(bucket: Bucket) {
+    let store = bucket.store;
     {
         let mut f = create(&store).await;
         f.define_array::<i32>("v", vec![], vec![20, 20], Some(vec![10, 10]), None)
@@ -174,15 +179,9 @@ async fn writers_conflict_on_a_shared_chunk_and_both_land_when_disjoint(
     assert_eq!(f.versions().await.unwrap().len(), 5);
 }
 
-async fn a_layer_larger_than_one_put_commits_through_a_staging_object(store: Arc<dyn ObjectStore>) {
-    // 20 MiB that no codec shrinks: above the single-PUT limit (16 MiB).
-    let mut x: u32 = 0x9E37_79B9;
-    let data = ArrayD::from_shape_fn(IxDyn(&[1280, 4096]), |_| {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        x as i32
-    });
+async fn a_layer_larger_than_one_put_commits_through_a_staging_object(bucket: Bucket) {
+    let store = bucket.store;
+    let data = large();
     {
         let mut f = ArrayFile::create(
             Arc::clone(&store),
@@ -202,7 +201,8 @@ async fn a_layer_larger_than_one_put_commits_through_a_staging_object(store: Arc
     assert_eq!(layer_names(&store).await, ["data/f.1.af", "data/f.af"]);
 }
 
-async fn compaction_merges_the_layers_and_deletes_them(store: Arc<dyn ObjectStore>) {
+async fn compaction_merges_the_layers_and_deletes_them(bucket: Bucket) {
+    let store = bucket.store;
     let mut f = create(&store).await;
     f.define_array::<i32>("v", vec![], vec![40, 10], Some(vec![10, 10]), None)
         .unwrap();
@@ -223,7 +223,8 @@ async fn compaction_merges_the_layers_and_deletes_them(store: Arc<dyn ObjectStor
     assert!(g.verify().await.unwrap().is_ok());
 }
 
-async fn staged_parts_commit_as_one_layer(store: Arc<dyn ObjectStore>) {
+async fn staged_parts_commit_as_one_layer(bucket: Bucket) {
+    let store = bucket.store;
     {
         let mut f = create(&store).await;
         f.define_array::<i32>("v", vec![], vec![40, 10], Some(vec![10, 10]), None)
@@ -248,4 +249,44 @@ async fn staged_parts_commit_as_one_layer(store: Arc<dyn ObjectStore>) {
     assert_eq!((v[[0, 0]], v[[15, 3]], v[[39, 9]]), (1, 2, 4));
     let newest = f.versions().await.unwrap().pop().unwrap();
     assert_eq!((newest.layer, newest.parts), (2, 4));
+}
+
+/// 20 MiB of random `i32` (no codec shrinks it): above the single-PUT
+/// limit (16 MiB).
+fn large() -> ArrayD<i32> {
+    let mut x: u32 = 0x9E37_79B9;
+    ArrayD::from_shape_fn(IxDyn(&[1280, 4096]), |_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as i32
+    })
+}
+
+/// An `s3://` URL, parsed as the `af` tool and the Python package parse
+/// it, names the bucket and the file; its layers above the single-PUT
+/// limit commit with a create-only copy the URL does not have to ask for.
+async fn an_s3_url_commits_a_large_layer_without_being_told_how(bucket: Bucket) {
+    let url = format!("s3://{}/data/u.af", bucket.name);
+    let at = Location::parse_with_options(&url, bucket.url_options()).unwrap();
+    let data = large();
+    {
+        let mut f = ArrayFile::create_at(&at, FileConfig::new(NoCompression))
+            .await
+            .unwrap();
+        f.define_array::<i32>("v", vec![], vec![1280, 4096], Some(vec![128, 4096]), None)
+            .unwrap();
+        f.write_array("v", vec![0, 0], data.view()).await.unwrap();
+        f.flush().await.unwrap();
+    }
+    let f = ArrayFile::open_at(&at, FileConfig::new(Lz4Codec))
+        .await
+        .unwrap();
+    assert_eq!(read(&f, "v").await, data);
+    let names = layer_names(&bucket.store).await;
+    assert_eq!(
+        names,
+        ["data/u.1.af", "data/u.af"],
+        "no staging object left"
+    );
 }

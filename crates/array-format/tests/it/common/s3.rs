@@ -111,11 +111,44 @@ impl S3Server {
 
     /// A fresh bucket and a client of it.
     pub fn fresh_store(&self) -> Arc<dyn ObjectStore> {
+        self.fresh_bucket().store
+    }
+
+    /// A fresh bucket, its name, and a client of it.
+    pub fn fresh_bucket(&self) -> Bucket {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let bucket = format!("bucket-{n}");
-        self.create_bucket(&bucket);
-        self.store(&bucket)
+        let name = format!("bucket-{n}");
+        self.create_bucket(&name);
+        Bucket {
+            store: self.store(&name),
+            endpoint: self.endpoint.clone(),
+            name,
+        }
+    }
+}
+
+/// A bucket of its own for a test: where it is, and a client of it.
+pub struct Bucket {
+    /// `http://HOST:PORT` of its server.
+    pub endpoint: String,
+    /// Its name.
+    pub name: String,
+    /// A client of it ([`client`]).
+    pub store: Arc<dyn ObjectStore>,
+}
+
+impl Bucket {
+    /// The options an `s3://` URL of this bucket needs
+    /// (`Location::parse_with_options`): the server, and its credentials.
+    pub fn url_options(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("endpoint", self.endpoint.clone()),
+            ("allow_http", "true".into()),
+            ("region", REGION.into()),
+            ("access_key_id", ACCESS_KEY.into()),
+            ("secret_access_key", SECRET_KEY.into()),
+        ]
     }
 }
 
@@ -168,8 +201,8 @@ pub fn moto(test: &str) -> Option<Moto> {
 }
 
 impl Moto {
-    /// A fresh bucket and a client of it.
-    pub fn fresh_store(&self) -> Arc<dyn ObjectStore> {
+    /// A fresh bucket, its name, and a client of it.
+    pub fn fresh_bucket(&self) -> Bucket {
         use std::io::{Read, Write};
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -188,7 +221,11 @@ impl Moto {
             reply.starts_with("HTTP/1.1 200"),
             "creating bucket {bucket}: {reply}"
         );
-        client(&self.endpoint, &bucket)
+        Bucket {
+            store: client(&self.endpoint, &bucket),
+            endpoint: self.endpoint.clone(),
+            name: bucket,
+        }
     }
 }
 
