@@ -7,8 +7,9 @@ use array_format::BuiltinCodec;
 
 const EXIT_CODES: &str = "\
 PATH is a local path ending in .af, or an object-store URL: file:///abs/path/x.af,
-s3://bucket/key/x.af (credentials and region from the AWS_* environment variables,
-e.g. AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT).
+s3://bucket/key/x.af, gs://bucket/key/x.af or az://container/key/x.af (credentials,
+region and endpoint from the environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_REGION, AWS_ENDPOINT_URL, GOOGLE_SERVICE_ACCOUNT, AZURE_STORAGE_ACCOUNT_NAME, ...).
 
 Exit codes:
   0  success

@@ -16,7 +16,7 @@ pub struct Location {
 }
 
 impl Location {
-    /// Parses a local path or a URL (`file://`, `s3://`).
+    /// Parses a local path or a URL (`file://`, `s3://`, `gs://`, `az://`).
     pub fn parse(s: &str) -> anyhow::Result<Location> {
         Ok(Location {
             name: s.to_owned(),

@@ -120,9 +120,9 @@ fn bad_inputs_give_one_line_and_an_exit_code() {
     fails(p, &["ls", "s3:///x.af"], 2, "unsupported URL");
     fails(
         p,
-        &["ls", "gs://bucket/x.af"],
+        &["ls", "http://host/x.af"],
         2,
-        "gs:// URLs are not supported",
+        "http:// URLs are not supported",
     );
     fails(p, &["ls", "memory:///x.af"], 2, "memory://");
     fails(p, &["ls", "s3://bad host/x.af"], 2, "invalid URL");

@@ -508,8 +508,9 @@ def open(  # noqa: A001 - the package's entry point, as h5py.File / zarr.open
     cache_bytes: int | None = None,
     io_cache_bytes: int | None = None,
 ) -> File:
-    """Opens the array-format file at ``path``: a local path, ``file://``
-    or ``s3://bucket/key.af`` (credentials from the environment, or
+    """Opens the array-format file at ``path``: a local path, ``file://``,
+    ``s3://bucket/key.af``, ``gs://bucket/key.af`` or
+    ``az://container/key.af`` (credentials from the environment, or
     ``storage_options`` such as ``{"endpoint": ..., "region": ...}``).
 
     Modes, as h5py: ``"r"`` read only (default), ``"r+"`` read and write an

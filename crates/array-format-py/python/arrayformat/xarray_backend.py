@@ -123,7 +123,7 @@ class ArrayFormatDataStore(AbstractDataStore):
 
 class ArrayFormatBackendEntrypoint(BackendEntrypoint):
     """``engine="arrayformat"``: opens ``.af`` files (paths, ``file://`` and
-    ``s3://`` URLs, or an open :class:`arrayformat.File`)."""
+    ``s3://``, ``gs://`` or ``az://`` URLs, or an open :class:`arrayformat.File`)."""
 
     description = "Open array-format (.af) files in xarray"
     url = "https://example.invalid/array-format/docs/PYTHON.md"
