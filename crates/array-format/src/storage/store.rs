@@ -568,7 +568,26 @@ impl FileStore {
         n: u64,
     ) -> Result<(Bytes, u64)> {
         let Some(file) = self.local_file(path, pin)? else {
-            return self.get_pinned(path, pin, GetRange::Suffix(n)).await;
+            return match self.get_pinned(path, pin, GetRange::Suffix(n)).await {
+                // Azure Blob Storage takes no suffix ranges: ask for the
+                // size, then for the bytes before it (two requests).
+                Err(Error::Storage { source, .. })
+                    if matches!(*source, object_store::Error::NotSupported { .. }) =>
+                {
+                    let size = self
+                        .store
+                        .head(path)
+                        .await
+                        .map_err(|e| self.read_error(path, e))?
+                        .size;
+                    let range = size.saturating_sub(n)..size;
+                    if range.is_empty() {
+                        return Ok((Bytes::new(), size));
+                    }
+                    self.get_pinned(path, pin, GetRange::Bounded(range)).await
+                }
+                other => other,
+            };
         };
         // Seeking to the end is the cheapest way to the size (a `stat`
         // fills a whole structure); reads are positional, so the cursor

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod azure;
 mod codecs;
 mod corruption;
 mod crash;

@@ -543,6 +543,9 @@ pub struct CountingStore {
     log: Arc<CountLog>,
     /// Added to every get, as a remote store's request cost.
     latency: Option<std::time::Duration>,
+    /// Whether suffix ranges are refused, as object_store's Azure client
+    /// refuses them (before sending anything).
+    no_suffix: bool,
 }
 
 impl CountingStore {
@@ -552,7 +555,15 @@ impl CountingStore {
             inner,
             log: Arc::new(CountLog::default()),
             latency: None,
+            no_suffix: false,
         }
+    }
+
+    /// Refuses suffix ranges (`NotSupported`, nothing sent), as
+    /// object_store's client of Azure Blob Storage does.
+    pub fn without_suffix_ranges(mut self) -> Self {
+        self.no_suffix = true;
+        self
     }
 
     /// Makes every get take at least `latency` longer, as on a remote
@@ -736,6 +747,11 @@ impl ObjectStore for CountingStore {
         Self: 'async_trait,
     {
         async move {
+            if self.no_suffix && matches!(options.range, Some(object_store::GetRange::Suffix(_))) {
+                return Err(object_store::Error::NotSupported {
+                    source: "Azure does not support suffix range requests".into(),
+                });
+            }
             // A thread sleep, not a timer: timers round up to milliseconds,
             // and request costs of tens of microseconds must be modelled too.
             if let Some(latency) = self.latency {
