@@ -83,7 +83,22 @@ def from_numpy(dtype: Any) -> str:
         return "string"
     if dtype is bytes:
         return "binary"
+    if isinstance(dtype, np.dtype):
+        known = _BY_DTYPE.get(dtype)
+        if known is not None:
+            return known
     dt = np.dtype(dtype)
+    name = _from_dtype(dt)
+    if len(_BY_DTYPE) < 64:
+        _BY_DTYPE[dt] = name
+    return name
+
+
+# Element types of the numpy dtypes met so far (a handful per program).
+_BY_DTYPE: dict[np.dtype, str] = {}
+
+
+def _from_dtype(dt: np.dtype) -> str:
     if dt.kind == "b":
         return "bool"
     if dt.kind in "iuf":

@@ -262,7 +262,7 @@ class File(Mapping[str, Array]):
             chunk_t = _chunks.guess(shape_t, itemsize)
         else:
             chunk_t = _ints(chunks, "chunks")
-            if np.ndim(chunks) == 0:
+            if not isinstance(chunks, (tuple, list)) and np.ndim(chunks) == 0:
                 chunk_t *= len(shape_t)
             if any(c < 1 for c in chunk_t):
                 raise InvalidValueError(f"chunk lengths must be positive: {chunk_t}")
@@ -459,6 +459,9 @@ def _count(value: Any, what: str) -> int:
 def _ints(value: Any, what: str) -> tuple[int, ...]:
     """A shape or chunk shape (an integer or a sequence of them) as a tuple;
     a ``TypeError`` for anything else, as numpy gives for ``zeros(2.5)``."""
+    if type(value) is tuple and all(type(v) is int and 0 <= v < 2**64 for v in value):
+        # A numpy shape, the common case: nothing to convert.
+        return value
     try:
         if np.ndim(value) == 0:
             out: tuple[int, ...] = (operator.index(value),)
@@ -476,7 +479,16 @@ def _check_codec(codec: Any) -> str:
     ``ValueError`` for anything else."""
     if not isinstance(codec, str):
         raise TypeError(f"a codec is named by a str, not {type(codec).__name__}")
-    return _native.canonical_codec(codec)
+    canonical = _CODECS.get(codec)
+    if canonical is None:
+        canonical = _native.canonical_codec(codec)
+        # Only valid specs are kept: a handful per program.
+        if len(_CODECS) < 64:
+            _CODECS[codec] = canonical
+    return canonical
+
+
+_CODECS: dict[str, str] = {}
 
 
 _SHARED: dict[Reference, File] = {}

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::format::{ArrayRecord, AttrRecord, ChunkRecord, LayerHeader, LayerKind, RecordOp};
 use crate::layer::{ChunkLoc, FrameWriter, Lane};
 use crate::meta::ArrayInfo;
+use crate::storage::SpillFile;
 
 /// Compaction moves chunks in batches of about this many stored bytes.
 const COMPACT_BATCH_BYTES: u64 = 64 * 1024 * 1024;
@@ -93,8 +94,12 @@ impl ArrayFile {
             arrays.push((a, index.info(a)?, index.chunks(a)?, index.attrs(a)?));
         }
         let file_attrs = self.index.file_attrs()?;
-        let mut writer =
-            FrameWriter::new(self.settings.codecs.clone(), self.settings.frame_target)?;
+        let spill = SpillFile::new_in(self.store.spill_dir().as_deref())?;
+        let mut writer = FrameWriter::over(
+            spill,
+            self.settings.codecs.clone(),
+            self.settings.frame_target,
+        );
         let mut lanes = Vec::with_capacity(arrays.len());
         let mut repack = HashSet::new();
         for (_, info, table, _) in &arrays {

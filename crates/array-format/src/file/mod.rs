@@ -291,7 +291,8 @@ impl ArrayFile {
             });
         }
         if self.pending.is_none() {
-            self.pending = Some(PendingLayer::new(
+            self.pending = Some(PendingLayer::new_in(
+                self.store.spill_dir().as_deref(),
                 self.settings.codecs.clone(),
                 self.settings.frame_target,
                 self.settings.write_buffer,

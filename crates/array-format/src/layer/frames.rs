@@ -113,6 +113,7 @@ impl std::fmt::Debug for FrameWriter {
 }
 
 impl FrameWriter {
+    #[cfg(test)]
     pub(crate) fn new(codecs: CodecSet, frame_target: usize) -> Result<Self> {
         Ok(Self::over(SpillFile::new()?, codecs, frame_target))
     }

@@ -129,13 +129,25 @@ pub(crate) struct PendingLayer {
 impl PendingLayer {
     /// An empty pending layer: frames of about `frame_target` bytes,
     /// at most about `dirty_capacity` bytes of decoded chunks in memory.
+    #[cfg(test)]
     pub(crate) fn new(
         codecs: CodecSet,
         frame_target: usize,
         dirty_capacity: usize,
     ) -> Result<Self> {
+        Self::new_in(None, codecs, frame_target, dirty_capacity)
+    }
+
+    /// Like [`new`](Self::new), spilling into `dir` where it can
+    /// ([`SpillFile::new_in`]).
+    pub(crate) fn new_in(
+        dir: Option<&std::path::Path>,
+        codecs: CodecSet,
+        frame_target: usize,
+        dirty_capacity: usize,
+    ) -> Result<Self> {
         Ok(Self::over(
-            SpillFile::new()?,
+            SpillFile::new_in(dir)?,
             codecs,
             frame_target,
             dirty_capacity,

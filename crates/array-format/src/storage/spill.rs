@@ -7,8 +7,14 @@
 //! write goes to an explicit position, so a failed write (a full disk) can be
 //! retried by the next one without leaving the file out of step with what
 //! was acknowledged: bytes not yet written stay in the buffer.
+//!
+//! On Linux a spill file can be made, unnamed, in the directory of the file
+//! it will be committed to: a layer whose data region is the whole spill
+//! file is then committed by appending its footer and giving the spill file
+//! the layer's name ([`SpillFile::commit_in_place`]), without copying it.
 
 use std::fs::File;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 
@@ -24,6 +30,11 @@ pub(crate) struct SpillFile {
     written: u64,
     /// Appended bytes that follow `written`, not yet in the file.
     buf: Vec<u8>,
+    /// Whether `file` is unnamed in a directory where it can be linked.
+    linkable: bool,
+    /// Set once `file` became a layer: it must not change any more, so the
+    /// next write first moves the spilled bytes to a file of their own.
+    sealed: AtomicBool,
 }
 
 #[cfg(unix)]
@@ -83,6 +94,26 @@ impl SpillFile {
         Ok(Self::over(file))
     }
 
+    /// A new, empty spill file, unnamed, in `dir` where the file system
+    /// allows (Linux `O_TMPFILE`), so that it can become a layer of that
+    /// directory without a copy; elsewhere, like [`new`](Self::new).
+    pub(crate) fn new_in(dir: Option<&std::path::Path>) -> Result<Self> {
+        #[cfg(target_os = "linux")]
+        if let Some(dir) = dir {
+            use rustix::fs::{Mode, OFlags};
+            let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+            // A file system without O_TMPFILE (or a directory we may not
+            // write) spills to TMPDIR as usual.
+            if let Ok(fd) = rustix::fs::open(dir, flags, Mode::from_bits_truncate(0o666)) {
+                let mut spill = Self::over(File::from(fd));
+                spill.linkable = true;
+                return Ok(spill);
+            }
+        }
+        let _ = dir;
+        Self::new()
+    }
+
     /// A spill file writing into `file` from its start (tests use a file
     /// whose writes fail).
     pub(crate) fn over(file: File) -> Self {
@@ -90,6 +121,8 @@ impl SpillFile {
             file,
             written: 0,
             buf: Vec::new(),
+            linkable: false,
+            sealed: AtomicBool::new(false),
         }
     }
 
@@ -104,6 +137,7 @@ impl SpillFile {
     /// buffer stays there (readable, and written by the next append or
     /// [`flush`](Self::flush)).
     pub(crate) fn append(&mut self, data: &[u8]) -> Result<u64> {
+        self.unseal()?;
         let at = self.len();
         if self.buf.len() + data.len() > WRITE_BUFFER {
             self.flush()?;
@@ -122,6 +156,7 @@ impl SpillFile {
 
     /// Writes the buffered bytes to the file.
     pub(crate) fn flush(&mut self) -> Result<()> {
+        self.unseal()?;
         if !self.buf.is_empty() {
             write_at(&self.file, &self.buf, self.written).map_err(write_error)?;
             self.written += self.buf.len() as u64;
@@ -175,6 +210,71 @@ impl SpillFile {
 }
 
 impl SpillFile {
+    /// Whether a layer whose data region is `ranges` of this file can be
+    /// committed with [`commit_in_place`](Self::commit_in_place): the file
+    /// is unnamed in the layer's file system and the ranges are all of it.
+    pub(crate) fn in_place(&self, ranges: &[std::ops::Range<u64>]) -> bool {
+        self.linkable
+            && !self.sealed.load(Ordering::Acquire)
+            && match ranges {
+                [] => self.len() == 0,
+                [r] => r.start == 0 && r.end == self.len(),
+                _ => false,
+            }
+    }
+
+    /// Appends `tail` after the spilled bytes, makes the file durable and
+    /// links it as `target` only if that name is free (an error of kind
+    /// `AlreadyExists` if not); returns a handle on the file, now the
+    /// layer's. From then on the file does not change: the next write moves
+    /// the spilled bytes to a new file first.
+    ///
+    /// A failure leaves the spilled bytes as they were: the tail lies past
+    /// [`len`](Self::len), where the next append or attempt overwrites it.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn commit_in_place(
+        &self,
+        tail: &[u8],
+        target: &std::path::Path,
+    ) -> std::io::Result<File> {
+        use std::os::fd::AsRawFd;
+        let len = self.len();
+        if !self.buf.is_empty() {
+            // Written but left in the buffer too: an append after a failed
+            // attempt writes the same bytes to the same place again.
+            write_at(&self.file, &self.buf, self.written)?;
+        }
+        write_at(&self.file, tail, len)?;
+        self.file.set_len(len + tail.len() as u64)?;
+        self.file.sync_all()?;
+        // An unnamed file is linked through its /proc entry (linkat with
+        // AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).
+        let proc = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+        rustix::fs::linkat(
+            rustix::fs::CWD,
+            proc.as_str(),
+            rustix::fs::CWD,
+            target,
+            rustix::fs::AtFlags::SYMLINK_FOLLOW,
+        )?;
+        self.sealed.store(true, Ordering::Release);
+        self.file.try_clone()
+    }
+
+    /// Before a write to a sealed file: moves what it holds to a new file.
+    fn unseal(&mut self) -> Result<()> {
+        if !*self.sealed.get_mut() {
+            return Ok(());
+        }
+        let mut fresh = tempfile::tempfile().map_err(|e| Error::io("creating a spill file", e))?;
+        copy_file_part(&self.file, 0, self.written, &mut fresh)
+            .map_err(|e| Error::io("copying the spill file", e))?;
+        self.file = fresh;
+        self.linkable = false;
+        *self.sealed.get_mut() = false;
+        Ok(())
+    }
+
     /// Writes the bytes at `range` to `out`, at its position: the part
     /// already in the file copied by the kernel where it can (no trip
     /// through this process's memory), the rest from the write buffer.
@@ -251,7 +351,11 @@ fn copy_by_buffer(file: &File, mut at: u64, end: u64, out: &mut File) -> std::io
 const COPY_BUFFER: usize = 8 * 1024 * 1024;
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::single_range_in_vec_init
+)]
 mod tests {
     use super::*;
 
@@ -327,6 +431,61 @@ mod tests {
         let mut got = Vec::new();
         out.read_to_end(&mut got).unwrap();
         assert_eq!(got, &all[2..end as usize]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_unnamed_spill_file_becomes_a_layer_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("f.1.af");
+        let mut s = SpillFile::new_in(Some(dir.path())).unwrap();
+        assert!(s.linkable, "O_TMPFILE in a temporary directory");
+        let big: Vec<u8> = (0..WRITE_BUFFER + 10).map(|i| (i % 251) as u8).collect();
+        s.append(&big).unwrap();
+        s.append(b"buffered").unwrap();
+        let n = s.len();
+        assert!(s.in_place(&[0..n]));
+        assert!(!s.in_place(&[0..n - 1]));
+        assert!(!s.in_place(&[0..4, 4..n]));
+        assert!(!s.in_place(&[]));
+        // A taken name: refused, and nothing changes but bytes past len().
+        std::fs::write(&target, b"someone else's").unwrap();
+        let e = s.commit_in_place(b"TAIL-1", &target).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&target).unwrap(), b"someone else's");
+        assert_eq!(s.len(), n);
+        std::fs::remove_file(&target).unwrap();
+        // Nothing but the spilled bytes and the tail of this attempt.
+        let linked = s.commit_in_place(b"TAIL", &target).unwrap();
+        let mut want = big.clone();
+        want.extend_from_slice(b"buffered");
+        want.extend_from_slice(b"TAIL");
+        assert_eq!(std::fs::read(&target).unwrap(), want);
+        assert_eq!(linked.metadata().unwrap().len(), want.len() as u64);
+        // Sealed: no second layer from it, and writes go to a new file,
+        // leaving the layer as committed.
+        assert!(!s.in_place(&[0..n]));
+        assert_eq!(s.append(b"more").unwrap(), n);
+        s.flush().unwrap();
+        assert!(!s.linkable);
+        assert_eq!(std::fs::read(&target).unwrap(), want);
+        let mut all = big;
+        all.extend_from_slice(b"buffered");
+        all.extend_from_slice(b"more");
+        assert_eq!(s.read(0, s.len()).unwrap(), all);
+        // Only the layer is left in the directory.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["f.1.af"]);
+    }
+
+    #[test]
+    fn without_a_directory_the_spill_file_is_not_linkable() {
+        let mut s = SpillFile::new_in(None).unwrap();
+        s.append(b"abc").unwrap();
+        assert!(!s.in_place(&[0..3]));
     }
 
     #[cfg(target_os = "linux")]

@@ -752,6 +752,12 @@ impl FileStore {
         tail: &[u8],
     ) -> Result<ObjectPin> {
         if let Some(local) = &self.durable_local {
+            #[cfg(target_os = "linux")]
+            if file.in_place(ranges)
+                && let Some(done) = self.link_in_place(local, path, file, tail)
+            {
+                return done;
+            }
             return self.durable_create(local, path, |f| {
                 for r in ranges {
                     file.copy_to(r.clone(), f).map_err(std::io::Error::other)?;
@@ -878,16 +884,40 @@ impl FileStore {
         let linked = std::fs::hard_link(&staging, &target);
         let _ = std::fs::remove_file(&staging);
         match linked {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::Conflict {
-                    path: path.to_string(),
-                    reason: "another writer created this layer first".into(),
-                });
-            }
-            Err(e) => return Err(io("linking", e)),
+            Ok(()) => self.linked(path, &target, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(taken(path)),
+            Err(e) => Err(io("linking", e)),
         }
-        sync_dir(&dir).map_err(|e| io("syncing the directory of", e))?;
+    }
+
+    /// Commits `path` as the spill `file` itself, its data region, followed
+    /// by `tail` ([`SpillFile::commit_in_place`]); `None` if the file
+    /// system cannot link it (the caller copies it instead).
+    #[cfg(target_os = "linux")]
+    fn link_in_place(
+        &self,
+        local: &LocalFileSystem,
+        path: &Path,
+        file: &SpillFile,
+        tail: &[u8],
+    ) -> Option<Result<ObjectPin>> {
+        let target = local.path_to_filesystem(path).ok()?;
+        std::fs::create_dir_all(target.parent()?).ok()?;
+        match file.commit_in_place(tail, &target) {
+            Ok(f) => Some(self.linked(path, &target, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Some(Err(taken(path))),
+            // Nothing is linked: the copy reports a real I/O error itself.
+            Err(_) => None,
+        }
+    }
+
+    /// After `f` was linked as `target` (the object `path`): makes its
+    /// directory entry durable and pins the object to `f`.
+    fn linked(&self, path: &Path, target: &std::path::Path, f: std::fs::File) -> Result<ObjectPin> {
+        let io =
+            |what: &str, e: std::io::Error| Error::io(format!("{what} {}", target.display()), e);
+        let dir = target.parent().unwrap_or(std::path::Path::new(""));
+        sync_dir(dir).map_err(|e| io("syncing the directory of", e))?;
         // A part's directory may be new: its entry in the base's directory
         // must be as durable as the part.
         if self.parse_part(path).is_some()
@@ -900,6 +930,15 @@ impl FileStore {
             let _ = pin.file.set(Arc::new(f));
         }
         Ok(pin)
+    }
+
+    /// The directory a pending layer of this file spills into: the file's
+    /// own for durable local files (so that its spill file can become the
+    /// layer without a copy), else none (the system's temporary directory).
+    pub(crate) fn spill_dir(&self) -> Option<std::path::PathBuf> {
+        let local = self.durable_local.as_ref()?;
+        let base = local.path_to_filesystem(&self.base).ok()?;
+        base.parent().map(std::path::Path::to_path_buf)
     }
 
     /// Deletes `path`; a missing object is not an error.
@@ -957,6 +996,13 @@ fn check_len(path: &Path, range: &Range<u64>, want: u64, bytes: &Bytes) -> Resul
             bytes.len()
         ),
     ))
+}
+
+fn taken(path: &Path) -> Error {
+    Error::Conflict {
+        path: path.to_string(),
+        reason: "another writer created this layer first".into(),
+    }
 }
 
 fn conflict_or_storage(path: &Path, e: object_store::Error) -> Error {
