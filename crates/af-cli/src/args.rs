@@ -118,8 +118,11 @@ Examples:
   af compact demo.af
   af compact demo.af --codec zstd:9   # codec for the frames that must be repacked
                                       # (of arrays that record no codec)
+  af compact demo.af --retention 0    # delete the replaced layers at once
 
-Layers below the new snapshot are deleted; the history before it is gone.")]
+The layers below the new snapshot are kept for the retention (24h by default), so
+that readers elsewhere that opened an earlier version finish, and time travel
+reaches them; then this command or af vacuum deletes them.")]
     Compact(CompactArgs),
 
     /// Check every checksum and decode every chunk; report each damaged frame.
@@ -188,7 +191,11 @@ stay unwritten. The copy is committed as one layer.")]
     #[command(after_help = "\
 Examples:
   af vacuum demo.af
+  af vacuum demo.af --retention 0       # also the layers the last compaction replaced
   af vacuum demo.af --part-grace 2h     # staged parts no layer adopted, older than 2 hours
+
+Layers a compaction replaced are deleted once the compaction is older than the
+retention (24h by default): readers elsewhere of an earlier version read them.
 
 Also removes staging leftovers of interrupted commits older than an hour, and
 staged parts (demo.parts/*.af) that no layer adopted once older than the grace
@@ -338,6 +345,17 @@ pub struct CompactArgs {
     /// zstd:LEVEL (default: the file's). Arrays that record one keep it.
     #[arg(long, value_parser = BuiltinCodec::parse)]
     pub codec: Option<BuiltinCodec>,
+    #[command(flatten)]
+    pub retention: RetentionArg,
+}
+
+/// How long replaced layers are kept (`af compact`, `af vacuum`).
+#[derive(Debug, Args)]
+pub struct RetentionArg {
+    /// Keep the layers a compaction replaced until it is older than this:
+    /// `90s`, `30m`, `2h`, `1d`, `0` (a bare number is seconds).
+    #[arg(long = "retention", value_name = "AGE", default_value = "24h", value_parser = parse_age)]
+    pub age: std::time::Duration,
 }
 
 /// `af verify`.
@@ -446,6 +464,8 @@ pub struct VacuumArgs {
     /// `30m`, `2h`, `1d` (a bare number is seconds).
     #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_age)]
     pub part_grace: std::time::Duration,
+    #[command(flatten)]
+    pub retention: RetentionArg,
 }
 
 /// Parses an age: a number with an optional unit `s`, `m`, `h` or `d`.

@@ -96,6 +96,23 @@ fn meta_dict<'py>(py: Python<'py>, m: &MergedArrayMeta) -> PyResult<Bound<'py, P
     Ok(d)
 }
 
+/// A duration given in seconds, `default` if `None`.
+fn seconds(
+    what: &str,
+    value: Option<f64>,
+    default: std::time::Duration,
+) -> PyResult<std::time::Duration> {
+    match value {
+        None => Ok(default),
+        Some(s) => std::time::Duration::try_from_secs_f64(s).map_err(|_| {
+            crate::errors::raise(
+                "InvalidValueError",
+                format!("{what} is a number of seconds, at least 0, not {s}"),
+            )
+        }),
+    }
+}
+
 fn config(
     as_of: Option<u64>,
     cache_bytes: Option<usize>,
@@ -367,29 +384,26 @@ impl NativeFile {
     }
 
     /// Flushes, then merges the visible layers into one snapshot.
-    fn compact(&self, py: Python<'_>) -> PyResult<()> {
-        self.with_file_mut(py, |f, rt| rt.block_on(f.compact()))
+    #[pyo3(signature = (retention=None))]
+    fn compact(&self, py: Python<'_>, retention: Option<f64>) -> PyResult<()> {
+        let retention = seconds("retention", retention, array_format::DEFAULT_RETENTION)?;
+        self.with_file_mut(py, |f, rt| rt.block_on(f.compact_with(retention)))
     }
 
-    /// Deletes what no version needs, and staged parts no layer adopted
-    /// once older than `part_grace` seconds (the library's default when
-    /// `None`); `(paths deleted, bytes, parts deleted)`.
-    #[pyo3(signature = (part_grace=None))]
+    /// Deletes the layers replaced longer than `retention` seconds ago,
+    /// and staged parts no layer adopted once older than `part_grace`
+    /// seconds (the library's defaults when `None`); `(paths deleted,
+    /// bytes, parts deleted)`.
+    #[pyo3(signature = (part_grace=None, retention=None))]
     fn vacuum(
         &self,
         py: Python<'_>,
         part_grace: Option<f64>,
+        retention: Option<f64>,
     ) -> PyResult<(Vec<String>, u64, usize)> {
-        let grace = match part_grace {
-            None => array_format::DEFAULT_PART_GRACE,
-            Some(s) => std::time::Duration::try_from_secs_f64(s).map_err(|_| {
-                crate::errors::raise(
-                    "InvalidValueError",
-                    format!("part_grace is a number of seconds, at least 0, not {s}"),
-                )
-            })?,
-        };
-        let r = self.with_file_mut(py, |f, rt| rt.block_on(f.vacuum_with_grace(grace)))?;
+        let grace = seconds("part_grace", part_grace, array_format::DEFAULT_PART_GRACE)?;
+        let retention = seconds("retention", retention, array_format::DEFAULT_RETENTION)?;
+        let r = self.with_file_mut(py, |f, rt| rt.block_on(f.vacuum_with(retention, grace)))?;
         Ok((r.deleted, r.bytes, r.parts))
     }
 

@@ -29,7 +29,7 @@ def test_compact_merges_layers_into_a_snapshot(path: str) -> None:
     f = af.open(path, "r+")
     f["x"][5, 5] = 5.0  # pending: compact commits it first
     expected[5, 5] = 5.0
-    f.compact()
+    f.compact(retention=0)
     assert not f.has_pending_changes
     v = f.versions()
     assert [x["visible"] for x in v] == [False, True]
@@ -41,18 +41,51 @@ def test_compact_merges_layers_into_a_snapshot(path: str) -> None:
         assert_same(g["x"][...], expected)
 
 
+def test_compaction_keeps_the_replaced_layers_for_the_retention(path: str) -> None:
+    expected = layered(path)
+    reader = af.open(path, cache_bytes=0, io_cache_bytes=0)  # elsewhere, of layer 5
+    with af.open(path, "r+") as f:
+        f["x"][5] = 5.0
+        f.compact()
+        assert [(v["layer"], v["visible"]) for v in f.versions()] == [
+            (0, False),
+            (1, False),
+            (2, False),
+            (3, False),
+            (4, False),
+            (5, False),
+            (6, False),
+            (7, True),
+        ]
+        assert f.vacuum().deleted == []
+    # The reader of layer 5 reads on, and time travel reaches layer 5.
+    assert_same(reader["x"][...], expected)
+    with af.open(path, as_of=5) as old:
+        assert_same(old["x"][...], expected)
+    with af.open(path, "r+") as f:
+        with pytest.raises(af.InvalidValueError):
+            f.vacuum(retention=-1)
+        report = f.vacuum(retention=0)
+        assert sorted(report.deleted) == [f"test.{n}.af" for n in range(1, 7)]
+    # A local reader holds its layers' files open: it reads on even then.
+    assert_same(reader["x"][...], expected)
+    reader.close()
+    assert sorted(os.listdir(os.path.dirname(path))) == ["test.7.af", "test.af"]
+
+
 def test_vacuum_deletes_layers_no_version_needs(path: str) -> None:
     expected = layered(path)
     folder = os.path.dirname(path)
     shutil.copy(os.path.join(folder, "test.2.af"), os.path.join(folder, "saved"))
     with af.open(path, "r+") as f:
-        f.compact()
+        f.compact(retention=0)
         assert f.vacuum().deleted == []
     # A layer a compaction left behind (as after a crash) is redundant.
     shutil.move(os.path.join(folder, "saved"), os.path.join(folder, "test.2.af"))
     with af.open(path, "r+") as f:
         assert [v["layer"] for v in f.versions()] == [0, 2, 6]
-        report = f.vacuum()
+        assert f.vacuum().deleted == []  # replaced a moment ago
+        report = f.vacuum(retention=0)
         assert report.deleted == ["test.2.af"]
         assert report.bytes > 0
         assert [v["layer"] for v in f.versions()] == [0, 6]

@@ -109,10 +109,19 @@ def test_negative_layer_is_a_value_error(path: str) -> None:
         af.open(path, as_of=-1)
 
 
-def test_layers_replaced_by_compaction_are_gone(path: str) -> None:
+def test_layers_replaced_by_compaction_stay_for_the_retention(path: str) -> None:
     states = three_commits(path)
     with af.open(path, "r+") as f:
         f.compact()
+        assert [x["layer"] for x in f.versions()] == [0, 1, 2, 3, 4]
+    with af.open(path, as_of=2) as f:
+        assert_same(f["x"][...], states[1])
+
+
+def test_layers_replaced_by_compaction_are_gone_past_the_retention(path: str) -> None:
+    states = three_commits(path)
+    with af.open(path, "r+") as f:
+        f.compact(retention=0)
         v = f.versions()
         assert [x["layer"] for x in v] == [0, 4]
         assert v[-1]["kind"] == "snapshot"

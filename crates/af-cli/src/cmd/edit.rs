@@ -12,7 +12,7 @@ use crate::error::usage;
 use crate::format::{Table, attr_json, attr_text, human_bytes, parse_attr};
 use crate::progress;
 use crate::target::Location;
-use array_format::BuiltinCodec;
+use array_format::{BuiltinCodec, FileConfig};
 
 /// Whose attributes `af attrs` works on.
 enum Owner {
@@ -137,7 +137,14 @@ pub async fn compact(a: CompactArgs, out: &mut dyn Write) -> anyhow::Result<u8> 
     let probe = loc.open(BuiltinCodec::Lz4, None).await?;
     let codec = codec_for(a.codec, Some(&layout_of(&probe)));
     drop(probe);
-    let mut file = loc.open(codec, None).await?;
+    let config = FileConfig {
+        retention: a.retention.age,
+        ..FileConfig::new(codec)
+    };
+    let mut file = loc
+        .open_with(config)
+        .await
+        .with_context(|| format!("cannot open {}", loc.name))?;
     let (layers, stored) = (file.num_layers(), file.stored_bytes());
     if layers <= 1 {
         writeln!(out, "{} has a single layer; nothing to compact", loc.name)?;
@@ -169,7 +176,7 @@ pub async fn vacuum(a: VacuumArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let loc = Location::parse(&a.path)?;
     let mut file = loc.open(BuiltinCodec::Lz4, None).await?;
     let report = file
-        .vacuum_with_grace(a.part_grace)
+        .vacuum_with(a.retention.age, a.part_grace)
         .await
         .with_context(|| format!("cannot vacuum {}", loc.name))?;
     if report.deleted.is_empty() {

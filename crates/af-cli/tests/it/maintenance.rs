@@ -35,7 +35,32 @@ fn compact_keeps_the_data() {
     );
     assert!(ok(p, &["compact", "c.af"]).contains("nothing to compact"));
     assert!(ok(p, &["verify", "c.af"]).starts_with("ok:"));
+    // The replaced layers stay for the retention: time travel reaches them.
     assert!(ok(p, &["vacuum", "c.af"]).contains("nothing to delete"));
+    assert!(p.join("c.1.af").exists() && p.join("c.4.af").exists());
+    assert_eq!(ok(p, &["cat", "c.af", "a", "-f", "json", "--at", "4"]), before);
+    let out = ok(p, &["vacuum", "c.af", "--retention", "0"]);
+    assert!(out.contains("vacuumed c.af: 4 objects"), "{out}");
+    assert!(!p.join("c.1.af").exists() && !p.join("c.4.af").exists());
+    assert_eq!(ok(p, &["cat", "c.af", "a", "-f", "json"]), before);
+}
+
+#[test]
+fn compact_with_no_retention_deletes_the_replaced_layers() {
+    let d = TempDir::new().unwrap();
+    let p = d.path();
+    demo(p);
+    let before = ok(p, &["cat", "demo.af", "temperature", "-f", "csv"]);
+    let out = ok(p, &["compact", "demo.af", "--retention", "0"]);
+    assert!(out.contains("layers -> 1"), "{out}");
+    let names: Vec<String> = std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("demo.") && n.ends_with(".af"))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(ok(p, &["cat", "demo.af", "temperature", "-f", "csv"]), before);
+    fails(p, &["compact", "demo.af", "--retention", "soon"], 2, "retention");
 }
 
 #[test]

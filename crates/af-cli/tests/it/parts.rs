@@ -69,8 +69,15 @@ fn layers_info_verify_vacuum_and_compact_know_staged_parts() {
     assert_eq!(std::fs::read_dir(p.join("s.parts")).unwrap().count(), 2);
     assert!(ok(p, &["verify", "s.af"]).starts_with("ok:"));
 
-    // Compaction copies the adopted frames and deletes the parts.
+    // Compaction copies the adopted frames; the parts stay with the layer
+    // that adopted it for the retention, and go with it after that.
     assert!(ok(p, &["compact", "s.af"]).starts_with("compacted s.af: 2 layers -> 1"));
+    assert_eq!(std::fs::read_dir(p.join("s.parts")).unwrap().count(), 2);
+    assert!(ok(p, &["vacuum", "s.af"]).contains("nothing to delete"));
+    fails(p, &["vacuum", "s.af", "--retention", "1w"], 2, "unit");
+    let out = ok(p, &["vacuum", "s.af", "--retention", "0"]);
+    assert!(out.contains("deleted s.2.af"), "{out}");
+    assert!(out.contains("(2 staged parts)"), "{out}");
     assert_eq!(std::fs::read_dir(p.join("s.parts")).unwrap().count(), 0);
     let layers = ok(p, &["layers", "s.af"]);
     assert!(!layers.contains("PARTS"), "{layers}");

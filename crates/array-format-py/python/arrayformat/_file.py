@@ -323,17 +323,26 @@ class File(Mapping[str, Array]):
         self._native_handle().refresh()
         self._view += 1
 
-    def compact(self) -> None:
-        """Flushes, then merges the visible layers into one snapshot."""
-        self._writable().compact()
+    def compact(self, *, retention: float | None = None) -> None:
+        """Flushes, then merges the visible layers into one snapshot.
+
+        The layers it replaces stay for ``retention`` seconds (24 hours by
+        default), so that readers elsewhere that opened an earlier version
+        finish and ``as_of`` reaches them; this or a later compaction, or
+        :meth:`vacuum`, deletes them after that (``retention=0``: at once).
+        """
+        self._writable().compact(retention)
         self._view += 1
 
-    def vacuum(self, *, part_grace: float | None = None) -> VacuumReport:
-        """Deletes the layers no version needs any more, and the staged
-        parts no layer adopted once older than ``part_grace`` seconds (24
-        hours by default: a write from many processes still running keeps
-        its parts)."""
-        deleted, nbytes, parts = self._writable().vacuum(part_grace)
+    def vacuum(
+        self, *, part_grace: float | None = None, retention: float | None = None
+    ) -> VacuumReport:
+        """Deletes the layers no version needs any more: those a compaction
+        replaced more than ``retention`` seconds ago (24 hours by default);
+        and the staged parts no layer adopted once older than ``part_grace``
+        seconds (24 hours by default: a write from many processes still
+        running keeps its parts)."""
+        deleted, nbytes, parts = self._writable().vacuum(part_grace, retention)
         return VacuumReport(list(deleted), int(nbytes), int(parts))
 
     def verify(self) -> VerifyReport:

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -41,8 +42,15 @@ struct Moves {
 }
 
 impl ArrayFile {
-    /// Merges every visible layer into one snapshot layer and reclaims the
-    /// layers it replaces.
+    /// Merges every visible layer into one snapshot layer.
+    ///
+    /// The layers it replaces are redundant at once (readers that open the
+    /// file read the snapshot alone), but readers elsewhere that opened an
+    /// earlier version may still be reading them: they are kept for the
+    /// [`retention`](super::FileConfig::retention) (a day by default) and
+    /// deleted by the first compaction or [`vacuum`](Self::vacuum) after
+    /// that, with the staged parts they adopted. With a retention of zero
+    /// they are deleted as soon as the snapshot is committed.
     ///
     /// Pending changes are committed first (as by [`flush`](Self::flush)),
     /// so compaction never silently drops or half-includes them. Frames whose
@@ -53,7 +61,7 @@ impl ArrayFile {
     /// carried over; attributes (the file's and the arrays') and recorded
     /// codecs are. Frames that layers adopted from staged parts
     /// ([`commit_parts`](Self::commit_parts)) are copied like any other,
-    /// and the parts deleted with the layers. After success
+    /// and the parts go with the layers that adopted them. After success
     /// [`num_layers`](Self::num_layers) is 1.
     ///
     /// Errors: [`Error::InvalidCodec`] when an array records a custom codec
@@ -63,7 +71,7 @@ impl ArrayFile {
     /// ```
     /// use std::sync::Arc;
     /// use array_format::{ArrayFile, FileConfig, Lz4Codec};
-    /// use object_store::local::LocalFileSystem;
+    /// use object_store::{ObjectStore, local::LocalFileSystem};
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let dir = tempfile::tempdir().unwrap();
     /// let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
@@ -74,13 +82,21 @@ impl ArrayFile {
     ///     file.flush().await?;
     /// }
     /// assert_eq!(file.num_layers(), 3);
-    /// file.compact().await?; // one snapshot layer, data.4.af; data.1-3.af are deleted
+    /// file.compact().await?; // one snapshot layer, data.4.af; data.1-3.af stay a day
     /// assert_eq!(file.num_layers(), 1);
+    /// assert!(store.head(&"data.1.af".into()).await.is_ok());
     /// let reopened = ArrayFile::open(store, "data.af".into(), FileConfig::new(Lz4Codec)).await?;
     /// assert_eq!(reopened.list_arrays().len(), 3);
     /// # Ok::<(), array_format::Error>(()) }).unwrap();
     /// ```
     pub async fn compact(&mut self) -> Result<()> {
+        self.compact_with(self.settings.retention).await
+    }
+
+    /// Like [`compact`](Self::compact), keeping the layers it replaces (and
+    /// those earlier compactions replaced) for `retention` instead of the
+    /// configured [`retention`](super::FileConfig::retention).
+    pub async fn compact_with(&mut self, retention: Duration) -> Result<()> {
         self.check_writable("compact")?;
         self.flush().await?;
         if self.index.layers.len() <= 1 {
@@ -198,8 +214,15 @@ impl ArrayFile {
         let old = std::mem::replace(&mut self.index, index).layers;
         // The snapshot is durable: the layers below it are redundant, and so
         // are the parts they adopted (the snapshot holds copies of their
-        // frames). Layers go first, so that no layer outlives its parts. A
-        // failed delete only leaves garbage that `vacuum` removes.
+        // frames). Readers elsewhere may still be reading them: they are
+        // kept for the retention, and those an earlier compaction replaced
+        // longer ago go now. A failed delete only leaves garbage that
+        // `vacuum` removes.
+        if !retention.is_zero() {
+            let _ = self.delete_expired(retention).await;
+            return Ok(());
+        }
+        // Layers go first, so that no layer outlives its parts.
         for layer in &old {
             if layer.header.seq != 0 {
                 let _ = self.store.delete(&layer.path).await;

@@ -40,6 +40,7 @@ mod vacuum;
 mod write;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::cache::DeltaCache;
 use crate::codec::{CodecSet, CompressionCodec};
@@ -69,6 +70,9 @@ pub const DEFAULT_IO_CACHE_CAPACITY: usize = 64 * 1024 * 1024;
 /// Default byte budget of partially written chunks held uncompressed
 /// (128 MiB).
 pub const DEFAULT_WRITE_BUFFER_CAPACITY: usize = 128 * 1024 * 1024;
+/// Default [`FileConfig::retention`] of replaced layers (24 hours): longer
+/// than the reads and jobs of a working day that hold a version open.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// Configuration for opening or creating an [`ArrayFile`].
 ///
@@ -125,6 +129,13 @@ pub struct FileConfig<C: CompressionCodec> {
     /// and its directory) before it is acknowledged. Object stores are
     /// durable on their own; `object_store`'s local backend is not.
     pub durable: bool,
+    /// How long layers that a compaction replaced are kept after it
+    /// ([`DEFAULT_RETENTION`]: a day), so that readers elsewhere that
+    /// opened an earlier version finish their reads and time travel reaches
+    /// back that far. [`compact`](ArrayFile::compact) and
+    /// [`vacuum`](ArrayFile::vacuum) delete replaced layers once they have
+    /// been replaced for this long; `Duration::ZERO` deletes them at once.
+    pub retention: Duration,
 }
 
 impl<C: CompressionCodec> FileConfig<C> {
@@ -140,6 +151,7 @@ impl<C: CompressionCodec> FileConfig<C> {
             cache: None,
             as_of: None,
             durable: true,
+            retention: DEFAULT_RETENTION,
         }
     }
 }
@@ -151,6 +163,7 @@ struct Settings {
     frame_target: usize,
     write_buffer: usize,
     cache: Option<Arc<DeltaCache>>,
+    retention: Duration,
 }
 
 impl Settings {
@@ -170,6 +183,7 @@ impl Settings {
                 .clamp(1, crate::format::MAX_PACKED_FRAME) as usize,
             write_buffer: config.write_buffer_capacity,
             cache,
+            retention: config.retention,
         }
     }
 }

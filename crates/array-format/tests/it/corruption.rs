@@ -96,6 +96,9 @@ fn cfg<C: CompressionCodec>(codec: C) -> FileConfig<C> {
         block_target_size: 1024,
         frame_target_size: 256,
         durable: false,
+        // Replaced layers are deleted at once: the harshest case for the
+        // protocol (a reader or a stale writer finds its layers gone).
+        retention: Duration::ZERO,
         ..FileConfig::new(codec)
     }
 }

@@ -46,6 +46,9 @@ const BIG_LEN: usize = 17 * 1024 * 1024 / 4;
 fn config() -> FileConfig<Lz4Codec> {
     FileConfig {
         frame_target_size: 64,
+        // Replaced layers are deleted at once: the harshest case for the
+        // protocol (a reader or a stale writer finds its layers gone).
+        retention: Duration::ZERO,
         ..FileConfig::new(Lz4Codec)
     }
 }

@@ -16,8 +16,9 @@ use std::time::{Duration, SystemTime};
 
 use crate::common::FaultyStore;
 use array_format::{
-    ArrayFile, ArrayStats, AttributeValue, CompressionCodec, DType, Error, FileConfig, FillValue,
-    Lz4Codec, MergedArrayMeta, NoCompression, Result, Version, ZstdCodec,
+    ArrayFile, ArrayStats, AttributeValue, CompressionCodec, DEFAULT_PART_GRACE, DType, Error,
+    FileConfig, FillValue, Lz4Codec, MergedArrayMeta, NoCompression, Result, VacuumReport, Version,
+    ZstdCodec,
 };
 use ndarray::{ArrayD, IxDyn};
 use object_store::memory::InMemory;
@@ -34,6 +35,14 @@ fn small<C: CompressionCodec>(codec: C) -> FileConfig<C> {
 
 fn config() -> FileConfig<Lz4Codec> {
     small(Lz4Codec)
+}
+
+/// Replaced layers deleted as soon as a compaction commits.
+fn immediate() -> FileConfig<Lz4Codec> {
+    FileConfig {
+        retention: Duration::ZERO,
+        ..config()
+    }
 }
 
 fn as_of(layer: u64) -> FileConfig<Lz4Codec> {
@@ -243,6 +252,24 @@ async fn versions_and_time_travel_through_a_compaction() {
     f.flush().await.unwrap();
     states.push(state(&f).await); // layer 5
 
+    // The replaced layers stay for the retention: listed, not visible, and
+    // time travel reaches them.
+    let retained = f.versions().await.unwrap();
+    assert_eq!(layers(&retained), vec![0, 1, 2, 3, 4, 5]);
+    let visible: Vec<bool> = retained.iter().map(|v| v.visible).collect();
+    assert_eq!(visible, vec![false, false, false, false, true, true]);
+    for (n, s) in states.iter().enumerate() {
+        assert_as_of(&store, n as u64, s).await;
+    }
+    assert_eq!(f.vacuum().await.unwrap(), VacuumReport::default());
+    // With no retention, vacuum deletes them.
+    let mut report = f
+        .vacuum_with(Duration::ZERO, DEFAULT_PART_GRACE)
+        .await
+        .unwrap();
+    report.deleted.sort();
+    assert_eq!(report.deleted, vec!["h.1.af", "h.2.af", "h.3.af"]);
+
     let after = f.versions().await.unwrap();
     assert_eq!(
         layers(&after),
@@ -364,7 +391,7 @@ async fn vacuum_removes_layers_a_failed_compaction_delete_left() {
     let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let faulty = FaultyStore::new(Arc::clone(&inner), None);
     let store: Arc<dyn ObjectStore> = Arc::new(faulty.clone());
-    let mut f = ArrayFile::create(Arc::clone(&store), Path::from("h.af"), config())
+    let mut f = ArrayFile::create(Arc::clone(&store), Path::from("h.af"), immediate())
         .await
         .unwrap();
     let states = three_commits(&mut f).await;
@@ -455,7 +482,7 @@ fn write_aged(path: PathBuf, len: usize, age: Duration) -> u64 {
 async fn vacuum_on_disk_removes_redundant_layers_and_old_staging_only() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v.af");
-    let mut f = ArrayFile::create_path(&path, config()).await.unwrap();
+    let mut f = ArrayFile::create_path(&path, immediate()).await.unwrap();
     let states = three_commits(&mut f).await;
     let saved: Vec<(PathBuf, Vec<u8>)> = (1..=3)
         .map(|n| {
@@ -794,7 +821,7 @@ async fn verify_lists_exactly_the_damaged_frames() {
 fn local(durable: bool) -> FileConfig<Lz4Codec> {
     FileConfig {
         durable,
-        ..config()
+        ..immediate()
     }
 }
 

@@ -3,7 +3,9 @@
 //! written, committed, reopened and read; two writers racing for a layer
 //! number, with a conflict on a shared chunk and both landing when their
 //! chunks are disjoint; a layer too large for one PUT, committed through a
-//! staging object and a create-only copy; compaction; staged parts.
+//! staging object and a create-only copy; compaction keeping the layers it
+//! replaced for the retention (a reader of the old version reads on); staged
+//! parts.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,9 +15,11 @@
 )]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use array_format::{
-    ArrayFile, AttributeValue, Error, FileConfig, Location, Lz4Codec, NoCompression,
+    ArrayFile, AttributeValue, DEFAULT_PART_GRACE, Error, FileConfig, Location, Lz4Codec,
+    NoCompression,
 };
 use ndarray::{ArrayD, IxDyn};
 use object_store::ObjectStore;
@@ -52,7 +56,7 @@ on_servers!(
     a_file_round_trips,
     writers_conflict_on_a_shared_chunk_and_both_land_when_disjoint,
     a_layer_larger_than_one_put_commits_through_a_staging_object,
-    compaction_merges_the_layers_and_deletes_them,
+    compaction_keeps_the_replaced_layers_for_the_retention,
     staged_parts_commit_as_one_layer,
     an_s3_url_commits_a_large_layer_without_being_told_how,
 );
@@ -201,7 +205,7 @@ async fn a_layer_larger_than_one_put_commits_through_a_staging_object(bucket: Bu
     assert_eq!(layer_names(&store).await, ["data/f.1.af", "data/f.af"]);
 }
 
-async fn compaction_merges_the_layers_and_deletes_them(bucket: Bucket) {
+async fn compaction_keeps_the_replaced_layers_for_the_retention(bucket: Bucket) {
     let store = bucket.store;
     let mut f = create(&store).await;
     f.define_array::<i32>("v", vec![], vec![40, 10], Some(vec![10, 10]), None)
@@ -214,13 +218,42 @@ async fn compaction_merges_the_layers_and_deletes_them(bucket: Bucket) {
             .unwrap();
         f.flush().await.unwrap();
     }
-    // Layers 1 (the definition) to 5 become snapshot 6.
+    // A reader elsewhere, of version 5, reading nothing yet.
+    let reader = ArrayFile::open(
+        Arc::clone(&store),
+        Path::from("data/f.af"),
+        FileConfig {
+            cache_capacity: 0,
+            io_cache_capacity: 0,
+            ..FileConfig::new(Lz4Codec)
+        },
+    )
+    .await
+    .unwrap();
+    // Layers 1 (the definition) to 5 become snapshot 6, and stay.
     f.compact().await.unwrap();
-    assert_eq!(layer_names(&store).await, ["data/f.6.af", "data/f.af"]);
+    let all: Vec<String> = (1..=6)
+        .map(|n| format!("data/f.{n}.af"))
+        .chain(["data/f.af".to_string()])
+        .collect();
+    assert_eq!(layer_names(&store).await, all);
+    let check = |v: ArrayD<i32>| assert_eq!((v[[0, 0]], v[[15, 3]], v[[39, 9]]), (1, 2, 4));
+    check(read(&reader, "v").await);
     let g = open(&store).await;
-    let v = read(&g, "v").await;
-    assert_eq!((v[[0, 0]], v[[15, 3]], v[[39, 9]]), (1, 2, 4));
+    check(read(&g, "v").await);
     assert!(g.verify().await.unwrap().is_ok());
+    assert!(f.vacuum().await.unwrap().deleted.is_empty());
+    // Past the retention (none here), vacuum deletes them, and the reader
+    // of version 5 finds its layers gone.
+    let report = f
+        .vacuum_with(Duration::ZERO, DEFAULT_PART_GRACE)
+        .await
+        .unwrap();
+    assert_eq!(report.deleted.len(), 5, "{report:?}");
+    assert_eq!(layer_names(&store).await, ["data/f.6.af", "data/f.af"]);
+    let gone = reader.read_array::<i32>("v", vec![], vec![]).await;
+    assert!(matches!(gone, Err(Error::Vanished { .. })), "{gone:?}");
+    check(read(&open(&store).await, "v").await);
 }
 
 async fn staged_parts_commit_as_one_layer(bucket: Bucket) {

@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::common::FaultyStore;
 use array_format::{
@@ -47,6 +48,9 @@ fn config() -> FileConfig<Lz4Codec> {
     FileConfig {
         block_target_size: 4096,
         frame_target_size: 64,
+        // Replaced layers are deleted at once: the harshest case for the
+        // protocol (a reader or a stale writer finds its layers gone).
+        retention: Duration::ZERO,
         ..FileConfig::new(Lz4Codec)
     }
 }

@@ -24,6 +24,7 @@ mod errors;
 mod lifecycle;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use array_format::{ArrayFile, FileConfig, Lz4Codec, StagedPart, StatValue};
 use ndarray::{ArrayD, IxDyn};
@@ -43,6 +44,9 @@ const COLS: usize = 8;
 fn config() -> FileConfig<Lz4Codec> {
     FileConfig {
         frame_target_size: 64,
+        // Replaced layers are deleted at once: the harshest case for the
+        // protocol (a reader or a stale writer finds its layers gone).
+        retention: Duration::ZERO,
         ..FileConfig::new(Lz4Codec)
     }
 }
