@@ -38,7 +38,10 @@ fn compact_keeps_the_data() {
     // The replaced layers stay for the retention: time travel reaches them.
     assert!(ok(p, &["vacuum", "c.af"]).contains("nothing to delete"));
     assert!(p.join("c.1.af").exists() && p.join("c.4.af").exists());
-    assert_eq!(ok(p, &["cat", "c.af", "a", "-f", "json", "--at", "4"]), before);
+    assert_eq!(
+        ok(p, &["cat", "c.af", "a", "-f", "json", "--at", "4"]),
+        before
+    );
     let out = ok(p, &["vacuum", "c.af", "--retention", "0"]);
     assert!(out.contains("vacuumed c.af: 4 objects"), "{out}");
     assert!(!p.join("c.1.af").exists() && !p.join("c.4.af").exists());
@@ -59,8 +62,16 @@ fn compact_with_no_retention_deletes_the_replaced_layers() {
         .filter(|n| n.starts_with("demo.") && n.ends_with(".af"))
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
-    assert_eq!(ok(p, &["cat", "demo.af", "temperature", "-f", "csv"]), before);
-    fails(p, &["compact", "demo.af", "--retention", "soon"], 2, "retention");
+    assert_eq!(
+        ok(p, &["cat", "demo.af", "temperature", "-f", "csv"]),
+        before
+    );
+    fails(
+        p,
+        &["compact", "demo.af", "--retention", "soon"],
+        2,
+        "retention",
+    );
 }
 
 #[test]

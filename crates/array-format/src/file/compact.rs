@@ -71,7 +71,7 @@ impl ArrayFile {
     /// ```
     /// use std::sync::Arc;
     /// use array_format::{ArrayFile, FileConfig, Lz4Codec};
-    /// use object_store::{ObjectStore, local::LocalFileSystem};
+    /// use object_store::{ObjectStoreExt, local::LocalFileSystem};
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let dir = tempfile::tempdir().unwrap();
     /// let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());

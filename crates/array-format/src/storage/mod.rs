@@ -8,6 +8,7 @@
 //! (`flush_memory` writes a copy of the committed layer into an
 //! [`InMemoryStorage`]).
 
+mod local_detect;
 pub(crate) mod location;
 mod parts;
 pub(crate) mod spill;

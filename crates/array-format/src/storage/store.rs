@@ -252,7 +252,8 @@ impl FileStore {
             ));
         }
         let dir = full.rsplit_once('/').map(|(d, _)| raw_path(d));
-        Ok(Self {
+        let local = super::local_detect::local_file_system(store.as_ref());
+        let fs = Self {
             store,
             stem: stem.to_owned(),
             dir,
@@ -260,6 +261,12 @@ impl FileStore {
             durable_local: None,
             fastest_read_ns: Arc::new(AtomicU64::new(u64::MAX)),
             local_reads: None,
+        };
+        // A local directory given as an object store reads like one given
+        // as a path.
+        Ok(match local {
+            Some(local) => fs.with_local_reads(local),
+            None => fs,
         })
     }
 
