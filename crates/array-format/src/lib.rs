@@ -86,9 +86,10 @@ pub use element::ArrayElement;
 pub use error::{Error, Result};
 pub use file::{
     ArrayFile, ArrayMeta, ArraySpec, ArrayStorage, DEFAULT_BLOCK_TARGET_SIZE,
-    DEFAULT_CACHE_CAPACITY, DEFAULT_FRAME_TARGET_SIZE, DEFAULT_IO_CACHE_CAPACITY,
-    DEFAULT_PART_GRACE, DEFAULT_RETENTION, DEFAULT_WRITE_BUFFER_CAPACITY, Damage, FileConfig,
-    MergedArrayMeta, StagedPart, VacuumReport, VerifyReport, Version,
+    DEFAULT_CACHE_CAPACITY, DEFAULT_COALESCE_GAP, DEFAULT_FRAME_TARGET_SIZE,
+    DEFAULT_IO_CACHE_CAPACITY, DEFAULT_PART_GRACE, DEFAULT_REQUESTS_PER_READ, DEFAULT_RETENTION,
+    DEFAULT_WRITE_BUFFER_CAPACITY, Damage, FileConfig, MergedArrayMeta, StagedPart, VacuumReport,
+    VerifyReport, Version,
 };
 pub use format::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 pub use stats::{ArrayStats, StatValue, StatsFile};

@@ -70,6 +70,10 @@ pub const DEFAULT_IO_CACHE_CAPACITY: usize = 64 * 1024 * 1024;
 /// Default byte budget of partially written chunks held uncompressed
 /// (128 MiB).
 pub const DEFAULT_WRITE_BUFFER_CAPACITY: usize = 128 * 1024 * 1024;
+/// Default [`FileConfig::coalesce_gap`] (32 KiB).
+pub const DEFAULT_COALESCE_GAP: u64 = 32 * 1024;
+/// Default [`FileConfig::requests_per_read`] (16).
+pub const DEFAULT_REQUESTS_PER_READ: usize = 16;
 /// Default [`FileConfig::retention`] of replaced layers (24 hours): longer
 /// than the reads and jobs of a working day that hold a version open.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
@@ -136,6 +140,14 @@ pub struct FileConfig<C: CompressionCodec> {
     /// [`vacuum`](ArrayFile::vacuum) delete replaced layers once they have
     /// been replaced for this long; `Duration::ZERO` deletes them at once.
     pub retention: Duration,
+    /// Frames of one object separated by at most this many bytes are
+    /// fetched by one request (the bytes between them are read and
+    /// dropped): fewer, larger requests, as object stores prefer
+    /// ([`DEFAULT_COALESCE_GAP`], 32 KiB). A request never exceeds 16 MiB.
+    pub coalesce_gap: u64,
+    /// Requests one read keeps in flight at most ([`DEFAULT_REQUESTS_PER_READ`],
+    /// 16; at least 1). Concurrent reads each keep their own.
+    pub requests_per_read: usize,
 }
 
 impl<C: CompressionCodec> FileConfig<C> {
@@ -152,6 +164,8 @@ impl<C: CompressionCodec> FileConfig<C> {
             as_of: None,
             durable: true,
             retention: DEFAULT_RETENTION,
+            coalesce_gap: DEFAULT_COALESCE_GAP,
+            requests_per_read: DEFAULT_REQUESTS_PER_READ,
         }
     }
 }

@@ -75,6 +75,7 @@ impl ArrayFile {
         config: FileConfig<C>,
         replace: Replace,
     ) -> Result<Self> {
+        let fs = fs.with_fetch_policy(config.coalesce_gap, config.requests_per_read);
         // The base goes first: a crash part-way then leaves no file (open
         // says FileNotFound) rather than a file missing some of its layers.
         let mut old: Vec<Path> = fs
@@ -164,6 +165,7 @@ impl ArrayFile {
         fs: FileStore,
         config: FileConfig<C>,
     ) -> Result<Self> {
+        let fs = fs.with_fetch_policy(config.coalesce_gap, config.requests_per_read);
         let as_of = config.as_of;
         let (index, dataset_id) = load_index(&fs, as_of).await?;
         Ok(Self {

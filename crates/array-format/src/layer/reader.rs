@@ -20,14 +20,8 @@ use crate::storage::{FileStore, ObjectPin};
 
 use super::units::{Kept, Units, io_cached};
 
-/// Frames separated by at most this many bytes are fetched in one request.
-const COALESCE_GAP: u64 = 32 * 1024;
-
 /// Largest single coalesced request.
 const MAX_REQUEST: u64 = 16 * 1024 * 1024;
-
-/// Requests in flight per read.
-pub(super) const FETCH_CONCURRENCY: usize = 16;
 
 /// Decoding is spread over the cores once a read decodes this many bytes.
 const PARALLEL_DECODE_BYTES: u64 = 512 * 1024;
@@ -280,12 +274,13 @@ impl LayerReader {
         // their part.
         order.sort_by_key(|(_, f, _)| (f.object, f.offset));
         let mut requests: Vec<(u32, Range<u64>, Members)> = Vec::new();
+        let policy = store.fetch_policy();
         for (i, f, index) in order {
             let end = f.offset + f.stored_len;
             match requests.last_mut() {
                 Some((object, r, members))
                     if *object == f.object
-                        && f.offset <= r.end + COALESCE_GAP
+                        && f.offset <= r.end.saturating_add(policy.coalesce_gap)
                         && end - r.start <= MAX_REQUEST =>
                 {
                     r.end = r.end.max(end);
@@ -301,7 +296,7 @@ impl LayerReader {
             fetches.push(self.fetch_request(store, object, range, members));
         }
         Ok(futures::stream::iter(fetches)
-            .buffer_unordered(FETCH_CONCURRENCY)
+            .buffer_unordered(policy.requests_per_read)
             .boxed())
     }
 

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
-use super::reader::{Arrival, FETCH_CONCURRENCY, LayerReader, Members};
+use super::reader::{Arrival, LayerReader, Members};
 use crate::cache::{DeltaCache, FrameKey, Unit};
 use crate::error::{Error, Result};
 use crate::format::FrameEntry;
@@ -57,7 +57,7 @@ impl LayerReader {
             fetches.push(self.unit_arrival(store, cache, units, unit, members, exclusive));
         }
         Ok(futures::stream::iter(fetches)
-            .buffer_unordered(FETCH_CONCURRENCY)
+            .buffer_unordered(store.fetch_policy().requests_per_read)
             .boxed())
     }
 

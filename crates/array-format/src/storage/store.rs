@@ -175,6 +175,17 @@ pub(crate) struct FileStore {
     /// `pread` on open files instead of through `object_store`, whose
     /// local reads cost a thread hand-off and an `open` each.
     local_reads: Option<Arc<LocalReads>>,
+    fetch: FetchPolicy,
+}
+
+/// How reads fetch frames from the store ([`FileConfig`](crate::FileConfig)'s
+/// `coalesce_gap` and `requests_per_read`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FetchPolicy {
+    /// Frames of one object this close are fetched in one request.
+    pub(crate) coalesce_gap: u64,
+    /// Requests one read keeps in flight (at least 1).
+    pub(crate) requests_per_read: usize,
 }
 
 /// A local directory whose layers are read directly.
@@ -261,6 +272,10 @@ impl FileStore {
             durable_local: None,
             fastest_read_ns: Arc::new(AtomicU64::new(u64::MAX)),
             local_reads: None,
+            fetch: FetchPolicy {
+                coalesce_gap: crate::file::DEFAULT_COALESCE_GAP,
+                requests_per_read: crate::file::DEFAULT_REQUESTS_PER_READ,
+            },
         };
         // A local directory given as an object store reads like one given
         // as a path.
@@ -275,6 +290,20 @@ impl FileStore {
     pub(crate) fn with_durable_local(mut self, local: Arc<LocalFileSystem>) -> Self {
         self.durable_local = Some(local);
         self
+    }
+
+    /// Sets how reads fetch frames.
+    pub(crate) fn with_fetch_policy(mut self, coalesce_gap: u64, requests_per_read: usize) -> Self {
+        self.fetch = FetchPolicy {
+            coalesce_gap,
+            requests_per_read: requests_per_read.max(1),
+        };
+        self
+    }
+
+    /// How reads fetch frames.
+    pub(crate) fn fetch_policy(&self) -> FetchPolicy {
+        self.fetch
     }
 
     /// Reads layers of the local directory `local` (the store this

@@ -21,6 +21,7 @@ mod model;
 mod old_formats;
 mod parts;
 mod read_units;
+mod requests;
 mod retention;
 mod s3;
 mod semantics;

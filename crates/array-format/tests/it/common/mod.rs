@@ -518,6 +518,9 @@ pub struct Request {
 #[derive(Debug, Default)]
 struct CountLog {
     requests: Mutex<Vec<Request>>,
+    /// GETs in flight now, and the most ever.
+    in_flight: std::sync::atomic::AtomicUsize,
+    max_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl CountLog {
@@ -543,6 +546,9 @@ pub struct CountingStore {
     log: Arc<CountLog>,
     /// Added to every get, as a remote store's request cost.
     latency: Option<std::time::Duration>,
+    /// Added to every get without holding a thread (a timer), so that
+    /// concurrent gets overlap however few threads run them.
+    delay: Option<std::time::Duration>,
     /// Whether suffix ranges are refused, as object_store's Azure client
     /// refuses them (before sending anything).
     no_suffix: bool,
@@ -555,6 +561,7 @@ impl CountingStore {
             inner,
             log: Arc::new(CountLog::default()),
             latency: None,
+            delay: None,
             no_suffix: false,
         }
     }
@@ -571,6 +578,19 @@ impl CountingStore {
     pub fn with_latency(mut self, latency: std::time::Duration) -> Self {
         self.latency = Some(latency);
         self
+    }
+
+    /// Makes every get wait `delay` on a timer before it is served.
+    pub fn with_delay(mut self, delay: std::time::Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// The most GETs (heads included) ever in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.log
+            .max_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every request recorded since creation or the last [`reset`](Self::reset).
@@ -623,9 +643,12 @@ impl CountingStore {
             .sum()
     }
 
-    /// Clears the log.
+    /// Clears the log and the most GETs in flight.
     pub fn reset(&self) {
         self.log.requests.lock().unwrap().clear();
+        self.log
+            .max_in_flight
+            .store(0, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The wrapped store.
@@ -757,9 +780,16 @@ impl ObjectStore for CountingStore {
             if let Some(latency) = self.latency {
                 std::thread::sleep(latency);
             }
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.log.in_flight.fetch_add(1, SeqCst) + 1;
+            self.log.max_in_flight.fetch_max(now, SeqCst);
+            if let Some(delay) = self.delay {
+                tokio::time::sleep(delay).await;
+            }
             let head = options.head;
             let range = options.range.clone();
             let result = self.inner.get_opts(location, options).await;
+            self.log.in_flight.fetch_sub(1, SeqCst);
             let bytes = match (&result, head) {
                 (Ok(r), false) => r.range.end - r.range.start,
                 _ => 0,
