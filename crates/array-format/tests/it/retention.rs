@@ -226,6 +226,13 @@ async fn readers_never_break_moto() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_never_break_azurite() {
+    if let Some(az) = crate::common::azurite::azurite("readers_never_break_azurite") {
+        readers_never_break(Place::Store(az.fresh_bucket().store, None)).await;
+    }
+}
+
 /// With a retention of 2 s: a compaction deletes the layers that an
 /// earlier compaction replaced more than 2 s before, and keeps those it
 /// replaces itself; vacuum within the retention deletes nothing.

@@ -52,6 +52,31 @@ macro_rules! on_servers {
     };
 }
 
+/// Scenarios that need no S3 URL, also on the Azure emulator: `azurite::`
+/// (SKIP without one; CI runs one and sets `REQUIRE_AZURITE=1`).
+macro_rules! on_azurite {
+    ($($scenario:ident),* $(,)?) => {
+        mod azurite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if let Some(az) = crate::common::azurite::azurite(stringify!($scenario)) {
+                        super::$scenario(az.fresh_bucket()).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_azurite!(
+    a_file_round_trips,
+    writers_conflict_on_a_shared_chunk_and_both_land_when_disjoint,
+    a_layer_larger_than_one_put_commits_through_a_staging_object,
+    compaction_keeps_the_replaced_layers_for_the_retention,
+    staged_parts_commit_as_one_layer,
+);
+
 on_servers!(
     a_file_round_trips,
     writers_conflict_on_a_shared_chunk_and_both_land_when_disjoint,

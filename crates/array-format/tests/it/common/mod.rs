@@ -25,6 +25,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod azurite;
 pub mod s3;
 
 use std::fmt;
