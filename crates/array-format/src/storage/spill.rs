@@ -213,6 +213,7 @@ impl SpillFile {
     /// Whether a layer whose data region is `ranges` of this file can be
     /// committed with [`commit_in_place`](Self::commit_in_place): the file
     /// is unnamed in the layer's file system and the ranges are all of it.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn in_place(&self, ranges: &[std::ops::Range<u64>]) -> bool {
         self.linkable
             && !self.sealed.load(Ordering::Acquire)
