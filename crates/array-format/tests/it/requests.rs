@@ -21,7 +21,7 @@ use ndarray::{ArrayD, IxDyn};
 use object_store::path::Path;
 use object_store::{GetRange, ObjectStore};
 
-use crate::common::{CountingStore, RequestKind};
+use crate::common::{CountingStore, RequestKind, Rng};
 
 const NAME: &str = "q.af";
 /// Elements of a chunk: 16 KiB of i32, a frame of its own.
@@ -62,15 +62,8 @@ on_stores!(
 /// Deterministic noise: lz4 leaves it as it is, so a chunk's frame is about
 /// its 16 KiB.
 fn noise(len: usize, seed: u32) -> Vec<i32> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as i32
-        })
-        .collect()
+    let mut rng = Rng::new(u64::from(seed));
+    (0..len).map(|_| rng.next() as i32).collect()
 }
 
 /// Creates the file with `arrays` one-chunk arrays `a0`.. and the grids
@@ -193,51 +186,47 @@ async fn read_column(f: &ArrayFile, cols: usize) -> ArrayD<i32> {
         .into_owned()
 }
 
+/// Grid `g{cols}` as written.
+fn grid(cols: usize) -> ArrayD<i32> {
+    let n = ROWS * cols * CHUNK;
+    ArrayD::from_shape_vec(IxDyn(&[ROWS, cols * CHUNK]), noise(n, cols as u32)).unwrap()
+}
+
+/// The GETs that reading a column of grid `g{cols}` takes through a fresh
+/// handle opened with `coalesce_gap: gap`, checking what it reads.
+async fn column_gets(store: &Arc<dyn ObjectStore>, gap: u64, cols: usize) -> usize {
+    let counting = CountingStore::new(Arc::clone(store));
+    let config = FileConfig {
+        coalesce_gap: gap,
+        ..uncached()
+    };
+    let f = open(&counting, config).await;
+    counting.reset();
+    let column = grid(cols).slice_move(ndarray::s![.., 0..CHUNK]).into_dyn();
+    assert_eq!(read_column(&f, cols).await, column);
+    counting.gets()
+}
+
 async fn neighbouring_frames_share_a_get_as_the_gap_allows(store: Arc<dyn ObjectStore>) {
     make(&store, 1).await;
-    let counting = CountingStore::new(Arc::clone(&store));
-    let f = open(&counting, uncached()).await;
-    let whole = |cols: usize| {
-        let n = ROWS * cols * CHUNK;
-        ArrayD::from_shape_vec(IxDyn(&[ROWS, cols * CHUNK]), noise(n, cols as u32)).unwrap()
-    };
-    let column = |cols: usize| whole(cols).slice_move(ndarray::s![.., 0..CHUNK]).into_dyn();
+    let default = array_format::DEFAULT_COALESCE_GAP;
     // One frame (16 KiB) between those read: within the default 32 KiB.
-    counting.reset();
-    assert_eq!(read_column(&f, 2).await, column(2));
-    assert_eq!(counting.gets(), 1, "{:#?}", counting.requests());
+    assert_eq!(column_gets(&store, default, 2).await, 1);
     // Three frames between: a GET each.
-    counting.reset();
-    assert_eq!(read_column(&f, 4).await, column(4));
-    assert_eq!(counting.gets(), ROWS, "{:#?}", counting.requests());
+    assert_eq!(column_gets(&store, default, 4).await, ROWS);
+    // No gap allowed: a GET per frame; a wide one: one GET.
+    assert_eq!(column_gets(&store, 0, 2).await, ROWS);
+    assert_eq!(column_gets(&store, 64 * 1024, 4).await, 1);
     // A whole grid: its frames back to back, one GET.
+    let counting = CountingStore::new(store);
+    let f = open(&counting, uncached()).await;
     counting.reset();
     let g = f
         .read_array::<i32>("g4", vec![], vec![])
         .await
         .unwrap()
         .into_owned();
-    assert_eq!(g, whole(4));
-    assert_eq!(counting.gets(), 1, "{:#?}", counting.requests());
-
-    // No gap allowed: a GET per frame; a wide one: one GET.
-    let counting = CountingStore::new(Arc::clone(&store));
-    let exact = FileConfig {
-        coalesce_gap: 0,
-        ..uncached()
-    };
-    let f = open(&counting, exact).await;
-    counting.reset();
-    assert_eq!(read_column(&f, 2).await, column(2));
-    assert_eq!(counting.gets(), ROWS, "{:#?}", counting.requests());
-    let counting = CountingStore::new(store);
-    let wide = FileConfig {
-        coalesce_gap: 64 * 1024,
-        ..uncached()
-    };
-    let f = open(&counting, wide).await;
-    counting.reset();
-    assert_eq!(read_column(&f, 4).await, column(4));
+    assert_eq!(g, grid(4));
     assert_eq!(counting.gets(), 1, "{:#?}", counting.requests());
 }
 

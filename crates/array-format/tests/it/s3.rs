@@ -101,13 +101,13 @@ async fn create(store: &Arc<dyn ObjectStore>) -> ArrayFile {
 }
 
 async fn open(store: &Arc<dyn ObjectStore>) -> ArrayFile {
-    ArrayFile::open(
-        Arc::clone(store),
-        Path::from("data/f.af"),
-        FileConfig::new(Lz4Codec),
-    )
-    .await
-    .unwrap()
+    open_with(store, FileConfig::new(Lz4Codec)).await
+}
+
+async fn open_with(store: &Arc<dyn ObjectStore>, config: FileConfig<Lz4Codec>) -> ArrayFile {
+    ArrayFile::open(Arc::clone(store), Path::from("data/f.af"), config)
+        .await
+        .unwrap()
 }
 
 async fn read(f: &ArrayFile, name: &str) -> ArrayD<i32> {
@@ -244,17 +244,12 @@ async fn compaction_keeps_the_replaced_layers_for_the_retention(bucket: Bucket) 
         f.flush().await.unwrap();
     }
     // A reader elsewhere, of version 5, reading nothing yet.
-    let reader = ArrayFile::open(
-        Arc::clone(&store),
-        Path::from("data/f.af"),
-        FileConfig {
-            cache_capacity: 0,
-            io_cache_capacity: 0,
-            ..FileConfig::new(Lz4Codec)
-        },
-    )
-    .await
-    .unwrap();
+    let uncached = FileConfig {
+        cache_capacity: 0,
+        io_cache_capacity: 0,
+        ..FileConfig::new(Lz4Codec)
+    };
+    let reader = open_with(&store, uncached).await;
     // Layers 1 (the definition) to 5 become snapshot 6, and stay.
     f.compact().await.unwrap();
     let all: Vec<String> = (1..=6)

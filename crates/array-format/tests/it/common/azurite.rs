@@ -22,16 +22,13 @@ pub struct Azurite {
 /// The emulator, if one is configured. Without one the test prints SKIP
 /// and gets `None`; with `REQUIRE_AZURITE=1` that is a failure instead.
 pub fn azurite(test: &str) -> Option<Azurite> {
-    match std::env::var("AF_TEST_AZURITE_CONTAINER") {
-        Ok(container) if !container.is_empty() => Some(Azurite { container }),
-        _ if std::env::var("REQUIRE_AZURITE").as_deref() == Ok("1") => {
-            panic!("{test}: REQUIRE_AZURITE=1 but AF_TEST_AZURITE_CONTAINER names no container")
-        }
-        _ => {
-            eprintln!("SKIP {test}: no azurite (set AF_TEST_AZURITE_CONTAINER)");
-            None
-        }
-    }
+    super::server(
+        "AF_TEST_AZURITE_CONTAINER",
+        "REQUIRE_AZURITE",
+        test,
+        "a container on azurite",
+    )
+    .map(|container| Azurite { container })
 }
 
 impl Azurite {

@@ -188,16 +188,13 @@ pub struct Moto {
 /// The moto server, or `None` after printing `SKIP` when none is named;
 /// with `REQUIRE_S3=1` (as in CI) a missing server fails the test instead.
 pub fn moto(test: &str) -> Option<Moto> {
-    match std::env::var("AF_TEST_MOTO_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => Some(Moto { endpoint }),
-        _ if std::env::var("REQUIRE_S3").as_deref() == Ok("1") => {
-            panic!("{test}: REQUIRE_S3=1 but AF_TEST_MOTO_ENDPOINT names no moto server")
-        }
-        _ => {
-            eprintln!("SKIP {test}: no moto server (set AF_TEST_MOTO_ENDPOINT=http://HOST:PORT)");
-            None
-        }
-    }
+    super::server(
+        "AF_TEST_MOTO_ENDPOINT",
+        "REQUIRE_S3",
+        test,
+        "a moto server, http://HOST:PORT",
+    )
+    .map(|endpoint| Moto { endpoint })
 }
 
 impl Moto {
