@@ -2,10 +2,11 @@
 //! replaced longer ago than the retention, staging objects of interrupted
 //! commits, and staged parts no layer adopted (`docs/FORMAT.md` 13.4).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use object_store::ObjectMeta;
+use object_store::path::Path;
 
 use super::ArrayFile;
 use crate::error::{Error, Result};
@@ -29,6 +30,8 @@ struct Expiry {
     kept: Vec<ObjectMeta>,
     /// The parts the expired layers adopted.
     freed: HashSet<Id>,
+    /// The kept layers read to date the others.
+    read: HashMap<Path, LayerReader>,
 }
 
 /// What [`ArrayFile::vacuum`] removed.
@@ -105,8 +108,8 @@ impl ArrayFile {
         let mut report = VacuumReport::default();
         let mut layers = Vec::new();
         for obj in self.store.list_all().await? {
-            if self.store.parse_layer(&obj.location).is_some() {
-                layers.push(obj);
+            if let Some(seq) = self.store.parse_layer(&obj.location) {
+                layers.push((seq, obj));
             } else if older_than(&obj, STAGING_GRACE) {
                 self.store.delete(&obj.location).await?;
                 report.add(&obj);
@@ -116,6 +119,7 @@ impl ArrayFile {
             expired,
             kept,
             freed,
+            read,
         } = self.expiry(layers, retention, now).await?;
         for obj in &expired {
             self.store.delete(&obj.location).await?;
@@ -124,7 +128,7 @@ impl ArrayFile {
         if parts.is_empty() {
             return Ok(report);
         }
-        let Some(adopted) = self.adopted_by(&kept).await? else {
+        let Some(adopted) = self.adopted_by(&kept, &read).await? else {
             // A layer that cannot be read may adopt any part: keep them all.
             return Ok(report);
         };
@@ -151,7 +155,7 @@ impl ArrayFile {
             .list_all()
             .await?
             .into_iter()
-            .filter(|obj| self.store.parse_layer(&obj.location).is_some())
+            .filter_map(|obj| Some((self.store.parse_layer(&obj.location)?, obj)))
             .collect();
         let expiry = self.expiry(layers, retention, SystemTime::now()).await?;
         // Layers go first, so that no layer outlives its parts.
@@ -178,16 +182,15 @@ impl ArrayFile {
     /// dates nothing, which only makes the layers below it wait longer.
     async fn expiry(
         &self,
-        mut layers: Vec<ObjectMeta>,
+        mut layers: Vec<(u64, ObjectMeta)>,
         retention: Duration,
         now: SystemTime,
     ) -> Result<Expiry> {
         let generation = self.index.layers.first().map_or(0, |l| l.header.seq);
-        layers.sort_by_key(|obj| std::cmp::Reverse(self.store.parse_layer(&obj.location)));
+        layers.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
         let mut replaced_at: Option<SystemTime> = None;
         let mut out = Expiry::default();
-        for obj in layers {
-            let seq = self.store.parse_layer(&obj.location).unwrap_or(0);
+        for (seq, obj) in layers {
             if seq == generation {
                 replaced_at = Some(obj.last_modified.into());
             }
@@ -201,18 +204,21 @@ impl ArrayFile {
             // Its header: whether it is a snapshot, and the parts it
             // adopted (which go with it).
             let layer = LayerReader::open(&self.store, obj.location.clone()).await;
-            if let Ok(layer) = &layer {
-                if expired {
+            if let Ok(layer) = &layer
+                && layer.header.kind == LayerKind::Snapshot
+            {
+                replaced_at = Some(obj.last_modified.into());
+            }
+            if expired {
+                if let Ok(layer) = &layer {
                     out.freed
                         .extend(layer.adopted().iter().map(|a| a.entry.part_id));
                 }
-                if layer.header.kind == LayerKind::Snapshot {
-                    replaced_at = Some(obj.last_modified.into());
-                }
-            }
-            if expired {
                 out.expired.push(obj);
             } else {
+                if let Ok(layer) = layer {
+                    out.read.insert(obj.location.clone(), layer);
+                }
                 out.kept.push(obj);
             }
         }
@@ -220,12 +226,17 @@ impl ArrayFile {
     }
 
     /// The parts that the layers `listed` adopted, from this handle's view
-    /// where a layer is in it and from its footer otherwise; `None` if a
-    /// footer cannot be read.
-    async fn adopted_by(&self, listed: &[ObjectMeta]) -> Result<Option<HashSet<Id>>> {
+    /// or the layers `read` already where a layer is there, and from its
+    /// footer otherwise; `None` if a footer cannot be read.
+    async fn adopted_by(
+        &self,
+        listed: &[ObjectMeta],
+        read: &HashMap<Path, LayerReader>,
+    ) -> Result<Option<HashSet<Id>>> {
         let mut adopted = HashSet::new();
         for obj in listed {
-            if let Some(layer) = self.index.layers.iter().find(|l| l.path == obj.location) {
+            let known = self.index.layers.iter().find(|l| l.path == obj.location);
+            if let Some(layer) = known.map(|l| &**l).or_else(|| read.get(&obj.location)) {
                 adopted.extend(layer.adopted().iter().map(|a| a.entry.part_id));
                 continue;
             }
