@@ -3,6 +3,7 @@
 //! the frame packer both flush and compaction use.
 
 mod compressed;
+mod decode;
 pub(crate) mod dirty;
 mod evict;
 pub(crate) mod frames;
