@@ -1467,62 +1467,45 @@ impl fmt::Debug for HookStore {
     }
 }
 
+#[async_trait::async_trait]
 impl ObjectStore for HookStore {
-    fn put_opts<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
+    async fn put_opts(
+        &self,
+        location: &Path,
         payload: PutPayload,
         opts: PutOptions,
-    ) -> BoxFuture<'async_trait, object_store::Result<PutResult>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        async move {
-            let put = self.inner.put_opts(location, payload, opts).await?;
-            let hook = {
-                let mut armed = self.after_put.lock().unwrap();
-                match armed.take() {
-                    Some((path, hook)) if &path == location => Some(hook),
-                    other => {
-                        *armed = other;
-                        None
-                    }
+    ) -> object_store::Result<PutResult> {
+        let put = self.inner.put_opts(location, payload, opts).await?;
+        let hook = {
+            let mut armed = self.after_put.lock().unwrap();
+            match armed.take() {
+                Some((path, hook)) if &path == location => Some(hook),
+                other => {
+                    *armed = other;
+                    None
                 }
-            };
-            if let Some(hook) = hook {
-                hook().await;
             }
-            Ok(put)
+        };
+        if let Some(hook) = hook {
+            hook().await;
         }
-        .boxed()
+        Ok(put)
     }
 
-    fn put_multipart_opts<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
         opts: PutMultipartOptions,
-    ) -> BoxFuture<'async_trait, object_store::Result<Box<dyn MultipartUpload>>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.inner.put_multipart_opts(location, opts)
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
     }
 
-    fn get_opts<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
+    async fn get_opts(
+        &self,
+        location: &Path,
         options: GetOptions,
-    ) -> BoxFuture<'async_trait, object_store::Result<GetResult>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.inner.get_opts(location, options)
+    ) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
     }
 
     fn delete_stream(
@@ -1536,47 +1519,30 @@ impl ObjectStore for HookStore {
         self.inner.list(prefix)
     }
 
-    fn list_with_delimiter<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        prefix: Option<&'life1 Path>,
-    ) -> BoxFuture<'async_trait, object_store::Result<ListResult>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        async move {
-            let fail = self
-                .fail_lists
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
-            if fail {
-                return Err(object_store::Error::Generic {
-                    store: "HookStore",
-                    source: "listing refused".into(),
-                });
-            }
-            let mut listing = self.inner.list_with_delimiter(prefix).await?;
-            let hide = std::mem::take(&mut *self.hide.lock().unwrap());
-            listing.objects.retain(|m| !hide.contains(&m.location));
-            Ok(listing)
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        let fail = self
+            .fail_lists
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if fail {
+            return Err(object_store::Error::Generic {
+                store: "HookStore",
+                source: "listing refused".into(),
+            });
         }
-        .boxed()
+        let mut listing = self.inner.list_with_delimiter(prefix).await?;
+        let hide = std::mem::take(&mut *self.hide.lock().unwrap());
+        listing.objects.retain(|m| !hide.contains(&m.location));
+        Ok(listing)
     }
 
-    fn copy_opts<'life0, 'life1, 'life2, 'async_trait>(
-        &'life0 self,
-        from: &'life1 Path,
-        to: &'life2 Path,
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
         options: CopyOptions,
-    ) -> BoxFuture<'async_trait, object_store::Result<()>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.inner.copy_opts(from, to, options)
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
     }
 }
 

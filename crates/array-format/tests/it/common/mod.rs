@@ -1,21 +1,6 @@
-//! Test-support `ObjectStore` wrappers.
-//!
-//! * [`FaultyStore`] numbers every mutating request and fails every one from
-//!   the k-th on without performing it: a process that crashed (or lost its
-//!   connection) at that point. Reads and listings always pass through, so
-//!   the wrapped store shows exactly what the "crashed" writer left behind.
-//!   [`FaultyStore::new_lost_reply`] instead performs request k and then
-//!   reports it failed (the reply was lost), refusing the later ones;
-//!   [`FaultyStore::new_retried_create`] performs request k and reports it
-//!   refused as existing (a retry that found what the lost attempt made).
-//! * [`Place`] is where a test's file lives: an `InMemory` store or local
-//!   disk, both of which reopen.
-//! * [`CountingStore`] records every request (kind, path, byte range, bytes)
-//!   so tests and benchmarks can assert request counts and bytes read.
-//!
-//! `object_store::ObjectStore` is an `#[async_trait]` trait; this crate does
-//! not depend on `async-trait`, so the methods below are written in the form
-//! that macro expands to (explicit lifetimes, boxed `Send` futures).
+//! Test support of the integration tests: where a test's file lives
+//! ([`Place`]) and ways to damage layer objects. The stores, servers and
+//! wrappers they share with the benchmarks are in `af-testkit`.
 
 #![allow(dead_code)]
 #![allow(
@@ -25,75 +10,15 @@
     clippy::indexing_slicing
 )]
 
-pub mod azurite;
-mod counting;
-mod faulty;
-pub mod s3;
+pub use af_testkit::{CountingStore, FaultyStore, RequestKind, Rng, azurite, s3};
 
-pub use counting::{CountingStore, RequestKind};
-
-/// The test server that the environment variable `var` names (`what` it
-/// is, for the message). Without one, `test` prints `SKIP` and gets
-/// `None`; with `require` set to `1` (as in CI) it fails instead.
-pub fn server(var: &str, require: &str, test: &str, what: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(value) if !value.is_empty() => Some(value),
-        _ if std::env::var(require).as_deref() == Ok("1") => {
-            panic!("{test}: {require}=1 but {var} names no {what}")
-        }
-        _ => {
-            eprintln!("SKIP {test}: no {what} (set {var})");
-            None
-        }
-    }
-}
-pub use faulty::FaultyStore;
-
-use std::fmt;
-use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use array_format::{ArrayFile, CompressionCodec, FileConfig};
-use bytes::Bytes;
-use futures::future::BoxFuture;
-use futures::stream::BoxStream;
-use futures::{FutureExt, StreamExt};
+use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetRange, GetResult, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
-    RenameOptions, Result, UploadPart,
-};
-
-/// Deterministic random numbers, so that every generated case can be
-/// reproduced from its seed.
-pub struct Rng(rand::rngs::StdRng);
-
-impl Rng {
-    /// A generator seeded with `seed`.
-    pub fn new(seed: u64) -> Self {
-        use rand::SeedableRng;
-        Self(rand::rngs::StdRng::seed_from_u64(seed))
-    }
-
-    /// A uniformly random `u64`.
-    pub fn next(&mut self) -> u64 {
-        rand::RngCore::next_u64(&mut self.0)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        rand::Rng::random_range(&mut self.0, 0..n)
-    }
-
-    /// A uniformly random byte.
-    pub fn byte(&mut self) -> u8 {
-        rand::Rng::random(&mut self.0)
-    }
-}
 
 // ── Place ───────────────────────────────────────────────────────────
 

@@ -27,8 +27,6 @@
 //! that it serves whatever runtime (or none) the test uses; it stops when
 //! the [`S3Server`] is dropped.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::sync::Arc;
 
 use hyper::Method;
@@ -188,7 +186,7 @@ pub struct Moto {
 /// The moto server, or `None` after printing `SKIP` when none is named;
 /// with `REQUIRE_S3=1` (as in CI) a missing server fails the test instead.
 pub fn moto(test: &str) -> Option<Moto> {
-    super::server(
+    crate::server(
         "AF_TEST_MOTO_ENDPOINT",
         "REQUIRE_S3",
         test,

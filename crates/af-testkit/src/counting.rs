@@ -1,12 +1,5 @@
 //! [`CountingStore`]: a store that records every request.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use super::*;
 
 // ── CountingStore ───────────────────────────────────────────────────
@@ -221,6 +214,7 @@ struct CountingUpload {
     path: Path,
 }
 
+#[async_trait::async_trait]
 impl MultipartUpload for CountingUpload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
         let len = data.content_length() as u64;
@@ -229,121 +223,87 @@ impl MultipartUpload for CountingUpload {
         self.inner.put_part(data)
     }
 
-    fn complete<'life0, 'async_trait>(
-        &'life0 mut self,
-    ) -> BoxFuture<'async_trait, Result<PutResult>>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn complete(&mut self) -> Result<PutResult> {
         self.log.push(
             RequestKind::MultipartComplete,
             self.path.to_string(),
             None,
             0,
         );
-        self.inner.complete()
+        self.inner.complete().await
     }
 
-    fn abort<'life0, 'async_trait>(&'life0 mut self) -> BoxFuture<'async_trait, Result<()>>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn abort(&mut self) -> Result<()> {
         self.log
             .push(RequestKind::MultipartAbort, self.path.to_string(), None, 0);
-        self.inner.abort()
+        self.inner.abort().await
     }
 }
 
+#[async_trait::async_trait]
 impl ObjectStore for CountingStore {
-    fn put_opts<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
+    async fn put_opts(
+        &self,
+        location: &Path,
         payload: PutPayload,
         opts: PutOptions,
-    ) -> BoxFuture<'async_trait, Result<PutResult>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
+    ) -> Result<PutResult> {
         self.log.push(
             RequestKind::Put,
             location.to_string(),
             None,
             payload.content_length() as u64,
         );
-        self.inner.put_opts(location, payload, opts)
+        self.inner.put_opts(location, payload, opts).await
     }
 
-    fn put_multipart_opts<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
         opts: PutMultipartOptions,
-    ) -> BoxFuture<'async_trait, Result<Box<dyn MultipartUpload>>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        async move {
-            self.log
-                .push(RequestKind::MultipartStart, location.to_string(), None, 0);
-            let inner = self.inner.put_multipart_opts(location, opts).await?;
-            Ok(Box::new(CountingUpload {
-                inner,
-                log: Arc::clone(&self.log),
-                path: location.clone(),
-            }) as Box<dyn MultipartUpload>)
-        }
-        .boxed()
+    ) -> Result<Box<dyn MultipartUpload>> {
+        self.log
+            .push(RequestKind::MultipartStart, location.to_string(), None, 0);
+        let inner = self.inner.put_multipart_opts(location, opts).await?;
+        Ok(Box::new(CountingUpload {
+            inner,
+            log: Arc::clone(&self.log),
+            path: location.clone(),
+        }) as Box<dyn MultipartUpload>)
     }
 
-    fn get_opts<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
-        options: GetOptions,
-    ) -> BoxFuture<'async_trait, Result<GetResult>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        async move {
-            if self.no_suffix && matches!(options.range, Some(object_store::GetRange::Suffix(_))) {
-                return Err(object_store::Error::NotSupported {
-                    source: "Azure does not support suffix range requests".into(),
-                });
-            }
-            // A thread sleep, not a timer: timers round up to milliseconds,
-            // and request costs of tens of microseconds must be modelled too.
-            if let Some(latency) = self.latency {
-                std::thread::sleep(latency);
-            }
-            use std::sync::atomic::Ordering::SeqCst;
-            let now = self.log.in_flight.fetch_add(1, SeqCst) + 1;
-            self.log.max_in_flight.fetch_max(now, SeqCst);
-            if let Some(delay) = self.delay {
-                tokio::time::sleep(delay).await;
-            }
-            let head = options.head;
-            let range = options.range.clone();
-            let result = self.inner.get_opts(location, options).await;
-            self.log.in_flight.fetch_sub(1, SeqCst);
-            let bytes = match (&result, head) {
-                (Ok(r), false) => r.range.end - r.range.start,
-                _ => 0,
-            };
-            let kind = if head {
-                RequestKind::Head
-            } else {
-                RequestKind::Get
-            };
-            self.log.push(kind, location.to_string(), range, bytes);
-            result
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        if self.no_suffix && matches!(options.range, Some(object_store::GetRange::Suffix(_))) {
+            return Err(object_store::Error::NotSupported {
+                source: "Azure does not support suffix range requests".into(),
+            });
         }
-        .boxed()
+        // A thread sleep, not a timer: timers round up to milliseconds,
+        // and request costs of tens of microseconds must be modelled too.
+        if let Some(latency) = self.latency {
+            std::thread::sleep(latency);
+        }
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.log.in_flight.fetch_add(1, SeqCst) + 1;
+        self.log.max_in_flight.fetch_max(now, SeqCst);
+        if let Some(delay) = self.delay {
+            tokio::time::sleep(delay).await;
+        }
+        let head = options.head;
+        let range = options.range.clone();
+        let result = self.inner.get_opts(location, options).await;
+        self.log.in_flight.fetch_sub(1, SeqCst);
+        let bytes = match (&result, head) {
+            (Ok(r), false) => r.range.end - r.range.start,
+            _ => 0,
+        };
+        let kind = if head {
+            RequestKind::Head
+        } else {
+            RequestKind::Get
+        };
+        self.log.push(kind, location.to_string(), range, bytes);
+        result
     }
 
     fn delete_stream(
@@ -390,55 +350,25 @@ impl ObjectStore for CountingStore {
         self.inner.list_with_offset(prefix, offset)
     }
 
-    fn list_with_delimiter<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        prefix: Option<&'life1 Path>,
-    ) -> BoxFuture<'async_trait, Result<ListResult>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
         self.log.push(
             RequestKind::ListWithDelimiter,
             prefix.map(Path::to_string).unwrap_or_default(),
             None,
             0,
         );
-        self.inner.list_with_delimiter(prefix)
+        self.inner.list_with_delimiter(prefix).await
     }
 
-    fn copy_opts<'life0, 'life1, 'life2, 'async_trait>(
-        &'life0 self,
-        from: &'life1 Path,
-        to: &'life2 Path,
-        options: CopyOptions,
-    ) -> BoxFuture<'async_trait, Result<()>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
         self.log
             .push(RequestKind::Copy, format!("{from} -> {to}"), None, 0);
-        self.inner.copy_opts(from, to, options)
+        self.inner.copy_opts(from, to, options).await
     }
 
-    fn rename_opts<'life0, 'life1, 'life2, 'async_trait>(
-        &'life0 self,
-        from: &'life1 Path,
-        to: &'life2 Path,
-        options: RenameOptions,
-    ) -> BoxFuture<'async_trait, Result<()>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
         self.log
             .push(RequestKind::Rename, format!("{from} -> {to}"), None, 0);
-        self.inner.rename_opts(from, to, options)
+        self.inner.rename_opts(from, to, options).await
     }
 }

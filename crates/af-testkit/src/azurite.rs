@@ -12,7 +12,7 @@ use object_store::azure::MicrosoftAzureBuilder;
 use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, RetryConfig};
 
-use super::s3::Bucket;
+use crate::s3::Bucket;
 
 /// The emulator's container the tests share.
 pub struct Azurite {
@@ -22,7 +22,7 @@ pub struct Azurite {
 /// The emulator, if one is configured. Without one the test prints SKIP
 /// and gets `None`; with `REQUIRE_AZURITE=1` that is a failure instead.
 pub fn azurite(test: &str) -> Option<Azurite> {
-    super::server(
+    crate::server(
         "AF_TEST_AZURITE_CONTAINER",
         "REQUIRE_AZURITE",
         test,

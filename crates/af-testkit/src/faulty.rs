@@ -1,13 +1,6 @@
 //! [`FaultyStore`]: a store that fails (or loses the reply of) every
 //! mutating request from the k-th on.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use super::*;
 
 // ── FaultyStore ─────────────────────────────────────────────────────
@@ -229,6 +222,7 @@ struct FaultyUpload {
     parts: u64,
 }
 
+#[async_trait::async_trait]
 impl MultipartUpload for FaultyUpload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
         self.parts += 1;
@@ -243,105 +237,58 @@ impl MultipartUpload for FaultyUpload {
         }
     }
 
-    fn complete<'life0, 'async_trait>(
-        &'life0 mut self,
-    ) -> BoxFuture<'async_trait, Result<PutResult>>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        async move {
-            let Self {
-                inner, state, path, ..
-            } = self;
-            state
-                .run(|| format!("complete {path}"), inner.complete())
-                .await
-        }
-        .boxed()
+    async fn complete(&mut self) -> Result<PutResult> {
+        let Self {
+            inner, state, path, ..
+        } = self;
+        state
+            .run(|| format!("complete {path}"), inner.complete())
+            .await
     }
 
-    fn abort<'life0, 'async_trait>(&'life0 mut self) -> BoxFuture<'async_trait, Result<()>>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.inner.abort()
+    async fn abort(&mut self) -> Result<()> {
+        self.inner.abort().await
     }
 }
 
+#[async_trait::async_trait]
 impl ObjectStore for FaultyStore {
-    fn put_opts<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
+    async fn put_opts(
+        &self,
+        location: &Path,
         payload: PutPayload,
         opts: PutOptions,
-    ) -> BoxFuture<'async_trait, Result<PutResult>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        async move {
-            let what = format!(
-                "put {location} ({} bytes, {:?})",
-                payload.content_length(),
-                opts.mode
-            );
-            self.state
-                .run(|| what, self.inner.put_opts(location, payload, opts))
-                .await
-        }
-        .boxed()
+    ) -> Result<PutResult> {
+        let what = format!(
+            "put {location} ({} bytes, {:?})",
+            payload.content_length(),
+            opts.mode
+        );
+        self.state
+            .run(|| what, self.inner.put_opts(location, payload, opts))
+            .await
     }
 
-    fn put_multipart_opts<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
         opts: PutMultipartOptions,
-    ) -> BoxFuture<'async_trait, Result<Box<dyn MultipartUpload>>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        async move {
-            let inner = self.inner.put_multipart_opts(location, opts).await?;
-            Ok(Box::new(FaultyUpload {
-                inner,
-                state: Arc::clone(&self.state),
-                path: location.clone(),
-                parts: 0,
-            }) as Box<dyn MultipartUpload>)
-        }
-        .boxed()
+    ) -> Result<Box<dyn MultipartUpload>> {
+        let inner = self.inner.put_multipart_opts(location, opts).await?;
+        Ok(Box::new(FaultyUpload {
+            inner,
+            state: Arc::clone(&self.state),
+            path: location.clone(),
+            parts: 0,
+        }) as Box<dyn MultipartUpload>)
     }
 
-    fn get_opts<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
-        options: GetOptions,
-    ) -> BoxFuture<'async_trait, Result<GetResult>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.inner.get_opts(location, options)
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        self.inner.get_opts(location, options).await
     }
 
-    fn get_ranges<'life0, 'life1, 'life2, 'async_trait>(
-        &'life0 self,
-        location: &'life1 Path,
-        ranges: &'life2 [Range<u64>],
-    ) -> BoxFuture<'async_trait, Result<Vec<Bytes>>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.inner.get_ranges(location, ranges)
+    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        self.inner.get_ranges(location, ranges).await
     }
 
     fn delete_stream(
@@ -377,57 +324,21 @@ impl ObjectStore for FaultyStore {
         self.inner.list_with_offset(prefix, offset)
     }
 
-    fn list_with_delimiter<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        prefix: Option<&'life1 Path>,
-    ) -> BoxFuture<'async_trait, Result<ListResult>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.inner.list_with_delimiter(prefix)
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
     }
 
-    fn copy_opts<'life0, 'life1, 'life2, 'async_trait>(
-        &'life0 self,
-        from: &'life1 Path,
-        to: &'life2 Path,
-        options: CopyOptions,
-    ) -> BoxFuture<'async_trait, Result<()>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        Self: 'async_trait,
-    {
-        async move {
-            let what = format!("copy {from} -> {to} ({:?})", options.mode);
-            self.state
-                .run(|| what, self.inner.copy_opts(from, to, options))
-                .await
-        }
-        .boxed()
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        let what = format!("copy {from} -> {to} ({:?})", options.mode);
+        self.state
+            .run(|| what, self.inner.copy_opts(from, to, options))
+            .await
     }
 
-    fn rename_opts<'life0, 'life1, 'life2, 'async_trait>(
-        &'life0 self,
-        from: &'life1 Path,
-        to: &'life2 Path,
-        options: RenameOptions,
-    ) -> BoxFuture<'async_trait, Result<()>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        Self: 'async_trait,
-    {
-        async move {
-            let what = format!("rename {from} -> {to} ({:?})", options.target_mode);
-            self.state
-                .run(|| what, self.inner.rename_opts(from, to, options))
-                .await
-        }
-        .boxed()
+    async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
+        let what = format!("rename {from} -> {to} ({:?})", options.target_mode);
+        self.state
+            .run(|| what, self.inner.rename_opts(from, to, options))
+            .await
     }
 }
