@@ -61,6 +61,8 @@ macro_rules! af_drivers {
             /// The seeds' cache size.
             pub const CACHE_SIZE: usize = 256 * 1024 * 1024;
 
+            $crate::af_remote_drivers!($k);
+
             fn store(dir: &Path) -> Arc<dyn ObjectStore> {
                 Arc::new(LocalFileSystem::new_with_prefix(dir).expect("local store"))
             }

@@ -11,9 +11,13 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 
 pub mod af;
+pub mod af_remote;
 #[cfg(feature = "hdf5")]
 pub mod hdf5_peer;
+pub mod remote;
+pub mod timed_store;
 pub mod zarrs_peer;
+pub mod zarrs_s3;
 
 af_drivers!(ours, array_format, open_path);
 af_drivers!(v010, af010, open_store);

@@ -76,8 +76,8 @@ pub const W2_CHUNKS_PER_SHARD_SIDE: usize = 8;
 /// Zstandard level of W2.
 pub const W2_ZSTD_LEVEL: i32 = 3;
 
-const W1_PATH: &str = "/w1";
-const W2_PATH: &str = "/w2";
+pub(crate) const W1_PATH: &str = "/w1";
+pub(crate) const W2_PATH: &str = "/w2";
 const W3_PATH: &str = "/w3";
 
 /// The result of [`w2_windows`] (and of the HDF5 peer's).
@@ -101,7 +101,7 @@ pub struct W3Result {
 }
 
 /// The bytes-to-bytes codecs standing for `codec`.
-fn codecs(codec: Codec) -> Vec<Arc<dyn BytesToBytesCodecTraits>> {
+pub(crate) fn codecs(codec: Codec) -> Vec<Arc<dyn BytesToBytesCodecTraits>> {
     match codec {
         Codec::None => vec![],
         Codec::Lz4 => vec![Arc::new(
@@ -126,7 +126,7 @@ fn open_array(dir: &Path, path: &str) -> Array<FilesystemStore> {
     Array::open(open_store(dir), path).expect("open the zarrs array")
 }
 
-fn ranges(start: &[usize], shape: &[usize]) -> Vec<Range<u64>> {
+pub(crate) fn ranges(start: &[usize], shape: &[usize]) -> Vec<Range<u64>> {
     start
         .iter()
         .zip(shape)
@@ -238,7 +238,7 @@ fn w1_row(dir: &Path, i: usize) -> Vec<i32> {
 
 /// The W2 shard side: [`W2_CHUNKS_PER_SHARD_SIDE`] chunks, but no more
 /// chunks than the array needs.
-fn w2_shard_side(side: usize, chunk: usize) -> usize {
+pub(crate) fn w2_shard_side(side: usize, chunk: usize) -> usize {
     (W2_CHUNKS_PER_SHARD_SIDE * chunk).min(side.div_ceil(chunk) * chunk)
 }
 

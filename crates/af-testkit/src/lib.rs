@@ -79,7 +79,9 @@ impl Rng {
         Self(rand::rngs::StdRng::seed_from_u64(seed))
     }
 
-    /// A uniformly random `u64`.
+    /// A uniformly random `u64`. (Not an `Iterator`: the stream never
+    /// ends, and the tests call it by this short name.)
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u64 {
         rand::RngCore::next_u64(&mut self.0)
     }
