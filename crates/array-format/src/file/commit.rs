@@ -9,7 +9,6 @@
 //! deletes those only after the snapshot is committed.
 
 use bytes::Bytes;
-use object_store::ObjectStoreExt;
 
 use super::open::load_index;
 use super::open::{WRITER, now_ns, random_id};
@@ -138,15 +137,7 @@ impl ArrayFile {
         if let Some(latest) = self.index.latest()
             && latest.header.seq != before
         {
-            let bytes = self
-                .store
-                .store()
-                .get(&latest.path)
-                .await
-                .map_err(|e| Error::storage(latest.path.as_ref(), e))?
-                .bytes()
-                .await
-                .map_err(|e| Error::storage(latest.path.as_ref(), e))?;
+            let bytes = self.store.get(&latest.path).await?;
             storage.write(bytes).await?;
         }
         Ok(())

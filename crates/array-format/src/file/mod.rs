@@ -28,6 +28,8 @@ mod commit;
 mod compact;
 mod define;
 mod index;
+#[cfg(test)]
+mod local_crash;
 mod location;
 mod maintenance;
 mod open;

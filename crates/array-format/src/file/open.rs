@@ -161,7 +161,7 @@ impl ArrayFile {
         Self::open_in(fs, config).await
     }
 
-    async fn open_in<C: CompressionCodec + 'static>(
+    pub(super) async fn open_in<C: CompressionCodec + 'static>(
         fs: FileStore,
         config: FileConfig<C>,
     ) -> Result<Self> {
@@ -268,8 +268,8 @@ async fn open_layers(
 ) -> Result<()> {
     let cores = crate::cores();
     let runtime = tokio::runtime::Handle::try_current().ok();
-    let Some(runtime) =
-        runtime.filter(|_| fs.reads_locally() && layers.len() >= PARALLEL_OPEN_MIN && cores >= 2)
+    let Some(runtime) = runtime
+        .filter(|_| fs.reads_by_system_call() && layers.len() >= PARALLEL_OPEN_MIN && cores >= 2)
     else {
         // The futures are collected first: a stream mapping a borrowing
         // closure makes callers' futures fail `Send` (rust-lang/rust#102211).
@@ -531,10 +531,5 @@ pub(super) fn local_store(
     // Verbatim, as the store names the file on disk and lists it.
     let object =
         Path::parse(name).map_err(|_| invalid("the file name is not a valid object name"))?;
-    let fs = FileStore::new(local.clone(), object)?.with_local_reads(local.clone());
-    Ok(if durable {
-        fs.with_durable_local(local)
-    } else {
-        fs
-    })
+    FileStore::local(local, object, durable)
 }

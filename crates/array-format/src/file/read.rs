@@ -71,11 +71,11 @@ struct Job {
 enum Source {
     /// Fetched already; `checked` when a read unit verified the checksum.
     Fetched { stored: Bytes, checked: bool },
-    /// A layer read directly from a local file: the pool thread reads the
-    /// frame itself. A local read costs microseconds, so it needs no fetch
-    /// stage of its own, and the thread's reused read buffer fills no fresh
+    /// A layer on a backend whose reads are system calls (a local
+    /// directory read directly): the pool thread reads the frame itself.
+    /// Such a read costs microseconds, so it needs no fetch stage of its own, and the thread's reused read buffer fills no fresh
     /// memory (a fresh buffer per frame costs a page fault per 4 KiB).
-    Local(FileStore),
+    SystemCall(FileStore),
 }
 
 /// What the decodes of one read share.
@@ -102,16 +102,18 @@ impl Job {
                 }
                 cx.decode(&reader, &tile, Stored::Shared(stored), place)
             }
-            Source::Local(store) => with_local_stored(&reader, &store, tile.frame, |stored| {
-                cx.decode(&reader, &tile, Stored::Borrowed(stored), place)
-            }),
+            Source::SystemCall(store) => {
+                with_stored_by_system_call(&reader, &store, tile.frame, |stored| {
+                    cx.decode(&reader, &tile, Stored::Borrowed(stored), place)
+                })
+            }
         }
     }
 }
 
 /// Runs `use_stored` on the checked stored bytes of `frame` of a local file
 /// read directly, read with `pread` into this thread's read buffer.
-fn with_local_stored<R>(
+fn with_stored_by_system_call<R>(
     reader: &LayerReader,
     store: &FileStore,
     frame: u32,
@@ -120,7 +122,7 @@ fn with_local_stored<R>(
     READ_SCRATCH.with_borrow_mut(|buf| {
         let done = match reader.read_stored_into(store, frame, buf) {
             Ok(true) => use_stored(buf),
-            Ok(false) => Err(not_local(reader)),
+            Ok(false) => Err(not_by_system_call(reader)),
             Err(e) => Err(e),
         };
         keep_ordinary(buf);
@@ -128,27 +130,27 @@ fn with_local_stored<R>(
     })
 }
 
-fn not_local(reader: &LayerReader) -> Error {
+fn not_by_system_call(reader: &LayerReader) -> Error {
     Error::InvalidOperation {
         operation: "read_array",
-        reason: format!("{} is not a local file read directly", reader.path),
+        reason: format!("{} is not read with system calls", reader.path),
     }
 }
 
 /// Reads whole frame `frame` of a local file read directly into its place
 /// `dst` in the output, on the calling thread: an uncompressed frame
 /// straight into place, a compressed one through this thread's read buffer.
-fn read_local_direct(
+fn read_frame_by_system_call(
     reader: &LayerReader,
     store: &FileStore,
     frame: u32,
     dst: &mut [u8],
     codecs: &CodecSet,
 ) -> Result<()> {
-    if reader.frame_codec(frame)? == "none" && reader.read_raw_local(store, frame, dst)? {
+    if reader.frame_codec(frame)? == "none" && reader.read_raw_by_system_call(store, frame, dst)? {
         return Ok(());
     }
-    with_local_stored(reader, store, frame, |stored| {
+    with_stored_by_system_call(reader, store, frame, |stored| {
         reader.decode_into(frame, stored, dst, codecs)
     })
 }
@@ -266,7 +268,7 @@ thread_local! {
     /// that a large read does not allocate (and page-fault) a fresh buffer
     /// per frame.
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// Read buffer of [`Source::Local`] jobs and direct local reads, likewise.
+    /// Read buffer of [`Source::SystemCall`] jobs and direct local reads, likewise.
     static READ_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -537,11 +539,11 @@ impl ArrayFile {
             let reader = self.layer(t.layer)?;
             // The pool thread that decodes a tile reads it, whatever its
             // size, into a buffer it keeps: no fresh memory per frame.
-            if self.store.reads_locally() {
+            if self.store.reads_by_system_call() {
                 local.push(Job {
                     tile: t,
                     reader: Arc::clone(reader),
-                    from: Source::Local(self.store.clone()),
+                    from: Source::SystemCall(self.store.clone()),
                 });
             } else {
                 by_layer.entry(t.layer).or_default().push(Some(t));
@@ -640,11 +642,11 @@ impl ArrayFile {
         let total: usize = pending.iter().map(|(d, _)| d.len).sum();
         let parallel = worth_parallel(pending.len(), total as u64);
         // Frames of a local file read directly are read by the thread that
-        // decodes them (see `Source::Local`): on the pool when there is enough
+        // decodes them (see `Source::SystemCall`): on the pool when there is enough
         // to decode, else here, frames small enough for an async task.
-        if self.store.reads_locally() {
+        if self.store.reads_by_system_call() {
             let read = |(d, dst): (&mut Direct, &mut [u8])| -> Result<()> {
-                read_local_direct(self.layer(d.layer)?, &self.store, d.frame, dst, codecs)
+                read_frame_by_system_call(self.layer(d.layer)?, &self.store, d.frame, dst, codecs)
             };
             if parallel {
                 return crate::pool::install(|| pending.into_par_iter().try_for_each(read));

@@ -38,7 +38,7 @@ impl LayerReader {
         })?;
         buf.resize(len, 0);
         let (path, pin) = self.object(f.object)?;
-        if !store.read_local_into(path, pin, f.offset, buf)? {
+        if !store.read_into_now(path, pin, f.offset, buf)? {
             return Ok(false);
         }
         self.check_stored(index, buf)?;
@@ -49,7 +49,7 @@ impl LayerReader {
     /// and checks it, on the calling thread, when the layer is a local file
     /// read directly; `false` (and `out` untouched) otherwise. An async task
     /// calls it only for reads that [`FileStore::reads_inline`].
-    pub(crate) fn read_raw_local(
+    pub(crate) fn read_raw_by_system_call(
         &self,
         store: &FileStore,
         index: u32,
@@ -63,7 +63,7 @@ impl LayerReader {
             return Ok(false);
         }
         let (path, pin) = self.object(f.object)?;
-        if !store.read_local_into(path, pin, f.offset, out)? {
+        if !store.read_into_now(path, pin, f.offset, out)? {
             return Ok(false);
         }
         self.check_stored(index, out)?;

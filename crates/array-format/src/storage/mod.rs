@@ -10,6 +10,7 @@
 
 mod local_detect;
 pub(crate) mod location;
+pub(crate) mod objects;
 mod parts;
 pub(crate) mod spill;
 pub(crate) mod store;
@@ -24,8 +25,9 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use crate::error::{Error, Result};
 
 pub use location::Location;
+pub(crate) use objects::ObjectPin;
 pub(crate) use spill::SpillFile;
-pub(crate) use store::{FileStore, LayerObject, ObjectPin};
+pub(crate) use store::{FileStore, LayerObject};
 
 /// Streams the parts of one object being written.
 pub trait MultipartWriter: Send {

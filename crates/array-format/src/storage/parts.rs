@@ -7,8 +7,9 @@
 use object_store::ObjectMeta;
 use object_store::path::Path;
 
-use super::store::{FileStore, raw_path};
-use crate::error::{Error, Result};
+use super::objects::raw_path;
+use super::store::FileStore;
+use crate::error::Result;
 
 /// The identity of a part, as its name spells it.
 type PartId = [u8; 16];
@@ -74,13 +75,9 @@ impl FileStore {
     /// none when it does not exist).
     pub(crate) async fn list_parts(&self) -> Result<Vec<ObjectMeta>> {
         let dir = self.parts_dir();
-        let listing = match self.store().list_with_delimiter(Some(&dir)).await {
-            Ok(listing) => listing,
-            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
-            Err(e) => return Err(Error::storage(dir.as_ref(), e)),
-        };
-        Ok(listing
-            .objects
+        Ok(self
+            .list_dir(&dir)
+            .await?
             .into_iter()
             .filter(|m| self.parse_part(&m.location).is_some())
             .collect())
@@ -135,7 +132,8 @@ mod tests {
 
     #[tokio::test]
     async fn parts_are_listed_apart_from_layers() {
-        let s = FileStore::new(Arc::new(InMemory::new()), Path::from("d/f.af")).unwrap();
+        let store = Arc::new(InMemory::new());
+        let s = FileStore::new(store.clone(), Path::from("d/f.af")).unwrap();
         assert!(s.list_parts().await.unwrap().is_empty());
         let part = s.part_path(&[3; 16]);
         for p in [
@@ -143,10 +141,7 @@ mod tests {
             Path::from("d/f.parts/junk.af"),
             s.layer_path(1),
         ] {
-            s.store()
-                .put(&p, PutPayload::from_static(b"x"))
-                .await
-                .unwrap();
+            store.put(&p, PutPayload::from_static(b"x")).await.unwrap();
         }
         let parts: Vec<Path> = s
             .list_parts()

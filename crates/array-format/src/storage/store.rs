@@ -6,33 +6,21 @@
 //! conditional create, and never modified; so two writers can never both
 //! take number N, and a reader never sees a half-written layer.
 
-use std::collections::HashMap;
-use std::ffi::CString;
-use std::fs::File;
 use std::ops::Range;
-use std::os::fd::OwnedFd;
-use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use object_store::path::Path;
-use std::io::Write;
-
 use object_store::local::LocalFileSystem;
-use object_store::{
-    GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
-};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, PutPayload};
 
 use super::SpillFile;
+use super::objects::{LocalDir, ObjectPin, Objects, Remote, RequestCost, raw_path};
 use crate::error::{Error, Result};
 
-mod create;
 mod read;
-
-pub(crate) use read::ObjectPin;
 
 /// Below this request cost (memory, or a local file read with `pread`),
 /// reads fetch exactly the frames they need.
@@ -50,21 +38,8 @@ const LOCAL_READ_UNIT: u64 = 256 * 1024;
 /// Read units on remote stores, by the same rule (10 ms at 100 MB/s).
 const REMOTE_READ_UNIT: u64 = 1024 * 1024;
 
-/// Bytes read from the end of a layer on open through `object_store`, where
-/// a second request costs as much as 64 KiB more in the first.
-const TAIL_PROBE: u64 = 64 * 1024;
-
-/// The same for a directory read directly, where a second read is a system
-/// call and every byte of the first is copied.
-const LOCAL_TAIL_PROBE: u64 = 4 * 1024;
-
 /// Reads up to this size time the store's request cost, not its bandwidth.
 const SMALL_READ: u64 = 256 * 1024;
-
-/// Local reads up to this size run on the calling task: a `pread` served by
-/// the page cache takes microseconds, less than handing it to a thread.
-/// Larger ones go to tokio's blocking pool.
-const INLINE_READ: u64 = 1024 * 1024;
 
 /// A layer object found by listing.
 #[derive(Debug, Clone)]
@@ -77,27 +52,21 @@ pub(crate) struct LayerObject {
     pub(crate) size: u64,
 }
 
-/// The objects of one file in an object store.
+/// The objects of one file: their names, and reads and creates through
+/// the storage seam ([`Objects`]) where they live.
 #[derive(Clone)]
 pub(crate) struct FileStore {
-    store: Arc<dyn ObjectStore>,
+    objects: Arc<dyn Objects>,
     base: Path,
     /// `base` without the `.af` suffix.
     stem: String,
     /// The directory holding the objects (`None` at the store root).
     dir: Option<Path>,
-    /// Set when the store is a local directory whose commits must be
-    /// durable: commits then go through the filesystem directly, with fsync.
-    durable_local: Option<Arc<LocalFileSystem>>,
     /// The fastest small read seen, in nanoseconds (`u64::MAX` before the
     /// first): the store's request cost, shared by every clone. The minimum
     /// is what the store itself costs; queueing behind other requests only
     /// ever adds to it.
     fastest_read_ns: Arc<AtomicU64>,
-    /// Set when the store is a local directory: layers are then read with
-    /// `pread` on open files instead of through `object_store`, whose
-    /// local reads cost a thread hand-off and an `open` each.
-    local_reads: Option<Arc<LocalReads>>,
     fetch: FetchPolicy,
 }
 
@@ -111,50 +80,10 @@ pub(crate) struct FetchPolicy {
     pub(crate) requests_per_read: usize,
 }
 
-/// A local directory whose layers are read directly.
-#[derive(Debug)]
-struct LocalReads {
-    fs: Arc<LocalFileSystem>,
-    /// The directory as the last listing opened it. Layers are opened
-    /// relative to it (`openat`): an open of a file with hundreds of layers
-    /// is mostly system calls, and a whole-path open walks every component
-    /// of the path each time.
-    listed: Mutex<Option<Arc<Listed>>>,
-}
-
-/// A directory opened for a listing, its path, and the names on disk of the
-/// layers it listed.
-#[derive(Debug)]
-struct Listed {
-    path: std::path::PathBuf,
-    fd: OwnedFd,
-    /// Each listed layer's name as `readdir` gave it, by object path: a
-    /// layer is opened by it without turning its object path back into a
-    /// filesystem one (a URL parse and percent-decoding per layer, a
-    /// twentieth of an open of 200 layers).
-    names: HashMap<Path, CString>,
-}
-
 impl std::fmt::Debug for FileStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FileStore({} in {})", self.base, self.store)
+        write!(f, "FileStore({} in {})", self.base, self.objects)
     }
-}
-
-/// The path `s` as it stands. A local store names files by a path's raw
-/// string and lists them the same way, so a name built from parts of a
-/// path (or read from a directory) is taken verbatim: `Path::from` would
-/// percent-encode it again (`%` becomes `%25`) and name another file.
-/// Opens `name` in the listed directory `dir`, for reading.
-fn open_at(dir: &Listed, name: impl rustix::path::Arg) -> std::io::Result<File> {
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
-    rustix::fs::openat(&dir.fd, name, flags, Mode::empty())
-        .map(File::from)
-        .map_err(std::io::Error::from)
-}
-
-pub(super) fn raw_path(s: &str) -> Path {
-    Path::parse(s).unwrap_or_else(|_| Path::from(s))
 }
 
 fn invalid(path: &Path, reason: &str) -> Error {
@@ -165,8 +94,25 @@ fn invalid(path: &Path, reason: &str) -> Error {
 }
 
 impl FileStore {
-    /// Checks that `base` can name a file and sets up its object names.
+    /// Checks that `base` can name a file in `store` and sets up its object
+    /// names. A local directory given as an object store reads like one
+    /// given as a path ([`LocalDir`], without fsynced creates).
     pub(crate) fn new(store: Arc<dyn ObjectStore>, base: Path) -> Result<Self> {
+        let objects: Arc<dyn Objects> = match super::local_detect::local_file_system(&*store) {
+            Some(local) => Arc::new(LocalDir::new(local, false)),
+            None => Arc::new(Remote::new(store)),
+        };
+        Self::with_objects(objects, base)
+    }
+
+    /// The file `base` of the local directory `fs`, read directly, its
+    /// creates fsynced when `durable`.
+    pub(crate) fn local(fs: Arc<LocalFileSystem>, base: Path, durable: bool) -> Result<Self> {
+        Self::with_objects(Arc::new(LocalDir::new(fs, durable)), base)
+    }
+
+    /// The file `base` of `objects`.
+    pub(crate) fn with_objects(objects: Arc<dyn Objects>, base: Path) -> Result<Self> {
         let full = base.as_ref();
         let stem = full
             .strip_suffix(".af")
@@ -186,33 +132,17 @@ impl FileStore {
             ));
         }
         let dir = full.rsplit_once('/').map(|(d, _)| raw_path(d));
-        let local = super::local_detect::local_file_system(store.as_ref());
-        let fs = Self {
-            store,
+        Ok(Self {
+            objects,
             stem: stem.to_owned(),
             dir,
             base,
-            durable_local: None,
             fastest_read_ns: Arc::new(AtomicU64::new(u64::MAX)),
-            local_reads: None,
             fetch: FetchPolicy {
                 coalesce_gap: crate::file::DEFAULT_COALESCE_GAP,
                 requests_per_read: crate::file::DEFAULT_REQUESTS_PER_READ,
             },
-        };
-        // A local directory given as an object store reads like one given
-        // as a path.
-        Ok(match local {
-            Some(local) => fs.with_local_reads(local),
-            None => fs,
         })
-    }
-
-    /// Makes commits durable on the local filesystem `local` (which must be
-    /// the store this `FileStore` was made with).
-    pub(crate) fn with_durable_local(mut self, local: Arc<LocalFileSystem>) -> Self {
-        self.durable_local = Some(local);
-        self
     }
 
     /// Sets how reads fetch frames.
@@ -229,23 +159,13 @@ impl FileStore {
         self.fetch
     }
 
-    /// Reads layers of the local directory `local` (the store this
-    /// `FileStore` was made with) directly, with `pread`.
-    pub(crate) fn with_local_reads(mut self, local: Arc<LocalFileSystem>) -> Self {
-        self.local_reads = Some(Arc::new(LocalReads {
-            fs: local,
-            listed: Mutex::new(None),
-        }));
-        self
-    }
-
     /// The size of the read units that reads should fetch neighbouring
     /// frames in, by what a request to this store costs; `None` when exact
     /// reads are best: direct local reads, stores whose requests cost
     /// almost nothing, and stores not yet timed (exact reads are correct
     /// everywhere, merely more numerous on a slow store).
     pub(crate) fn read_unit(&self) -> Option<u64> {
-        if self.local_reads.is_some() {
+        if self.reads_by_system_call() {
             return None;
         }
         let fastest = self.fastest_read_ns.load(Ordering::Relaxed);
@@ -279,11 +199,6 @@ impl FileStore {
         &self.stem
     }
 
-    /// The underlying object store.
-    pub(crate) fn store(&self) -> &Arc<dyn ObjectStore> {
-        &self.store
-    }
-
     /// The base object's path.
     pub(crate) fn base_path(&self) -> &Path {
         &self.base
@@ -315,8 +230,8 @@ impl FileStore {
         digits.parse().ok().filter(|&n| n > 0)
     }
 
-    /// A fresh, unique name for staging a large layer before it is linked
-    /// into place; crashes can leave these behind for `vacuum` to remove.
+    /// A fresh, unique name for staging an object before it is linked into
+    /// place; crashes can leave these behind for `vacuum` to remove.
     pub(crate) fn staging_path(&self, seq: u64) -> Path {
         let tag: u64 = rand::random();
         raw_path(&format!("{}.{seq}.{tag:016x}.staging", self.stem))
@@ -344,89 +259,41 @@ impl FileStore {
 
     /// The numbers and paths of this file's layer objects, ordered by
     /// number, without their sizes (the `size` fields are 0): what opening
-    /// a file needs. A directory read directly is listed with one
-    /// `readdir`, where `object_store` would also stat every entry.
+    /// a file needs, in one `readdir` where the directory is read directly
+    /// (`object_store` would also stat every entry).
     pub(crate) async fn list_layer_names(&self) -> Result<Vec<LayerObject>> {
-        let Some(local) = &self.local_reads else {
-            return self.list_layers().await;
+        let keep = |p: &Path| p.as_ref().ends_with(".af") && self.parse_layer(p).is_some();
+        let names = match self.objects.list_names(self.dir.as_ref(), &keep).await {
+            Err(Error::Vanished { .. }) => return Err(self.not_found()),
+            other => other?,
         };
-        let base = local
-            .fs
-            .path_to_filesystem(&self.base)
-            .map_err(|e| Error::storage(self.base.as_ref(), e))?;
-        let dir = base
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default();
-        let failed = |e: rustix::io::Errno| match e {
-            rustix::io::Errno::NOENT => Error::FileNotFound {
-                path: self.base.to_string(),
-            },
-            e => Error::io(format!("listing {}", dir.display()), e.into()),
-        };
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let fd = rustix::fs::open(&dir, flags, Mode::empty()).map_err(failed)?;
-        let mut layers = Vec::new();
-        let mut names = HashMap::new();
-        for entry in rustix::fs::Dir::read_from(&fd).map_err(failed)? {
-            let entry = entry.map_err(failed)?;
-            // Names object_store could not represent are not layers.
-            let Ok(name) = entry.file_name().to_str() else {
-                continue;
-            };
-            // Entries of other files are skipped before building a path
-            // (the stem is compared later, percent-encoded as in the path).
-            if !name.ends_with(".af") {
-                continue;
-            }
-            let path = match &self.dir {
-                Some(d) => raw_path(&format!("{d}/{name}")),
-                None => raw_path(name),
-            };
-            let Some(seq) = self.parse_layer(&path) else {
-                continue;
-            };
-            // As object_store's listing: directories are not objects. The
-            // type comes with the entry, except on filesystems that leave
-            // it unknown.
-            let is_dir = match entry.file_type() {
-                FileType::Directory => true,
-                FileType::Unknown => rustix::fs::statat(&fd, entry.file_name(), AtFlags::empty())
-                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
-                _ => false,
-            };
-            if !is_dir {
-                names.insert(path.clone(), entry.file_name().to_owned());
-                layers.push(LayerObject { seq, path, size: 0 });
-            }
-        }
+        let mut layers: Vec<LayerObject> = names
+            .into_iter()
+            .filter_map(|path| {
+                let seq = self.parse_layer(&path)?;
+                Some(LayerObject { seq, path, size: 0 })
+            })
+            .collect();
         layers.sort_by_key(|l| l.seq);
-        if let Ok(mut listed) = local.listed.lock() {
-            *listed = Some(Arc::new(Listed {
-                path: dir,
-                fd,
-                names,
-            }));
-        }
         Ok(layers)
+    }
+
+    fn not_found(&self) -> Error {
+        Error::FileNotFound {
+            path: self.base.to_string(),
+        }
     }
 
     /// Whether layers are read from a local directory directly, on the
     /// calling task.
-    pub(crate) fn reads_locally(&self) -> bool {
-        self.local_reads.is_some()
+    pub(crate) fn reads_by_system_call(&self) -> bool {
+        self.objects.request_cost() == RequestCost::SystemCall
     }
 
-    /// Bytes to read from the end of a layer when opening it: the trailer
-    /// and, for most layers, the whole footer in one request. A second read
-    /// fetches a larger footer; on a directory read directly it costs a
-    /// system call, so the first one stays small.
+    /// Bytes to read from the end of a layer when opening it (see
+    /// [`Objects::tail_probe`]).
     pub(crate) fn tail_probe(&self) -> u64 {
-        if self.local_reads.is_some() {
-            LOCAL_TAIL_PROBE
-        } else {
-            TAIL_PROBE
-        }
+        self.objects.tail_probe()
     }
 
     /// Every layer object of this file, ordered by number.
@@ -449,37 +316,75 @@ impl FileStore {
 
     /// Deletes `path`; a missing object is not an error.
     pub(crate) async fn delete(&self, path: &Path) -> Result<()> {
-        match self.store.delete(path).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(Error::storage(path.as_ref(), e)),
-        }
+        self.objects.delete(path).await
     }
 
     /// Every object of this file: layers and staging leftovers.
     pub(crate) async fn list_all(&self) -> Result<Vec<ObjectMeta>> {
-        let dir_name = self
-            .dir
-            .as_ref()
-            .map_or("<root>".to_owned(), |d| d.to_string());
-        // One directory level only: a file at the root of a bucket must not
-        // list the whole bucket.
-        let listing = self
-            .store
-            .list_with_delimiter(self.dir.as_ref())
-            .await
-            .map_err(|e| Error::storage(dir_name, e))?;
-        Ok(listing
+        Ok(self
             .objects
+            .list(self.dir.as_ref())
+            .await?
             .into_iter()
             .filter(|m| self.parse_layer(&m.location).is_some() || self.is_staging(&m.location))
             .collect())
+    }
+
+    /// Every object directly in `dir`, with sizes and dates (none when it
+    /// does not exist).
+    pub(crate) async fn list_dir(&self, dir: &Path) -> Result<Vec<ObjectMeta>> {
+        self.objects.list(Some(dir)).await
+    }
+
+    /// Creates `path` holding `payload`, failing with [`Error::Conflict`] if
+    /// it exists; the pin holds the object created.
+    pub(crate) async fn create_object(
+        &self,
+        path: &Path,
+        payload: PutPayload,
+    ) -> Result<ObjectPin> {
+        let staging = self.staging_for(path);
+        self.objects.create(path, &staging, payload).await
+    }
+
+    /// Creates `path` from the `ranges` of `file` followed by `tail`,
+    /// atomically and only if it does not exist yet; the pin holds the
+    /// object created (or, after a streamed upload, whatever the first read
+    /// finds).
+    pub(crate) async fn create_from_parts(
+        &self,
+        path: &Path,
+        file: &SpillFile,
+        ranges: &[Range<u64>],
+        tail: &[u8],
+    ) -> Result<ObjectPin> {
+        let staging = self.staging_for(path);
+        self.objects
+            .create_from_parts(path, &staging, file, ranges, tail)
+            .await
+    }
+
+    fn staging_for(&self, path: &Path) -> Path {
+        self.staging_path(self.parse_layer(path).unwrap_or(0))
+    }
+
+    /// The directory a pending layer of this file spills into: the file's
+    /// own for durable local files (so that its spill file can become the
+    /// layer without a copy), else none (the system's temporary directory).
+    pub(crate) fn spill_dir(&self) -> Option<std::path::PathBuf> {
+        self.objects.spill_dir(&self.base)
+    }
+
+    /// The whole object `path`.
+    pub(crate) async fn get(&self, path: &Path) -> Result<Bytes> {
+        self.objects.get(path).await
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::create::SINGLE_PUT_LIMIT;
+    use super::super::objects::SINGLE_PUT_LIMIT;
     use super::*;
     use object_store::memory::InMemory;
 
@@ -593,9 +498,10 @@ mod tests {
                 .await
                 .unwrap();
         }
-        s.store()
-            .put(
+        s.objects
+            .create(
                 &Path::from("g.3.af"),
+                &Path::from("g.3.0000000000000000.staging"),
                 PutPayload::from_static(b"other file"),
             )
             .await
