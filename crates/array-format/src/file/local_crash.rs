@@ -22,7 +22,7 @@ use ndarray::{ArrayD, IxDyn};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 
-use super::open::Replace;
+use super::create::Replace;
 use super::{ArrayFile, FileConfig};
 use crate::codec::Lz4Codec;
 use crate::error::{Error, Result};

@@ -7,7 +7,7 @@ use crate::storage::FileStore;
 use crate::storage::Location;
 use crate::storage::location::Kind;
 
-use super::open::Replace;
+use super::create::Replace;
 
 impl ArrayFile {
     /// Opens the file at `location`: a local path through

@@ -26,6 +26,7 @@ mod attr_set;
 mod attrs;
 mod commit;
 mod compact;
+mod create;
 mod define;
 mod index;
 #[cfg(test)]

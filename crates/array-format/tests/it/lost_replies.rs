@@ -80,8 +80,9 @@ async fn a_create_whose_retry_finds_it_is_the_writers_own_commit() {
         .filter(|m| m.what.starts_with("put ") && m.what.contains("Create"))
         .map(|m| (m.n, m.what))
         .collect();
-    // The base, two layers, two parts and the layer adopting them.
-    assert_eq!(creates.len(), 6, "{creates:?}");
+    // The base, the check that the store refuses it a second time, two
+    // layers, two parts and the layer adopting them.
+    assert_eq!(creates.len(), 7, "{creates:?}");
     for (n, what) in creates {
         let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
         let faulty = FaultyStore::new_retried_create(Arc::clone(&inner), n);

@@ -20,6 +20,7 @@ mod lost_replies;
 mod model;
 mod old_formats;
 mod parts;
+mod preconditions;
 mod processes;
 mod read_units;
 mod requests;
