@@ -38,21 +38,28 @@ impl Azurite {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let prefix = format!("t-{}-{n}", std::process::id());
-        let retry = RetryConfig {
-            max_retries: 0,
-            ..RetryConfig::default()
-        };
-        let azure = MicrosoftAzureBuilder::new()
-            .with_use_emulator(true)
-            .with_container_name(&self.container)
-            .with_retry(retry)
-            .with_client_options(ClientOptions::new().with_allow_http(true))
-            .build()
-            .unwrap();
         Bucket {
             endpoint: "azurite".into(),
             name: format!("{}/{prefix}", self.container),
-            store: Arc::new(PrefixStore::new(azure, prefix)) as Arc<dyn ObjectStore>,
+            store: client(&self.container, &prefix),
+            azure: Some((self.container.clone(), prefix)),
         }
     }
+}
+
+/// A client of the emulator's `container`, under `prefix`, that never
+/// retries.
+pub fn client(container: &str, prefix: &str) -> Arc<dyn ObjectStore> {
+    let retry = RetryConfig {
+        max_retries: 0,
+        ..RetryConfig::default()
+    };
+    let azure = MicrosoftAzureBuilder::new()
+        .with_use_emulator(true)
+        .with_container_name(container)
+        .with_retry(retry)
+        .with_client_options(ClientOptions::new().with_allow_http(true))
+        .build()
+        .unwrap();
+    Arc::new(PrefixStore::new(azure, prefix)) as Arc<dyn ObjectStore>
 }

@@ -16,6 +16,9 @@
 //!   refused as existing (a retry that found what the lost attempt made).
 //! * [`CountingStore`] records every request (kind, path, byte range, bytes)
 //!   so tests and benchmarks can assert request counts and bytes read.
+//! * [`damage`] rewrites an object's bytes through the store (a GET and a
+//!   PUT), so that corruption tests run on every backend; [`restore`]
+//!   puts the original back.
 //!
 //! Everything here panics on failure: it is test code, and a panic is how a
 //! test reports that its own setup broke.
@@ -30,11 +33,13 @@
 pub mod azurite;
 mod backend;
 mod counting;
+mod damage;
 mod faulty;
 pub mod s3;
 
-pub use backend::{Backend, Capabilities, Kind, remote_cases};
+pub use backend::{Backend, Capabilities, Capability, Kind, remote_cases};
 pub use counting::{CountingStore, Request, RequestKind};
+pub use damage::{damage, restore};
 pub use faulty::{FaultyStore, Mutation};
 
 use std::fmt;

@@ -21,7 +21,7 @@
 //!   `a` and `a/b` at once (a file and a directory of one name);
 //! * a suffix range longer than the object (`Range: bytes=-4096` of a
 //!   122-byte object) fails with a 500 where S3 returns the whole object:
-//!   [`Fs`] asks it for the whole object instead.
+//!   `Fs` asks it for the whole object instead.
 //!
 //! The server runs on a runtime of its own, on a thread of its own, so
 //! that it serves whatever runtime (or none) the test uses; it stops when
@@ -122,11 +122,13 @@ impl S3Server {
             store: self.store(&name),
             endpoint: self.endpoint.clone(),
             name,
+            azure: None,
         }
     }
 }
 
 /// A bucket of its own for a test: where it is, and a client of it.
+#[derive(Clone)]
 pub struct Bucket {
     /// `http://HOST:PORT` of its server.
     pub endpoint: String,
@@ -134,9 +136,20 @@ pub struct Bucket {
     pub name: String,
     /// A client of it ([`client`]).
     pub store: Arc<dyn ObjectStore>,
+    /// For a prefix of an azurite container: the container and the prefix.
+    pub(crate) azure: Option<(String, String)>,
 }
 
 impl Bucket {
+    /// Another client of the same bucket, with connections of its own (as
+    /// another process would have).
+    pub fn client(&self) -> Arc<dyn ObjectStore> {
+        match &self.azure {
+            None => client(&self.endpoint, &self.name),
+            Some((container, prefix)) => crate::azurite::client(container, prefix),
+        }
+    }
+
     /// The options an `s3://` URL of this bucket needs
     /// (`Location::parse_with_options`): the server, and its credentials.
     pub fn url_options(&self) -> Vec<(&'static str, String)> {
@@ -220,6 +233,7 @@ impl Moto {
             store: client(&self.endpoint, &bucket),
             endpoint: self.endpoint.clone(),
             name: bucket,
+            azure: None,
         }
     }
 }
@@ -329,7 +343,8 @@ impl Fs {
             if let Ok(len) = std::fs::metadata(path).map(|m| m.len())
                 && length > len
             {
-                req.input.range = (len > 0).then_some(s3s::dto::Range::Int {
+                // An empty object: no range at all (S3 serves it whole).
+                req.input.range = (len > 0).then(|| s3s::dto::Range::Int {
                     first: 0,
                     last: Some(len - 1),
                 });
