@@ -1,7 +1,8 @@
 //! Behaviour of the public API: data round trips, layers, deletes, fill
 //! values, attributes, statistics, caches and concurrency, on the in-memory
-//! backend (`ArrayFile::create_memory`), an `object_store` `InMemory` store and
-//! local disk.
+//! backend (`ArrayFile::create_memory`), and `af_testkit`'s memory and disk
+//! stores (`object_store`'s `InMemory`, and `LocalFileSystem` over a
+//! temporary directory).
 
 #![allow(
     clippy::unwrap_used,
@@ -13,6 +14,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use af_testkit::Kind;
 use array_format::{
     ArrayElement, ArrayFile, AttributeValue, CompressionCodec, DType, DeltaCache, Error,
     FileConfig, FillValue, InMemoryStorage, Lz4Codec, NoCompression, StatValue, TimestampNs,
@@ -20,8 +22,6 @@ use array_format::{
 };
 use ndarray::{Array1, Array2, Array3, ArrayD, ArrayViewD, ArrayViewMutD, IxDyn, Slice, s};
 use object_store::ObjectStore;
-use object_store::local::LocalFileSystem;
-use object_store::memory::InMemory;
 use object_store::path::Path;
 
 // ── Helpers ─────────────────────────────────────────────────────────
@@ -31,48 +31,36 @@ use object_store::path::Path;
 enum Backend {
     /// `ArrayFile::create_memory`: cannot be reopened.
     Memory,
-    /// `ArrayFile::create` on an `object_store::memory::InMemory` store.
-    Store,
-    /// `ArrayFile::create` on `LocalFileSystem::new_with_prefix(tempdir)`.
-    Disk,
+    /// `ArrayFile::create` on a store of `af_testkit::Backend`:
+    /// `Kind::Memory` (`InMemory`) or `Kind::Disk` (`LocalFileSystem` over
+    /// a temporary directory).
+    Store(Kind),
 }
 
-const BACKENDS: [Backend; 3] = [Backend::Memory, Backend::Store, Backend::Disk];
+const BACKENDS: [Backend; 3] = [
+    Backend::Memory,
+    Backend::Store(Kind::Memory),
+    Backend::Store(Kind::Disk),
+];
 
 /// One test file on one backend.
 struct Env {
     store: Option<Arc<dyn ObjectStore>>,
     path: Path,
-    _dir: Option<tempfile::TempDir>,
+    /// The store's backend, kept for as long as the file (its directory).
+    _backend: Option<af_testkit::Backend>,
 }
 
 impl Env {
     fn new(backend: Backend) -> Self {
-        let path = Path::from("t.af");
-        match backend {
-            Backend::Memory => Env {
-                store: None,
-                path,
-                _dir: None,
-            },
-            Backend::Store => {
-                let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-                Env {
-                    store: Some(store),
-                    path,
-                    _dir: None,
-                }
-            }
-            Backend::Disk => {
-                let dir = tempfile::tempdir().unwrap();
-                let store: Arc<dyn ObjectStore> =
-                    Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
-                Env {
-                    store: Some(store),
-                    path,
-                    _dir: Some(dir),
-                }
-            }
+        let backend = match backend {
+            Backend::Memory => None,
+            Backend::Store(kind) => Some(af_testkit::Backend::fresh(kind)),
+        };
+        Env {
+            store: backend.as_ref().map(|b| Arc::clone(&b.store)),
+            path: Path::from("t.af"),
+            _backend: backend,
         }
     }
 
@@ -1809,7 +1797,7 @@ async fn stats_after_compact_equal_stats_before() {
 
 #[tokio::test]
 async fn stats_loaded_after_reopen() {
-    for b in [Backend::Store, Backend::Disk] {
+    for b in [Backend::Store(Kind::Memory), Backend::Store(Kind::Disk)] {
         let env = Env::new(b);
         let mut f = env.create().await;
         define::<u32>(&mut f, "u", &[6], Some(&[2]), Some(FillValue::UInt(1)));
@@ -2045,7 +2033,7 @@ async fn stats_of_timestamps() {
 
 #[tokio::test]
 async fn unflushed_changes_vanish_on_reopen() {
-    for b in [Backend::Store, Backend::Disk] {
+    for b in [Backend::Store(Kind::Memory), Backend::Store(Kind::Disk)] {
         let env = Env::new(b);
         let mut f = env.create().await;
         assert!(env.can_reopen());
@@ -2279,7 +2267,7 @@ async fn flush_without_changes_is_a_no_op() {
 
 #[tokio::test]
 async fn create_replaces_an_existing_file() {
-    for b in [Backend::Store, Backend::Disk] {
+    for b in [Backend::Store(Kind::Memory), Backend::Store(Kind::Disk)] {
         for compact in [false, true] {
             let env = Env::new(b);
             let ctx = format!("{b:?} compact={compact}");
@@ -2362,9 +2350,8 @@ async fn shared_cache_serves_each_memory_file_its_own_data() {
 
 #[tokio::test]
 async fn shared_cache_serves_each_disk_file_its_own_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn ObjectStore> =
-        Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+    let disk = af_testkit::Backend::fresh(Kind::Disk);
+    let store = Arc::clone(&disk.store);
     let cache = Arc::new(DeltaCache::new(1 << 20, 1 << 20));
     let pa = Path::from("a.af");
     let pb = Path::from("b.af");
@@ -2394,9 +2381,8 @@ async fn shared_cache_serves_each_disk_file_its_own_data() {
 
 #[tokio::test]
 async fn shared_cache_never_serves_a_replaced_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn ObjectStore> =
-        Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+    let disk = af_testkit::Backend::fresh(Kind::Disk);
+    let store = Arc::clone(&disk.store);
     let cache = Arc::new(DeltaCache::new(1 << 20, 1 << 20));
     let path = Path::from("a.af");
     let open = || ArrayFile::open(Arc::clone(&store), path.clone(), shared_config(&cache));
@@ -2464,7 +2450,7 @@ fn array_file_is_send_and_sync() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_reads_of_different_arrays() {
     assert_send_sync::<ArrayFile>();
-    for b in [Backend::Memory, Backend::Disk] {
+    for b in [Backend::Memory, Backend::Store(Kind::Disk)] {
         let env = Env::new(b);
         let mut f = env.create().await;
         let data = |i: i32| {
@@ -2534,7 +2520,7 @@ async fn concurrent_reads_of_different_arrays() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn large_unaligned_slab_write_round_trips() {
-    let env = Env::new(Backend::Disk);
+    let env = Env::new(Backend::Store(Kind::Disk));
     let mut f = env.create_with(FileConfig::new(Lz4Codec)).await;
     // 256 x 256 x 256 f32 = 64 MiB, chunks that divide nothing evenly.
     let shape = [256usize, 256, 256];
@@ -2622,9 +2608,8 @@ where
         frame_target_size: 512,
         ..FileConfig::new(r())
     };
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn ObjectStore> =
-        Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+    let disk = af_testkit::Backend::fresh(Kind::Disk);
+    let store = Arc::clone(&disk.store);
     let path = Path::from("t.af");
     let mut d = codec_data();
     let mut f = ArrayFile::create(Arc::clone(&store), path.clone(), cfg_w())
@@ -2758,7 +2743,7 @@ impl CompressionCodec for Complement {
 
 #[tokio::test]
 async fn a_codec_of_the_users_own_writes_and_reads_back() {
-    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let store = af_testkit::Backend::fresh(Kind::Memory).store;
     let path = Path::from("own.af");
     let data = Array2::from_shape_fn((300, 200), |(r, c)| (r * 1000 + c) as i32).into_dyn();
     {
