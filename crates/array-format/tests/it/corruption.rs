@@ -1,9 +1,11 @@
-//! Corrupted files on local disk: every damaged byte or truncation gives a
-//! typed error or exactly the right data — never a panic, a hang or wrong
-//! data — and `verify()` names the damaged frame.
+//! Corrupted files on every backend: every damaged byte or truncation gives
+//! a typed error (`Corrupted`, naming the damaged object) or exactly the
+//! right data — never a panic, a hang or wrong data — and `verify()` names
+//! the damaged frame.
 //!
-//! `corruption` builds a real file with `ArrayFile::create_path` in a
-//! temporary directory: seven layers written with all three built-in codecs
+//! `corruption` (run on every store of `af_testkit::Backend` by
+//! `conformance::corruption`) builds a real file in the backend's store:
+//! seven layers written with all three built-in codecs
 //! (`none`, `lz4`, `zstd`, one per handle, small frame and block targets so
 //! every layer has several frames and blocks), a compaction in the middle
 //! (so the final file is the base, a snapshot holding frames of three codecs
@@ -21,10 +23,15 @@
 //! positions (about 40 per region, deterministic, including the first and
 //! last byte of each region), and it truncates the object to a sample of
 //! lengths (0, 1, 31, 32, 33, each region boundary ±1, and random ones).
-//! Each mutation is applied to a fresh copy of the directory; the file is
-//! opened with `ArrayFile::open_path`, every array is read in full with its
-//! element type, every attribute and statistic is read, and `verify()` runs.
-//! Every call must return an `Err` or exactly the expected data. Each case
+//! Each mutation is applied to its object through the store (a GET and a
+//! PUT, `af_testkit::damage`) and undone after its case; on a remote store
+//! an evenly spread sample of the mutations runs (`AF_TEST_REMOTE_SHARE`).
+//! The file is opened through a new client of the store (local disk, given
+//! as a `LocalFileSystem`, reads its layers with `pread` as `open_path`
+//! does), every array is read in full with its element type, every
+//! attribute and statistic is read, and `verify()` runs.
+//! Every call must return an `Err` or exactly the expected data, and the
+//! first error of a case must be `Corrupted` naming the damaged object. Each case
 //! runs on its own thread, so a panic (caught with `catch_unwind`) or a hang
 //! (the thread does not answer within `CASE_TIMEOUT`, whether it is stuck
 //! in a future or in a loop) fails the test with the case's description.
@@ -46,10 +53,13 @@
 )]
 
 use crate::common::Rng;
+use af_testkit::{Backend, damage, restore};
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -111,18 +121,23 @@ async fn write<T: ArrayElement>(f: &mut ArrayFile, name: &str, start: &[usize], 
         .unwrap();
 }
 
-/// Builds the file in `dir`; returns the state the writing handle sees at
-/// the end.
-async fn build(dir: &FsPath) -> State {
-    let path = dir.join(BASE);
-    ArrayFile::create_path(&path, cfg(NoCompression))
+/// Opens the file in `store` with `codec`.
+async fn open<C: CompressionCodec + 'static>(
+    store: &Arc<dyn ObjectStore>,
+    codec: C,
+) -> Result<ArrayFile, Error> {
+    ArrayFile::open(Arc::clone(store), Path::from(BASE), cfg(codec)).await
+}
+
+/// Builds the file in `store`; returns the state the writing handle sees
+/// at the end.
+async fn build(store: &Arc<dyn ObjectStore>) -> State {
+    ArrayFile::create(Arc::clone(store), Path::from(BASE), cfg(NoCompression))
         .await
         .unwrap();
 
     // Layer 1 (none): every dtype, partial writes, attributes.
-    let mut f = ArrayFile::open_path(&path, cfg(NoCompression))
-        .await
-        .unwrap();
+    let mut f = open(store, NoCompression).await.unwrap();
     let dims = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     f.define_array::<f32>(
         "temp",
@@ -277,7 +292,7 @@ async fn build(dir: &FsPath) -> State {
     drop(f);
 
     // Layer 2 (lz4): overwrites, more data, attribute changes, a new array.
-    let mut f = ArrayFile::open_path(&path, cfg(Lz4Codec)).await.unwrap();
+    let mut f = open(store, Lz4Codec).await.unwrap();
     write(
         &mut f,
         "temp",
@@ -318,9 +333,7 @@ async fn build(dir: &FsPath) -> State {
 
     // Layer 3 (zstd): a deletion, a redefinition with another dtype, a chunk
     // written twice before the commit; then layer 4, a snapshot.
-    let mut f = ArrayFile::open_path(&path, cfg(ZstdCodec::new(3)))
-        .await
-        .unwrap();
+    let mut f = open(store, ZstdCodec::new(3)).await.unwrap();
     f.delete("i8s").unwrap();
     f.delete("u64s").unwrap();
     f.define_array::<String>("u64s", vec![], vec![7], Some(vec![2]), None)
@@ -347,7 +360,7 @@ async fn build(dir: &FsPath) -> State {
     drop(f);
 
     // Layer 5 (lz4): overwrite chunks the snapshot holds.
-    let mut f = ArrayFile::open_path(&path, cfg(Lz4Codec)).await.unwrap();
+    let mut f = open(store, Lz4Codec).await.unwrap();
     write(
         &mut f,
         "temp",
@@ -374,9 +387,7 @@ async fn build(dir: &FsPath) -> State {
     drop(f);
 
     // Layer 6 (none): delete one array, define another, more writes.
-    let mut f = ArrayFile::open_path(&path, cfg(NoCompression))
-        .await
-        .unwrap();
+    let mut f = open(store, NoCompression).await.unwrap();
     f.delete("f64s").unwrap();
     f.define_array::<bool>(
         "tail",
@@ -401,9 +412,7 @@ async fn build(dir: &FsPath) -> State {
     drop(f);
 
     // Layer 7 (zstd): overwrite some of layer 6 and older data.
-    let mut f = ArrayFile::open_path(&path, cfg(ZstdCodec::new(5)))
-        .await
-        .unwrap();
+    let mut f = open(store, ZstdCodec::new(5)).await.unwrap();
     write(
         &mut f,
         "tail",
@@ -433,7 +442,7 @@ async fn build(dir: &FsPath) -> State {
 
     // Layer 8: two handles (lz4, none) stage chunk writes, one layer
     // adopts both parts.
-    let mut a = ArrayFile::open_path(&path, cfg(Lz4Codec)).await.unwrap();
+    let mut a = open(store, Lz4Codec).await.unwrap();
     write(
         &mut a,
         "count",
@@ -442,9 +451,7 @@ async fn build(dir: &FsPath) -> State {
     )
     .await;
     write(&mut a, "label", &[0], arr(values(29, 2, word), &[2])).await;
-    let mut b = ArrayFile::open_path(&path, cfg(NoCompression))
-        .await
-        .unwrap();
+    let mut b = open(store, NoCompression).await.unwrap();
     write(
         &mut b,
         "temp",
@@ -688,6 +695,19 @@ struct Outcome {
     report: Option<VerifyReport>,
 }
 
+/// Why `e` is not the error damage to `object` must give, a
+/// `Corrupted` naming that object (`None`: it is).
+fn not_corrupted(e: &Error, object: &str) -> Option<String> {
+    match e {
+        Error::Corrupted { path, .. }
+            if path == object || path.ends_with(&format!("/{object}")) =>
+        {
+            None
+        }
+        other => Some(format!("{other:?}, not Corrupted naming {object}")),
+    }
+}
+
 fn variant(e: &Error) -> String {
     let s = format!("{e:?}");
     s.split(|c: char| !c.is_alphanumeric())
@@ -696,9 +716,9 @@ fn variant(e: &Error) -> String {
         .to_owned()
 }
 
-async fn check(dir: PathBuf, expected: Arc<State>) -> Outcome {
+async fn check(store: Arc<dyn ObjectStore>, expected: Arc<State>) -> Outcome {
     let mut out = Outcome::default();
-    let file = match ArrayFile::open_path(dir.join(BASE), cfg(Lz4Codec)).await {
+    let file = match open(&store, Lz4Codec).await {
         Ok(f) => f,
         Err(e) => {
             out.errors.push(("open".into(), e));
@@ -740,25 +760,14 @@ async fn check(dir: PathBuf, expected: Arc<State>) -> Outcome {
     out
 }
 
-fn copy_dir(from: &FsPath, to: &FsPath) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-fn apply(dir: &FsPath, m: &Mutation, original: &[u8]) {
-    let mut bytes = original.to_vec();
-    match m {
+/// Applies `m` to its object in `store` (a GET and a PUT, so that it
+/// works on every store); returns the original bytes, for [`restore`].
+async fn apply(store: &Arc<dyn ObjectStore>, m: &Mutation) -> bytes::Bytes {
+    damage(store.as_ref(), &Path::from(m.object()), |bytes| match m {
         Mutation::Flip { pos, xor, .. } => bytes[*pos] ^= xor,
         Mutation::Truncate { len, .. } => bytes.truncate(*len),
-    }
-    std::fs::write(dir.join(m.object()), bytes).unwrap();
+    })
+    .await
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
@@ -771,16 +780,21 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Runs one case on its own thread with its own runtime; `Err` describes a
-/// panic or a hang.
-fn run_case(dir: PathBuf, expected: Arc<State>) -> Result<Outcome, String> {
+/// Runs one case on its own thread with its own runtime (and its own
+/// client of the store, `client()`, so that no connection outlives the
+/// runtime it was made on); `Err` describes a panic or a hang.
+fn run_case(
+    client: impl FnOnce() -> Arc<dyn ObjectStore> + Send + 'static,
+    expected: Arc<State>,
+) -> Result<Outcome, String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let result = catch_unwind(AssertUnwindSafe(|| {
             tokio::runtime::Builder::new_current_thread()
+                .enable_all()
                 .build()
                 .unwrap()
-                .block_on(check(dir, expected))
+                .block_on(check(client(), expected))
         }));
         let _ = tx.send(result.map_err(|p| panic_message(p.as_ref())));
     });
@@ -803,42 +817,38 @@ struct Tally {
     correct: u64,
 }
 
-#[test]
-fn corruption() {
+/// Every object of the file in `store`, by name, with its bytes.
+async fn objects(store: &Arc<dyn ObjectStore>) -> BTreeMap<String, Vec<u8>> {
+    let metas: Vec<_> = store.list(None).try_collect().await.unwrap();
+    let mut out = BTreeMap::new();
+    for m in metas {
+        let bytes = store.get(&m.location).await.unwrap().bytes().await.unwrap();
+        out.insert(m.location.to_string(), bytes.to_vec());
+    }
+    out
+}
+
+/// The corruption test on `backend` (run by `conformance::corruption`):
+/// every mutation, or on a remote backend an evenly spread sample of them
+/// ([`Backend::sample`]), each applied to the object through the store and
+/// undone after its case.
+pub(crate) async fn corruption(backend: &Backend) {
     let started = Instant::now();
-    let work = tempfile::tempdir().unwrap();
-    let pristine = work.path().join("pristine");
-    std::fs::create_dir_all(&pristine).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let written = rt.block_on(build(&pristine));
-    let expected = rt
-        .block_on(async {
-            let f = ArrayFile::open_path(pristine.join(BASE), cfg(Lz4Codec)).await?;
-            let report = f.verify().await?;
-            assert!(report.is_ok(), "the intact file verifies: {report:?}");
-            capture(&f).await
-        })
-        .unwrap();
+    let store = &backend.store;
+    let written = build(store).await;
+    let expected = async {
+        let f = open(store, Lz4Codec).await?;
+        let report = f.verify().await?;
+        assert!(report.is_ok(), "the intact file verifies: {report:?}");
+        capture(&f).await
+    }
+    .await
+    .unwrap();
     assert_eq!(written, expected, "the reopened file reads as written");
     assert!(expected.arrays.len() >= 14);
     let expected = Arc::new(expected);
 
-    let mut objects: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    for e in std::fs::read_dir(&pristine).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if e.file_type().unwrap().is_dir() {
-            for p in std::fs::read_dir(e.path()).unwrap() {
-                let p = p.unwrap();
-                let part = format!("{name}/{}", p.file_name().to_string_lossy());
-                objects.insert(part, std::fs::read(p.path()).unwrap());
-            }
-        } else {
-            objects.insert(name, std::fs::read(e.path()).unwrap());
-        }
-    }
+    let objects = objects(store).await;
     let names: Vec<&String> = objects.keys().collect();
     assert_eq!(names.len(), 8, "{names:?}");
     assert_eq!(
@@ -851,7 +861,12 @@ fn corruption() {
         "{names:?}"
     );
 
-    let cases = mutations(&objects);
+    let all = mutations(&objects);
+    let cases: Vec<&Mutation> = backend
+        .sample(all.len())
+        .into_iter()
+        .map(|i| &all[i])
+        .collect();
     let mut failures: Vec<String> = Vec::new();
     let mut flips = 0u64;
     let mut truncations = 0u64;
@@ -861,10 +876,8 @@ fn corruption() {
     let mut open_errors = 0u64;
     let (mut frame_flips, mut frame_flagged) = (0u64, 0u64);
     let mut undetected = 0u64;
-    for (i, m) in cases.iter().enumerate() {
-        let dir = work.path().join(format!("case{i}"));
-        copy_dir(&pristine, &dir);
-        apply(&dir, m, &objects[m.object()]);
+    for &m in &cases {
+        let original = apply(store, m).await;
         let part = match m {
             Mutation::Flip { region, .. } => {
                 flips += 1;
@@ -878,18 +891,23 @@ fn corruption() {
         let tally = by_part.entry((m.object().to_owned(), part)).or_default();
         tally.tried += 1;
         total.tried += 1;
-        let outcome = match run_case(dir.clone(), expected.clone()) {
+        let client = backend.connector();
+        let outcome = tokio::task::block_in_place(|| run_case(client, expected.clone()));
+        restore(store.as_ref(), &Path::from(m.object()), original).await;
+        let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
                 failures.push(format!("{m}: {e}"));
                 continue;
             }
         };
-        let _ = std::fs::remove_dir_all(&dir);
         for w in &outcome.wrong {
             failures.push(format!("{m}: WRONG DATA from {w}"));
         }
         if let Some((call, e)) = outcome.errors.first() {
+            if let Some(wrong) = not_corrupted(e, m.object()) {
+                failures.push(format!("{m}: {call} failed with {wrong}"));
+            }
             *error_kinds.entry(variant(e)).or_default() += 1;
             open_errors += u64::from(call == "open");
             tally.errors += 1;
@@ -948,15 +966,16 @@ fn corruption() {
         .filter(|f| f.contains("panicked") || f.contains("hung") || f.contains("died"))
         .count();
     println!(
-        "corruption: {} mutations tried ({flips} flips, {truncations} truncations), {} errors, {} correct reads, {wrong} wrong, {panics} panics; verify flagged {frame_flagged} of {frame_flips} frame flips ({undetected} unnoticed, {:.1} s)",
+        "corruption on {backend:?}: {} of {} mutations tried ({flips} flips, {truncations} truncations), {} errors, {} correct reads, {wrong} wrong, {panics} panics; verify flagged {frame_flagged} of {frame_flips} frame flips ({undetected} unnoticed, {:.1} s)",
         total.tried,
+        all.len(),
         total.errors,
         total.correct,
         started.elapsed().as_secs_f64()
     );
     assert!(
         failures.is_empty(),
-        "{} of {} corruption cases failed:\n{}",
+        "{} of {} corruption cases failed on {backend:?}:\n{}",
         failures.len(),
         cases.len(),
         failures.join("\n")

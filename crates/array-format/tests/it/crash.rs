@@ -2,16 +2,19 @@
 //! that opens in either the last acknowledged state or the state the
 //! interrupted commit was committing, and that accepts new commits.
 //!
-//! `crash_points` runs a deterministic workload (defines of several dtypes,
+//! `crash_points` (run on every backend by `conformance::crash`) runs a
+//! deterministic workload (defines of several dtypes,
 //! aligned and unaligned writes, deletes, a redefinition with another dtype,
 //! attribute changes, flushes, three compactions, and one layer above the
 //! 16 MiB single-put limit, committed with a multipart upload to a staging
 //! object and `copy_if_not_exists`) once on a healthy store, recording the
 //! observable state after `create` and after every acknowledged commit:
 //! S0 .. Sn. Then, for every k from 1 to the number of mutating requests of
-//! that run (plus one), it reruns the workload on a fresh store through a
-//! `FaultyStore` that fails mutating request k and every later one, stops at
-//! the first error, reopens the file on the healthy store and requires state
+//! that run (plus one; on a remote backend an evenly spread sample of them,
+//! `AF_TEST_REMOTE_SHARE`), it reruns the workload on a fresh store of the
+//! backend's kind through a `FaultyStore` that fails mutating request k and
+//! every later one, stops at the first error, reopens the file through
+//! another client of that store and requires state
 //! S_i (last acknowledged commit) or, when a commit was in flight, S_{i+1} —
 //! or, for a `compact` that first had to commit pending changes, the state
 //! after that flush half. Then it commits a new array on the healthy store
@@ -47,6 +50,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::common::{CountingStore, FaultyStore, RequestKind};
+use af_testkit::Backend;
 use array_format::{
     ArrayElement, ArrayFile, ArrayStats, AttributeValue, DType, Error, FileConfig, FillValue,
     Lz4Codec, MergedArrayMeta, Result,
@@ -553,11 +557,13 @@ async fn open_state(store: &Arc<dyn ObjectStore>) -> Result<State> {
     capture(&file).await
 }
 
-/// Runs the workload on a healthy store; returns S0..Sn (each read back by
-/// reopening, and checked against the writing handle's own view) and the
-/// mutating requests the run made.
-async fn reference_run(steps: &[Step]) -> (Vec<Committed>, FaultyStore) {
-    let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+/// Runs the workload on a healthy store (`inner`, empty); returns S0..Sn
+/// (each read back by reopening, and checked against the writing handle's
+/// own view) and the mutating requests the run made.
+async fn reference_run(
+    inner: Arc<dyn ObjectStore>,
+    steps: &[Step],
+) -> (Vec<Committed>, FaultyStore) {
     let faulty = FaultyStore::new(Arc::clone(&inner), None);
     let mut file = ArrayFile::create(Arc::new(faulty.clone()), path(), config())
         .await
@@ -793,9 +799,12 @@ impl fmt::Display for Tally {
     }
 }
 
-/// Runs crash point `k` of `mode`; on success returns where the file was
-/// found and how many staging objects were left, else the violation.
+/// Runs crash point `k` of `mode` on `fresh` (an empty store); on success
+/// returns where the file was found and how many staging objects were
+/// left, else the violation. The file is reopened through another client
+/// of the store, as by another process.
 async fn crash_point(
+    fresh: &Backend,
     mode: Mode,
     k: u64,
     total: u64,
@@ -812,10 +821,9 @@ async fn crash_point(
         None => "create".to_owned(),
         Some(i) => format!("step {i} ({})", steps[i].describe()),
     };
-    let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let faulty = match mode {
-        Mode::Refused => FaultyStore::new(Arc::clone(&inner), Some(k)),
-        Mode::LostReply => FaultyStore::new_lost_reply(Arc::clone(&inner), Some(k)),
+        Mode::Refused => FaultyStore::new(Arc::clone(&fresh.store), Some(k)),
+        Mode::LostReply => FaultyStore::new_lost_reply(Arc::clone(&fresh.store), Some(k)),
     };
     let mut acked: Option<usize> = None;
     let ended = faulty_run(Arc::new(faulty.clone()), steps, &mut acked).await;
@@ -854,6 +862,7 @@ async fn crash_point(
         ));
     }
 
+    let inner = fresh.client();
     let staging = count_staging(&inner).await;
     let opened = ArrayFile::open(Arc::clone(&inner), path(), config()).await;
     let (file, found, base_state) = match (opened, acked) {
@@ -914,11 +923,14 @@ async fn crash_point(
     Ok((found, staging, context))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_points() {
+/// The crash points of the workload on `backend` (a store of each kind
+/// for the reference run and for every crash point): all of them, or on a
+/// remote backend an evenly spread sample of each mode's
+/// ([`Backend::sample`]). Run by `conformance::crash`.
+pub(crate) async fn crash_points(backend: &Backend) {
     let started = Instant::now();
     let steps = workload();
-    let (commits, reference) = reference_run(&steps).await;
+    let (commits, reference) = reference_run(Arc::clone(&backend.store), &steps).await;
     let total = reference.mutations();
     let log = reference.log();
     // The run must exercise the large-layer path: parts, completion of a
@@ -950,9 +962,11 @@ async fn crash_points() {
             Mode::Refused => total + 1,
             Mode::LostReply => total,
         };
-        for k in 1..=last {
+        for i in backend.sample(last as usize) {
+            let k = i as u64 + 1;
             tally.tried += 1;
-            match crash_point(mode, k, total, &steps, &commits).await {
+            let fresh = backend.another();
+            match crash_point(&fresh, mode, k, total, &steps, &commits).await {
                 Ok((found, staging, context)) => {
                     if verbose {
                         println!("{context}: recovered {found:?}, {staging} staging objects");
@@ -980,7 +994,7 @@ async fn crash_points() {
     }
 
     let elapsed = started.elapsed();
-    println!("crash points: {all}");
+    println!("crash points on {backend:?}: {all}");
     for (mode, t) in &tallies {
         let what = match mode {
             Mode::Refused => "request k refused",

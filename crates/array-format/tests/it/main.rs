@@ -8,6 +8,7 @@ mod common;
 
 mod azure;
 mod codecs;
+mod conformance;
 mod corruption;
 mod crash;
 mod crash_parts;

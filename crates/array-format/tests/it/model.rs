@@ -17,13 +17,17 @@
 //! statistics, the codecs committed chunks are stored with, a full read) is
 //! compared with the model.
 //!
-//! Both backends run: `ArrayFile::create_memory` (no reopen) and local disk.
-//! Each sequence draws its configuration from its seed: codec, small block
+//! `model_memory` runs the sequences on `ArrayFile::create_memory` (no
+//! reopen); the conformance suite (`conformance::model`) runs them on every
+//! store of `af_testkit::Backend` (memory, local disk, the S3 servers,
+//! azurite), each sequence's file in a directory of its own, fewer of them
+//! on remote stores when `AF_TEST_REMOTE_SHARE` says so. Each sequence draws its configuration from its seed: codec, small block
 //! and frame targets, tiny or disabled caches, a cache shared across reopens,
 //! a tiny or disabled buffer of partly written chunks.
 //!
 //! Environment variables:
-//! - `AF_MODEL_SEQUENCES`: sequences per backend (default 128),
+//! - `AF_MODEL_SEQUENCES`: sequences per backend (default 128; on remote
+//!   stores times `AF_TEST_REMOTE_SHARE` when set),
 //! - `AF_MODEL_STEPS`: operations per sequence (default 200),
 //! - `AF_MODEL_SEED`: run only this seed (printed by a failure report,
 //!   together with the numbered operation log).
@@ -46,6 +50,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use af_testkit::Backend;
 use array_format::{
     ArrayElement, ArrayFile, ArraySpec, ArrayStats, AttributeValue, CompressionCodec, DType,
     DeltaCache, Error, FileConfig, FillValue, InMemoryStorage, Lz4Codec, MergedArrayMeta,
@@ -54,15 +59,15 @@ use array_format::{
 use futures::FutureExt;
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 use object_store::ObjectStore;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const DEFAULT_SEQUENCES: u64 = 128;
 const DEFAULT_STEPS: usize = 200;
-/// First seed of the default run; sequence `i` uses `BASE_SEED + i` (plus a
-/// per-backend offset so the two backends explore different sequences).
+/// First seed of the default run; sequence `i` uses `BASE_SEED + i` (plus
+/// an offset: `create_memory`, which never reopens, and the stores explore
+/// different sequences; every store runs the same ones).
 const BASE_SEED: u64 = 0xAF00_0000;
 const FILE_NAME: &str = "model.af";
 /// Array names used by the sequences. A small pool makes redefinitions of
@@ -1914,18 +1919,29 @@ fn gen_invalid_array_op(rng: &mut StdRng, a: &ModelArray) -> Op {
 // Backends and configurations
 // ---------------------------------------------------------------------------
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    Memory,
-    LocalDisk,
+/// Where each sequence's file lives.
+#[derive(Clone, Copy)]
+pub(crate) enum Target<'a> {
+    /// `ArrayFile::create_memory`: the file cannot be reopened, so the
+    /// sequences never reopen or recreate it.
+    CreateMemory,
+    /// `s{seed}/model.af` in the backend's store (one directory per
+    /// sequence).
+    Store(&'a Backend),
 }
 
-impl fmt::Display for Backend {
+impl Target<'_> {
+    fn can_reopen(self) -> bool {
+        matches!(self, Target::Store(_))
+    }
+}
+
+impl fmt::Display for Target<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Backend::Memory => "memory",
-            Backend::LocalDisk => "local disk",
-        })
+        match self {
+            Target::CreateMemory => f.write_str("create_memory"),
+            Target::Store(backend) => write!(f, "{backend:?}"),
+        }
     }
 }
 
@@ -2028,33 +2044,26 @@ impl fmt::Display for Config {
 struct Harness {
     config: Config,
     shared_cache: Option<Arc<DeltaCache>>,
-    /// `None` for the in-memory backend.
-    store: Option<Arc<dyn ObjectStore>>,
-    _dir: Option<tempfile::TempDir>,
+    /// The store and the file's path; `None` for `create_memory`.
+    store: Option<(Arc<dyn ObjectStore>, Path)>,
 }
 
 impl Harness {
-    fn new(backend: Backend, config: Config) -> Harness {
+    fn new(target: Target<'_>, config: Config, seed: u64) -> Harness {
         let shared_cache = config
             .shared_cache
             .map(|(frames, io)| Arc::new(DeltaCache::new(frames, io)));
-        match backend {
-            Backend::Memory => Harness {
-                config,
-                shared_cache,
-                store: None,
-                _dir: None,
-            },
-            Backend::LocalDisk => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let store = LocalFileSystem::new_with_prefix(dir.path()).expect("local store");
-                Harness {
-                    config,
-                    shared_cache,
-                    store: Some(Arc::new(store)),
-                    _dir: Some(dir),
-                }
-            }
+        let store = match target {
+            Target::CreateMemory => None,
+            Target::Store(backend) => Some((
+                Arc::clone(&backend.store),
+                Path::from(format!("s{seed}/{FILE_NAME}")),
+            )),
+        };
+        Harness {
+            config,
+            shared_cache,
+            store,
         }
     }
 
@@ -2065,14 +2074,14 @@ impl Harness {
         let config = self.config.file_config(codec, self.shared_cache.as_ref());
         match &self.store {
             None => ArrayFile::create_memory(config).await,
-            Some(store) => ArrayFile::create(store.clone(), Path::from(FILE_NAME), config).await,
+            Some((store, path)) => ArrayFile::create(store.clone(), path.clone(), config).await,
         }
     }
 
     async fn open_with<C: CompressionCodec + 'static>(&self, codec: C) -> Result<ArrayFile, Error> {
-        let store = self.store.clone().expect("reopen needs a store");
+        let (store, path) = self.store.clone().expect("reopen needs a store");
         let config = self.config.file_config(codec, self.shared_cache.as_ref());
-        ArrayFile::open(store, Path::from(FILE_NAME), config).await
+        ArrayFile::open(store, path, config).await
     }
 
     async fn create(&self) -> Result<ArrayFile, Error> {
@@ -3054,7 +3063,7 @@ struct Trace {
 
 /// Runs one sequence and returns the number of steps done.
 async fn run_sequence(
-    backend: Backend,
+    target: Target<'_>,
     seed: u64,
     steps: usize,
     trace: &mut Trace,
@@ -3062,7 +3071,7 @@ async fn run_sequence(
     let mut rng = StdRng::seed_from_u64(seed);
     let config = Config::random(&mut rng);
     trace.config = config.to_string();
-    let harness = Harness::new(backend, config);
+    let harness = Harness::new(target, config, seed);
     let file = harness.create().await.map_err(|e| Failure {
         step: 0,
         message: format!("create failed: {e} ({e:?})"),
@@ -3074,7 +3083,7 @@ async fn run_sequence(
         check_rng: StdRng::seed_from_u64(seed ^ 0x5EED_C0DE),
         tally: Tally::new(),
     };
-    let result = run_steps(&mut session, &mut rng, backend, steps, trace).await;
+    let result = run_steps(&mut session, &mut rng, target, steps, trace).await;
     for (k, v) in std::mem::take(&mut session.tally) {
         *trace.tally.entry(k).or_default() += v;
     }
@@ -3084,7 +3093,7 @@ async fn run_sequence(
 async fn run_steps(
     session: &mut Session,
     rng: &mut StdRng,
-    backend: Backend,
+    target: Target<'_>,
     steps: usize,
     trace: &mut Trace,
 ) -> Result<usize, Failure> {
@@ -3096,7 +3105,7 @@ async fn run_steps(
             message: format!("after create: {message}"),
         })?;
     for step in 1..=steps {
-        let op = gen_op(rng, &session.model, backend == Backend::LocalDisk);
+        let op = gen_op(rng, &session.model, target.can_reopen());
         trace.log.push(format!("#{step} {op}"));
         let result = async {
             session.step(&op).await?;
@@ -3120,11 +3129,18 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-async fn run_backend(backend: Backend, test_name: &str, seed_offset: u64) {
+/// Runs the sequences (`AF_MODEL_SEQUENCES`, fewer on a remote backend:
+/// [`Backend::cases`]) on `target`; `test` is the test's path, for the
+/// line that reproduces a failure.
+pub(crate) async fn run(target: Target<'_>, test: &str, seed_offset: u64) {
     let settings = Settings::from_env();
+    let sequences = match target {
+        Target::Store(backend) => backend.cases(settings.sequences as usize) as u64,
+        Target::CreateMemory => settings.sequences,
+    };
     let seeds: Vec<u64> = match settings.seed {
         Some(seed) => vec![seed],
-        None => (0..settings.sequences)
+        None => (0..sequences)
             .map(|i| BASE_SEED + seed_offset + i)
             .collect(),
     };
@@ -3134,7 +3150,7 @@ async fn run_backend(backend: Backend, test_name: &str, seed_offset: u64) {
     let mut failures: Vec<(u64, String)> = Vec::new();
     for &seed in &seeds {
         let mut trace = Trace::default();
-        let outcome = AssertUnwindSafe(run_sequence(backend, seed, settings.steps, &mut trace))
+        let outcome = AssertUnwindSafe(run_sequence(target, seed, settings.steps, &mut trace))
             .catch_unwind()
             .await;
         for (k, v) in &trace.tally {
@@ -3153,8 +3169,8 @@ async fn run_backend(backend: Backend, test_name: &str, seed_offset: u64) {
         };
         total_steps += step;
         let report = format!(
-            "model test failure on {backend} ({})\n  seed: {seed}\n  failed at step #{step}: {message}\n  \
-             reproduce: AF_MODEL_SEED={seed} cargo test -p array-format --test it model:: {test_name} -- --nocapture\n  \
+            "model test failure on {target} ({})\n  seed: {seed}\n  failed at step #{step}: {message}\n  \
+             reproduce: AF_MODEL_SEED={seed} cargo test -p array-format --test it {test} -- --exact --nocapture\n  \
              op log:\n    {}",
             trace.config,
             trace.log.join("\n    ")
@@ -3163,7 +3179,7 @@ async fn run_backend(backend: Backend, test_name: &str, seed_offset: u64) {
         failures.push((seed, report));
     }
     println!(
-        "model: {} sequences x {} steps on {backend}, {total_steps} steps, {} failures ({:.1} s)",
+        "model: {} sequences x {} steps on {target}, {total_steps} steps, {} failures ({:.1} s)",
         seeds.len(),
         settings.steps,
         failures.len(),
@@ -3175,7 +3191,7 @@ async fn run_backend(backend: Backend, test_name: &str, seed_offset: u64) {
         parts.join(", ")
     };
     println!(
-        "model ({backend}): ops: {}; checks: {}",
+        "model ({target}): ops: {}; checks: {}",
         show(ops),
         show(checks)
     );
@@ -3183,7 +3199,7 @@ async fn run_backend(backend: Backend, test_name: &str, seed_offset: u64) {
         let failed: Vec<u64> = failures.iter().map(|(s, _)| *s).collect();
         let shown: Vec<&str> = failures.iter().take(3).map(|(_, r)| r.as_str()).collect();
         panic!(
-            "{} of {} model sequences failed on {backend}; failing seeds: {failed:?}\n\n{}",
+            "{} of {} model sequences failed on {target}; failing seeds: {failed:?}\n\n{}",
             failures.len(),
             seeds.len(),
             shown.join("\n\n")
@@ -3191,12 +3207,10 @@ async fn run_backend(backend: Backend, test_name: &str, seed_offset: u64) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn model_memory() {
-    run_backend(Backend::Memory, "model_memory", 0).await;
-}
+/// The seeds of the sequences every store runs (`conformance::model`).
+pub(crate) const STORE_SEEDS: u64 = 0x10_0000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn model_local_disk() {
-    run_backend(Backend::LocalDisk, "model_local_disk", 0x10_0000).await;
+async fn model_memory() {
+    run(Target::CreateMemory, "model::model_memory", 0).await;
 }
