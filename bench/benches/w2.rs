@@ -22,20 +22,10 @@
 //! side scales with the square root, chunks stay 256 x 256) and the number
 //! of windows.
 
-use std::fmt;
-use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use futures::stream::BoxStream;
+use af_testkit::CountingStore;
 use object_store::local::LocalFileSystem;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
-};
 use rand::{Rng, SeedableRng};
 
 use af_bench::zarrs_peer::{self, W2Result};
@@ -52,132 +42,17 @@ const WINDOWS: usize = 2_000;
 /// Decompressions timed for the zstd limit.
 const DECODES: usize = 100;
 
-/// An `ObjectStore` that forwards to another and counts the bytes (and
-/// requests) every read returns.
-#[derive(Debug)]
-struct CountingStore {
-    inner: Arc<dyn ObjectStore>,
-    bytes: AtomicU64,
-    requests: AtomicU64,
-}
-
-impl CountingStore {
-    fn new(inner: Arc<dyn ObjectStore>) -> Self {
-        Self {
-            inner,
-            bytes: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
-        }
-    }
-
-    fn count(&self, bytes: u64) {
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.requests.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Bytes and requests since the last reset.
-    fn take(&self) -> (u64, u64) {
-        (
-            self.bytes.swap(0, Ordering::Relaxed),
-            self.requests.swap(0, Ordering::Relaxed),
-        )
-    }
-}
-
-impl fmt::Display for CountingStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Counting({})", self.inner)
-    }
-}
-
-#[async_trait]
-impl ObjectStore for CountingStore {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        let head = options.head;
-        let result = self.inner.get_opts(location, options).await?;
-        if !head {
-            self.count(result.range.end - result.range.start);
-        }
-        Ok(result)
-    }
-
-    async fn get_ranges(
-        &self,
-        location: &Path,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        let out = self.inner.get_ranges(location, ranges).await?;
-        self.count(out.iter().map(|b| b.len() as u64).sum());
-        Ok(out)
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    fn list_with_offset(
-        &self,
-        prefix: Option<&Path>,
-        offset: &Path,
-    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list_with_offset(prefix, offset)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-
-    async fn rename_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: RenameOptions,
-    ) -> object_store::Result<()> {
-        self.inner.rename_opts(from, to, options).await
-    }
-}
-
 /// A counting store over the directory `dir`.
-fn counting(dir: &std::path::Path) -> Arc<CountingStore> {
+fn counting(dir: &std::path::Path) -> CountingStore {
     let local = LocalFileSystem::new_with_prefix(dir).expect("local store");
-    Arc::new(CountingStore::new(Arc::new(local)))
+    CountingStore::new(Arc::new(local))
+}
+
+/// Bytes and GETs `store` saw since the last call, clearing its log.
+fn take(store: &CountingStore) -> (u64, u64) {
+    let seen = (store.bytes_read(), store.gets() as u64);
+    store.reset();
+    seen
 }
 
 /// The array's side: 8192 at scale 1, scaled by the square root of the
@@ -249,10 +124,10 @@ fn window_rows(table: &mut Table, tag: &str, system: &str, r: W2Result, touched:
 macro_rules! af_windows {
     ($m:ident, $rt:expr, $dir:expr, $caches:expr, $side:expr, $windows:expr) => {{
         let store = counting($dir);
-        let file = $rt.block_on($m::open_store(store.clone(), $caches));
-        let (open_bytes, open_requests) = store.take();
+        let file = $rt.block_on($m::open_store(Arc::new(store.clone()), $caches));
+        let (open_bytes, open_requests) = take(&store);
         let times = $rt.block_on($m::w2_windows(&file, $side, $windows, CHUNK));
-        let (bytes, requests) = store.take();
+        let (bytes, requests) = take(&store);
         let n = $windows.len().max(1) as f64;
         eprintln!(
             "    {}: open fetched {open_bytes} B in {open_requests} requests; \
@@ -351,7 +226,7 @@ fn main() {
     // (each 256 KiB chunk is a frame of its own; the index gives the
     // array's total, so a chunk counts as the average).
     let storage = {
-        let file = rt.block_on(ours::open_store(counting(&d_ours), true));
+        let file = rt.block_on(ours::open_store(Arc::new(counting(&d_ours)), true));
         file.array_storage(ours::GRID).expect("array_storage")
     };
     let per_chunk = storage.stored_bytes as f64 / storage.written_chunks.len().max(1) as f64;
