@@ -49,11 +49,17 @@ impl Remote {
         pin: &ObjectPin,
         range: GetRange,
     ) -> Result<(Bytes, u64)> {
-        let res = self
+        let res = match self
             .store
-            .get_opts(path, pin.get_options(range))
+            .get_opts(path, pin.get_options(range.clone()))
             .await
-            .map_err(|e| read_error(path, e))?;
+        {
+            Ok(res) => res,
+            Err(e @ object_store::Error::Generic { .. }) => {
+                return self.refused_range(path, pin, range, e).await;
+            }
+            Err(e) => return Err(read_error(path, e)),
+        };
         let size = res.meta.size;
         pin.check_size(path, size)?;
         if !pin.observe(res.meta.e_tag.as_ref()) {
@@ -61,6 +67,39 @@ impl Remote {
         }
         let bytes = res.bytes().await.map_err(|e| read_error(path, e))?;
         Ok((bytes, size))
+    }
+
+    /// A ranged GET that the store refused (`e`): stores refuse ranges
+    /// past the end of an object in their own ways (HTTP 416, a whole
+    /// empty object for a suffix range, an error of their own), so the
+    /// object's size tells whether it is too short for the read, which is
+    /// damage to the file as it is on a local disk; otherwise `e` stands.
+    async fn refused_range(
+        &self,
+        path: &Path,
+        pin: &ObjectPin,
+        range: GetRange,
+        e: object_store::Error,
+    ) -> Result<(Bytes, u64)> {
+        let Ok(meta) = self.store.head(path).await else {
+            return Err(read_error(path, e));
+        };
+        pin.check_size(path, meta.size)?;
+        let end = match range {
+            // An empty object has no tail: the layer above finds it too
+            // short to be a layer.
+            GetRange::Suffix(_) if meta.size == 0 => return Ok((Bytes::new(), 0)),
+            GetRange::Bounded(r) => r.end,
+            GetRange::Offset(start) => start + 1,
+            GetRange::Suffix(_) => return Err(read_error(path, e)),
+        };
+        if end > meta.size {
+            return Err(Error::corrupted(
+                path.as_ref(),
+                format!("the object ends before byte {end} ({} bytes)", meta.size),
+            ));
+        }
+        Err(read_error(path, e))
     }
 
     /// Streams the `ranges` of `file` and `tail` to `path` as a multipart
