@@ -203,6 +203,14 @@ impl Backend {
         }
     }
 
+    /// The same backend reached through `store`, a wrapper of its own
+    /// store (a [`CountingStore`](crate::CountingStore), say). Memory's
+    /// [`Backend::client`] is then the wrapper; other kinds' new clients
+    /// bypass it.
+    pub fn with_store(self, store: Arc<dyn ObjectStore>) -> Backend {
+        Backend { store, ..self }
+    }
+
     /// A second, independent store of the same kind (a fresh bucket or
     /// directory).
     pub fn another(&self) -> Backend {

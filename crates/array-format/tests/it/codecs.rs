@@ -91,7 +91,7 @@ async fn arrays_with_different_codecs_share_a_layer_but_never_a_frame() {
         // rounds); whole chunks and partly written ones.
         for buffer in [0, 2048, array_format::DEFAULT_WRITE_BUFFER_CAPACITY] {
             for unaligned in [false, true] {
-                let mut f = place.create(small(Lz4Codec, buffer)).await;
+                let mut f = place.create_with(small(Lz4Codec, buffer)).await;
                 write_all(&mut f, unaligned).await;
                 // Pending data reads back before the commit, too.
                 let got = f.read_array::<u32>("raw", vec![], vec![]).await.unwrap();
@@ -99,7 +99,7 @@ async fn arrays_with_different_codecs_share_a_layer_but_never_a_frame() {
                 f.flush().await.unwrap();
                 assert_eq!(f.num_layers(), 1, "{} {buffer}", place.name());
                 check_all(&f).await;
-                check_all(&place.open(FileConfig::new(NoCompression)).await).await;
+                check_all(&place.open_with(FileConfig::new(NoCompression)).await).await;
             }
         }
     }
@@ -108,12 +108,12 @@ async fn arrays_with_different_codecs_share_a_layer_but_never_a_frame() {
 #[tokio::test]
 async fn the_recorded_codec_outlives_the_handle_that_defined_it() {
     for place in Place::all() {
-        let mut f = place.create(small(Lz4Codec, 0)).await;
+        let mut f = place.create_with(small(Lz4Codec, 0)).await;
         write_all(&mut f, false).await;
         f.flush().await.unwrap();
         // Another handle, configured with zstd, rewrites half of each array:
         // the arrays that record a codec keep it, `plain` takes zstd.
-        let mut g = place.open(small(ZstdCodec::new(1), 0)).await;
+        let mut g = place.open_with(small(ZstdCodec::new(1), 0)).await;
         for (i, (name, _, _)) in CODECS.iter().enumerate() {
             let half = data(i as u32 * 100).slice(ndarray::s![32.., ..]).to_owned();
             g.write_array(name, vec![32, 0], half.into_dyn().view())
@@ -132,10 +132,10 @@ async fn the_recorded_codec_outlives_the_handle_that_defined_it() {
         // A compaction by a `none` handle: every frame is live (the
         // rewritten rows filled whole frames), so every frame is kept as it
         // is, and nothing takes the compacting handle's codec.
-        let mut h = place.open(small(NoCompression, 0)).await;
+        let mut h = place.open_with(small(NoCompression, 0)).await;
         h.compact().await.unwrap();
         assert_eq!(h.num_layers(), 1);
-        for f in [h, place.open(FileConfig::new(Lz4Codec)).await] {
+        for f in [h, place.open_with(FileConfig::new(Lz4Codec)).await] {
             for (i, (name, codec, _)) in CODECS.iter().enumerate() {
                 let got = f.read_array::<u32>(name, vec![], vec![]).await.unwrap();
                 assert_eq!(got, data(i as u32 * 100), "{name}");
@@ -153,7 +153,7 @@ async fn the_recorded_codec_outlives_the_handle_that_defined_it() {
 #[tokio::test]
 async fn compaction_repacks_frames_shared_with_overwritten_chunks_with_the_array_codec() {
     for place in Place::all() {
-        let mut f = place.create(small(NoCompression, 0)).await;
+        let mut f = place.create_with(small(NoCompression, 0)).await;
         f.define("z", spec(Some("zstd:9"))).unwrap();
         f.define("n", spec(None)).unwrap();
         for name in ["z", "n"] {
@@ -170,7 +170,7 @@ async fn compaction_repacks_frames_shared_with_overwritten_chunks_with_the_array
         f.flush().await.unwrap();
         // A compaction by an lz4 handle repacks `z` with its zstd and `n`
         // with lz4 (the compacting handle's codec: it records none).
-        let mut g = place.open(small(Lz4Codec, 0)).await;
+        let mut g = place.open_with(small(Lz4Codec, 0)).await;
         g.compact().await.unwrap();
         assert_eq!(g.array_storage("z").unwrap().codecs, ["zstd"]);
         assert_eq!(g.array_storage("n").unwrap().codecs, ["lz4", "none"]);
@@ -268,7 +268,7 @@ fn invalid_codec(e: Error, array: &str, spec: &str) {
 #[tokio::test]
 async fn a_codec_a_handle_cannot_write_with_is_a_typed_error_never_another_codec() {
     for place in Place::all() {
-        let mut f = place.create(small(Xor, 0)).await;
+        let mut f = place.create_with(small(Xor, 0)).await;
         // Unknown names and bad levels are refused at definition.
         for bad in ["gzip", "zstd:0", "zstd:23", "zstd:x", "XOR", ""] {
             let e = f.define("bad", spec(Some(bad))).unwrap_err();
@@ -291,7 +291,7 @@ async fn a_codec_a_handle_cannot_write_with_is_a_typed_error_never_another_codec
 
         // A handle configured with lz4 reads `l`, but cannot read `x`, nor
         // write it, nor compact the file: typed errors, nothing written.
-        let mut g = place.open(small(Lz4Codec, 0)).await;
+        let mut g = place.open_with(small(Lz4Codec, 0)).await;
         assert_eq!(
             g.read_array::<u32>("l", vec![], vec![]).await.unwrap(),
             data(8)
@@ -316,7 +316,7 @@ async fn a_codec_a_handle_cannot_write_with_is_a_typed_error_never_another_codec
         invalid_codec(g.define("y", spec(Some("xor"))).unwrap_err(), "y", "xor");
 
         // The handle with the codec compacts; `x` stays xor.
-        let mut h = place.open(small(Xor, 0)).await;
+        let mut h = place.open_with(small(Xor, 0)).await;
         h.compact().await.unwrap();
         assert_eq!(h.array_storage("x").unwrap().codecs, ["xor"]);
         assert_eq!(h.array_storage("l").unwrap().codecs, ["lz4"]);

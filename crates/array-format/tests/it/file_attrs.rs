@@ -49,7 +49,7 @@ fn as_of(layer: u64) -> FileConfig<Lz4Codec> {
 #[tokio::test]
 async fn file_attributes_go_through_layers_compaction_and_time_travel() {
     for place in Place::all() {
-        let mut f = place.create(FileConfig::new(Lz4Codec)).await;
+        let mut f = place.create_with(FileConfig::new(Lz4Codec)).await;
         check(&f, &Attrs::new());
         assert!(!f.remove_file_attribute("title").unwrap());
         assert!(!f.has_pending_changes());
@@ -93,7 +93,7 @@ async fn file_attributes_go_through_layers_compaction_and_time_travel() {
         f.discard_pending();
         check(&f, &v3);
 
-        let reopened = place.open(FileConfig::new(Lz4Codec)).await;
+        let reopened = place.open_with(FileConfig::new(Lz4Codec)).await;
         assert_eq!(reopened.num_layers(), 3);
         check(&reopened, &v3);
         for (layer, expected) in [
@@ -102,7 +102,7 @@ async fn file_attributes_go_through_layers_compaction_and_time_travel() {
             (2, v2.clone()),
             (3, v3.clone()),
         ] {
-            let mut old = place.open(as_of(layer)).await;
+            let mut old = place.open_with(as_of(layer)).await;
             check(&old, &expected);
             // Read-only: no change can be made to an old version.
             assert!(matches!(
@@ -115,7 +115,7 @@ async fn file_attributes_go_through_layers_compaction_and_time_travel() {
         f.compact().await.unwrap();
         assert_eq!(f.num_layers(), 1);
         check(&f, &v3);
-        check(&place.open(FileConfig::new(Lz4Codec)).await, &v3);
+        check(&place.open_with(FileConfig::new(Lz4Codec)).await, &v3);
         // A removal and a set on top of the snapshot, then compacted again.
         assert!(f.remove_file_attribute("history").unwrap());
         f.set_file_attribute("version", A::Float64List(vec![2.0, 0.5]))
@@ -127,17 +127,17 @@ async fn file_attributes_go_through_layers_compaction_and_time_travel() {
             ("version", A::Float64List(vec![2.0, 0.5])),
         ]);
         check(&f, &v5);
-        check(&place.open(FileConfig::new(Lz4Codec)).await, &v5);
+        check(&place.open_with(FileConfig::new(Lz4Codec)).await, &v5);
     }
 }
 
 #[tokio::test]
 async fn another_handle_sees_file_attributes_after_refresh() {
     for place in Place::all() {
-        let mut a = place.create(FileConfig::new(Lz4Codec)).await;
+        let mut a = place.create_with(FileConfig::new(Lz4Codec)).await;
         a.set_file_attribute("title", s("a")).unwrap();
         a.flush().await.unwrap();
-        let mut b = place.open(FileConfig::new(Lz4Codec)).await;
+        let mut b = place.open_with(FileConfig::new(Lz4Codec)).await;
         // b decodes its view's attributes before a commits more.
         check(&b, &attrs(&[("title", s("a"))]));
         a.set_file_attribute("version", A::UInt64(2)).unwrap();
@@ -159,11 +159,11 @@ async fn another_handle_sees_file_attributes_after_refresh() {
 #[tokio::test]
 async fn concurrent_changes_to_one_file_attribute_conflict_per_key() {
     for place in Place::all() {
-        let mut a = place.create(FileConfig::new(Lz4Codec)).await;
+        let mut a = place.create_with(FileConfig::new(Lz4Codec)).await;
         a.set_file_attribute("k", s("a0")).unwrap();
         a.set_file_attribute("gone", s("a0")).unwrap();
         a.flush().await.unwrap();
-        let mut b = place.open(FileConfig::new(Lz4Codec)).await;
+        let mut b = place.open_with(FileConfig::new(Lz4Codec)).await;
 
         // a changes `k` and removes `gone`; b, from the older view, sets
         // both and a third key.
@@ -190,7 +190,7 @@ async fn concurrent_changes_to_one_file_attribute_conflict_per_key() {
         b.flush().await.unwrap();
 
         // A set of a key another writer removed since conflicts too.
-        let mut c = place.open(FileConfig::new(Lz4Codec)).await;
+        let mut c = place.open_with(FileConfig::new(Lz4Codec)).await;
         a.refresh().await.unwrap();
         a.set_file_attribute("k", s("a3")).unwrap();
         assert!(a.remove_file_attribute("other").unwrap());

@@ -12,90 +12,20 @@
 )]
 
 use std::collections::BTreeSet;
+
+use crate::common::Place;
+use af_testkit::Kind;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use array_format::{ArrayFile, DEFAULT_PART_GRACE, FileConfig, Lz4Codec, Result};
-use futures::TryStreamExt;
+use array_format::{ArrayFile, DEFAULT_PART_GRACE, FileConfig, Lz4Codec};
 use ndarray::{ArrayD, IxDyn};
-use object_store::ObjectStore;
-use object_store::local::LocalFileSystem;
-use object_store::memory::InMemory;
-use object_store::path::Path;
 
 const NAME: &str = "r.af";
 /// Chunks of the array the writer writes, one per round.
 const CHUNKS: usize = 8;
 const CHUNK: usize = 16;
-
-/// Where the file lives.
-enum Place {
-    /// An object store: in memory, a local directory through
-    /// `object_store`'s `LocalFileSystem` (the directory, removed when the
-    /// place is dropped), or an S3 bucket.
-    Store(
-        Arc<dyn ObjectStore>,
-        #[allow(dead_code)] Option<tempfile::TempDir>,
-    ),
-    /// A local directory, opened with `create_path` / `open_path`.
-    Disk(tempfile::TempDir),
-}
-
-impl Place {
-    fn memory() -> Self {
-        Place::Store(Arc::new(InMemory::new()), None)
-    }
-
-    fn local_store() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
-        Place::Store(store, Some(dir))
-    }
-
-    fn disk() -> Self {
-        Place::Disk(tempfile::tempdir().unwrap())
-    }
-
-    async fn create(&self, config: FileConfig<Lz4Codec>) -> ArrayFile {
-        match self {
-            Place::Store(store, _) => {
-                ArrayFile::create(Arc::clone(store), Path::from(NAME), config)
-                    .await
-                    .unwrap()
-            }
-            Place::Disk(dir) => ArrayFile::create_path(dir.path().join(NAME), config)
-                .await
-                .unwrap(),
-        }
-    }
-
-    async fn open(&self, config: FileConfig<Lz4Codec>) -> Result<ArrayFile> {
-        match self {
-            Place::Store(store, _) => {
-                ArrayFile::open(Arc::clone(store), Path::from(NAME), config).await
-            }
-            Place::Disk(dir) => ArrayFile::open_path(dir.path().join(NAME), config).await,
-        }
-    }
-
-    /// The names of the file's layer objects.
-    async fn layers(&self) -> BTreeSet<String> {
-        let names: Vec<String> = match self {
-            Place::Store(store, _) => store
-                .list(None)
-                .map_ok(|m| m.location.to_string())
-                .try_collect()
-                .await
-                .unwrap(),
-            Place::Disk(dir) => std::fs::read_dir(dir.path())
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect(),
-        };
-        names.into_iter().filter(|n| n.ends_with(".af")).collect()
-    }
-}
 
 fn config() -> FileConfig<Lz4Codec> {
     FileConfig {
@@ -142,7 +72,7 @@ fn committed(v: &ArrayD<i32>) -> bool {
 /// Every read must succeed and be a committed version.
 async fn readers_never_break(place: Place) {
     let place = Arc::new(place);
-    let mut w = place.create(config()).await;
+    let mut w = place.create_with(config()).await;
     w.define_array::<i32>("v", vec![], vec![CHUNKS * CHUNK], Some(vec![CHUNK]), None)
         .unwrap();
     for r in 1..=CHUNKS {
@@ -151,7 +81,7 @@ async fn readers_never_break(place: Place) {
     let done = Arc::new(AtomicBool::new(false));
     let mut readers = Vec::new();
     for k in 0..3usize {
-        let mut f = place.open(uncached()).await.unwrap();
+        let mut f = place.try_open_with(uncached()).await.unwrap();
         let done = Arc::clone(&done);
         readers.push(tokio::spawn(async move {
             let mut reads = 0usize;
@@ -193,43 +123,42 @@ async fn readers_never_break(place: Place) {
         .unwrap();
     assert_eq!(place.layers().await.len(), before - report.deleted.len());
     assert_eq!(place.layers().await.len(), 2, "{:?}", place.layers().await);
-    let f = place.open(config()).await.unwrap();
+    let f = place.try_open_with(config()).await.unwrap();
     let v = f.read_array::<i32>("v", vec![], vec![]).await.unwrap();
     assert!(committed(&v.into_owned()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_never_break_memory() {
-    readers_never_break(Place::memory()).await;
+    readers_never_break(Place::kind(Kind::Memory).named(NAME)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_never_break_local_object_store() {
-    readers_never_break(Place::local_store()).await;
+    readers_never_break(Place::kind(Kind::Disk).named(NAME)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_never_break_disk() {
-    readers_never_break(Place::disk()).await;
+    readers_never_break(Place::by_path().named(NAME)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_never_break_s3s() {
-    let store = crate::common::s3::shared().fresh_store();
-    readers_never_break(Place::Store(store, None)).await;
+    readers_never_break(Place::kind(Kind::S3s).named(NAME)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_never_break_moto() {
-    if let Some(moto) = crate::common::s3::moto("readers_never_break_moto") {
-        readers_never_break(Place::Store(moto.fresh_bucket().store, None)).await;
+    if crate::common::s3::moto("readers_never_break_moto").is_some() {
+        readers_never_break(Place::kind(Kind::Moto).named(NAME)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_never_break_azurite() {
-    if let Some(az) = crate::common::azurite::azurite("readers_never_break_azurite") {
-        readers_never_break(Place::Store(az.fresh_bucket().store, None)).await;
+    if crate::common::azurite::azurite("readers_never_break_azurite").is_some() {
+        readers_never_break(Place::kind(Kind::Azurite).named(NAME)).await;
     }
 }
 
@@ -238,12 +167,12 @@ async fn readers_never_break_azurite() {
 /// replaces itself; vacuum within the retention deletes nothing.
 #[tokio::test]
 async fn layers_go_once_their_replacement_is_older_than_the_retention() {
-    let place = Place::memory();
+    let place = Place::kind(Kind::Memory).named(NAME);
     let short = FileConfig {
         retention: Duration::from_secs(2),
         ..config()
     };
-    let mut f = place.create(short).await;
+    let mut f = place.create_with(short).await;
     f.define_array::<i32>("v", vec![], vec![CHUNKS * CHUNK], Some(vec![CHUNK]), None)
         .unwrap();
     f.flush().await.unwrap(); // 1, a snapshot over the empty base
@@ -278,7 +207,7 @@ async fn layers_go_once_their_replacement_is_older_than_the_retention() {
 
         // Time travel reaches the layers kept.
         let old = place
-            .open(FileConfig {
+            .try_open_with(FileConfig {
                 as_of: Some(5),
                 ..config()
             })
@@ -287,7 +216,7 @@ async fn layers_go_once_their_replacement_is_older_than_the_retention() {
         let v = old.read_array::<i32>("v", vec![], vec![]).await.unwrap();
         assert!(committed(&v.into_owned()));
         let gone = place
-            .open(FileConfig {
+            .try_open_with(FileConfig {
                 as_of: Some(3),
                 ..config()
             })

@@ -15,6 +15,9 @@ use array_format::{
     ArrayElement, ArrayFile, AttributeValue, DType, Error, FileConfig, FillValue, Lz4Codec,
 };
 use ndarray::{ArrayD, IxDyn};
+
+use crate::common::Place;
+use af_testkit::Kind;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -22,63 +25,46 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 // ── Helpers ─────────────────────────────────────────────────────────
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    /// `ArrayFile::create_memory`.
-    Memory,
-    /// `ArrayFile::create` on an `object_store::memory::InMemory` store.
-    Store,
-    /// `ArrayFile::create` on `LocalFileSystem::new_with_prefix(tempdir)`.
-    Disk,
-}
-
-const BACKENDS: [Backend; 3] = [Backend::Memory, Backend::Store, Backend::Disk];
-
+/// Where a case's file lives: `ArrayFile::create_memory` (`None`; it
+/// cannot be reopened), or a [`Place`]: an `InMemory` store, or a local
+/// directory through `LocalFileSystem`.
 struct Env {
-    backend: Backend,
-    store: Option<Arc<dyn ObjectStore>>,
-    path: Path,
-    dir: Option<tempfile::TempDir>,
+    place: Option<Place>,
 }
 
 impl Env {
-    fn new(backend: Backend) -> Self {
-        let (store, dir): (Option<Arc<dyn ObjectStore>>, _) = match backend {
-            Backend::Memory => (None, None),
-            Backend::Store => (Some(Arc::new(InMemory::new())), None),
-            Backend::Disk => {
-                let dir = tempfile::tempdir().unwrap();
-                let store = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
-                (Some(Arc::new(store)), Some(dir))
-            }
-        };
-        Env {
-            backend,
-            store,
-            path: Path::from("t.af"),
-            dir,
-        }
+    fn all() -> [Env; 3] {
+        [
+            Env { place: None },
+            Env {
+                place: Some(Place::kind(Kind::Memory).named("t.af")),
+            },
+            Env {
+                place: Some(Place::kind(Kind::Disk).named("t.af")),
+            },
+        ]
+    }
+
+    /// `create_memory`, `memory` or `disk`.
+    fn name(&self) -> &'static str {
+        self.place.as_ref().map_or("create_memory", Place::name)
     }
 
     async fn create(&self) -> ArrayFile {
-        match &self.store {
+        match &self.place {
             None => ArrayFile::create_memory(config()).await.unwrap(),
-            Some(store) => ArrayFile::create(Arc::clone(store), self.path.clone(), config())
-                .await
-                .unwrap(),
+            Some(place) => place.create_with(config()).await,
         }
     }
 
     /// Drops `file` and opens the same path again; a `create_memory` file is
     /// handed back unchanged.
     async fn reopen(&self, file: ArrayFile) -> ArrayFile {
-        match &self.store {
+        match &self.place {
             None => file,
-            Some(store) => {
+            Some(place) => {
                 close(file);
-                ArrayFile::open(Arc::clone(store), self.path.clone(), config())
-                    .await
-                    .unwrap()
+                place.open_with(config()).await
             }
         }
     }
@@ -107,9 +93,9 @@ fn nd<T>(shape: &[usize], values: Vec<T>) -> ArrayD<T> {
 /// and one that also has pending changes (`true`).
 fn cases() -> Vec<(Env, bool)> {
     let mut v = Vec::new();
-    for b in BACKENDS {
-        for dirty in [false, true] {
-            v.push((Env::new(b), dirty));
+    for dirty in [false, true] {
+        for env in Env::all() {
+            v.push((env, dirty));
         }
     }
     v
@@ -253,7 +239,7 @@ fn says_dtype(err: &Error, dtype: DType) {
 #[tokio::test]
 async fn define_with_empty_name_is_invalid_name() {
     for (env, dirty) in cases() {
-        let ctx = format!("{:?} dirty={dirty}", env.backend);
+        let ctx = format!("{} dirty={dirty}", env.name());
         let mut f = setup(&env, dirty).await;
         let before = snapshot(&f).await;
         let err = f
@@ -272,7 +258,7 @@ async fn define_with_empty_name_is_invalid_name() {
 #[tokio::test]
 async fn define_of_a_visible_name_is_already_exists() {
     for (env, dirty) in cases() {
-        let ctx = format!("{:?} dirty={dirty}", env.backend);
+        let ctx = format!("{} dirty={dirty}", env.name());
         let mut f = setup(&env, dirty).await;
         let before = snapshot(&f).await;
         // Committed array, same and different dtype.
@@ -311,7 +297,7 @@ async fn define_of_a_visible_name_is_already_exists() {
 #[tokio::test]
 async fn chunk_shape_with_a_zero_is_invalid_shape() {
     for (env, dirty) in cases() {
-        let ctx = format!("{:?} dirty={dirty}", env.backend);
+        let ctx = format!("{} dirty={dirty}", env.name());
         let mut f = setup(&env, dirty).await;
         let before = snapshot(&f).await;
         let err = f
@@ -344,7 +330,7 @@ async fn chunk_shape_with_a_zero_is_invalid_shape() {
 #[tokio::test]
 async fn chunk_shape_of_wrong_rank_is_invalid_shape() {
     for (env, dirty) in cases() {
-        let ctx = format!("{:?} dirty={dirty}", env.backend);
+        let ctx = format!("{} dirty={dirty}", env.name());
         let mut f = setup(&env, dirty).await;
         let before = snapshot(&f).await;
         let err = f
@@ -378,7 +364,7 @@ async fn chunk_shape_of_wrong_rank_is_invalid_shape() {
 #[tokio::test]
 async fn shape_overflowing_u64_is_invalid_shape() {
     for (env, dirty) in cases() {
-        let ctx = format!("{:?} dirty={dirty}", env.backend);
+        let ctx = format!("{} dirty={dirty}", env.name());
         let mut f = setup(&env, dirty).await;
         let before = snapshot(&f).await;
         let huge = u64::MAX.to_string();
@@ -412,7 +398,7 @@ async fn shape_overflowing_u64_is_invalid_shape() {
 #[tokio::test]
 async fn chunk_larger_than_4_gib_is_invalid_shape() {
     for (env, dirty) in cases() {
-        let ctx = format!("{:?} dirty={dirty}", env.backend);
+        let ctx = format!("{} dirty={dirty}", env.name());
         let mut f = setup(&env, dirty).await;
         let before = snapshot(&f).await;
         // 8 GiB of f64 in one implied chunk.
@@ -454,7 +440,7 @@ async fn chunk_larger_than_4_gib_is_invalid_shape() {
 #[tokio::test]
 async fn fill_value_of_the_wrong_kind_is_invalid_fill_value() {
     for (env, dirty) in cases() {
-        let ctx = format!("{:?} dirty={dirty}", env.backend);
+        let ctx = format!("{} dirty={dirty}", env.name());
         let mut f = setup(&env, dirty).await;
         let before = snapshot(&f).await;
 
@@ -560,7 +546,7 @@ async fn fill_value_of_the_wrong_kind_is_invalid_fill_value() {
 #[tokio::test]
 async fn wrong_element_type_is_dtype_mismatch() {
     for (env, dirty) in cases() {
-        let ctx = format!("{:?} dirty={dirty}", env.backend);
+        let ctx = format!("{} dirty={dirty}", env.name());
         let mut f = setup(&env, dirty).await;
         let before = snapshot(&f).await;
 
@@ -670,7 +656,7 @@ async fn wrong_element_type_is_dtype_mismatch() {
 #[tokio::test]
 async fn wrong_rank_is_rank_mismatch() {
     for (env, dirty) in cases() {
-        let ctx = format!("{:?} dirty={dirty}", env.backend);
+        let ctx = format!("{} dirty={dirty}", env.name());
         let mut f = setup(&env, dirty).await;
         let before = snapshot(&f).await;
 
@@ -814,7 +800,7 @@ const OUT_OF_BOUNDS: [([usize; 2], [usize; 2]); 7] = [
 #[tokio::test]
 async fn write_outside_the_array_is_out_of_bounds() {
     for (env, dirty) in cases() {
-        let ctx = format!("{:?} dirty={dirty}", env.backend);
+        let ctx = format!("{} dirty={dirty}", env.name());
         let mut f = setup(&env, dirty).await;
         let before = snapshot(&f).await;
         for (start, shape) in OUT_OF_BOUNDS {
@@ -849,7 +835,7 @@ async fn write_outside_the_array_is_out_of_bounds() {
 #[tokio::test]
 async fn read_outside_the_array_is_out_of_bounds() {
     for (env, dirty) in cases() {
-        let ctx = format!("{:?} dirty={dirty}", env.backend);
+        let ctx = format!("{} dirty={dirty}", env.name());
         let f = setup(&env, dirty).await;
         let before = snapshot(&f).await;
         for (start, shape) in OUT_OF_BOUNDS {
@@ -919,7 +905,7 @@ async fn assert_every_call_is_not_found(f: &mut ArrayFile, name: &str, ctx: &str
 #[tokio::test]
 async fn calls_on_a_missing_array_are_array_not_found() {
     for (env, dirty) in cases() {
-        let ctx = format!("{:?} dirty={dirty}", env.backend);
+        let ctx = format!("{} dirty={dirty}", env.name());
         let mut f = setup(&env, dirty).await;
         let before = snapshot(&f).await;
         assert_every_call_is_not_found(&mut f, "nope", &ctx).await;
@@ -932,10 +918,7 @@ async fn calls_on_a_missing_array_are_array_not_found() {
 async fn calls_on_a_deleted_array_are_array_not_found() {
     for (env, dirty) in cases() {
         for flush_delete in [false, true] {
-            let ctx = format!(
-                "{:?} dirty={dirty} flush_delete={flush_delete}",
-                env.backend
-            );
+            let ctx = format!("{} dirty={dirty} flush_delete={flush_delete}", env.name());
             let mut f = setup(&env, dirty).await;
             f.delete("names").unwrap();
             if dirty {
@@ -953,10 +936,8 @@ async fn calls_on_a_deleted_array_are_array_not_found() {
             let pending = f.has_pending_changes();
             finish(&env, f, pending, &ctx).await;
             // Still not found after the delete was committed and reopened.
-            if let Some(store) = &env.store {
-                let mut f = ArrayFile::open(Arc::clone(store), env.path.clone(), config())
-                    .await
-                    .unwrap();
+            if let Some(place) = &env.place {
+                let mut f = place.open_with(config()).await;
                 assert_every_call_is_not_found(&mut f, "names", &ctx).await;
             }
         }
@@ -1230,8 +1211,7 @@ async fn flipped_bytes_give_an_error_or_the_right_data() {
 
 #[tokio::test]
 async fn a_rejected_call_on_a_fresh_file_leaves_nothing_to_flush() {
-    for b in BACKENDS {
-        let env = Env::new(b);
+    for env in Env::all() {
         let mut f = env.create().await;
         assert!(
             f.define_array::<i32>("", dims(1), vec![1], None, None)
@@ -1250,12 +1230,13 @@ async fn a_rejected_call_on_a_fresh_file_leaves_nothing_to_flush() {
             f.set_attribute("x", "k", AttributeValue::Bool(true))
                 .is_err()
         );
-        assert!(!f.has_pending_changes(), "{b:?}");
-        assert!(f.list_arrays().is_empty(), "{b:?}");
+        let b = env.name();
+        assert!(!f.has_pending_changes(), "{b}");
+        assert!(f.list_arrays().is_empty(), "{b}");
         f.flush().await.unwrap();
-        assert_eq!(f.num_layers(), 1, "{b:?}");
-        if let Some(dir) = &env.dir {
-            assert_eq!(af_files(dir.path()).len(), 1, "only the base exists");
+        assert_eq!(f.num_layers(), 1, "{b}");
+        if let Some(dir) = env.place.as_ref().and_then(Place::dir) {
+            assert_eq!(af_files(dir).len(), 1, "only the base exists");
         }
     }
 }

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::FaultyStore;
+use crate::common::{FaultyStore, Place};
 use af_testkit::{Backend, Kind};
 use array_format::{
     ArrayFile, ArrayStats, AttributeValue, Error, FileConfig, Lz4Codec, MergedArrayMeta, Result,
@@ -69,81 +69,22 @@ fn uncached() -> FileConfig<Lz4Codec> {
 
 // ── Where the file lives ────────────────────────────────────────────
 
-/// Where the file lives: a store of `af_testkit::Backend` (memory, disk
-/// through `LocalFileSystem`, the S3 servers, azurite), or a local
-/// directory opened with `create_path` / `open_path` (`by_path`: durable
-/// commits, layers linked into place).
-pub(crate) struct Place {
-    backend: Backend,
-    by_path: bool,
+/// The file `w.af` in `backend`'s store.
+pub(crate) fn place_on(backend: Backend) -> Place {
+    Place::on(backend).named(NAME)
 }
 
-impl Place {
-    /// The file `w.af` in `backend`'s store.
-    pub(crate) fn on(backend: Backend) -> Self {
-        Place {
-            backend,
-            by_path: false,
-        }
-    }
+fn memory() -> Place {
+    Place::kind(Kind::Memory).named(NAME)
+}
 
-    fn memory() -> Self {
-        Self::on(Backend::fresh(Kind::Memory))
-    }
+/// A local directory, through `create_path` / `open_path`.
+fn disk() -> Place {
+    Place::by_path().named(NAME)
+}
 
-    /// A local directory, through `create_path` / `open_path`.
-    fn disk() -> Self {
-        Place {
-            backend: Backend::fresh(Kind::Disk),
-            by_path: true,
-        }
-    }
-
-    fn s3() -> Self {
-        Self::on(Backend::fresh(Kind::S3s))
-    }
-
-    fn store(&self) -> &Arc<dyn ObjectStore> {
-        &self.backend.store
-    }
-
-    fn file_path(&self) -> std::path::PathBuf {
-        self.backend.dir.as_ref().expect("a directory").join(NAME)
-    }
-
-    /// Whether a handle keeps reading layers deleted (or replaced) under
-    /// it: it reads them from files it keeps open.
-    fn reads_outlive_delete(&self) -> bool {
-        self.by_path || self.backend.capabilities().reads_outlive_delete
-    }
-
-    async fn create(&self) -> ArrayFile {
-        if self.by_path {
-            ArrayFile::create_path(self.file_path(), config())
-                .await
-                .unwrap()
-        } else {
-            ArrayFile::create(Arc::clone(self.store()), Path::from(NAME), config())
-                .await
-                .unwrap()
-        }
-    }
-
-    async fn try_open_with(&self, config: FileConfig<Lz4Codec>) -> Result<ArrayFile> {
-        if self.by_path {
-            ArrayFile::open_path(self.file_path(), config).await
-        } else {
-            ArrayFile::open(Arc::clone(self.store()), Path::from(NAME), config).await
-        }
-    }
-
-    async fn open(&self) -> ArrayFile {
-        self.try_open_with(config()).await.unwrap()
-    }
-
-    async fn open_uncached(&self) -> ArrayFile {
-        self.try_open_with(uncached()).await.unwrap()
-    }
+fn s3() -> Place {
+    Place::kind(Kind::S3s).named(NAME)
 }
 
 // ── Changes and state ───────────────────────────────────────────────
@@ -230,7 +171,7 @@ fn base_ops() -> Vec<Op> {
 }
 
 async fn setup(place: &Place) {
-    let mut f = place.create().await;
+    let mut f = place.create_with(config()).await;
     apply(&mut f, &base_ops()).await;
     f.flush().await.unwrap();
 }
@@ -238,14 +179,14 @@ async fn setup(place: &Place) {
 /// The state after the base, then `first` committed, then `second`
 /// committed, all through one handle on a fresh file.
 async fn sequential(first: &[Op], second: &[Op]) -> Vec<ArrayState> {
-    let place = Place::memory();
+    let place = memory();
     setup(&place).await;
-    let mut f = place.open().await;
+    let mut f = place.open_with(config()).await;
     apply(&mut f, first).await;
     f.flush().await.unwrap();
     apply(&mut f, second).await;
     f.flush().await.unwrap();
-    state(&place.open().await).await
+    state(&place.open_with(config()).await).await
 }
 
 fn assert_conflict(r: Result<()>, what: &str) {
@@ -259,7 +200,7 @@ fn assert_conflict(r: Result<()>, what: &str) {
 /// view, except the base: garbage that would confuse `versions()` and
 /// time travel.
 async fn stray_layers(place: &Place) -> Vec<u64> {
-    let f = place.open().await;
+    let f = place.open_with(config()).await;
     f.versions()
         .await
         .unwrap()
@@ -284,8 +225,8 @@ async fn staging_files(place: &Place) -> Vec<String> {
 
 pub(crate) async fn race_for_same_layer(place: Place) {
     setup(&place).await;
-    let mut a = place.open().await;
-    let mut b = place.open().await;
+    let mut a = place.open_with(config()).await;
+    let mut b = place.open_with(config()).await;
     let a_ops = vec![
         Op::Write("x", 0, vec![1000, 1001]),
         Op::SetAttr("x", "by_a", 1),
@@ -323,7 +264,7 @@ pub(crate) async fn race_for_same_layer(place: Place) {
     assert!(!b.has_pending_changes());
 
     let expected = sequential(&a_ops, &b_ops).await;
-    let reopened = place.open().await;
+    let reopened = place.open_with(config()).await;
     assert_eq!(state(&reopened).await, expected);
     assert_eq!(state(&b).await, expected);
     let layers: Vec<u64> = reopened
@@ -343,7 +284,7 @@ pub(crate) async fn race_for_same_layer(place: Place) {
 
 #[tokio::test]
 async fn race_for_same_layer_number_loses_no_commit_disk() {
-    race_for_same_layer(Place::disk()).await;
+    race_for_same_layer(disk()).await;
 }
 
 // ── Conflict rules ──────────────────────────────────────────────────
@@ -353,8 +294,8 @@ async fn race_for_same_layer_number_loses_no_commit_disk() {
 /// the file must hold both changes.
 pub(crate) async fn retry_succeeds(place: Place, case: &str, a_ops: &[Op], b_ops: &[Op]) {
     setup(&place).await;
-    let mut a = place.open().await;
-    let mut b = place.open().await;
+    let mut a = place.open_with(config()).await;
+    let mut b = place.open_with(config()).await;
     apply(&mut a, a_ops).await;
     apply(&mut b, b_ops).await;
     a.flush().await.unwrap();
@@ -366,7 +307,11 @@ pub(crate) async fn retry_succeeds(place: Place, case: &str, a_ops: &[Op], b_ops
     }
     assert!(!b.has_pending_changes(), "{case}");
     let expected = sequential(a_ops, b_ops).await;
-    assert_eq!(state(&place.open().await).await, expected, "{case}");
+    assert_eq!(
+        state(&place.open_with(config()).await).await,
+        expected,
+        "{case}"
+    );
 }
 
 /// Changes of A and B that touch different chunks, keys or arrays.
@@ -420,7 +365,7 @@ pub(crate) fn disjoint_cases() -> Vec<(&'static str, Vec<Op>, Vec<Op>)> {
 #[tokio::test]
 async fn retry_after_refresh_succeeds_for_disjoint_changes_disk() {
     for (case, a_ops, b_ops) in disjoint_cases().iter().take(3).skip(1) {
-        retry_succeeds(Place::disk(), case, a_ops, b_ops).await;
+        retry_succeeds(disk(), case, a_ops, b_ops).await;
     }
 }
 
@@ -429,8 +374,8 @@ async fn retry_after_refresh_succeeds_for_disjoint_changes_disk() {
 /// keep B's changes, and leave exactly A's state committed.
 pub(crate) async fn retry_conflicts(place: Place, case: &str, a_ops: &[Op], b_ops: &[Op]) {
     setup(&place).await;
-    let mut a = place.open().await;
-    let mut b = place.open().await;
+    let mut a = place.open_with(config()).await;
+    let mut b = place.open_with(config()).await;
     apply(&mut a, a_ops).await;
     apply(&mut b, b_ops).await;
     a.flush().await.unwrap();
@@ -451,7 +396,7 @@ pub(crate) async fn retry_conflicts(place: Place, case: &str, a_ops: &[Op], b_op
 
     let expected = sequential(a_ops, &[]).await;
     assert_eq!(a_state, expected, "{case}");
-    let reopened = place.open().await;
+    let reopened = place.open_with(config()).await;
     assert_eq!(
         state(&reopened).await,
         expected,
@@ -471,7 +416,11 @@ pub(crate) async fn retry_conflicts(place: Place, case: &str, a_ops: &[Op], b_op
     assert!(!b.has_pending_changes());
     assert_eq!(state(&b).await, expected, "{case}");
     b.flush().await.unwrap();
-    assert_eq!(state(&place.open().await).await, expected, "{case}");
+    assert_eq!(
+        state(&place.open_with(config()).await).await,
+        expected,
+        "{case}"
+    );
 }
 
 /// Changes of A and B that collide (a chunk, an attribute key, an array).
@@ -565,7 +514,7 @@ pub(crate) fn conflict_cases() -> Vec<(&'static str, Vec<Op>, Vec<Op>)> {
 #[tokio::test]
 async fn retry_after_refresh_conflicts_for_overlapping_changes_disk() {
     for (case, a_ops, b_ops) in conflict_cases().iter().take(2) {
-        retry_conflicts(Place::disk(), case, a_ops, b_ops).await;
+        retry_conflicts(disk(), case, a_ops, b_ops).await;
     }
 }
 
@@ -575,10 +524,10 @@ async fn retry_after_refresh_conflicts_for_overlapping_changes_disk() {
 #[tokio::test]
 async fn compaction_by_another_writer_is_not_a_conflict_but_keeps_versions() {
     // Disjoint: succeeds.
-    let place = Place::memory();
+    let place = memory();
     setup(&place).await;
-    let mut a = place.open().await;
-    let mut b = place.open().await;
+    let mut a = place.open_with(config()).await;
+    let mut b = place.open_with(config()).await;
     let a_ops = vec![Op::Write("x", 0, vec![7; 5]), Op::SetAttr("x", "a", 1)];
     let b_ops = vec![Op::Write("x", 5, vec![8; 5]), Op::SetAttr("x", "b", 2)];
     apply(&mut a, &a_ops).await;
@@ -589,7 +538,7 @@ async fn compaction_by_another_writer_is_not_a_conflict_but_keeps_versions() {
     b.refresh().await.unwrap();
     b.flush().await.unwrap();
     assert_eq!(
-        state(&place.open().await).await,
+        state(&place.open_with(config()).await).await,
         sequential(&a_ops, &b_ops).await
     );
     assert!(stray_layers(&place).await.is_empty());
@@ -613,10 +562,10 @@ async fn compaction_by_another_writer_is_not_a_conflict_but_keeps_versions() {
             vec![Op::Write("y", 0, vec![1])],
         ),
     ] {
-        let place = Place::memory();
+        let place = memory();
         setup(&place).await;
-        let mut a = place.open().await;
-        let mut b = place.open().await;
+        let mut a = place.open_with(config()).await;
+        let mut b = place.open_with(config()).await;
         apply(&mut a, &a_ops).await;
         apply(&mut b, &b_ops).await;
         a.flush().await.unwrap();
@@ -625,7 +574,7 @@ async fn compaction_by_another_writer_is_not_a_conflict_but_keeps_versions() {
         b.refresh().await.unwrap();
         assert_conflict(b.flush().await, case);
         assert_eq!(
-            state(&place.open().await).await,
+            state(&place.open_with(config()).await).await,
             sequential(&a_ops, &[]).await,
             "{case}"
         );
@@ -640,10 +589,10 @@ async fn compaction_by_another_writer_is_not_a_conflict_but_keeps_versions() {
 /// survive).
 #[tokio::test]
 async fn partial_rewrite_after_refresh_does_not_launder_a_stale_chunk() {
-    let place = Place::memory();
+    let place = memory();
     setup(&place).await;
-    let mut a = place.open().await;
-    let mut b = place.open().await;
+    let mut a = place.open_with(config()).await;
+    let mut b = place.open_with(config()).await;
     apply(&mut a, &[Op::Write("x", 0, vec![1000])]).await;
     apply(&mut b, &[Op::Write("x", 2, vec![2000])]).await;
     a.flush().await.unwrap();
@@ -653,7 +602,7 @@ async fn partial_rewrite_after_refresh_does_not_launder_a_stale_chunk() {
     // B patches the chunk again; its copy still has x[0] == 0.
     apply(&mut b, &[Op::Write("x", 3, vec![3000])]).await;
     let result = b.flush().await;
-    let x = read_i32(&place.open().await, "x").await;
+    let x = read_i32(&place.open_with(config()).await, "x").await;
     match result {
         Err(Error::Conflict { .. }) => assert_eq!(x[0], 1000),
         Ok(()) => assert_eq!(
@@ -672,10 +621,10 @@ async fn partial_rewrite_after_refresh_does_not_launder_a_stale_chunk() {
 /// commits and wins.
 #[tokio::test]
 async fn whole_chunk_rewrite_after_refresh_resolves_a_chunk_conflict() {
-    let place = Place::memory();
+    let place = memory();
     setup(&place).await;
-    let mut a = place.open().await;
-    let mut b = place.open().await;
+    let mut a = place.open_with(config()).await;
+    let mut b = place.open_with(config()).await;
     apply(&mut a, &[Op::Write("x", 0, vec![1; 5])]).await;
     apply(&mut b, &[Op::Write("x", 0, vec![2; 5])]).await;
     a.flush().await.unwrap();
@@ -685,17 +634,17 @@ async fn whole_chunk_rewrite_after_refresh_resolves_a_chunk_conflict() {
     apply(&mut b, &[Op::Write("x", 0, vec![3; 5])]).await;
     b.flush().await.unwrap();
     assert_eq!(
-        &read_i32(&place.open().await, "x").await[0..6],
+        &read_i32(&place.open_with(config()).await, "x").await[0..6],
         &[3, 3, 3, 3, 3, 5]
     );
 }
 
 #[tokio::test]
 async fn attribute_set_again_after_refresh_resolves_an_attribute_conflict() {
-    let place = Place::memory();
+    let place = memory();
     setup(&place).await;
-    let mut a = place.open().await;
-    let mut b = place.open().await;
+    let mut a = place.open_with(config()).await;
+    let mut b = place.open_with(config()).await;
     apply(&mut a, &[Op::SetAttr("x", "units", 100)]).await;
     apply(&mut b, &[Op::SetAttr("x", "units", 200)]).await;
     a.flush().await.unwrap();
@@ -705,7 +654,11 @@ async fn attribute_set_again_after_refresh_resolves_an_attribute_conflict() {
     apply(&mut b, &[Op::SetAttr("x", "units", 300)]).await;
     b.flush().await.unwrap();
     assert_eq!(
-        place.open().await.get_attribute("x", "units").unwrap(),
+        place
+            .open_with(config())
+            .await
+            .get_attribute("x", "units")
+            .unwrap(),
         Some(&AttributeValue::Int64(300))
     );
 }
@@ -717,8 +670,8 @@ async fn attribute_set_again_after_refresh_resolves_an_attribute_conflict() {
 /// not be silently lost, and no orphaned layer may stay behind.
 pub(crate) async fn stale_writer_after_compaction(place: Place, b_flushes_first: bool) {
     setup(&place).await;
-    let mut a = place.open().await;
-    let mut b = place.open().await;
+    let mut a = place.open_with(config()).await;
+    let mut b = place.open_with(config()).await;
     let a_ops = vec![Op::Write("x", 0, vec![11; 5]), Op::SetAttr("x", "by_a", 1)];
     let b_ops = if b_flushes_first {
         vec![Op::Write("y", 5, vec![22; 5]), Op::SetAttr("y", "by_b", 2)]
@@ -752,7 +705,7 @@ pub(crate) async fn stale_writer_after_compaction(place: Place, b_flushes_first:
     } else {
         sequential(&a_ops, &[]).await
     };
-    let reopened = place.open().await;
+    let reopened = place.open_with(config()).await;
     assert_eq!(
         state(&reopened).await,
         expected,
@@ -770,8 +723,8 @@ pub(crate) async fn stale_writer_after_compaction(place: Place, b_flushes_first:
 
 #[tokio::test]
 async fn stale_writer_after_compaction_is_not_lost_disk() {
-    stale_writer_after_compaction(Place::disk(), true).await;
-    stale_writer_after_compaction(Place::disk(), false).await;
+    stale_writer_after_compaction(disk(), true).await;
+    stale_writer_after_compaction(disk(), false).await;
 }
 
 /// The same for a stale *compaction*: A (no pending changes, a view from
@@ -788,12 +741,12 @@ async fn stale_writer_after_compaction_is_not_lost_disk() {
 /// attributes), or because the delete of one of B's merged layers failed
 /// (13.3: best effort), simulated by restoring that layer.
 async fn stale_compaction(restore_layer_1: bool) {
-    let place = Place::memory();
+    let place = memory();
     let store = place.store();
     if restore_layer_1 {
         setup(&place).await;
     } else {
-        let mut f = place.create().await;
+        let mut f = place.create_with(config()).await;
         apply(
             &mut f,
             &[
@@ -807,8 +760,8 @@ async fn stale_compaction(restore_layer_1: bool) {
     }
     let layer_1 = Path::from("w.1.af");
     let saved = store.get(&layer_1).await.unwrap().bytes().await.unwrap();
-    let mut a = place.open().await;
-    let mut b = place.open().await;
+    let mut a = place.open_with(config()).await;
+    let mut b = place.open_with(config()).await;
     apply(&mut b, &[Op::Write("y", 5, vec![22; 5])]).await;
     b.flush().await.unwrap(); // layer 2
     b.compact().await.unwrap(); // snapshot 3; layers 1 and 2 deleted
@@ -825,7 +778,7 @@ async fn stale_compaction(restore_layer_1: bool) {
             Err(e) => panic!("unexpected error: {e}"),
         }
     }
-    let reopened = place.open().await;
+    let reopened = place.open_with(config()).await;
     assert_eq!(state(&reopened).await, b_state);
     let versions = reopened.versions().await.unwrap();
     let stray: Vec<u64> = stray_layers(&place)
@@ -868,16 +821,16 @@ async fn stale_compaction_leaves_no_orphaned_snapshot_after_failed_delete() {
 /// them) and writes nothing; after refresh it works.
 #[tokio::test]
 async fn stale_compaction_of_vanished_layers_fails_cleanly() {
-    let place = Place::memory();
+    let place = memory();
     setup(&place).await;
     {
         // A second layer, so that A's view has layers to merge.
-        let mut c = place.open().await;
+        let mut c = place.open_with(config()).await;
         apply(&mut c, &[Op::SetAttr("x", "extra", 3)]).await;
         c.flush().await.unwrap();
     }
-    let mut a = place.open().await;
-    let mut b = place.open().await;
+    let mut a = place.open_with(config()).await;
+    let mut b = place.open_with(config()).await;
     apply(&mut b, &[Op::Write("y", 5, vec![22; 5])]).await;
     b.flush().await.unwrap();
     b.compact().await.unwrap();
@@ -892,7 +845,7 @@ async fn stale_compaction_of_vanished_layers_fails_cleanly() {
     a.refresh().await.unwrap();
     a.compact().await.unwrap();
     assert_eq!(state(&a).await, b_state);
-    assert_eq!(state(&place.open().await).await, b_state);
+    assert_eq!(state(&place.open_with(config()).await).await, b_state);
     assert!(stray_layers(&place).await.is_empty());
 }
 
@@ -1012,7 +965,7 @@ async fn writer_task(place: Arc<Place>, task: usize, rounds: usize) -> (Vec<usiz
 
 async fn stress(place: Place, rounds: usize) {
     {
-        let mut f = place.create().await;
+        let mut f = place.create_with(config()).await;
         f.define_array::<i32>(
             "shared",
             vec!["task".into(), "round".into()],
@@ -1037,7 +990,7 @@ async fn stress(place: Place, rounds: usize) {
     }
     eprintln!("stress: {TASKS} writers x {rounds} rounds, {conflicts} conflicts retried");
 
-    let f = place.open().await;
+    let f = place.open_with(config()).await;
     let data = f.read_array::<i32>("shared", vec![], vec![]).await.unwrap();
     for (task, acked) in acknowledged.iter().enumerate() {
         assert_eq!(acked.len(), rounds);
@@ -1073,17 +1026,17 @@ async fn stress(place: Place, rounds: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_writers_with_compaction_lose_no_acknowledged_write_memory() {
-    stress(Place::memory(), 25).await;
+    stress(memory(), 25).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_writers_with_compaction_lose_no_acknowledged_write_disk() {
-    stress(Place::disk(), 10).await;
+    stress(disk(), 10).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_writers_with_compaction_lose_no_acknowledged_write_s3() {
-    stress(Place::s3(), 10).await;
+    stress(s3(), 10).await;
 }
 
 // ── Readers never torn ──────────────────────────────────────────────
@@ -1163,7 +1116,7 @@ impl Drop for StopOnDrop {
 
 async fn readers_never_torn(place: Place, iterations: i64) {
     {
-        let mut f = place.create().await;
+        let mut f = place.create_with(config()).await;
         f.define_array::<i32>("v", vec![], vec![V_LEN], Some(vec![8]), None)
             .unwrap();
         f.write_array("v", vec![0], vec1(&[0; V_LEN]).view())
@@ -1189,7 +1142,7 @@ async fn readers_never_torn(place: Place, iterations: i64) {
         tokio::spawn(async move {
             // Stops the readers even if the writer panics.
             let _stop = StopOnDrop(done);
-            let mut w = place.open().await;
+            let mut w = place.open_with(config()).await;
             for k in 1..=iterations {
                 w.write_array("v", vec![0], vec1(&[k as i32; V_LEN]).view())
                     .await
@@ -1229,23 +1182,23 @@ async fn readers_never_torn(place: Place, iterations: i64) {
         );
     }
     assert!(total.reads > 0);
-    let f = place.open().await;
+    let f = place.open_with(config()).await;
     assert_eq!(read_consistent(&f).await, Some(iterations));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readers_never_see_torn_state_memory() {
-    readers_never_torn(Place::memory(), 40).await;
+    readers_never_torn(memory(), 40).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readers_never_see_torn_state_disk() {
-    readers_never_torn(Place::disk(), 30).await;
+    readers_never_torn(disk(), 30).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readers_never_see_torn_state_s3() {
-    readers_never_torn(Place::s3(), 20).await;
+    readers_never_torn(s3(), 20).await;
 }
 
 // ── A directory listing racing a compaction ─────────────────────────
@@ -1300,14 +1253,14 @@ async fn open_racing_a_compaction_never_reports_a_healthy_file_corrupted() {
 pub(crate) async fn vanished(place: Place) {
     setup(&place).await;
     {
-        let mut w = place.open().await;
+        let mut w = place.open_with(config()).await;
         apply(&mut w, &[Op::Write("x", 5, vec![55; 5])]).await;
         w.flush().await.unwrap(); // layer 2
     }
-    let mut r = place.open_uncached().await;
-    let before = state(&place.open().await).await;
+    let mut r = place.open_with(uncached()).await;
+    let before = state(&place.open_with(config()).await).await;
     {
-        let mut w = place.open().await;
+        let mut w = place.open_with(config()).await;
         w.compact().await.unwrap(); // snapshot 3; layers 1 and 2 deleted
     }
     // Chunk 1 of x is in layer 2, chunk 0 in layer 1: both gone. A local
@@ -1342,16 +1295,16 @@ pub(crate) async fn vanished(place: Place) {
 
 #[tokio::test]
 async fn read_after_another_handle_compacted_still_reads_its_snapshot_on_disk() {
-    vanished(Place::disk()).await;
+    vanished(disk()).await;
 }
 
 /// `refresh` of an unchanged file, with and without pending changes, is a
 /// no-op for the view; counts of attributes per task stay sane.
 #[tokio::test]
 async fn refresh_without_other_writers_changes_nothing() {
-    let place = Place::memory();
+    let place = memory();
     setup(&place).await;
-    let mut f = place.open().await;
+    let mut f = place.open_with(config()).await;
     let before = state(&f).await;
     f.refresh().await.unwrap();
     assert_eq!(state(&f).await, before);
@@ -1365,7 +1318,7 @@ async fn refresh_without_other_writers_changes_nothing() {
     f.refresh().await.unwrap();
     assert_eq!(state(&f).await, pending);
     f.flush().await.unwrap();
-    let counts: BTreeMap<String, usize> = state(&place.open().await)
+    let counts: BTreeMap<String, usize> = state(&place.open_with(config()).await)
         .await
         .into_iter()
         .map(|a| (a.meta.name, a.attrs.len()))
@@ -1561,7 +1514,7 @@ async fn compact_twice(store: Arc<dyn ObjectStore>, ops: Vec<Op>) {
 /// with itself for ever.
 #[tokio::test]
 async fn a_commit_compacted_twice_before_its_check_stands() {
-    let place = Place::memory();
+    let place = memory();
     let inner = Arc::clone(place.store());
     setup(&place).await;
     let hooked = HookStore::new(Arc::clone(&inner));
@@ -1580,7 +1533,7 @@ async fn a_commit_compacted_twice_before_its_check_stands() {
 
     a.flush().await.unwrap();
     assert!(!a.has_pending_changes());
-    let reopened = place.open().await;
+    let reopened = place.open_with(config()).await;
     assert_eq!(reopened.num_layers(), 1, "{:?}", reopened.versions().await);
     assert_eq!(state(&reopened).await, sequential(&a_ops, &b_ops).await);
     assert!(stray_layers(&place).await.is_empty());
@@ -1593,16 +1546,16 @@ async fn a_commit_compacted_twice_before_its_check_stands() {
 /// after `refresh` must commit its changes.
 #[tokio::test]
 async fn a_stale_commit_below_two_compactions_is_an_orphan() {
-    let place = Place::memory();
+    let place = memory();
     let inner = Arc::clone(place.store());
     setup(&place).await;
-    let mut a = place.open().await;
+    let mut a = place.open_with(config()).await;
     let a_ops = vec![Op::Write("x", 0, vec![7; 5]), Op::SetAttr("x", "by_a", 1)];
     let b_first = vec![Op::SetAttr("y", "first", 1)];
     let b_second = vec![Op::Write("y", 5, vec![8; 5])];
     apply(&mut a, &a_ops).await;
     {
-        let mut b = place.open().await;
+        let mut b = place.open_with(config()).await;
         apply(&mut b, &b_first).await;
         b.flush().await.unwrap();
     }
@@ -1615,7 +1568,7 @@ async fn a_stale_commit_below_two_compactions_is_an_orphan() {
     a.flush().await.unwrap();
     let b_ops: Vec<Op> = b_first.into_iter().chain(b_second).collect();
     assert_eq!(
-        state(&place.open().await).await,
+        state(&place.open_with(config()).await).await,
         sequential(&b_ops, &a_ops).await
     );
     assert!(stray_layers(&place).await.is_empty());
@@ -1627,7 +1580,7 @@ async fn a_stale_commit_below_two_compactions_is_an_orphan() {
 /// the layer stands, and in `merged_meanwhile` two compactions by B merge
 /// it and then delete the snapshot that merged it before A settles.
 async fn unconfirmed_commit_is_settled(merged_meanwhile: bool) {
-    let place = Place::memory();
+    let place = memory();
     let inner = Arc::clone(place.store());
     setup(&place).await;
     let hooked = HookStore::new(Arc::clone(&inner));
@@ -1668,7 +1621,7 @@ async fn unconfirmed_commit_is_settled(merged_meanwhile: bool) {
         sequential(&a_ops, &[]).await
     };
     assert_eq!(state(&a).await, expected);
-    let reopened = place.open().await;
+    let reopened = place.open_with(config()).await;
     assert_eq!(state(&reopened).await, expected);
     // Settled, not committed twice: the newest layer is A's 2, or B's
     // snapshot 5.
@@ -1693,7 +1646,7 @@ async fn an_unconfirmed_commit_merged_meanwhile_is_settled_by_the_next_flush() {
 /// an orphan. Settling removes it and commits the changes afresh.
 #[tokio::test]
 async fn an_unconfirmed_orphan_is_removed_and_recommitted() {
-    let place = Place::memory();
+    let place = memory();
     let inner = Arc::clone(place.store());
     setup(&place).await;
     let hooked = HookStore::new(Arc::clone(&inner));
@@ -1704,7 +1657,7 @@ async fn an_unconfirmed_orphan_is_removed_and_recommitted() {
     let b_ops = vec![Op::Write("y", 5, vec![8; 5])];
     apply(&mut a, &a_ops).await;
     {
-        let mut b = place.open().await;
+        let mut b = place.open_with(config()).await;
         apply(&mut b, &b_ops).await;
         b.flush().await.unwrap(); // layer 2
         b.compact().await.unwrap(); // snapshot 3; layers 1 and 2 deleted
@@ -1719,7 +1672,7 @@ async fn an_unconfirmed_orphan_is_removed_and_recommitted() {
     a.refresh().await.unwrap();
     a.flush().await.unwrap();
     assert_eq!(
-        state(&place.open().await).await,
+        state(&place.open_with(config()).await).await,
         sequential(&b_ops, &a_ops).await
     );
     assert!(stray_layers(&place).await.is_empty());
@@ -1736,10 +1689,10 @@ async fn an_unconfirmed_orphan_is_removed_and_recommitted() {
 /// opened.
 pub(crate) async fn layer_name_taken_again(place: Place) {
     setup(&place).await;
-    let r = place.open_uncached().await;
+    let r = place.open_with(uncached()).await;
     let before = state(&r).await;
     {
-        let mut w = place.open().await;
+        let mut w = place.open_with(config()).await;
         apply(&mut w, &[Op::Write("x", 5, vec![55; 5])]).await;
         w.flush().await.unwrap(); // layer 2
         w.compact().await.unwrap(); // snapshot 3; layers 1 and 2 deleted
@@ -1760,7 +1713,7 @@ pub(crate) async fn layer_name_taken_again(place: Place) {
 
 #[tokio::test]
 async fn a_layer_name_taken_again_is_not_read_on_disk() {
-    layer_name_taken_again(Place::disk()).await;
+    layer_name_taken_again(disk()).await;
 }
 
 /// Snapshots record the history of the 1024 layer numbers below them (at
@@ -1770,7 +1723,7 @@ async fn a_layer_name_taken_again_is_not_read_on_disk() {
 /// give them up (`discard_pending`) or keep asking.
 #[tokio::test]
 async fn a_commit_checked_after_over_a_thousand_layers_is_unconfirmed() {
-    let place = Place::memory();
+    let place = memory();
     let inner = Arc::clone(place.store());
     setup(&place).await;
     let hooked = HookStore::new(Arc::clone(&inner));

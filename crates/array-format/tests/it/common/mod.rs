@@ -10,61 +10,13 @@
     clippy::indexing_slicing
 )]
 
+mod place;
+
+pub use place::Place;
+
 pub use af_testkit::{CountingStore, FaultyStore, RequestKind, Rng, azurite, s3};
 
-use std::sync::Arc;
-
-use array_format::{ArrayFile, CompressionCodec, FileConfig};
-use object_store::ObjectStore;
-use object_store::local::LocalFileSystem;
-use object_store::memory::InMemory;
-use object_store::path::Path;
-
-// ── Place ───────────────────────────────────────────────────────────
-
-/// Where a test's file lives; both reopen.
-pub struct Place {
-    pub store: Arc<dyn ObjectStore>,
-    pub dir: Option<tempfile::TempDir>,
-}
-
-impl Place {
-    /// An `object_store` `InMemory` store, then local disk.
-    pub fn all() -> [Place; 2] {
-        let dir = tempfile::tempdir().unwrap();
-        [
-            Place {
-                store: Arc::new(InMemory::new()),
-                dir: None,
-            },
-            Place {
-                store: Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap()),
-                dir: Some(dir),
-            },
-        ]
-    }
-
-    pub fn name(&self) -> &'static str {
-        if self.dir.is_some() { "disk" } else { "memory" }
-    }
-
-    pub async fn create<C: CompressionCodec + 'static>(&self, config: FileConfig<C>) -> ArrayFile {
-        ArrayFile::create(self.store.clone(), Path::from("c.af"), config)
-            .await
-            .unwrap()
-    }
-
-    pub async fn open<C: CompressionCodec + 'static>(&self, config: FileConfig<C>) -> ArrayFile {
-        self.try_open(config).await.unwrap()
-    }
-
-    pub async fn try_open<C: CompressionCodec + 'static>(
-        &self,
-        config: FileConfig<C>,
-    ) -> array_format::Result<ArrayFile> {
-        ArrayFile::open(self.store.clone(), Path::from("c.af"), config).await
-    }
-}
+use array_format::ArrayFile;
 
 // ── Damage ──────────────────────────────────────────────────────────
 

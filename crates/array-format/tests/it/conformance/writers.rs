@@ -4,12 +4,12 @@
 use af_testkit::Backend;
 
 use crate::writers::{
-    Place, conflict_cases, disjoint_cases, layer_name_taken_again, race_for_same_layer,
+    conflict_cases, disjoint_cases, layer_name_taken_again, place_on, race_for_same_layer,
     retry_conflicts, retry_succeeds, stale_writer_after_compaction, vanished,
 };
 
 async fn writers(backend: Backend, _test: &'static str) {
-    let place = || Place::on(backend.another());
+    let place = || place_on(backend.another());
     // Both commit: the loser of the race for a layer number refreshes and
     // commits after the winner.
     race_for_same_layer(place()).await;

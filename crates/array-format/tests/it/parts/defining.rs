@@ -7,7 +7,7 @@
 use array_format::{ArrayFile, AttributeValue, Error, FillValue};
 use ndarray::{ArrayD, IxDyn};
 
-use super::{ALL_ROWS, COLS, Place, ROWS, decode};
+use super::{ALL_ROWS, COLS, Place, ROWS, config, decode, places};
 
 /// Defines `fresh` (i32, 64 x 8 in chunks of 4 x 8, fill `fill`), as the
 /// coordinator and every worker do.
@@ -33,7 +33,7 @@ fn fresh_value(y: usize, x: usize) -> i32 {
 async fn stage_fresh(place: &Place, fill: i32) -> Vec<Vec<u8>> {
     let mut sent = Vec::new();
     for w in 0..4 {
-        let mut f = place.open().await;
+        let mut f = place.open_with(config()).await;
         define_fresh(&mut f, fill);
         let from = if w == 0 { ROWS } else { 16 * w };
         let rows = 16 * (w + 1) - from;
@@ -84,14 +84,14 @@ async fn coordinate(f: &mut ArrayFile) {
 
 #[tokio::test]
 async fn new_arrays_and_their_data_from_many_parts_commit_as_one_layer() {
-    for place in Place::all() {
+    for place in places() {
         let at = place.name();
-        let mut coordinator = place.create().await;
+        let mut coordinator = place.create_with(config()).await;
         let before = coordinator.latest_layer();
         let sent = stage_fresh(&place, -1).await;
         coordinate(&mut coordinator).await;
         // Nothing of the job is visible before the commit.
-        let reader_before = place.open().await;
+        let reader_before = place.open_with(config()).await;
         assert!(reader_before.list_arrays().is_empty(), "{at}");
 
         coordinator.commit_parts(&decode(&sent)).await.unwrap();
@@ -102,7 +102,7 @@ async fn new_arrays_and_their_data_from_many_parts_commit_as_one_layer() {
         assert_eq!((newest.layer, newest.parts), (before + 1, 4), "{at}");
 
         assert!(reader_before.list_arrays().is_empty(), "{at}");
-        for f in [coordinator, place.open().await] {
+        for f in [coordinator, place.open_with(config()).await] {
             assert_eq!(fresh(&f).await, expected_fresh(), "{at}");
             let small = f.read_array::<u8>("small", vec![], vec![]).await.unwrap();
             assert_eq!(small.as_slice().unwrap(), &[7, 8, 9], "{at}");
@@ -121,18 +121,22 @@ async fn new_arrays_and_their_data_from_many_parts_commit_as_one_layer() {
             assert_eq!(report.chunks, 16 + 1, "{at}");
         }
         // Compacted, the file holds the same.
-        let mut f = place.open().await;
+        let mut f = place.open_with(config()).await;
         f.compact().await.unwrap();
         assert_eq!(f.num_layers(), 1, "{at}");
-        assert_eq!(fresh(&place.open().await).await, expected_fresh(), "{at}");
+        assert_eq!(
+            fresh(&place.open_with(config()).await).await,
+            expected_fresh(),
+            "{at}"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_part_defining_an_array_otherwise_commits_nothing() {
-    for place in Place::all() {
+    for place in places() {
         let at = place.name();
-        let mut coordinator = place.create().await;
+        let mut coordinator = place.create_with(config()).await;
         let before = coordinator.latest_layer();
         let sent = stage_fresh(&place, -2).await;
         coordinate(&mut coordinator).await;
@@ -149,10 +153,13 @@ async fn a_part_defining_an_array_otherwise_commits_nothing() {
         // The coordinator's own changes are kept, nothing is committed.
         assert!(coordinator.has_pending_changes(), "{at}");
         assert_eq!(coordinator.latest_layer(), before, "{at}");
-        assert!(place.open().await.list_arrays().is_empty(), "{at}");
+        assert!(
+            place.open_with(config()).await.list_arrays().is_empty(),
+            "{at}"
+        );
         // Without the parts, its changes commit on their own.
         coordinator.flush().await.unwrap();
-        let f = place.open().await;
+        let f = place.open_with(config()).await;
         let mut want = vec![-1; ALL_ROWS * COLS];
         for (i, v) in want.iter_mut().take(ROWS * COLS).enumerate() {
             *v = fresh_value(i / COLS, i % COLS);
@@ -163,8 +170,8 @@ async fn a_part_defining_an_array_otherwise_commits_nothing() {
 
 #[tokio::test]
 async fn a_part_defining_an_array_the_coordinator_does_not_is_refused() {
-    let place = Place::all().remove(0);
-    let mut coordinator = place.create().await;
+    let place = places().remove(0);
+    let mut coordinator = place.create_with(config()).await;
     let sent = stage_fresh(&place, -1).await;
     match coordinator.commit_parts(&decode(&sent)).await {
         Err(Error::InvalidOperation { reason, .. }) => {
@@ -175,13 +182,13 @@ async fn a_part_defining_an_array_the_coordinator_does_not_is_refused() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(place.open().await.list_arrays().is_empty());
+    assert!(place.open_with(config()).await.list_arrays().is_empty());
 }
 
 #[tokio::test]
 async fn a_chunk_of_a_part_and_of_the_coordinator_is_a_conflict() {
-    let place = Place::all().remove(0);
-    let mut coordinator = place.create().await;
+    let place = places().remove(0);
+    let mut coordinator = place.create_with(config()).await;
     let sent = stage_fresh(&place, -1).await;
     coordinate(&mut coordinator).await;
     // The coordinator also writes a chunk worker 2 wrote.
@@ -200,12 +207,12 @@ async fn a_chunk_of_a_part_and_of_the_coordinator_is_a_conflict() {
         other => panic!("{other:?}"),
     }
     assert!(coordinator.has_pending_changes());
-    assert!(place.open().await.list_arrays().is_empty());
+    assert!(place.open_with(config()).await.list_arrays().is_empty());
 }
 
 #[tokio::test]
 async fn an_array_a_part_writes_deleted_or_redefined_by_the_coordinator_is_a_conflict() {
-    let place = Place::all().remove(0);
+    let place = places().remove(0);
     let mut coordinator = super::define(&place).await;
     let before = coordinator.latest_layer();
     let sent = super::stage_four(&place).await;
@@ -226,12 +233,12 @@ async fn an_array_a_part_writes_deleted_or_redefined_by_the_coordinator_is_a_con
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(place.open().await.latest_layer(), before);
+    assert_eq!(place.open_with(config()).await.latest_layer(), before);
 }
 
 #[tokio::test]
 async fn committed_arrays_updated_by_parts_and_the_coordinator_in_one_layer() {
-    for place in Place::all() {
+    for place in places() {
         let at = place.name();
         let mut coordinator = super::define(&place).await;
         let before = coordinator.latest_layer();
@@ -243,14 +250,14 @@ async fn committed_arrays_updated_by_parts_and_the_coordinator_in_one_layer() {
             .set_attribute("grid", "units", AttributeValue::String("m".into()))
             .unwrap();
         define_fresh(&mut coordinator, 0);
-        let mut other = place.open().await;
+        let mut other = place.open_with(config()).await;
         other
             .set_file_attribute("by", AttributeValue::String("other".into()))
             .unwrap();
         other.flush().await.unwrap();
         coordinator.commit_parts(&decode(&sent)).await.unwrap();
         assert_eq!(coordinator.latest_layer(), before + 2, "{at}");
-        let f = place.open().await;
+        let f = place.open_with(config()).await;
         assert_eq!(
             super::grid(&f).await,
             super::expected_grid(&[0, 1, 2, 3]),
@@ -272,16 +279,16 @@ async fn committed_arrays_updated_by_parts_and_the_coordinator_in_one_layer() {
 
 #[tokio::test]
 async fn parts_holding_only_definitions_commit_the_coordinators_changes() {
-    let place = Place::all().remove(0);
-    let mut coordinator = place.create().await;
-    let mut worker = place.open().await;
+    let place = places().remove(0);
+    let mut coordinator = place.create_with(config()).await;
+    let mut worker = place.open_with(config()).await;
     define_fresh(&mut worker, -1);
     let part = worker.stage().await.unwrap();
     assert_eq!(part.chunk_count(), 0);
     define_fresh(&mut coordinator, -1);
     coordinator.commit_parts(&[part]).await.unwrap();
     assert!(!coordinator.has_pending_changes());
-    let f = place.open().await;
+    let f = place.open_with(config()).await;
     assert_eq!(fresh(&f).await, vec![-1; ALL_ROWS * COLS]);
     assert_eq!(f.num_layers(), 1, "the first commit is a snapshot");
 }

@@ -8,15 +8,14 @@ use std::sync::Arc;
 use array_format::{ArrayFile, AttributeValue, Error, FileConfig, StagedPart};
 use bytes::Bytes;
 use ndarray::{ArrayD, IxDyn};
-use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use super::{Place, config, define, expected_grid, grid, work};
+use super::{Place, config, define, expected_grid, grid, memory, work};
 
 #[tokio::test]
 async fn deletions_and_attribute_changes_cannot_be_staged() {
-    let place = Place::Memory(Arc::new(InMemory::new()));
+    let place = memory();
     let _ = define(&place).await;
     type Change = fn(&mut ArrayFile);
     let changes: [(Change, &str); 5] = [
@@ -53,7 +52,7 @@ async fn deletions_and_attribute_changes_cannot_be_staged() {
         ),
     ];
     for (change, what) in changes {
-        let mut f = place.open().await;
+        let mut f = place.open_with(config()).await;
         work(&mut f, 0).await;
         change(&mut f);
         match f.stage().await.unwrap_err() {
@@ -68,11 +67,9 @@ async fn deletions_and_attribute_changes_cannot_be_staged() {
     assert!(parts.is_empty(), "{parts:?}");
 }
 
-/// The store of a memory place and its part objects.
+/// The store of a place and its part objects.
 async fn parts_in(place: &Place) -> (Arc<dyn ObjectStore>, Vec<Path>) {
-    let Place::Memory(store) = place else {
-        panic!("a memory place")
-    };
+    let store = place.store();
     let listing = store
         .list_with_delimiter(Some(&Path::from("p.parts")))
         .await
@@ -86,9 +83,9 @@ async fn parts_in(place: &Place) -> (Arc<dyn ObjectStore>, Vec<Path>) {
 /// A memory file with worker 0's share staged; the coordinator, the part,
 /// the store.
 async fn staged() -> (Place, ArrayFile, StagedPart, Arc<dyn ObjectStore>) {
-    let place = Place::Memory(Arc::new(InMemory::new()));
+    let place = memory();
     let coordinator = define(&place).await;
-    let mut f = place.open().await;
+    let mut f = place.open_with(config()).await;
     work(&mut f, 0).await;
     let part = f.stage().await.unwrap();
     let (store, _) = parts_in(&place).await;
@@ -247,7 +244,7 @@ async fn parts_of_other_files_other_parts_and_bad_descriptions_are_refused() {
     .await;
 
     // Another part of this file under this part's name, of the same size.
-    let mut g = place.open().await;
+    let mut g = place.open_with(config()).await;
     work(&mut g, 0).await;
     let twin = g.stage().await.unwrap();
     assert_eq!(twin.size(), part.size());

@@ -7,43 +7,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use array_format::{ArrayFile, FileConfig, StagedPart};
-use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::{
-    ALL_ROWS, COLS, NAME, Place, ROWS, config, decode, define, expected_grid, grid, names,
-    stage_four, uncached, work,
+    ALL_ROWS, COLS, NAME, Place, ROWS, config, decode, define, expected_grid, grid, memory, names,
+    places, stage_four, uncached, work,
 };
 use crate::common::{CountingStore, RequestKind};
+use af_testkit::{Backend, Kind};
 
 /// The part objects of the file of `place` (its `p.parts/` directory).
 async fn part_objects(place: &Place) -> Vec<String> {
     let mut found = Vec::new();
-    match place {
-        Place::Memory(store) | Place::Local(_, store) | Place::S3(store) => {
-            let listing = store
-                .list_with_delimiter(Some(&Path::from("p.parts")))
-                .await
-                .unwrap();
-            found.extend(listing.objects.into_iter().map(|m| m.location.to_string()));
-        }
-        Place::Path(dir) => {
-            if let Ok(entries) = std::fs::read_dir(dir.path().join("p.parts")) {
-                for e in entries {
-                    let name = e.unwrap().file_name().into_string().unwrap();
-                    found.push(format!("p.parts/{name}"));
-                }
-            }
-        }
-    }
+    let listing = place
+        .store()
+        .list_with_delimiter(Some(&Path::from("p.parts")))
+        .await
+        .unwrap();
+    found.extend(listing.objects.into_iter().map(|m| m.location.to_string()));
     found.sort();
     found
 }
 
 #[tokio::test]
 async fn compaction_copies_adopted_frames_and_deletes_the_parts() {
-    for place in Place::all() {
+    for place in places() {
         let at = place.name();
         let mut coordinator = define(&place).await;
         let sent = stage_four(&place).await;
@@ -52,14 +41,14 @@ async fn compaction_copies_adopted_frames_and_deletes_the_parts() {
         coordinator.compact().await.unwrap();
         assert_eq!(coordinator.num_layers(), 1, "{at}");
         assert!(part_objects(&place).await.is_empty(), "{at}");
-        for f in [coordinator, place.open().await] {
+        for f in [coordinator, place.open_with(config()).await] {
             assert_eq!(grid(&f).await, expected_grid(&[0, 1, 2, 3]), "{at}");
             assert_eq!(names(&f).await[9], "w2-1", "{at}");
             assert!(f.verify().await.unwrap().is_ok(), "{at}");
             assert_eq!(f.versions().await.unwrap().last().unwrap().parts, 0);
         }
         // Committing the parts again finds them gone.
-        let mut f = place.open().await;
+        let mut f = place.open_with(config()).await;
         assert!(matches!(
             f.commit_parts(&decode(&sent)).await,
             Err(array_format::Error::PartNotFound { .. })
@@ -69,7 +58,7 @@ async fn compaction_copies_adopted_frames_and_deletes_the_parts() {
 
 #[tokio::test]
 async fn vacuum_deletes_only_parts_no_layer_adopted_once_old_enough() {
-    for place in Place::all() {
+    for place in places() {
         let at = place.name();
         let mut coordinator = define(&place).await;
         let sent = decode(&stage_four(&place).await);
@@ -89,7 +78,7 @@ async fn vacuum_deletes_only_parts_no_layer_adopted_once_old_enough() {
             .into_iter()
             .collect();
         assert_eq!(left, adopted, "{at}");
-        let f = place.open().await;
+        let f = place.open_with(config()).await;
         assert_eq!(grid(&f).await, expected_grid(&[0, 1]), "{at}");
         assert!(f.verify().await.unwrap().is_ok(), "{at}");
         assert!(matches!(
@@ -101,23 +90,23 @@ async fn vacuum_deletes_only_parts_no_layer_adopted_once_old_enough() {
 
 #[tokio::test]
 async fn vacuum_keeps_parts_adopted_by_layers_beyond_its_view() {
-    let place = Place::Memory(Arc::new(InMemory::new()));
+    let place = memory();
     let mut stale = define(&place).await;
     let sent = decode(&stage_four(&place).await);
-    let mut coordinator = place.open().await;
+    let mut coordinator = place.open_with(config()).await;
     coordinator.commit_parts(&sent).await.unwrap();
     // `stale` does not see the layer that adopted the parts.
     let report = stale.vacuum_with_grace(Duration::ZERO).await.unwrap();
     assert_eq!(report.parts, 0, "{report:?}");
     assert_eq!(
-        grid(&place.open().await).await,
+        grid(&place.open_with(config()).await).await,
         expected_grid(&[0, 1, 2, 3])
     );
 }
 
 #[tokio::test]
 async fn time_travel_reads_the_layer_that_adopted_parts() {
-    let place = Place::Path(tempfile::tempdir().unwrap());
+    let place = Place::by_path().named(NAME);
     let mut coordinator = define(&place).await;
     let sent = decode(&stage_four(&place).await);
     coordinator.commit_parts(&sent[..1]).await.unwrap();
@@ -131,16 +120,17 @@ async fn time_travel_reads_the_layer_that_adopted_parts() {
         .await;
     assert_eq!(grid(&then).await, expected_grid(&[0]));
     assert_eq!(
-        grid(&place.open().await).await,
+        grid(&place.open_with(config()).await).await,
         expected_grid(&[0, 1, 2, 3])
     );
 }
 
 #[tokio::test]
 async fn a_one_chunk_read_of_an_adopted_frame_is_one_ranged_get() {
-    let store = Arc::new(CountingStore::new(Arc::new(InMemory::new())));
+    let memory = Backend::fresh(Kind::Memory);
+    let store = Arc::new(CountingStore::new(Arc::clone(&memory.store)));
     let dyn_store: Arc<dyn ObjectStore> = store.clone();
-    let place = Place::Memory(dyn_store.clone());
+    let place = Place::on(memory.with_store(dyn_store.clone())).named(NAME);
     let mut coordinator = define(&place).await;
     let sent = decode(&stage_four(&place).await);
     store.reset();
@@ -179,9 +169,9 @@ async fn a_one_chunk_read_of_an_adopted_frame_is_one_ranged_get() {
 
 #[tokio::test]
 async fn a_part_describes_itself_and_its_file() {
-    let place = Place::Memory(Arc::new(InMemory::new()));
+    let place = memory();
     let _ = define(&place).await;
-    let mut f = place.open().await;
+    let mut f = place.open_with(config()).await;
     work(&mut f, 3).await;
     let part = f.stage().await.unwrap();
     let name = part.path();
@@ -190,9 +180,7 @@ async fn a_part_describes_itself_and_its_file() {
         "{name}"
     );
     assert_eq!(name.len(), "p.parts/".len() + 32 + 3);
-    let Place::Memory(store) = &place else {
-        unreachable!()
-    };
+    let store = place.store();
     let meta = store.head(&Path::from(name)).await.unwrap();
     assert_eq!(meta.size, part.size());
     assert_eq!(part.base_layer(), f.latest_layer());

@@ -23,15 +23,13 @@ mod defining;
 mod errors;
 mod lifecycle;
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use af_testkit::Kind;
 use array_format::{ArrayFile, FileConfig, Lz4Codec, StagedPart, StatValue};
 use ndarray::{ArrayD, IxDyn};
-use object_store::ObjectStore;
-use object_store::local::LocalFileSystem;
-use object_store::memory::InMemory;
-use object_store::path::Path;
+
+pub(super) use crate::common::Place;
 
 const NAME: &str = "p.af";
 
@@ -51,71 +49,29 @@ fn config() -> FileConfig<Lz4Codec> {
     }
 }
 
-/// Where a test's file lives.
-enum Place {
-    Memory(Arc<dyn ObjectStore>),
-    /// Local disk through `create_path` / `open_path` (direct reads).
-    Path(tempfile::TempDir),
-    /// Local disk through `object_store`'s `LocalFileSystem` (the
-    /// directory is kept for as long as the place).
-    Local(#[allow(dead_code)] tempfile::TempDir, Arc<dyn ObjectStore>),
-    /// A bucket of its own on the test binary's S3 server.
-    S3(Arc<dyn ObjectStore>),
+/// Every place a parts test runs in: memory, a directory by path, the
+/// same through `LocalFileSystem`, and the S3 server.
+fn places() -> Vec<Place> {
+    [
+        Place::kind(Kind::Memory),
+        Place::by_path(),
+        Place::kind(Kind::Disk),
+        Place::kind(Kind::S3s),
+    ]
+    .into_iter()
+    .map(|p| p.named(NAME))
+    .collect()
 }
 
-impl Place {
-    fn all() -> Vec<Place> {
-        let local = tempfile::tempdir().unwrap();
-        let store = Arc::new(LocalFileSystem::new_with_prefix(local.path()).unwrap());
-        vec![
-            Place::Memory(Arc::new(InMemory::new())),
-            Place::Path(tempfile::tempdir().unwrap()),
-            Place::Local(local, store),
-            Place::S3(crate::common::s3::shared().fresh_store()),
-        ]
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Place::Memory(_) => "memory",
-            Place::Path(_) => "open_path",
-            Place::Local(..) => "LocalFileSystem",
-            Place::S3(_) => "S3",
-        }
-    }
-
-    async fn create(&self) -> ArrayFile {
-        match self {
-            Place::Memory(s) | Place::Local(_, s) | Place::S3(s) => {
-                ArrayFile::create(Arc::clone(s), Path::from(NAME), config())
-                    .await
-                    .unwrap()
-            }
-            Place::Path(d) => ArrayFile::create_path(d.path().join(NAME), config())
-                .await
-                .unwrap(),
-        }
-    }
-
-    async fn open_with(&self, config: FileConfig<Lz4Codec>) -> ArrayFile {
-        match self {
-            Place::Memory(s) | Place::Local(_, s) | Place::S3(s) => {
-                ArrayFile::open(Arc::clone(s), Path::from(NAME), config).await
-            }
-            Place::Path(d) => ArrayFile::open_path(d.path().join(NAME), config).await,
-        }
-        .unwrap()
-    }
-
-    async fn open(&self) -> ArrayFile {
-        self.open_with(config()).await
-    }
+/// A fresh memory place.
+fn memory() -> Place {
+    Place::kind(Kind::Memory).named(NAME)
 }
 
 /// Creates the file with its arrays, committed: `grid` (i32, 64 x 8 in
 /// chunks of 4 x 8, fill -1) and `names` (strings, 16 in chunks of 2).
 async fn define(place: &Place) -> ArrayFile {
-    let mut f = place.create().await;
+    let mut f = place.create_with(config()).await;
     f.define_array::<i32>(
         "grid",
         vec!["y".into(), "x".into()],
@@ -188,7 +144,7 @@ async fn names(f: &ArrayFile) -> Vec<String> {
 async fn stage_four(place: &Place) -> Vec<Vec<u8>> {
     let mut sent = Vec::new();
     for w in 0..4 {
-        let mut f = place.open().await;
+        let mut f = place.open_with(config()).await;
         work(&mut f, w).await;
         let part = f.stage().await.unwrap();
         assert!(!f.has_pending_changes());
@@ -206,14 +162,14 @@ fn decode(sent: &[Vec<u8>]) -> Vec<StagedPart> {
 
 #[tokio::test]
 async fn parts_of_four_handles_commit_as_one_layer_and_read_back_exactly() {
-    for place in Place::all() {
+    for place in places() {
         let at = place.name();
         let mut coordinator = define(&place).await;
         let before = coordinator.latest_layer();
-        let reader_before = place.open().await;
+        let reader_before = place.open_with(config()).await;
         let sent = stage_four(&place).await;
         // Staged, nothing is visible: not even to a handle opened now.
-        let fresh = place.open().await;
+        let fresh = place.open_with(config()).await;
         assert_eq!(fresh.latest_layer(), before, "{at}");
         assert_eq!(grid(&fresh).await, expected_grid(&[]), "{at}");
 
@@ -234,7 +190,10 @@ async fn parts_of_four_handles_commit_as_one_layer_and_read_back_exactly() {
 
         // Readers opened before see nothing of it, until they refresh.
         assert_eq!(grid(&reader_before).await, expected_grid(&[]), "{at}");
-        for f in [place.open().await, place.open_with(uncached()).await] {
+        for f in [
+            place.open_with(config()).await,
+            place.open_with(uncached()).await,
+        ] {
             assert_eq!(grid(&f).await, expected_grid(&[0, 1, 2, 3]), "{at}");
             let names = names(&f).await;
             assert_eq!(names[5], "w1-1", "{at}");
@@ -256,7 +215,7 @@ async fn parts_of_four_handles_commit_as_one_layer_and_read_back_exactly() {
         // Committing the same parts again changes nothing.
         coordinator.commit_parts(&decode(&sent)).await.unwrap();
         assert_eq!(coordinator.latest_layer(), before + 1, "{at}");
-        let mut late = place.open().await;
+        let mut late = place.open_with(config()).await;
         late.commit_parts(&decode(&sent)).await.unwrap();
         assert_eq!(late.latest_layer(), before + 1, "{at}");
     }
@@ -272,11 +231,11 @@ fn uncached() -> FileConfig<Lz4Codec> {
 
 #[tokio::test]
 async fn a_coordinator_behind_the_parts_refreshes_and_one_ahead_keeps_their_bases() {
-    let place = Place::Memory(Arc::new(InMemory::new()));
+    let place = memory();
     let mut stale = define(&place).await;
     // Another writer commits a chunk the workers do not write; a worker
     // opened after it stages against the newer layer.
-    let mut other = place.open().await;
+    let mut other = place.open_with(config()).await;
     other
         .write_array(
             "grid",
@@ -286,7 +245,7 @@ async fn a_coordinator_behind_the_parts_refreshes_and_one_ahead_keeps_their_base
         .await
         .unwrap();
     other.flush().await.unwrap();
-    let mut f = place.open().await;
+    let mut f = place.open_with(config()).await;
     work(&mut f, 2).await;
     let late = f.stage().await.unwrap();
     assert_eq!(late.base_layer(), stale.latest_layer() + 1);
@@ -298,7 +257,7 @@ async fn a_coordinator_behind_the_parts_refreshes_and_one_ahead_keeps_their_base
     assert_eq!(stale.num_layers(), 3);
 
     // A part staged against an older layer than the coordinator's view.
-    let mut early = place.open().await;
+    let mut early = place.open_with(config()).await;
     work(&mut early, 1).await;
     other.refresh().await.unwrap();
     other
@@ -316,12 +275,12 @@ async fn a_coordinator_behind_the_parts_refreshes_and_one_ahead_keeps_their_base
     expected = expected_grid(&[1, 2]);
     expected[..ROWS * COLS].fill(7);
     expected[(ALL_ROWS - ROWS) * COLS..].fill(8);
-    assert_eq!(grid(&place.open().await).await, expected);
+    assert_eq!(grid(&place.open_with(config()).await).await, expected);
 }
 
 #[tokio::test]
 async fn staging_nothing_makes_an_empty_part_that_commits_nothing() {
-    let place = Place::Memory(Arc::new(InMemory::new()));
+    let place = memory();
     let mut f = define(&place).await;
     let layers = f.latest_layer();
     let empty = f.stage().await.unwrap();
