@@ -262,7 +262,9 @@ impl FileStore {
     /// a file needs, in one `readdir` where the directory is read directly
     /// (`object_store` would also stat every entry).
     pub(crate) async fn list_layer_names(&self) -> Result<Vec<LayerObject>> {
-        let keep = |p: &Path| p.as_ref().ends_with(".af") && self.parse_layer(p).is_some();
+        // Names of other files are skipped before a path is built; the
+        // layer number is parsed once, below.
+        let keep = |name: &str| name.ends_with(".af");
         let names = match self.objects.list_names(self.dir.as_ref(), &keep).await {
             Err(Error::Vanished { .. }) => return Err(self.not_found()),
             other => other?,

@@ -99,7 +99,7 @@ impl Objects for Faulty {
     async fn list_names(
         &self,
         dir: Option<&Path>,
-        keep: &(dyn for<'p> Fn(&'p Path) -> bool + Send + Sync),
+        keep: &(dyn for<'n> Fn(&'n str) -> bool + Send + Sync),
     ) -> Result<Vec<Path>> {
         self.inner.list_names(dir, keep).await
     }

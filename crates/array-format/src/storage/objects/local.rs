@@ -305,7 +305,7 @@ impl Objects for LocalDir {
     async fn list_names(
         &self,
         dir: Option<&Path>,
-        keep: &(dyn for<'p> Fn(&'p Path) -> bool + Send + Sync),
+        keep: &(dyn for<'n> Fn(&'n str) -> bool + Send + Sync),
     ) -> Result<Vec<Path>> {
         // The directory is the parent of a name in it (the store's root
         // has no object path of its own).
@@ -331,16 +331,13 @@ impl Objects for LocalDir {
             let Ok(name) = entry.file_name().to_str() else {
                 continue;
             };
-            if name == "." || name == ".." {
+            if name == "." || name == ".." || !keep(name) {
                 continue;
             }
             let path = match dir {
                 Some(d) => raw_path(&format!("{d}/{name}")),
                 None => raw_path(name),
             };
-            if !keep(&path) {
-                continue;
-            }
             // As object_store's listing: directories are not objects. The
             // type comes with the entry, except on filesystems that leave
             // it unknown.

@@ -84,13 +84,15 @@ pub(crate) trait Objects: Send + Sync + fmt::Debug + fmt::Display {
     /// reads are requests ([`RequestCost::Measured`]).
     fn read_into(&self, path: &Path, pin: &ObjectPin, offset: u64, out: &mut [u8]) -> Result<bool>;
 
-    /// The objects directly in `dir` (the root when `None`) for which
-    /// `keep` holds, without sizes or dates (both 0): what opening a file
-    /// needs, in as few requests as the backend allows.
+    /// The objects directly in `dir` (the root when `None`) whose name (the
+    /// last segment of the path) `keep` holds for, without sizes or dates:
+    /// what opening a file needs, in as few requests as the backend allows.
+    /// The name is tested before a path is built, so a directory of many
+    /// other files costs little.
     async fn list_names(
         &self,
         dir: Option<&Path>,
-        keep: &(dyn for<'p> Fn(&'p Path) -> bool + Send + Sync),
+        keep: &(dyn for<'n> Fn(&'n str) -> bool + Send + Sync),
     ) -> Result<Vec<Path>>;
 
     /// The objects directly in `dir`, with sizes and modification times; an

@@ -207,14 +207,14 @@ impl Objects for Remote {
     async fn list_names(
         &self,
         dir: Option<&Path>,
-        keep: &(dyn for<'p> Fn(&'p Path) -> bool + Send + Sync),
+        keep: &(dyn for<'n> Fn(&'n str) -> bool + Send + Sync),
     ) -> Result<Vec<Path>> {
         Ok(self
             .list(dir)
             .await?
             .into_iter()
             .map(|m| m.location)
-            .filter(|p| keep(p))
+            .filter(|p| p.filename().is_some_and(keep))
             .collect())
     }
 
