@@ -2,14 +2,15 @@
 //! written, take layers of the current version on top, and compact into
 //! the current version. Each version's fixtures are in
 //! `tests/fixtures/format-vN/`, with a README giving the steps that wrote
-//! them; `v3.rs` and `v4.rs` hold the programs that wrote the version 3
-//! and 4 ones.
+//! them; `v3.rs`, `v4.rs` and `v5.rs` hold the programs that wrote the
+//! version 3, 4 and 5 ones.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod v2;
 mod v3;
 mod v4;
+mod v5;
 
 use std::path::Path as FsPath;
 use std::sync::Arc;
@@ -27,13 +28,23 @@ fn fixture(version: u16, name: &str) -> tempfile::TempDir {
         .join(format!("tests/fixtures/format-v{version}"))
         .join(name);
     let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&from).unwrap() {
+    copy_objects(&from, dir.path());
+    dir
+}
+
+/// Copies the objects of a fixture directory: its layers and, from format
+/// version 5, its staged parts (`fixture.parts/`).
+fn copy_objects(from: &FsPath, to: &FsPath) {
+    for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        if entry.file_name().to_string_lossy().ends_with(".af") {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".parts") {
+            std::fs::create_dir_all(to.join(&name)).unwrap();
+            copy_objects(&entry.path(), &to.join(&name));
+        } else if name.ends_with(".af") {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
         }
     }
-    dir
 }
 
 async fn open(dir: &FsPath) -> ArrayFile {
