@@ -45,4 +45,6 @@ if commit="$(git -C "$src" rev-parse --short HEAD 2>/dev/null)"; then
 fi
 
 echo "== benchmarks (load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-exec "$venv/bin/python" "$here/w8.py" "$@"
+# AF_PYBENCH_SCRIPT: another benchmark of this directory to run in the same
+# venv and build (run_w9.sh runs w9.py so).
+exec "$venv/bin/python" "$here/${AF_PYBENCH_SCRIPT:-w8.py}" "$@"
