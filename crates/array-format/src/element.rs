@@ -85,6 +85,14 @@ pub trait ArrayElement:
     /// The value as a [`StatValue`].
     #[doc(hidden)]
     fn to_stat(&self) -> StatValue;
+
+    /// Keeps `keep_bits` mantissa bits of every finite value other than
+    /// `fill` (the `bitround` filter); nothing for types other than floats,
+    /// which a pipeline with `bitround` refuses.
+    #[doc(hidden)]
+    fn bit_round(values: &mut [Self], keep_bits: u8, fill: Option<&Self>) {
+        let _ = (values, keep_bits, fill);
+    }
 }
 
 fn int_fill(fill: Option<&FillValue>) -> i128 {
@@ -178,7 +186,7 @@ pod_element!(
 );
 
 macro_rules! float_element {
-    ($ty:ty, $dtype:expr) => {
+    ($ty:ty, $dtype:expr, $round:ident) => {
         impl sealed::Sealed for $ty {}
         impl ArrayElement for $ty {
             const DTYPE: DType = $dtype;
@@ -214,12 +222,15 @@ macro_rules! float_element {
             fn to_stat(&self) -> StatValue {
                 StatValue::Float(f64::from(*self))
             }
+            fn bit_round(values: &mut [Self], keep_bits: u8, fill: Option<&Self>) {
+                crate::codec::filters::$round(values, keep_bits, fill.copied());
+            }
         }
     };
 }
 
-float_element!(f32, DType::Float32);
-float_element!(f64, DType::Float64);
+float_element!(f32, DType::Float32, bit_round_f32);
+float_element!(f64, DType::Float64, bit_round_f64);
 
 impl sealed::Sealed for bool {}
 impl ArrayElement for bool {

@@ -79,7 +79,8 @@ pub(crate) fn cores() -> usize {
 
 pub use cache::DeltaCache;
 pub use codec::{
-    BuiltinCodec, CodecId, CodecSpecError, CompressionCodec, Lz4Codec, NoCompression, ZstdCodec,
+    BuiltinCodec, CodecId, CodecSpecError, CompressionCodec, Filter, Lz4Codec, NoCompression,
+    Pipeline, PipelineCodec, PipelineError, ZstdCodec,
 };
 pub use dtype::DType;
 pub use element::ArrayElement;

@@ -62,11 +62,15 @@ pub struct ArraySpec {
     /// Value of never-written elements; it must fit the dtype and is stored
     /// in canonical form.
     pub fill_value: Option<FillValue>,
-    /// The codec the array's chunks are written with, recorded in the file
-    /// and used by every handle that writes the array: a built-in codec
-    /// (`none`, `lz4`, `zstd` (level 3), `zstd:LEVEL`) or the name of the
-    /// custom codec of the handle that defines it. `None` records no codec:
-    /// each writing handle uses its configured one.
+    /// The [`Pipeline`](crate::Pipeline) the array's chunks are written
+    /// with, recorded in the file and used by every handle that writes the
+    /// array: filters (`bitround:N`, `delta`, `shuffle`) then a codec
+    /// (`none`, `lz4`, `zstd` (level 3), `zstd:LEVEL`, `pco` (level 8),
+    /// `pco:LEVEL`, or the name of the custom codec of the handle that
+    /// defines it), joined by `+`: `shuffle+zstd:5`. `None` records none:
+    /// each writing handle uses its configured codec.
+    /// [`Pipeline::default_for`](crate::Pipeline::default_for) is the one
+    /// measured best for a dtype.
     pub codec: Option<String>,
 }
 
@@ -102,7 +106,7 @@ impl ArraySpec {
         self
     }
 
-    /// With this codec recorded (see [`codec`](Self::codec)).
+    /// With this pipeline recorded (see [`codec`](Self::codec)).
     pub fn with_codec(mut self, codec: impl Into<String>) -> Self {
         self.codec = Some(codec.into());
         self
@@ -152,6 +156,12 @@ impl ArrayInfo {
             grid,
             codec: None,
         })
+    }
+
+    /// Mantissa bits its pipeline's `bitround` filter keeps, if it has one.
+    pub(crate) fn keep_bits(&self) -> Option<u8> {
+        let spec = self.codec.as_deref()?;
+        crate::codec::Pipeline::parse(spec).ok()?.keep_bits()
     }
 
     /// The same, recording codec spec `codec`.

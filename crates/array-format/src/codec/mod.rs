@@ -6,22 +6,35 @@
 //! writing when it is the configured codec, and for reading blocks that carry
 //! its name.
 //!
-//! An array may also record the codec its chunks are written with, as a
-//! *codec spec* ([`BuiltinCodec`]'s `none`, `lz4`, `zstd:LEVEL`, or the name
-//! of a custom codec); every handle that writes the array then uses it,
-//! whatever codec the handle is configured with.
+//! An array may also record the [`Pipeline`] its chunks are written with:
+//! filters (`bitround:N`, `delta`, `shuffle`) and a codec (`none`, `lz4`,
+//! `zstd:LEVEL`, `pco:LEVEL`, or the name of a custom codec), as a spec
+//! such as `shuffle+zstd:5`; every handle that writes the array then uses
+//! it, whatever codec the handle is configured with. `bitround` rounds the
+//! values as they are written; the other filters and the codec become the
+//! frame codec, whose block name (`shuffle:4+zstd`, `pco:f32`) tells any
+//! reader how to decode the frames.
 //!
 //! | file | holds |
 //! |------|-------|
 //! | `builtin.rs` | the built-in codecs `NoCompression`, `Lz4Codec`, `ZstdCodec` |
 //! | `spec.rs` | [`BuiltinCodec`]: a built-in codec named by its spec, parsed and printed |
+//! | `pipeline.rs` | [`Pipeline`]: filters and a codec, parsed, printed and checked against a dtype |
+//! | `filters.rs` | the filters' transforms: shuffle, delta, bit rounding |
+//! | `pco.rs` | pcodec as a frame codec of one number type |
+//! | `chain.rs` | byte filters then a codec, as one frame codec |
 //! | `set.rs` | the codecs a handle reads and writes with, and the resolution of specs |
 
 mod builtin;
+mod chain;
+pub(crate) mod filters;
+mod pco;
+mod pipeline;
 mod set;
 mod spec;
 
 pub use builtin::{Lz4Codec, NoCompression, ZstdCodec};
+pub use pipeline::{Filter, Pipeline, PipelineCodec, PipelineError};
 pub(crate) use set::{CodecSet, WriteCodec};
 pub use spec::{BuiltinCodec, CodecSpecError};
 

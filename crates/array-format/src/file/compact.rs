@@ -119,14 +119,13 @@ impl ArrayFile {
         let mut lanes = Vec::with_capacity(arrays.len());
         let mut repack = HashSet::new();
         for (_, info, table, _) in &arrays {
-            let lane =
-                writer
-                    .lane(info.codec.as_deref())
-                    .map_err(|reason| Error::InvalidCodec {
-                        name: info.meta.name.clone(),
-                        codec: info.codec.clone().unwrap_or_default(),
-                        reason,
-                    })?;
+            let lane = writer
+                .lane(info.codec.as_deref(), info.meta.dtype)
+                .map_err(|reason| Error::InvalidCodec {
+                    name: info.meta.name.clone(),
+                    codec: info.codec.clone().unwrap_or_default(),
+                    reason,
+                })?;
             lanes.push(lane);
             if info.codec.is_some() {
                 mismatched(&self.index, table, writer.codec(lane).name(), &mut repack)?;

@@ -57,19 +57,24 @@ impl ArrayFile {
     /// type given at run time; [`define_array`](Self::define_array) is the
     /// typed form.
     ///
-    /// `spec.codec` records the codec the array's chunks are written with:
-    /// every handle that writes the array (this one, another process, a
-    /// compaction) uses it, whatever codec it is configured with. It is a
-    /// built-in codec, `none`, `lz4`, `zstd` (recorded as `zstd:3`) or
-    /// `zstd:LEVEL` (1-22), or the name of the custom codec this handle is
+    /// `spec.codec` records the [`Pipeline`](crate::Pipeline) the array's
+    /// chunks are written with: every handle that writes the array (this
+    /// one, another process, a compaction) uses it, whatever codec it is
+    /// configured with. Filters (`bitround:N`, `delta`, `shuffle`) then a
+    /// codec: a built-in one, `none`, `lz4`, `zstd` (recorded as `zstd:3`)
+    /// or `zstd:LEVEL` (1-22), pcodec (`pco`, recorded as `pco:8`, or
+    /// `pco:LEVEL`, 0-12), or the name of the custom codec this handle is
     /// configured with ([`CompressionCodec::id`](crate::CompressionCodec::id));
     /// a handle writing the array later must then be configured with that
-    /// codec too. [`array_codec`](Self::array_codec) returns it.
+    /// codec too. [`array_codec`](Self::array_codec) returns the canonical
+    /// spec.
     ///
     /// Errors: as [`define_array`](Self::define_array), plus
     /// [`Error::InvalidShape`] for dimension names that are neither empty
-    /// nor one per dimension, and [`Error::InvalidCodec`] for a codec that
-    /// is neither built in nor this handle's.
+    /// nor one per dimension, and [`Error::InvalidCodec`] for a pipeline
+    /// whose codec is neither built in nor this handle's, or that does not
+    /// suit the dtype (`delta` of floats, `bitround` of integers, `pco` of
+    /// strings, ...).
     ///
     /// ```
     /// use array_format::{ArrayFile, ArraySpec, DType, Error, FileConfig, Lz4Codec};
@@ -77,6 +82,8 @@ impl ArrayFile {
     /// let mut file = ArrayFile::create_memory(FileConfig::new(Lz4Codec)).await?;
     /// file.define("raw", ArraySpec::new(DType::UInt16, vec![1024]).with_codec("none"))?;
     /// file.define("dense", ArraySpec::new(DType::Float64, vec![1024]).with_codec("zstd:19"))?;
+    /// file.define("field", ArraySpec::new(DType::Float32, vec![1024]).with_codec("shuffle+zstd"))?;
+    /// assert_eq!(file.array_codec("field")?.as_deref(), Some("shuffle+zstd:3"));
     /// file.define("plain", ArraySpec::new(DType::Int8, vec![16]))?;
     /// assert_eq!(file.array_codec("plain")?, None); // written with this handle's lz4
     /// let err = file.define("x", ArraySpec::new(DType::Int8, vec![4]).with_codec("gzip"));
@@ -139,7 +146,7 @@ impl ArrayFile {
             Some(spec) => Some(
                 self.settings
                     .codecs
-                    .resolve(&spec)
+                    .resolve(&spec, dtype)
                     .map_err(|reason| Error::InvalidCodec {
                         name,
                         codec: spec.clone(),

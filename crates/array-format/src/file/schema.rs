@@ -196,9 +196,10 @@ impl ArrayFile {
         }
     }
 
-    /// The codec recorded for array `name` (pending definitions included),
-    /// in canonical form: `none`, `lz4`, `zstd:LEVEL` or the name of a
-    /// custom codec. `None` when the array records no codec: each handle
+    /// The pipeline recorded for array `name` (pending definitions
+    /// included), in canonical form: `lz4`, `zstd:LEVEL`,
+    /// `shuffle+zstd:LEVEL`, `bitround:N+pco:LEVEL`, ..., or the name of a
+    /// custom codec. `None` when the array records none: each handle
     /// that writes it uses its configured codec (arrays defined with
     /// [`define_array`](Self::define_array), and every array of a file of
     /// format version 3 or older).

@@ -83,6 +83,14 @@ impl ArrayFile {
         let src = data
             .as_slice()
             .ok_or_else(|| internal(&info, "standard-layout data is not contiguous"))?;
+        // A `bitround` filter rounds the values as they come in, so that
+        // what is stored, read back and summed up in statistics agrees.
+        let rounded = info.keep_bits().map(|keep_bits| {
+            let mut values = src.to_vec();
+            T::bit_round(&mut values, keep_bits, explicit_fill::<T>(&info).as_ref());
+            values
+        });
+        let src = rounded.as_deref().unwrap_or(src);
         let src_shape = data.shape().to_vec();
 
         let grid = &info.grid;
@@ -325,7 +333,7 @@ impl ArrayFile {
     pub(super) fn lane(&mut self, info: &ArrayInfo) -> Result<Lane> {
         let spec = info.codec.as_deref();
         self.pending_mut()?
-            .lane(spec)
+            .lane(spec, info.meta.dtype)
             .map_err(|reason| Error::InvalidCodec {
                 name: info.meta.name.clone(),
                 codec: spec.unwrap_or_default().to_owned(),

@@ -38,7 +38,7 @@ pub(crate) const MAX_PACKED_FRAME: u64 = 64 * 1024 * 1024;
 
 /// The format version this build writes; it reads every version from
 /// [`MIN_FORMAT_VERSION`] to this one.
-pub const FORMAT_VERSION: u16 = 5;
+pub const FORMAT_VERSION: u16 = 6;
 
 /// The oldest format version this build reads.
 pub const MIN_FORMAT_VERSION: u16 = 2;

@@ -5,7 +5,7 @@
 //!      0    8 footer_len       u64 LE, bytes of the footer just before the trailer
 //!      8    4 footer_crc32c    u32 LE, CRC-32C of the footer bytes
 //!     12    2 format_version   u16 LE
-//!     14    2 flags            u16 LE, must be 0 (versions 2 to 5)
+//!     14    2 flags            u16 LE, must be 0 (versions 2 to 6)
 //!     16    4 trailer_crc32c   u32 LE, CRC-32C of bytes 0..16
 //!     20    4 reserved         must be 0
 //!     24    8 magic            b"ARRAYFMT"

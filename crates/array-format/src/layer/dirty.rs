@@ -389,7 +389,7 @@ mod tests {
     #[test]
     fn a_round_seals_in_the_background_in_order() {
         let set = CodecSet::new(Arc::new(Lz4Codec));
-        let none = set.writer_for(Some("none")).unwrap();
+        let none = set.writer_for(Some("none"), crate::DType::Int32).unwrap();
         let values: Vec<(Arc<dyn DirtyValues>, WriteCodec)> = (0..5u8)
             .map(|i| {
                 let v = Arc::new(Values {

@@ -477,8 +477,8 @@ mod tests {
     fn buffered_chunks_are_sealed_with_their_array_s_codec() {
         // Chunks of 64 bytes, each a frame of its own; one round holds all.
         let mut p = PendingLayer::new(CodecSet::new(Arc::new(Lz4Codec)), 64, 1 << 20).unwrap();
-        let zstd = p.lane(Some("zstd:7")).unwrap();
-        let raw = p.lane(Some("none")).unwrap();
+        let zstd = p.lane(Some("zstd:7"), crate::dtype::DType::Int32).unwrap();
+        let raw = p.lane(Some("none"), crate::dtype::DType::Int32).unwrap();
         for name in ["a", "b", "c"] {
             p.define(info(name));
         }

@@ -13,6 +13,7 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use crate::codec::{CodecSet, WriteCodec};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::format::{BlockEntry, FrameEntry};
 
@@ -138,14 +139,27 @@ impl FrameWriter {
         }
     }
 
-    /// The lane that writes chunks of arrays recording codec `spec` (the
-    /// configured codec for `None`); an error says why a spec cannot be
-    /// written by this handle.
-    pub(crate) fn lane(&mut self, spec: Option<&str>) -> std::result::Result<Lane, String> {
-        if let Some(i) = self.lanes.iter().position(|l| l.spec.as_deref() == spec) {
+    /// The lane that writes chunks of arrays of `dtype` recording pipeline
+    /// `spec` (the configured codec for `None`); an error says why a spec
+    /// cannot be written by this handle. Arrays share a lane when they
+    /// record the same spec and their frames the same block codec (a
+    /// shuffle's width depends on the element type).
+    pub(crate) fn lane(
+        &mut self,
+        spec: Option<&str>,
+        dtype: DType,
+    ) -> std::result::Result<Lane, String> {
+        if spec.is_none() {
+            return Ok(Lane::CONFIGURED);
+        }
+        let codec = self.codecs.writer_for(spec, dtype)?;
+        if let Some(i) = self
+            .lanes
+            .iter()
+            .position(|l| l.spec.as_deref() == spec && l.codec.name() == codec.name())
+        {
             return Ok(Lane(i as u16));
         }
-        let codec = self.codecs.writer_for(spec)?;
         let block_codec = self.block_codec(codec.name()).map_err(|e| e.to_string())?;
         let id = u16::try_from(self.lanes.len()).map_err(|_| "too many codecs".to_owned())?;
         self.lanes.push(LaneState {

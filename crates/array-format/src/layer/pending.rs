@@ -432,10 +432,14 @@ impl PendingLayer {
         &self.frames
     }
 
-    /// The codec lane chunks of arrays recording codec `spec` are stored
-    /// with (see [`FrameWriter::lane`]).
-    pub(crate) fn lane(&mut self, spec: Option<&str>) -> std::result::Result<Lane, String> {
-        self.frames.lane(spec)
+    /// The codec lane chunks of arrays of `dtype` recording pipeline `spec`
+    /// are stored with (see [`FrameWriter::lane`]).
+    pub(crate) fn lane(
+        &mut self,
+        spec: Option<&str>,
+        dtype: crate::dtype::DType,
+    ) -> std::result::Result<Lane, String> {
+        self.frames.lane(spec, dtype)
     }
 
     /// The bytes of a pending chunk.

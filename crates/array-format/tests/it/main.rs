@@ -21,6 +21,7 @@ mod lost_replies;
 mod model;
 mod old_formats;
 mod parts;
+mod pipelines;
 mod preconditions;
 mod processes;
 mod read_units;

@@ -77,11 +77,14 @@ fn copied_frames_keep_their_codec() {
 #[test]
 fn small_chunks_of_different_codecs_never_share_a_frame() {
     let mut w = writer(100);
-    let zstd = w.lane(Some("zstd:9")).unwrap();
-    let none = w.lane(Some("none")).unwrap();
-    assert_eq!(w.lane(Some("zstd:9")).unwrap(), zstd);
-    assert_eq!(w.lane(None).unwrap(), L0);
-    assert!(w.lane(Some("brotli")).is_err());
+    let zstd = w.lane(Some("zstd:9"), crate::dtype::DType::Int32).unwrap();
+    let none = w.lane(Some("none"), crate::dtype::DType::Int32).unwrap();
+    assert_eq!(
+        w.lane(Some("zstd:9"), crate::dtype::DType::Int32).unwrap(),
+        zstd
+    );
+    assert_eq!(w.lane(None, crate::dtype::DType::Int32).unwrap(), L0);
+    assert!(w.lane(Some("brotli"), crate::dtype::DType::Int32).is_err());
     let a = w.add_chunk(L0, &[1u8; 30]).unwrap();
     let b = w.add_chunk(zstd, &[2u8; 30]).unwrap();
     let c = w.add_chunk(none, &[3u8; 30]).unwrap();
