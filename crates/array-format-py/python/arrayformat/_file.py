@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _chunks, _dtypes, _native, _repr
+from . import _chunks, _dtypes, _pipeline, _repr
 from ._array import Array
 from ._attrs import Attributes
 from ._errors import ArrayNotFoundError, InvalidOperationError, InvalidValueError, ReadOnlyError
@@ -229,6 +229,7 @@ class File(Mapping[str, Array]):
         fill_value: Any = None,
         dims: Any = None,
         codec: str | None = None,
+        filters: Sequence[str] | None = None,
         attrs: Mapping[str, Any] | None = None,
         data: Any = None,
     ) -> Array:
@@ -238,8 +239,14 @@ class File(Mapping[str, Array]):
         defaults to chunks of about 1 MiB (``None``); ``fill_value`` is what
         elements never written read as (the dtype's zero by default);
         ``dims`` names the dimensions (``dim0``, ``dim1``, ... by default);
-        ``codec`` is ``"lz4"`` (default), ``"zstd"``, ``"zstd:LEVEL"`` or
-        ``"none"``; ``attrs`` sets attributes.
+        ``codec`` is ``"zstd:LEVEL"`` (``"zstd"`` is level 3), ``"lz4"``,
+        ``"pco:LEVEL"`` (``"pco"`` is level 8) or ``"none"``, or a whole
+        pipeline such as ``"shuffle+zstd:5"``; ``filters`` lists filters run
+        before it: ``"shuffle"``, ``"delta"`` (integers and times),
+        ``"bitround:N"`` (floats: keeps N mantissa bits, lossy). Left out,
+        both come from the pipeline measured best for the dtype
+        (``"shuffle+zstd:3"`` for numbers of 2 bytes or more, ``"zstd:3"``
+        otherwise; no filter before ``pco``); ``attrs`` sets attributes.
         """
         native = self._writable()
         if not isinstance(name, str):
@@ -269,8 +276,7 @@ class File(Mapping[str, Array]):
         dims_l = [str(d) for d in dims] if dims is not None else []
         if dims is not None and len(dims_l) != len(shape_t):
             raise InvalidValueError(f"{len(dims_l)} dimension names for {len(shape_t)} dimensions")
-        if codec is not None:
-            codec = _check_codec(codec)
+        codec = _pipeline.pipeline(kind, codec, filters)
         spec = {
             "dtype": kind,
             "shape": list(shape_t),
@@ -481,23 +487,6 @@ def _ints(value: Any, what: str) -> tuple[int, ...]:
     if any(v >= 2**64 for v in out):
         raise InvalidValueError(f"{what} {out} has lengths beyond 64 bits")
     return out
-
-
-def _check_codec(codec: Any) -> str:
-    """The canonical spec of a built-in codec (``"zstd"`` is ``"zstd:3"``);
-    ``ValueError`` for anything else."""
-    if not isinstance(codec, str):
-        raise TypeError(f"a codec is named by a str, not {type(codec).__name__}")
-    canonical = _CODECS.get(codec)
-    if canonical is None:
-        canonical = _native.canonical_codec(codec)
-        # Only valid specs are kept: a handful per program.
-        if len(_CODECS) < 64:
-            _CODECS[codec] = canonical
-    return canonical
-
-
-_CODECS: dict[str, str] = {}
 
 
 _SHARED: dict[Reference, File] = {}

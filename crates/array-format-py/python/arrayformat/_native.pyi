@@ -9,7 +9,8 @@ FORMAT_VERSION: int
 
 Region = tuple[list[int], list[int]]
 
-def canonical_codec(spec: str) -> str: ...
+def canonical_codec(spec: str, kind: str | None = None) -> str: ...
+def default_pipeline(kind: str) -> str: ...
 
 class NativeFile:
     @staticmethod

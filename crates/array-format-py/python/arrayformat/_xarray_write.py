@@ -11,7 +11,8 @@ import numpy as np
 from . import _attrs
 from ._dtypes import encode_fill, for_create, infer
 from ._errors import ArrayExistsError, InvalidValueError
-from ._file import File, _check_codec
+from ._file import File
+from ._pipeline import pipeline
 
 #: Encoding keys a variable may carry; xarray's CF encoder consumes the
 #: first group, this writer the second.
@@ -24,7 +25,7 @@ CF_KEYS = {
     "scale_factor",
     "add_offset",
 }
-WRITER_KEYS = {"chunks", "codec"}
+WRITER_KEYS = {"chunks", "codec", "filters"}
 #: Keys reading puts into encoding that writing ignores.
 IGNORED_KEYS = {
     "preferred_chunks",
@@ -98,9 +99,8 @@ def _create_args(name: Any, var: Any, writer: Mapping[str, Any]) -> dict[str, An
     fill = _fill(var)
     encode_fill(kind, fill)
     _check_attrs(f"variable {name!r}", var.attrs)
-    codec = writer.get("codec")
-    if codec is not None:
-        codec = _check_codec(codec)
+    # Checked against the element type before the file is opened.
+    codec = pipeline(kind, writer.get("codec"), writer.get("filters"))
     return {
         "shape": var.shape,
         "dtype": for_create(kind),
@@ -108,6 +108,7 @@ def _create_args(name: Any, var: Any, writer: Mapping[str, Any]) -> dict[str, An
         "fill_value": fill,
         "dims": [str(d) for d in var.dims],
         "codec": codec,
+        "filters": [],
         "attrs": var.attrs,
     }
 
@@ -130,7 +131,10 @@ def to_arrayformat(
     ``scale_factor``/``add_offset``), as xarray encodes NetCDF; the dataset's
     attributes become the file's. ``encoding`` maps variable names to
     ``chunks`` (default: a Dask variable's chunks, else about 1 MiB),
-    ``codec`` (``"lz4"``, ``"zstd"``, ``"zstd:LEVEL"``, ``"none"``) and the CF
+    ``codec`` (``"zstd:LEVEL"``, ``"lz4"``, ``"pco:LEVEL"``, ``"none"``, or a
+    whole pipeline such as ``"shuffle+zstd:5"``), ``filters`` (a list of
+    ``"shuffle"``, ``"delta"``, ``"bitround:N"``; both default to the
+    pipeline measured best for the variable's dtype) and the CF
     keys (``dtype``, ``_FillValue``, ``units``, ``calendar``,
     ``scale_factor``, ``add_offset``).
 

@@ -164,6 +164,7 @@ def store(
     dims: Sequence[str] | None = None,
     fill_value: Any = None,
     codec: str | None = None,
+    filters: Sequence[str] | None = None,
     attrs: dict[str, Any] | None = None,
     compute: bool = True,
     storage_options: dict[str, Any] | None = None,
@@ -172,7 +173,8 @@ def store(
     ``path``, block by block on Dask's workers, and commits the blocks as one
     layer. The file and the array are created if needed (the array with
     ``source``'s chunks unless ``chunks`` says otherwise, and ``dims``,
-    ``fill_value``, ``codec``, ``attrs``) in the same commit; an existing
+    ``fill_value``, ``codec``, ``filters``, ``attrs``, as
+    :meth:`File.create_array` takes them) in the same commit; an existing
     array must have ``source``'s shape. ``compute=False`` returns the work
     as a ``dask.delayed`` object; the file is created at once, the array
     and its data only when the work is computed."""
@@ -199,6 +201,7 @@ def store(
                 "dims": dims,
                 "fill_value": fill_value,
                 "codec": codec,
+                "filters": filters,
             }
 
     def finish(f: File) -> None:
