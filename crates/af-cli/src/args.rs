@@ -152,14 +152,22 @@ its frames are read in place). Layers below the newest snapshot are history unti
     #[command(after_help = "\
 Examples:
   af import data.af temperature temperature.npy --chunks 24,64,64 --codec zstd:5
+  af import data.af temperature temperature.npy --codec pco --filters bitround:12
   af import data.af mask mask.npy --replace         # redefine an existing array
   af import data.af temperature day2.npy --start 24,0,0   # write into an existing array
   af import data.af names names.npy --fill '\"\"'
 
 Supported .npy dtypes: bool, int8..int64, uint8..uint64, float32, float64,
 datetime64 (stored as timestamp_ns) and unicode strings (<U). Without --chunks the
-chunk shape is chosen to hold about 1 MiB. --codec is recorded for the new array:
-every later writer of it (af import --start, a compaction) uses it.")]
+chunk shape is chosen to hold about 1 MiB. --codec and --filters make the new
+array's pipeline, recorded in the file: every later writer of it (af import --start,
+a compaction) uses it. Without them an array gets the pipeline measured best for
+its dtype: shuffle+zstd:3 for numbers of 2 bytes or more, zstd:3 otherwise
+(docs/PERFORMANCE.md, W9). pco stores most real fields smallest:
+  af import data.af sst sst.npy --codec pco
+  af import data.af sst sst.npy --filters bitround:12,shuffle --codec zstd:5   # lossy
+To convert NetCDF, HDF5 or Zarr, use Python: pip install arrayformat, then
+xarray.open_dataset(...) and arrayformat.to_arrayformat (docs/PYTHON.md).")]
     Import(ImportArgs),
 
     /// Write an array (or a slice of it) to a NumPy .npy file.
@@ -177,13 +185,14 @@ cannot be exported to .npy. Data is streamed: memory stays bounded.")]
     #[command(after_help = "\
 Examples:
   af cp demo.af demo-zstd.af --codec zstd:9
+  af cp demo.af demo-pco.af --codec pco
   af cp demo.af s3://bucket/climate.af
   af cp demo.af small-blocks.af --block-size 1M --frame-size 64K
   af cp demo.af demo-v2.af --at 1       # copy an old version
 
 Arrays are copied in chunk-aligned slabs of bounded size, with their dimension
-names, fill values, attributes and recorded codecs (--codec records its codec for
-every array instead), and so are the file's own attributes; chunks never written
+names, fill values, attributes and recorded pipelines (--codec/--filters record
+theirs for every array instead), and so are the file's own attributes; chunks never written
 stay unwritten. The copy is committed as one layer.")]
     Cp(CpArgs),
 
@@ -395,11 +404,17 @@ pub struct ImportArgs {
     /// Chunk shape, one entry per dimension (e.g. 64,64).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub chunks: Option<Vec<usize>>,
-    /// Codec of the new array, recorded in the file so that every writer of the array
-    /// uses it: none, lz4, zstd or zstd:LEVEL. Without it the array records none and is
-    /// written with the file's codec (lz4 for a new file).
-    #[arg(long, value_parser = BuiltinCodec::parse)]
-    pub codec: Option<BuiltinCodec>,
+    /// Codec of the new array: zstd:LEVEL (zstd is level 3), lz4, pco:LEVEL (pco is
+    /// level 8), none, or a whole pipeline (e.g. bitround:10+shuffle+zstd:5). Recorded in
+    /// the file with the filters, so that every writer of the array uses them. Default:
+    /// zstd:3.
+    #[arg(long)]
+    pub codec: Option<String>,
+    /// Filters run before the codec, in this order: bitround:N (floats: keep N mantissa
+    /// bits; lossy), delta (integers, times), shuffle. `--filters none` for none.
+    /// Default: shuffle for numbers of 2 bytes or more with lz4 and zstd.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub filters: Option<Vec<String>>,
     /// Dimension names, one per dimension (e.g. time,lat,lon).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub dims: Option<Vec<String>>,
@@ -437,11 +452,14 @@ pub struct CpArgs {
     pub src: String,
     /// The new file (local path or URL).
     pub dst: String,
-    /// Codec of the copy, recorded for every array: none, lz4, zstd or zstd:LEVEL.
-    /// Without it each array keeps the codec it records (if any), and the others are
-    /// written with the source's codec.
-    #[arg(long, value_parser = BuiltinCodec::parse)]
-    pub codec: Option<BuiltinCodec>,
+    /// Codec of the copy, recorded for every array with --filters (as af import takes
+    /// them, the defaults chosen per array's dtype). Without both, each array keeps the
+    /// pipeline it records (if any), and the others are written with the source's codec.
+    #[arg(long)]
+    pub codec: Option<String>,
+    /// Filters of the copy's arrays (see af import --help).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub filters: Option<Vec<String>>,
     /// Target decompressed size of a block (e.g. 8M; default 8 MiB).
     #[arg(long, value_parser = parse_size)]
     pub block_size: Option<usize>,

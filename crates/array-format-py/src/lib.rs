@@ -16,49 +16,40 @@ mod values;
 
 use pyo3::prelude::*;
 
-/// The canonical form of a pipeline spec (`"zstd"` gives `"zstd:3"`,
-/// `"Shuffle+ZSTD"` gives `"shuffle+zstd:3"`); with `kind` (a dtype name),
-/// also checked against that element type. `InvalidValueError` saying why
+/// The canonical pipeline for arrays of element type `kind` (a dtype name)
+/// from `codec` (a codec or a whole pipeline) and `filters`, the rest
+/// from the pipeline measured best for `kind`
+/// ([`array_format::Pipeline::compose`]). `InvalidValueError` saying why
 /// for anything else, a custom codec's name included (Python has none).
 #[pyfunction]
-#[pyo3(signature = (spec, kind=None))]
-fn canonical_codec(spec: &str, kind: Option<&str>) -> PyResult<String> {
-    let invalid = |why: String| errors::raise("InvalidValueError", format!("codec {spec:?}: {why}"));
-    let pipeline = spec
-        .parse::<array_format::Pipeline>()
-        .map_err(|e| invalid(e.to_string()))?;
+#[pyo3(signature = (kind, codec=None, filters=None))]
+fn compose_pipeline(
+    kind: &str,
+    codec: Option<&str>,
+    filters: Option<Vec<String>>,
+) -> PyResult<String> {
+    let invalid = |why: String| errors::raise("InvalidValueError", why);
+    let dtype = array_format::DType::from_name(kind)
+        .ok_or_else(|| invalid(format!("unknown element type {kind:?}")))?;
+    let filters: Option<Vec<&str>> = filters
+        .as_ref()
+        .map(|f| f.iter().map(String::as_str).collect());
+    let pipeline = array_format::Pipeline::compose(dtype, codec, filters.as_deref())
+        .map_err(|e| invalid(format!("codec {:?}: {e}", codec.unwrap_or_default())))?;
     if let array_format::PipelineCodec::Custom(name) = pipeline.codec() {
         return Err(invalid(format!(
             "unknown codec {name:?}: use none, lz4, zstd, zstd:LEVEL, pco or pco:LEVEL, \
              after filters bitround:N, delta, shuffle (joined by +)"
         )));
     }
-    if let Some(kind) = kind {
-        let dtype = array_format::DType::from_name(kind)
-            .ok_or_else(|| invalid(format!("unknown element type {kind:?}")))?;
-        pipeline
-            .check_dtype(dtype)
-            .map_err(|e| invalid(e.to_string()))?;
-    }
     Ok(pipeline.to_string())
-}
-
-/// The pipeline measured best for element type `kind` (a dtype name),
-/// which arrays created without a codec get.
-#[pyfunction]
-fn default_pipeline(kind: &str) -> PyResult<String> {
-    let dtype = array_format::DType::from_name(kind).ok_or_else(|| {
-        errors::raise("InvalidValueError", format!("unknown element type {kind:?}"))
-    })?;
-    Ok(array_format::Pipeline::default_for(dtype).to_string())
 }
 
 /// The module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<file::NativeFile>()?;
-    m.add_function(wrap_pyfunction!(canonical_codec, m)?)?;
-    m.add_function(wrap_pyfunction!(default_pipeline, m)?)?;
+    m.add_function(wrap_pyfunction!(compose_pipeline, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FORMAT_VERSION", array_format::FORMAT_VERSION)?;
     Ok(())

@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 use std::io::{BufWriter, Write};
 
 use anyhow::Context;
-use array_format::{ArrayFile, ArraySpec, Error as AfError, FileConfig, MergedArrayMeta};
+use array_format::{
+    ArrayFile, ArraySpec, DType, Error as AfError, FileConfig, MergedArrayMeta, Pipeline,
+};
 use indicatif::ProgressBar;
 use ndarray::{ArrayD, IxDyn, ShapeBuilder, Slice};
 
@@ -92,6 +94,7 @@ pub async fn import(a: ImportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         Some(f) => Some(parse_fill(f, dtype).map_err(|e| usage(format!("--fill: {e}")))?),
         None => None,
     };
+    let pipeline = pipeline_of(dtype, a.codec.as_deref(), a.filters.as_deref())?;
 
     let existing = match loc.open_with(FileConfig::new(BuiltinCodec::Lz4)).await {
         Ok(f) => Some(f),
@@ -100,16 +103,12 @@ pub async fn import(a: ImportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     let (mut file, created) = match existing {
         Some(probe) => {
-            let codec = match a.codec {
-                Some(c) => c,
-                None => codec_for(None, Some(&layout_of(&probe))),
-            };
+            let codec = codec_for(None, Some(&layout_of(&probe)));
             drop(probe);
             (loc.open(codec, None).await?, false)
         }
         None => (
-            loc.create_with(FileConfig::new(a.codec.unwrap_or(BuiltinCodec::Lz4)))
-                .await?,
+            loc.create_with(FileConfig::new(BuiltinCodec::Lz4)).await?,
             true,
         ),
     };
@@ -118,11 +117,13 @@ pub async fn import(a: ImportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         Some(start) => {
             let meta = array_meta(&file, &loc, name)?;
             let recorded = file.array_codec(name)?;
-            if let (Some(recorded), Some(chosen)) = (&recorded, a.codec)
-                && *recorded != chosen.to_string()
+            let chosen = pipeline.to_string();
+            if (a.codec.is_some() || a.filters.is_some())
+                && recorded.as_deref() != Some(chosen.as_str())
             {
                 return Err(usage(format!(
-                    "array {name:?} records codec {recorded}, which its writes use; --codec {chosen} cannot change it (af cp --codec rewrites a file with another)"
+                    "array {name:?} records pipeline {}, which its writes use; --codec/--filters ({chosen}) cannot change it (af cp --codec rewrites a file with another)",
+                    recorded.as_deref().unwrap_or("none")
                 )));
             }
             if meta.dtype != dtype {
@@ -170,7 +171,7 @@ pub async fn import(a: ImportArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                 .with_chunk_shape(chunks)
                 .with_dimension_names(a.dims.clone().unwrap_or_default());
             spec.fill_value = fill;
-            spec.codec = a.codec.map(|c| c.to_string());
+            spec.codec = Some(pipeline.to_string());
             file.define(name, spec)
                 .with_context(|| format!("cannot define array {name:?}"))?;
             vec![0; rank]
@@ -390,7 +391,7 @@ pub async fn cp(a: CpArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     }
     let sfile = src.open(BuiltinCodec::Lz4, a.at.at).await?;
     let layout = Some(layout_of(&sfile));
-    let codec = codec_for(a.codec, layout.as_ref());
+    let codec = codec_for(None, layout.as_ref());
     match dst.open_with(FileConfig::new(BuiltinCodec::Lz4)).await {
         Ok(_) if !a.force => {
             return Err(usage(format!(
@@ -432,9 +433,13 @@ pub async fn cp(a: CpArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             .with_chunk_shape(meta.chunk_shape.clone())
             .with_dimension_names(meta.dimension_names.clone());
         spec.fill_value = meta.fill_value.clone();
-        spec.codec = match a.codec {
-            Some(c) => Some(c.to_string()),
-            None => sfile.array_codec(&meta.name)?,
+        spec.codec = match (&a.codec, &a.filters) {
+            (None, None) => sfile.array_codec(&meta.name)?,
+            _ => Some(
+                pipeline_of(meta.dtype, a.codec.as_deref(), a.filters.as_deref())
+                    .with_context(|| format!("array {:?}", meta.name))?
+                    .to_string(),
+            ),
         };
         dfile.define(meta.name.as_str(), spec)?;
         let r = with_elem!(meta.dtype, T => copy_array::<T>(&sfile, &mut dfile, meta, written.as_ref(), &pb).await);
@@ -449,11 +454,22 @@ pub async fn cp(a: CpArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     r.with_context(|| format!("cannot commit {}", dst.name))?;
     writeln!(
         out,
-        "copied {} to {}: {} array{}, codec {codec}, {} -> {} stored",
+        "copied {} to {}: {} array{}, {}, {} -> {} stored",
         src.name,
         dst.name,
         arrays.len(),
         if arrays.len() == 1 { "" } else { "s" },
+        match (&a.codec, &a.filters) {
+            (None, None) => format!("pipelines kept, codec {codec} for the others"),
+            (c, f) => [
+                c.as_ref().map(|c| format!("codec {c}")),
+                f.as_ref().map(|f| format!("filters {}", f.join(","))),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", "),
+        },
         human_bytes(sfile.stored_bytes()),
         human_bytes(dfile.stored_bytes())
     )?;
@@ -601,4 +617,21 @@ mod tests {
         assert_eq!(chunk_coords(&[], &[]), vec![Vec::<u64>::new()]);
         assert!(chunk_coords(&[1], &[1]).is_empty());
     }
+}
+
+/// The pipeline `--codec` and `--filters` (`none` for no filter) make for
+/// arrays of `dtype`, the rest from the pipeline measured best for it.
+fn pipeline_of(
+    dtype: DType,
+    codec: Option<&str>,
+    filters: Option<&[String]>,
+) -> anyhow::Result<Pipeline> {
+    let filters: Option<Vec<&str>> = filters.map(|f| {
+        f.iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("none"))
+            .collect()
+    });
+    Pipeline::compose(dtype, codec, filters.as_deref())
+        .map_err(|e| usage(format!("--codec/--filters: {e} (for {dtype} data)")))
 }

@@ -32,16 +32,21 @@ fn arrays_record_their_codec_and_every_command_follows_it() {
     write_npy(&p.join("half.npy"), &half);
     // Three arrays, three codecs, in a file whose own codec is lz4.
     ok(p, &["import", "m.af", "plain", "a.npy", "--chunks", "8,64"]);
-    let args = ["--chunks", "8,64", "--codec"];
-    for (name, codec) in [("dense", "zstd"), ("raw", "none")] {
-        let mut v = vec!["import", "m.af", name, "a.npy"];
-        v.extend(args);
-        v.push(codec);
+    for (name, pipeline) in [
+        ("dense", &["--codec", "zstd", "--filters", "none"][..]),
+        ("raw", &["--codec", "none"][..]),
+    ] {
+        let mut v = vec!["import", "m.af", name, "a.npy", "--chunks", "8,64"];
+        v.extend(pipeline);
         ok(p, &v);
     }
+    // Told nothing, an array gets the pipeline measured best for its dtype.
     assert_eq!(
         codecs(p, "m.af", "plain"),
-        (Value::Null, serde_json::json!(["lz4"]))
+        (
+            "shuffle+zstd:3".into(),
+            serde_json::json!(["shuffle:4+zstd"])
+        )
     );
     assert_eq!(
         codecs(p, "m.af", "dense"),
@@ -60,18 +65,21 @@ fn arrays_record_their_codec_and_every_command_follows_it() {
             .map(str::to_owned)
             .collect()
     };
-    assert_eq!(row("plain")[5], "(lz4)");
+    assert_eq!(row("plain")[5], "shuffle+zstd:3");
     assert_eq!(row("dense")[5], "zstd:3");
     assert_eq!(row("raw")[5], "none");
     let info = json(p, &["info", "m.af", "--json"]);
-    assert_eq!(info["codecs"], serde_json::json!(["lz4", "none", "zstd"]));
+    assert_eq!(
+        info["codecs"],
+        serde_json::json!(["none", "shuffle:4+zstd", "zstd"])
+    );
     assert_eq!(
         info["array_codecs"],
-        serde_json::json!({"plain": null, "dense": "zstd:3", "raw": "none"})
+        serde_json::json!({"plain": "shuffle+zstd:3", "dense": "zstd:3", "raw": "none"})
     );
     let text = ok(p, &["info", "m.af"]);
     assert!(
-        text.contains("array codecs  none (1 array), zstd:3 (1 array), none recorded (1 array)"),
+        text.contains("array codecs  none (1 array), shuffle+zstd:3 (1 array), zstd:3 (1 array)"),
         "{text}"
     );
 
@@ -88,7 +96,7 @@ fn arrays_record_their_codec_and_every_command_follows_it() {
             "import", "m.af", "raw", "half.npy", "--start", "0,0", "--codec", "lz4",
         ],
         2,
-        "records codec none",
+        "records pipeline none",
     );
     ok(
         p,
@@ -133,7 +141,7 @@ fn arrays_record_their_codec_and_every_command_follows_it() {
     for name in ["plain", "dense", "raw"] {
         assert_eq!(
             codecs(p, "all.af", name),
-            ("lz4".into(), serde_json::json!(["lz4"])),
+            ("shuffle+lz4".into(), serde_json::json!(["shuffle:4+lz4"])),
             "{name}"
         );
         assert_eq!(
@@ -141,4 +149,114 @@ fn arrays_record_their_codec_and_every_command_follows_it() {
             ok(p, &["cat", "m.af", name, "-f", "csv"])
         );
     }
+}
+
+#[test]
+fn codecs_and_filters_make_a_pipeline_checked_against_the_dtype() {
+    let d = TempDir::new().unwrap();
+    let p = d.path();
+    let f = ArrayD::from_shape_fn(IxDyn(&[40, 50]), |ix| {
+        280.0f32 + ((ix[0] as f32) / 7.0).sin() * 15.0 + ix[1] as f32 * 0.01
+    });
+    write_npy(&p.join("f.npy"), &f);
+    let n = ArrayD::from_shape_fn(IxDyn(&[40, 50]), |ix| (ix[0] * 1000 + ix[1]) as i64);
+    write_npy(&p.join("n.npy"), &n);
+    for (name, npy, args, recorded, stored) in [
+        ("pco", "f.npy", &["--codec", "pco"][..], "pco:8", "pco:f32"),
+        (
+            "delta",
+            "n.npy",
+            &["--filters", "delta,shuffle"][..],
+            "delta+shuffle+zstd:3",
+            "delta:8+shuffle:8+zstd",
+        ),
+        (
+            "whole",
+            "n.npy",
+            &["--codec", "delta+lz4"][..],
+            "delta+lz4",
+            "delta:8+lz4",
+        ),
+        (
+            "rounded",
+            "f.npy",
+            &["--filters", "bitround:8,shuffle", "--codec", "zstd:5"][..],
+            "bitround:8+shuffle+zstd:5",
+            "shuffle:4+zstd",
+        ),
+    ] {
+        let mut v = vec!["import", "p.af", name, npy];
+        v.extend(args);
+        ok(p, &v);
+        assert_eq!(
+            codecs(p, "p.af", name),
+            (recorded.into(), serde_json::json!([stored])),
+            "{name}"
+        );
+    }
+    // Lossless pipelines read back exactly; bitround within its rounding.
+    let cat = |name: &str| ok(p, &["cat", "p.af", name, "-f", "csv"]);
+    ok(
+        p,
+        &[
+            "import",
+            "p.af",
+            "plain",
+            "f.npy",
+            "--filters",
+            "none",
+            "--codec",
+            "none",
+        ],
+    );
+    assert_eq!(codecs(p, "p.af", "plain").0, "none");
+    assert_eq!(cat("pco"), cat("plain"));
+    ok(
+        p,
+        &["import", "p.af", "n_plain", "n.npy", "--codec", "none"],
+    );
+    assert_eq!(cat("delta"), cat("n_plain"));
+    assert_eq!(cat("whole"), cat("n_plain"));
+    let rounded: Vec<f64> = cat("rounded")
+        .split([',', '\n'])
+        .filter_map(|x| x.trim().parse().ok())
+        .collect();
+    let exact: Vec<f64> = cat("plain")
+        .split([',', '\n'])
+        .filter_map(|x| x.trim().parse().ok())
+        .collect();
+    assert_eq!(rounded.len(), 2000);
+    assert!(rounded != exact, "bitround changed some values");
+    for (r, e) in rounded.iter().zip(&exact) {
+        assert!((r - e).abs() <= e.abs() * 2f64.powi(-9), "{r} {e}");
+    }
+    // What does not suit the dtype, or names filters twice, is refused.
+    for (args, says) in [
+        (&["--filters", "delta"][..], "differences of integers"),
+        (
+            &["--codec", "shuffle+lz4", "--filters", "shuffle"][..],
+            "not both",
+        ),
+        (&["--filters", "zip"][..], "unknown filter"),
+        (&["--codec", "pco:20"][..], "0-12"),
+    ] {
+        let mut v = vec!["import", "p.af", "bad", "f.npy"];
+        v.extend(args);
+        fails(p, &v, 2, says);
+    }
+    // Writing into an array with another pipeline is refused.
+    fails(
+        p,
+        &[
+            "import", "p.af", "pco", "f.npy", "--start", "0,0", "--codec", "lz4",
+        ],
+        2,
+        "records pipeline pco:8",
+    );
+    ok(
+        p,
+        &[
+            "import", "p.af", "pco", "f.npy", "--start", "0,0", "--codec", "pco",
+        ],
+    );
 }

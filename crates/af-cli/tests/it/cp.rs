@@ -30,11 +30,16 @@ fn cp_rewrites_with_another_codec_and_keeps_everything() {
         "{out}"
     );
     let info = json(p, &["info", "z.af", "--json"]);
-    assert_eq!(info["codecs"], serde_json::json!(["zstd"]));
+    // zstd:7 after the default filters of each array's dtype.
+    assert_eq!(
+        info["codecs"],
+        serde_json::json!(["shuffle:4+zstd", "shuffle:8+zstd", "zstd"])
+    );
     assert_eq!(
         info["array_codecs"],
         serde_json::json!({
-            "temperature": "zstd:7", "land_mask": "zstd:7", "time": "zstd:7", "station_names": "zstd:7"
+            "temperature": "shuffle+zstd:7", "land_mask": "zstd:7", "time": "shuffle+zstd:7",
+            "station_names": "zstd:7"
         })
     );
     // The file's own attributes are copied too.

@@ -9,8 +9,9 @@ FORMAT_VERSION: int
 
 Region = tuple[list[int], list[int]]
 
-def canonical_codec(spec: str, kind: str | None = None) -> str: ...
-def default_pipeline(kind: str) -> str: ...
+def compose_pipeline(
+    kind: str, codec: str | None = None, filters: list[str] | None = None
+) -> str: ...
 
 class NativeFile:
     @staticmethod

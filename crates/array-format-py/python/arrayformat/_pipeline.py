@@ -6,11 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _native
-from ._errors import InvalidValueError
-
-#: Codecs after which the default filters are left out: pco finds patterns
-#: in numbers itself, and bytes stored as they are gain nothing from them.
-_NO_DEFAULT_FILTERS = ("pco", "none")
 
 
 def pipeline(kind: str, codec: Any = None, filters: Any = None) -> str:
@@ -19,11 +14,11 @@ def pipeline(kind: str, codec: Any = None, filters: Any = None) -> str:
     ``codec`` is a codec (``"zstd:5"``, ``"lz4"``, ``"pco"``, ...) or a
     whole pipeline (``"shuffle+zstd:5"``); ``filters`` a sequence of filters
     (``["bitround:10", "shuffle"]``, or ``[]`` for none). What is not given
-    comes from the pipeline measured best for ``kind``
-    (``_native.default_pipeline``): its codec, and its filters unless the
-    codec is pco or none, which gain nothing from them. A whole pipeline takes no further
-    filters. ``InvalidValueError`` says why a pipeline does not suit
-    ``kind``.
+    comes from the pipeline measured best for ``kind``: its codec, and its
+    filters with ``lz4`` and ``zstd`` (pco finds patterns in numbers
+    itself, ``none`` gains nothing from them). A whole pipeline takes no
+    further filters. ``InvalidValueError`` says why a pipeline does not
+    suit ``kind``.
     """
     if codec is not None and not isinstance(codec, str):
         raise TypeError(f"a codec is named by a str, not {type(codec).__name__}")
@@ -33,17 +28,4 @@ def pipeline(kind: str, codec: Any = None, filters: Any = None) -> str:
         for f in filters:
             if not isinstance(f, str):
                 raise TypeError(f"a filter is named by a str, not {type(f).__name__}")
-    if codec is not None and "+" in codec:
-        if filters:
-            raise InvalidValueError(
-                f"codec {codec!r} names its filters already: give them there or in "
-                "filters, not both"
-            )
-        return _native.canonical_codec(codec, kind)
-    default_filters, _, default_codec = _native.default_pipeline(kind).rpartition("+")
-    if codec is None:
-        codec = default_codec
-    if filters is None:
-        bare = codec.strip().lower().startswith(_NO_DEFAULT_FILTERS)
-        filters = [] if bare or not default_filters else default_filters.split("+")
-    return _native.canonical_codec("+".join([*filters, codec]), kind)
+    return _native.compose_pipeline(kind, codec, None if filters is None else list(filters))

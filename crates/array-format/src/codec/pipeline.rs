@@ -139,6 +139,12 @@ pub enum PipelineError {
         /// The spec given.
         spec: String,
     },
+    /// Filters given both in a whole pipeline and apart.
+    #[error("codec {codec:?} names its filters already: give them there or apart, not both")]
+    FiltersTwice {
+        /// The codec given.
+        codec: String,
+    },
     /// The pipeline does not suit the element type.
     #[error("{what} cannot be used for {dtype} arrays: {reason}")]
     DType {
@@ -249,6 +255,74 @@ impl Pipeline {
             }
         }
         Ok(())
+    }
+
+    /// The pipeline for arrays of `dtype` from a codec and filters given
+    /// apart, as the command line, Python and xarray take them: `codec` a
+    /// codec (`zstd:5`) or a whole pipeline (`shuffle+zstd:5`, which then
+    /// takes no `filters`), `filters` filter specs (`bitround:10`,
+    /// `shuffle`; empty for none). What is not given comes from
+    /// [`default_for`](Self::default_for): its codec, and its filters
+    /// with `lz4` and `zstd` (`pco` finds patterns in numbers itself,
+    /// `none` gains nothing, a custom codec is the caller's own).
+    /// Checked against `dtype`.
+    ///
+    /// ```
+    /// use array_format::{DType, Pipeline};
+    ///
+    /// let p = |codec, filters: Option<&[&str]>| {
+    ///     Pipeline::compose(DType::Float32, codec, filters).map(|p| p.to_string())
+    /// };
+    /// assert_eq!(p(None, None)?, "shuffle+zstd:3");
+    /// assert_eq!(p(Some("lz4"), None)?, "shuffle+lz4");
+    /// assert_eq!(p(Some("pco"), Some(&["bitround:12"]))?, "bitround:12+pco:8");
+    /// assert_eq!(p(Some("zstd:9"), Some(&[]))?, "zstd:9");
+    /// assert!(p(Some("shuffle+lz4"), Some(&["shuffle"])).is_err());
+    /// # Ok::<(), array_format::PipelineError>(())
+    /// ```
+    pub fn compose(
+        dtype: DType,
+        codec: Option<&str>,
+        filters: Option<&[&str]>,
+    ) -> Result<Pipeline, PipelineError> {
+        if let Some(whole) = codec.filter(|c| c.contains('+')) {
+            if filters.is_some_and(|f| !f.is_empty()) {
+                return Err(PipelineError::FiltersTwice {
+                    codec: whole.to_owned(),
+                });
+            }
+            let p = Pipeline::parse(whole)?;
+            p.check_dtype(dtype)?;
+            return Ok(p);
+        }
+        let default = Pipeline::default_for(dtype);
+        let codec = match codec {
+            Some(c) => parse_codec(c.trim(), true, c.trim())?,
+            None => default.codec.clone(),
+        };
+        let filters = match filters {
+            Some(given) => {
+                let spec = given.join("+");
+                let mut out: Vec<Filter> = Vec::with_capacity(given.len());
+                for part in given {
+                    let f = parse_filter(part.trim())?;
+                    if out.last().is_some_and(|l| l.rank() >= f.rank()) {
+                        return Err(PipelineError::Order { spec });
+                    }
+                    out.push(f);
+                }
+                out
+            }
+            None => match codec {
+                PipelineCodec::Builtin(BuiltinCodec::Lz4 | BuiltinCodec::Zstd(_)) => {
+                    default.filters
+                }
+                _ => Vec::new(),
+            },
+        };
+        let p = Pipeline { filters, codec };
+        p.check_dtype(dtype)?;
+        Ok(p)
     }
 
     /// The pipeline measured best for `dtype` on real data, which arrays
@@ -452,6 +526,42 @@ mod tests {
         assert!(ok("bitround:9+pco", DType::Float64).is_ok());
         let e = ok("shuffle+pco", DType::Float32).unwrap_err().to_string();
         assert!(e.contains("only bitround"), "{e}");
+    }
+
+    #[test]
+    fn codecs_and_filters_compose_with_the_defaults() {
+        let c = |dtype, codec, filters: Option<&[&str]>| {
+            Pipeline::compose(dtype, codec, filters).map(|p| p.to_string())
+        };
+        assert_eq!(c(DType::Int64, None, None).unwrap(), "shuffle+zstd:3");
+        assert_eq!(c(DType::UInt8, Some("lz4"), None).unwrap(), "lz4");
+        assert_eq!(c(DType::Float64, Some("none"), None).unwrap(), "none");
+        assert_eq!(c(DType::Float64, Some("PCO:3"), None).unwrap(), "pco:3");
+        assert_eq!(
+            c(DType::Int32, None, Some(&["delta", "shuffle"])).unwrap(),
+            "delta+shuffle+zstd:3"
+        );
+        assert_eq!(c(DType::Float32, Some("xor"), None).unwrap(), "xor");
+        for (dtype, codec, filters, says) in [
+            (
+                DType::Float32,
+                Some("shuffle+lz4"),
+                Some(&["delta"][..]),
+                "not both",
+            ),
+            (
+                DType::Float32,
+                None,
+                Some(&["shuffle", "delta"][..]),
+                "order",
+            ),
+            (DType::Float32, None, Some(&["delta"][..]), "integers"),
+            (DType::String, Some("pco"), None, "numbers"),
+            (DType::Float32, Some("zstd:0"), None, "1-22"),
+        ] {
+            let e = c(dtype, codec, filters).unwrap_err().to_string();
+            assert!(e.contains(says), "{codec:?} {filters:?}: {e}");
+        }
     }
 
     #[test]

@@ -171,14 +171,7 @@ async fn bit_rounding_stores_rounded_values_that_reads_and_statistics_agree_on()
         .with_fill_value(FillValue::Float(-9.999e33))
         .with_codec("bitround:4+shuffle+zstd");
     f.define("t", spec).unwrap();
-    let v = [
-        1.0f64 + 1.0 / 64.0,
-        3.13,
-        f64::NAN,
-        -9.999e33,
-        1e300,
-        -0.3,
-    ];
+    let v = [1.0f64 + 1.0 / 64.0, 3.13, f64::NAN, -9.999e33, 1e300, -0.3];
     f.write_array(
         "t",
         vec![0],
