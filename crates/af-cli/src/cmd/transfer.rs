@@ -573,6 +573,23 @@ fn chunk_coords(lo: &[u64], hi: &[u64]) -> Vec<Vec<u64>> {
     }
 }
 
+/// The pipeline `--codec` and `--filters` (`none` for no filter) make for
+/// arrays of `dtype`, the rest from the pipeline measured best for it.
+fn pipeline_of(
+    dtype: DType,
+    codec: Option<&str>,
+    filters: Option<&[String]>,
+) -> anyhow::Result<Pipeline> {
+    let filters: Option<Vec<&str>> = filters.map(|f| {
+        f.iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("none"))
+            .collect()
+    });
+    Pipeline::compose(dtype, codec, filters.as_deref())
+        .map_err(|e| usage(format!("--codec/--filters: {e} (for {dtype} data)")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -617,21 +634,4 @@ mod tests {
         assert_eq!(chunk_coords(&[], &[]), vec![Vec::<u64>::new()]);
         assert!(chunk_coords(&[1], &[1]).is_empty());
     }
-}
-
-/// The pipeline `--codec` and `--filters` (`none` for no filter) make for
-/// arrays of `dtype`, the rest from the pipeline measured best for it.
-fn pipeline_of(
-    dtype: DType,
-    codec: Option<&str>,
-    filters: Option<&[String]>,
-) -> anyhow::Result<Pipeline> {
-    let filters: Option<Vec<&str>> = filters.map(|f| {
-        f.iter()
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("none"))
-            .collect()
-    });
-    Pipeline::compose(dtype, codec, filters.as_deref())
-        .map_err(|e| usage(format!("--codec/--filters: {e} (for {dtype} data)")))
 }
