@@ -17,7 +17,27 @@ macro_rules! canon_le {
     };
 }
 
-canon_le!(u8, u16, u32, u64, i8, i16, i32, i64, f32, f64);
+canon_le!(
+    u8,
+    u16,
+    u32,
+    u64,
+    i8,
+    i16,
+    i32,
+    i64,
+    f32,
+    f64,
+    array_format::half::f16,
+    array_format::half::bf16
+);
+
+impl<T: Canon> Canon for array_format::num_complex::Complex<T> {
+    fn canon(&self, out: &mut Vec<u8>) {
+        self.re.canon(out);
+        self.im.canon(out);
+    }
+}
 
 impl Canon for bool {
     fn canon(&self, out: &mut Vec<u8>) {

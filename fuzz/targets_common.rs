@@ -334,6 +334,14 @@ async fn read_any(file: &ArrayFile, meta: &MergedArrayMeta) -> Option<Vec<u8>> {
         DType::String => read_as::<String>(file, name, start, shape).await,
         DType::Binary => read_as::<Vec<u8>>(file, name, start, shape).await,
         DType::TimestampNs => read_as::<array_format::TimestampNs>(file, name, start, shape).await,
+        DType::Float16 => read_as::<array_format::half::f16>(file, name, start, shape).await,
+        DType::BFloat16 => read_as::<array_format::half::bf16>(file, name, start, shape).await,
+        DType::Complex64 => {
+            read_as::<array_format::num_complex::Complex<f32>>(file, name, start, shape).await
+        }
+        DType::Complex128 => {
+            read_as::<array_format::num_complex::Complex<f64>>(file, name, start, shape).await
+        }
     }
 }
 

@@ -96,6 +96,50 @@ impl Elem for f64 {
     }
 }
 
+macro_rules! half_elem {
+    ($($t:ty),*) => {$(
+        impl Elem for $t {
+            fn text(&self) -> String {
+                float_text(self.to_f64(), true)
+            }
+            fn json(&self) -> String {
+                float_json(self.to_f64(), true)
+            }
+            fn same(&self, other: &Self) -> bool {
+                self.to_bits() == other.to_bits() || (self.is_nan() && other.is_nan())
+            }
+        }
+    )*};
+}
+half_elem!(array_format::half::f16, array_format::half::bf16);
+
+/// Complex numbers as numpy prints them (`(1.5-2.0j)`); in JSON, the pair
+/// `[re, im]`.
+impl<T: Elem + num_traits_float::Part> Elem for array_format::num_complex::Complex<T>
+where
+    array_format::num_complex::Complex<T>: ArrayElement,
+{
+    fn text(&self) -> String {
+        let im = self.im.text();
+        let sign = if im.starts_with('-') { "" } else { "+" };
+        format!("({}{sign}{im}j)", self.re.text())
+    }
+    fn json(&self) -> String {
+        format!("[{}, {}]", self.re.json(), self.im.json())
+    }
+    fn same(&self, other: &Self) -> bool {
+        self.re.same(&other.re) && self.im.same(&other.im)
+    }
+}
+
+/// The part types of complex numbers.
+mod num_traits_float {
+    /// `f32` or `f64`.
+    pub trait Part {}
+    impl Part for f32 {}
+    impl Part for f64 {}
+}
+
 impl Elem for bool {
     fn text(&self) -> String {
         self.to_string()
@@ -266,10 +310,16 @@ pub fn fill_text(fill: Option<&FillValue>, dtype: DType) -> String {
         Some(FillValue::Bool(b)) => b.to_string(),
         Some(FillValue::Int(v)) => v.to_string(),
         Some(FillValue::UInt(v)) => v.to_string(),
-        Some(FillValue::Float(v)) => float_text(*v, dtype == DType::Float32),
+        Some(FillValue::Float(v)) => float_text(*v, dtype != DType::Float64),
         Some(FillValue::String(s)) => json_string(s),
         Some(FillValue::TimestampNs(v)) => timestamp_text(*v),
         Some(FillValue::Binary(b)) => hex(b),
+        Some(FillValue::Complex(re, im)) => {
+            let single = dtype == DType::Complex64;
+            let im = float_text(*im, single);
+            let sign = if im.starts_with('-') { "" } else { "+" };
+            format!("({}{sign}{im}j)", float_text(*re, single))
+        }
     }
 }
 
@@ -280,10 +330,14 @@ pub fn fill_json(fill: Option<&FillValue>, dtype: DType) -> Json {
         Some(FillValue::Bool(b)) => json!(b),
         Some(FillValue::Int(v)) => json!(v),
         Some(FillValue::UInt(v)) => json!(v),
-        Some(FillValue::Float(v)) => float_value(*v, dtype == DType::Float32),
+        Some(FillValue::Float(v)) => float_value(*v, dtype != DType::Float64),
         Some(FillValue::String(s)) => json!(s),
         Some(FillValue::TimestampNs(v)) => json!(timestamp_text(*v)),
         Some(FillValue::Binary(b)) => json!(hex(b)),
+        Some(FillValue::Complex(re, im)) => {
+            let single = dtype == DType::Complex64;
+            json!([float_value(*re, single), float_value(*im, single)])
+        }
     }
 }
 
@@ -554,7 +608,14 @@ pub fn parse_fill(s: &str, dtype: DType) -> Result<FillValue, String> {
         DType::UInt8 | DType::UInt16 | DType::UInt32 | DType::UInt64 => {
             FillValue::UInt(parse_scalar(t, dtype.name())?)
         }
-        DType::Float32 | DType::Float64 => FillValue::Float(parse_f64(t)?),
+        DType::Float16 | DType::BFloat16 | DType::Float32 | DType::Float64 => {
+            FillValue::Float(parse_f64(t)?)
+        }
+        // A real number, or `re,im`.
+        DType::Complex64 | DType::Complex128 => match t.split_once(',') {
+            Some((re, im)) => FillValue::Complex(parse_f64(re.trim())?, parse_f64(im.trim())?),
+            None => FillValue::Float(parse_f64(t)?),
+        },
         DType::TimestampNs => FillValue::TimestampNs(parse_scalar(t, "timestamp (nanoseconds)")?),
         DType::String => FillValue::String(match serde_json::from_str::<Json>(t) {
             Ok(Json::String(s)) => s,

@@ -11,6 +11,8 @@ use std::io::{BufReader, Read, Seek, Write};
 use std::path::Path;
 
 use anyhow::Context;
+use array_format::half::{bf16, f16};
+use array_format::num_complex::Complex;
 use array_format::{DType, TimestampNs};
 use ndarray_npy::npy::header::{Header, Layout};
 use ndarray_npy::{ReadableElement, WritableElement};
@@ -103,6 +105,9 @@ pub fn kind_of(descr: &PyValue) -> Result<NpyKind, String> {
         "u8" => plain(DType::UInt64),
         "f4" => plain(DType::Float32),
         "f8" => plain(DType::Float64),
+        "f2" => plain(DType::Float16),
+        "c8" => plain(DType::Complex64),
+        "c16" => plain(DType::Complex128),
         _ => {
             if let Some(unit) = body.strip_prefix("M8[").and_then(|u| u.strip_suffix(']')) {
                 let unit_ns = match unit {
@@ -134,7 +139,7 @@ pub fn kind_of(descr: &PyValue) -> Result<NpyKind, String> {
                 return Ok(NpyKind::Unicode { chars, big });
             }
             let what = match body.chars().next() {
-                Some('c') => "complex numbers",
+                Some('c') => "this complex size",
                 Some('f') => "this float size",
                 Some('S' | 'a') => "byte strings",
                 Some('O') => "Python objects",
@@ -143,7 +148,7 @@ pub fn kind_of(descr: &PyValue) -> Result<NpyKind, String> {
                 _ => "this dtype",
             };
             Err(format!(
-                ".npy dtype {s:?} ({what}) is not supported; af imports bool, int8..int64, uint8..uint64, float32, float64, datetime64 and unicode strings"
+                ".npy dtype {s:?} ({what}) is not supported; af imports bool, int8..int64, uint8..uint64, float16..float64, complex64, complex128, datetime64 and unicode strings"
             ))
         }
     }
@@ -272,6 +277,85 @@ macro_rules! plain_npy {
     )*};
 }
 plain_npy!(bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+
+/// Elements `.npy` stores as `count` numbers of a type `ndarray-npy` reads
+/// (`raw`, whose descriptor is `raw_code` with the file's byte order),
+/// made into elements by `from`; and written back the other way.
+macro_rules! via_npy {
+    ($t:ty, $raw:ty, $raw_code:expr, $code:expr, $count:expr, $from:expr, $to:expr) => {
+        impl NpyElem for $t {
+            fn read(r: &mut dyn Read, kind: &NpyKind, n: usize) -> anyhow::Result<Vec<Self>> {
+                let NpyKind::Plain(d, descr) = kind else {
+                    return Err(wrong_kind(kind, stringify!($t)));
+                };
+                if *d != <$t as array_format::ArrayElement>::DTYPE {
+                    return Err(wrong_kind(kind, stringify!($t)));
+                }
+                let order = if descr.starts_with('>') { ">" } else { "<" };
+                let raws = n
+                    .checked_mul($count)
+                    .ok_or_else(|| usage("the .npy file holds too many elements"))?;
+                let raw = <$raw as ReadableElement>::read_to_end_exact_vec(
+                    r,
+                    &PyValue::String(format!("{order}{}", $raw_code)),
+                    raws,
+                )?;
+                let from: fn([$raw; $count]) -> Self = $from;
+                raw.chunks_exact($count)
+                    .map(|c| {
+                        <[$raw; $count]>::try_from(c)
+                            .map(from)
+                            .map_err(|_| usage("a .npy element is cut short"))
+                    })
+                    .collect()
+            }
+            fn descr(_width: usize) -> anyhow::Result<PyValue> {
+                Ok(PyValue::String(format!("<{}", $code)))
+            }
+            fn write(w: &mut dyn Write, items: &[Self], _width: usize) -> anyhow::Result<()> {
+                let to: fn(&Self) -> Vec<$raw> = $to;
+                let raw: Vec<$raw> = items.iter().flat_map(to).collect();
+                <$raw as WritableElement>::write_slice(&raw, w)?;
+                Ok(())
+            }
+        }
+    };
+}
+via_npy!(f16, u16, "u2", "f2", 1, |[b]| f16::from_bits(b), |v| vec![
+    v.to_bits()
+]);
+via_npy!(
+    Complex<f32>,
+    f32,
+    "f4",
+    "c8",
+    2,
+    |[re, im]| Complex::new(re, im),
+    |v| vec![v.re, v.im]
+);
+via_npy!(
+    Complex<f64>,
+    f64,
+    "f8",
+    "c16",
+    2,
+    |[re, im]| Complex::new(re, im),
+    |v| vec![v.re, v.im]
+);
+
+impl NpyElem for bf16 {
+    fn read(_: &mut dyn Read, kind: &NpyKind, _: usize) -> anyhow::Result<Vec<Self>> {
+        Err(wrong_kind(kind, "bf16"))
+    }
+    fn descr(_width: usize) -> anyhow::Result<PyValue> {
+        Err(usage(
+            "bf16 arrays cannot be exported to .npy: numpy has no bfloat16 type of its own (read them from Python with ml_dtypes)",
+        ))
+    }
+    fn write(_: &mut dyn Write, _: &[Self], _: usize) -> anyhow::Result<()> {
+        Err(usage("bf16 arrays cannot be exported to .npy"))
+    }
+}
 
 impl NpyElem for TimestampNs {
     fn read(r: &mut dyn Read, kind: &NpyKind, n: usize) -> anyhow::Result<Vec<Self>> {

@@ -69,6 +69,22 @@ macro_rules! with_elem {
                 type $T = array_format::TimestampNs;
                 $body
             }
+            array_format::DType::Float16 => {
+                type $T = array_format::half::f16;
+                $body
+            }
+            array_format::DType::BFloat16 => {
+                type $T = array_format::half::bf16;
+                $body
+            }
+            array_format::DType::Complex64 => {
+                type $T = array_format::num_complex::Complex<f32>;
+                $body
+            }
+            array_format::DType::Complex128 => {
+                type $T = array_format::num_complex::Complex<f64>;
+                $body
+            }
         }
     };
 }

@@ -7,6 +7,8 @@
 //! Python side views them as `datetime64[ns]`); strings and byte strings as
 //! flat Python lists, which the Python side shapes into object arrays.
 
+use array_format::half::{bf16, f16};
+use array_format::num_complex::Complex;
 use array_format::{ArrayElement, ArrayFile, DType, TimestampNs};
 use ndarray::{ArcArray, ArrayView, IxDyn};
 use numpy::{Element, PyArray, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -34,6 +36,10 @@ enum Read {
     U64(Vec<ArcArray<u64, IxDyn>>),
     F32(Vec<ArcArray<f32, IxDyn>>),
     F64(Vec<ArcArray<f64, IxDyn>>),
+    F16(Vec<ArcArray<f16, IxDyn>>),
+    BF16(Vec<ArcArray<bf16, IxDyn>>),
+    C64(Vec<ArcArray<Complex<f32>, IxDyn>>),
+    C128(Vec<ArcArray<Complex<f64>, IxDyn>>),
     Timestamp(Vec<ArcArray<TimestampNs, IxDyn>>),
     String(Vec<ArcArray<String, IxDyn>>),
     Binary(Vec<ArcArray<Vec<u8>, IxDyn>>),
@@ -66,6 +72,10 @@ async fn read_any(f: &ArrayFile, name: &str, regions: Vec<Region>) -> array_form
         DType::UInt64 => Read::U64(regions_of(f, name, regions).await?),
         DType::Float32 => Read::F32(regions_of(f, name, regions).await?),
         DType::Float64 => Read::F64(regions_of(f, name, regions).await?),
+        DType::Float16 => Read::F16(regions_of(f, name, regions).await?),
+        DType::BFloat16 => Read::BF16(regions_of(f, name, regions).await?),
+        DType::Complex64 => Read::C64(regions_of(f, name, regions).await?),
+        DType::Complex128 => Read::C128(regions_of(f, name, regions).await?),
         DType::TimestampNs => Read::Timestamp(regions_of(f, name, regions).await?),
         DType::String => Read::String(regions_of(f, name, regions).await?),
         DType::Binary => Read::Binary(regions_of(f, name, regions).await?),
@@ -120,6 +130,10 @@ impl Read {
             Read::U64(v) => all(py, v),
             Read::F32(v) => all(py, v),
             Read::F64(v) => all(py, v),
+            Read::F16(v) => all(py, v),
+            Read::BF16(v) => all(py, v),
+            Read::C64(v) => all(py, v),
+            Read::C128(v) => all(py, v),
             Read::Timestamp(v) => v.into_iter().map(|a| timestamps_to_numpy(py, a)).collect(),
             Read::String(v) => v
                 .into_iter()
@@ -162,6 +176,10 @@ impl Read {
             Read::U64(v) => scalar(py, v),
             Read::F32(v) => scalar(py, v),
             Read::F64(v) => scalar(py, v),
+            Read::F16(v) => scalar(py, v),
+            Read::BF16(v) => scalar(py, v),
+            Read::C64(v) => scalar(py, v),
+            Read::C128(v) => scalar(py, v),
             Read::Timestamp(v) => first(v)?.0.into_bound_py_any(py),
             Read::String(v) => first(v)?.into_bound_py_any(py),
             Read::Binary(v) => Ok(PyBytes::new(py, &first(v)?).into_any()),
@@ -292,6 +310,10 @@ impl NativeFile {
             DType::UInt64 => write_numeric::<u64>(self, py, name, start, data),
             DType::Float32 => write_numeric::<f32>(self, py, name, start, data),
             DType::Float64 => write_numeric::<f64>(self, py, name, start, data),
+            DType::Float16 => write_numeric::<f16>(self, py, name, start, data),
+            DType::BFloat16 => write_numeric::<bf16>(self, py, name, start, data),
+            DType::Complex64 => write_numeric::<Complex<f32>>(self, py, name, start, data),
+            DType::Complex128 => write_numeric::<Complex<f64>>(self, py, name, start, data),
         }
     }
 

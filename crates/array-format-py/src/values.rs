@@ -105,6 +105,10 @@ pub fn fill_from_py(tag: &str, value: &Bound<'_, PyAny>) -> PyResult<FillValue> 
         "string" => FillValue::String(value.extract()?),
         "binary" => FillValue::Binary(bytes_of(value)?),
         "timestamp_ns" => FillValue::TimestampNs(value.extract()?),
+        "complex" => {
+            let (re, im): (f64, f64) = value.extract()?;
+            FillValue::Complex(re, im)
+        }
         other => {
             return Err(PyTypeError::new_err(format!(
                 "no fill value kind {other:?}"
@@ -126,5 +130,6 @@ pub fn fill_to_py<'py>(
         FillValue::String(v) => ("string", v.into_bound_py_any(py)?),
         FillValue::Binary(v) => ("binary", PyBytes::new(py, v).into_any()),
         FillValue::TimestampNs(v) => ("timestamp_ns", v.into_bound_py_any(py)?),
+        FillValue::Complex(re, im) => ("complex", (re, im).into_bound_py_any(py)?),
     })
 }

@@ -34,10 +34,21 @@ pub enum DType {
     Binary,
     /// Nanoseconds since the Unix epoch, stored like `Int64`.
     TimestampNs,
+    /// 16-bit IEEE 754 floating point ([`half::f16`]).
+    Float16,
+    /// bfloat16: the top 16 bits of an `f32` ([`half::bf16`]), as ML
+    /// frameworks store tensors.
+    BFloat16,
+    /// A complex number of two `f32`, real part first
+    /// ([`num_complex::Complex<f32>`]).
+    Complex64,
+    /// A complex number of two `f64`, real part first
+    /// ([`num_complex::Complex<f64>`]).
+    Complex128,
 }
 
 /// Every dtype, in on-disk code order.
-pub(crate) const ALL_DTYPES: [DType; 14] = [
+pub(crate) const ALL_DTYPES: [DType; 18] = [
     DType::Bool,
     DType::Int8,
     DType::Int16,
@@ -52,6 +63,10 @@ pub(crate) const ALL_DTYPES: [DType; 14] = [
     DType::String,
     DType::Binary,
     DType::TimestampNs,
+    DType::Float16,
+    DType::BFloat16,
+    DType::Complex64,
+    DType::Complex128,
 ];
 
 impl DType {
@@ -60,11 +75,29 @@ impl DType {
     pub fn element_size(&self) -> Option<usize> {
         match self {
             DType::Bool | DType::Int8 | DType::UInt8 => Some(1),
-            DType::Int16 | DType::UInt16 => Some(2),
+            DType::Int16 | DType::UInt16 | DType::Float16 | DType::BFloat16 => Some(2),
             DType::Int32 | DType::UInt32 | DType::Float32 => Some(4),
-            DType::Int64 | DType::UInt64 | DType::Float64 | DType::TimestampNs => Some(8),
+            DType::Int64
+            | DType::UInt64
+            | DType::Float64
+            | DType::TimestampNs
+            | DType::Complex64 => Some(8),
+            DType::Complex128 => Some(16),
             DType::String | DType::Binary => None,
         }
+    }
+
+    /// `true` for the floats: `f16`, `bf16`, `f32`, `f64`.
+    pub fn is_float(&self) -> bool {
+        matches!(
+            self,
+            DType::Float16 | DType::BFloat16 | DType::Float32 | DType::Float64
+        )
+    }
+
+    /// `true` for the complex numbers: `c64`, `c128`.
+    pub fn is_complex(&self) -> bool {
+        matches!(self, DType::Complex64 | DType::Complex128)
     }
 
     /// `true` for `String` and `Binary`.
@@ -89,6 +122,10 @@ impl DType {
             DType::String => "string",
             DType::Binary => "binary",
             DType::TimestampNs => "timestamp_ns",
+            DType::Float16 => "f16",
+            DType::BFloat16 => "bf16",
+            DType::Complex64 => "c64",
+            DType::Complex128 => "c128",
         }
     }
 
@@ -114,6 +151,10 @@ impl DType {
             DType::String => 12,
             DType::Binary => 13,
             DType::TimestampNs => 14,
+            DType::Float16 => 15,
+            DType::BFloat16 => 16,
+            DType::Complex64 => 17,
+            DType::Complex128 => 18,
         }
     }
 
@@ -140,7 +181,7 @@ mod tests {
             assert_eq!(DType::from_name(d.name()), Some(d));
         }
         assert_eq!(DType::from_code(0), None);
-        assert_eq!(DType::from_code(15), None);
+        assert_eq!(DType::from_code(19), None);
         assert_eq!(DType::from_name("float"), None);
     }
 

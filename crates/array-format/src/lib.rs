@@ -98,6 +98,13 @@ pub use storage::{InMemoryStorage, Location, MultipartWriter, ObjectStoreBackend
 pub use timestamp::TimestampNs;
 pub use value::{AttributeValue, FillValue};
 
+/// The 16-bit float types arrays of [`DType::Float16`] and
+/// [`DType::BFloat16`] hold (`half::f16`, `half::bf16`).
+pub use half;
+/// The complex number type arrays of [`DType::Complex64`] and
+/// [`DType::Complex128`] hold (`num_complex::Complex`).
+pub use num_complex;
+
 /// Compiles the README's code so that it cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

@@ -9,8 +9,11 @@ use crate::dtype::DType;
 /// [`define_array`](crate::ArrayFile::define_array) checks that the value fits
 /// the array's dtype and stores it in the dtype's canonical variant: `Int` for
 /// signed integers, `UInt` for unsigned ones, `Float` for floats, `Bool`,
-/// `String`, `Binary` and `TimestampNs`. Exact conversions are accepted
-/// (`Int(3)` for a `u8` array becomes `UInt(3)`); lossy ones are rejected.
+/// `String`, `Binary`, `TimestampNs` and `Complex`. Exact conversions are
+/// accepted (a real value for a complex array has no imaginary part,
+/// `Int(3)` for a `u8` array becomes `UInt(3)`); lossy ones are rejected: a
+/// finite value beyond the range of `f16`, `bf16` or `f32` (or of the parts
+/// of a `Complex64`) among them.
 #[derive(Debug, Clone)]
 pub enum FillValue {
     /// Boolean fill value.
@@ -27,6 +30,9 @@ pub enum FillValue {
     TimestampNs(i64),
     /// Byte-string fill value, for `Binary` arrays.
     Binary(Vec<u8>),
+    /// Complex fill value, real then imaginary part, for `Complex64` and
+    /// `Complex128` arrays.
+    Complex(f64, f64),
 }
 
 impl PartialEq for FillValue {
@@ -40,6 +46,9 @@ impl PartialEq for FillValue {
             (Self::String(a), Self::String(b)) => a == b,
             (Self::TimestampNs(a), Self::TimestampNs(b)) => a == b,
             (Self::Binary(a), Self::Binary(b)) => a == b,
+            (Self::Complex(a, b), Self::Complex(c, d)) => {
+                a.to_bits() == c.to_bits() && b.to_bits() == d.to_bits()
+            }
             _ => false,
         }
     }
@@ -55,6 +64,7 @@ impl std::fmt::Display for FillValue {
             FillValue::String(v) => write!(f, "{v:?}"),
             FillValue::TimestampNs(v) => write!(f, "{v}ns"),
             FillValue::Binary(v) => write!(f, "<{} bytes>", v.len()),
+            FillValue::Complex(re, im) => write!(f, "{re}{im:+}i"),
         }
     }
 }
@@ -106,18 +116,21 @@ impl FillValue {
                 FillValue::UInt(v) => i64::try_from(*v).ok().map(FillValue::TimestampNs),
                 _ => None,
             },
-            DType::Float32 | DType::Float64 => match self {
-                FillValue::Float(v) => {
-                    if dtype == DType::Float32 && v.is_finite() && (*v as f32).is_infinite() {
-                        None
-                    } else {
-                        Some(FillValue::Float(*v))
-                    }
-                }
-                FillValue::Int(v) => Some(FillValue::Float(*v as f64)),
-                FillValue::UInt(v) => Some(FillValue::Float(*v as f64)),
-                _ => None,
-            },
+            DType::Float16 | DType::BFloat16 | DType::Float32 | DType::Float64 => {
+                let v = real(self)?;
+                fits_float(dtype, v).then_some(FillValue::Float(v))
+            }
+            DType::Complex64 | DType::Complex128 => {
+                let (re, im) = match self {
+                    FillValue::Complex(re, im) => (*re, *im),
+                    other => (real(other)?, 0.0),
+                };
+                let part = match dtype {
+                    DType::Complex64 => DType::Float32,
+                    _ => DType::Float64,
+                };
+                (fits_float(part, re) && fits_float(part, im)).then_some(FillValue::Complex(re, im))
+            }
             DType::String => match self {
                 FillValue::String(s) => Some(FillValue::String(s.clone())),
                 _ => None,
@@ -129,6 +142,29 @@ impl FillValue {
             },
         }
     }
+}
+
+/// The real value `fill` stands for, if it is a number.
+fn real(fill: &FillValue) -> Option<f64> {
+    match fill {
+        FillValue::Float(v) => Some(*v),
+        FillValue::Int(v) => Some(*v as f64),
+        FillValue::UInt(v) => Some(*v as f64),
+        _ => None,
+    }
+}
+
+/// Whether `v` converts to float type `dtype` without a finite value
+/// overflowing to infinity (NaN, infinities and values that merely round
+/// convert).
+fn fits_float(dtype: DType, v: f64) -> bool {
+    let overflows = match dtype {
+        DType::Float16 => half::f16::from_f64(v).is_infinite(),
+        DType::BFloat16 => half::bf16::from_f64(v).is_infinite(),
+        DType::Float32 => (v as f32).is_infinite(),
+        _ => false,
+    };
+    !(v.is_finite() && overflows)
 }
 
 /// A typed min or max value.

@@ -210,3 +210,69 @@ fn import_into_regions_replace_and_fortran_order() {
         serde_json::json!([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]])
     );
 }
+
+/// A `.npy` file of `descr` elements whose little-endian bytes are `data`.
+fn raw_npy(path: &Path, descr: &str, len: usize, data: &[u8]) {
+    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({len},), }}");
+    let mut header = dict.into_bytes();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(data);
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn half_floats_and_complex_numbers_import_print_and_export() {
+    use array_format::half::f16;
+    let d = TempDir::new().unwrap();
+    let p = d.path();
+    let h: Vec<u8> = [1.5f32, -2.0, f32::NAN]
+        .iter()
+        .flat_map(|&v| f16::from_f32(v).to_bits().to_le_bytes())
+        .collect();
+    raw_npy(&p.join("h.npy"), "<f2", 3, &h);
+    let c: Vec<u8> = [1.0f32, 2.0, -0.5, -4.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    raw_npy(&p.join("c.npy"), "<c8", 2, &c);
+    ok(p, &["import", "x.af", "h", "h.npy", "--fill", "-1"]);
+    ok(
+        p,
+        &[
+            "import", "x.af", "c", "c.npy", "--codec", "zstd", "--fill", "0.5,-1",
+        ],
+    );
+    assert_eq!(
+        ok(p, &["cat", "x.af", "h", "-f", "csv"]).trim(),
+        "1.5\n-2.0\nnan"
+    );
+    assert_eq!(
+        ok(p, &["cat", "x.af", "c", "-f", "csv"]).trim(),
+        "(1.0+2.0j)\n(-0.5-4.0j)"
+    );
+    let ls = json(p, &["ls", "x.af", "--json"]);
+    let arrays = ls.as_array().unwrap();
+    let c_meta = arrays.iter().find(|a| a["name"] == "c").unwrap();
+    assert_eq!(c_meta["dtype"], "c64");
+    assert_eq!(c_meta["fill_value"], serde_json::json!([0.5, -1.0]));
+    assert_eq!(c_meta["codec"], "shuffle+zstd:3");
+    // Exported, the files hold the bytes they were imported from.
+    ok(p, &["export", "x.af", "h", "h2.npy"]);
+    ok(p, &["export", "x.af", "c", "c2.npy"]);
+    for (file, data) in [("h2.npy", &h), ("c2.npy", &c)] {
+        let bytes = std::fs::read(p.join(file)).unwrap();
+        assert_eq!(&bytes[bytes.len() - data.len()..], &data[..], "{file}");
+    }
+    fails(
+        p,
+        &["import", "x.af", "q", "c.npy", "--filters", "delta"],
+        2,
+        "differences of integers",
+    );
+}

@@ -155,6 +155,8 @@ macro_rules! bit_round {
     };
 }
 
+bit_round!(bit_round_bf16, half::bf16, u16, 7u32);
+bit_round!(bit_round_f16, half::f16, u16, 10u32);
 bit_round!(bit_round_f32, f32, u32, 23u32);
 bit_round!(bit_round_f64, f64, u64, 52u32);
 

@@ -13,8 +13,8 @@ pub(crate) struct PcoCodec {
 }
 
 /// The number types pco frames can hold, by block name.
-const NUMBERS: [&str; 10] = [
-    "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64",
+const NUMBERS: [&str; 11] = [
+    "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f16", "f32", "f64",
 ];
 
 /// Runs `$body` with `$t` bound to the Rust type of number type `$number`.
@@ -51,6 +51,10 @@ macro_rules! with_number {
             }
             "u64" => {
                 type $t = u64;
+                $body
+            }
+            "f16" => {
+                type $t = half::f16;
                 $body
             }
             "f32" => {
@@ -213,7 +217,7 @@ mod tests {
         assert!(f.compress(&[0u8; 6]).is_err());
         assert_eq!(f.compress(&[]).unwrap(), Vec::<u8>::new());
         assert!(f.decompress(&[], 0).unwrap().is_empty());
-        assert!(PcoCodec::new("f16", 8).is_none());
+        assert!(PcoCodec::new("bf16", 8).is_none());
         assert!(PcoCodec::from_block_name("pco:bool").is_none());
     }
 

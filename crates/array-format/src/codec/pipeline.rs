@@ -25,9 +25,10 @@ pub enum Filter {
     /// the fill value, rounding to nearest (ties to even), as netCDF's
     /// quantize and numcodecs' `BitRound` do: lossy, and applied to the
     /// values as they are written, so reads and statistics see the rounded
-    /// values. Floats only.
+    /// values. Floats only (complex numbers are not rounded).
     BitRound {
-        /// Mantissa bits kept: at most 23 for `f32`, 52 for `f64`.
+        /// Mantissa bits kept: at most 7 for `bf16`, 10 for `f16`, 23 for
+        /// `f32`, 52 for `f64`.
         keep_bits: u8,
     },
     /// Stores each integer as its difference from the previous one
@@ -222,6 +223,8 @@ impl Pipeline {
             match f {
                 Filter::BitRound { keep_bits } => {
                     let mantissa = match dtype {
+                        DType::BFloat16 => 7,
+                        DType::Float16 => 10,
                         DType::Float32 => 23,
                         DType::Float64 => 52,
                         _ => return Err(refuse(f, "it rounds floats")),
@@ -367,9 +370,15 @@ pub(crate) fn pco_number(dtype: DType) -> Option<&'static str> {
         DType::UInt16 => Some("u16"),
         DType::UInt32 => Some("u32"),
         DType::UInt64 => Some("u64"),
+        DType::Float16 => Some("f16"),
         DType::Float32 => Some("f32"),
         DType::Float64 => Some("f64"),
-        DType::Bool | DType::String | DType::Binary => None,
+        DType::Bool
+        | DType::String
+        | DType::Binary
+        | DType::BFloat16
+        | DType::Complex64
+        | DType::Complex128 => None,
     }
 }
 

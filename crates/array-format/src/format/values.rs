@@ -37,6 +37,11 @@ pub(super) fn put_fill(w: &mut WireWriter, v: Option<&FillValue>) {
             w.u8(7);
             w.bytes(b);
         }
+        Some(FillValue::Complex(re, im)) => {
+            w.u8(8);
+            w.f64(*re);
+            w.f64(*im);
+        }
     }
 }
 
@@ -51,6 +56,7 @@ pub(super) fn get_fill(r: &mut WireReader<'_>) -> WireResult<Option<FillValue>> 
         5 => FillValue::String(r.string("string fill value")?),
         6 => FillValue::TimestampNs(r.ivar("timestamp fill value")?),
         7 => FillValue::Binary(r.bytes("binary fill value")?.to_vec()),
+        8 => FillValue::Complex(r.f64("complex fill value")?, r.f64("complex fill value")?),
         t => return Err(format!("unknown fill value tag {t} at footer offset {at}")),
     }))
 }

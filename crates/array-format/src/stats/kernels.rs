@@ -38,7 +38,14 @@ pub(super) fn numeric_stats<T: ArrayElement>(values: &[T], fill: Option<&T>) -> 
         DType::UInt64 => run!(stats_u64, u64),
         DType::Float32 => run!(stats_f32, f32),
         DType::Float64 => run!(stats_f64, f64),
-        DType::Bool | DType::TimestampNs | DType::String | DType::Binary => None,
+        DType::Bool
+        | DType::TimestampNs
+        | DType::String
+        | DType::Binary
+        | DType::Float16
+        | DType::BFloat16
+        | DType::Complex64
+        | DType::Complex128 => None,
     }
 }
 

@@ -96,7 +96,11 @@ impl ChunkStats {
             D::UInt8 | D::UInt16 | D::UInt32 | D::UInt64 | D::Bool => {
                 matches!(v, StatValue::UInt(_))
             }
-            D::Float32 | D::Float64 => matches!(v, StatValue::Float(_)),
+            D::Float16 | D::BFloat16 | D::Float32 | D::Float64 => {
+                matches!(v, StatValue::Float(_))
+            }
+            // Complex numbers have no order, so no range.
+            D::Complex64 | D::Complex128 => false,
             D::String | D::Binary => matches!(v, StatValue::Bytes(_)),
             D::TimestampNs => matches!(v, StatValue::TimestampNs(_)),
         };
@@ -126,7 +130,7 @@ fn generic_stats<T: ArrayElement>(values: &[T], fill: Option<&T>) -> ChunkStats 
             null_count += 1;
             continue;
         }
-        if v.is_nan() {
+        if v.is_nan() || !T::ORDERED {
             continue;
         }
         extremes = Some(match extremes {

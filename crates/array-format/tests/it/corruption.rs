@@ -502,6 +502,10 @@ async fn read_whole(f: &ArrayFile, name: &str, dtype: DType) -> Result<Vec<u8>, 
         DType::String => read_as::<String>(f, name).await,
         DType::Binary => read_as::<Vec<u8>>(f, name).await,
         DType::TimestampNs => read_as::<TimestampNs>(f, name).await,
+        DType::Float16 => read_as::<array_format::half::f16>(f, name).await,
+        DType::BFloat16 => read_as::<array_format::half::bf16>(f, name).await,
+        DType::Complex64 => read_as::<array_format::num_complex::Complex<f32>>(f, name).await,
+        DType::Complex128 => read_as::<array_format::num_complex::Complex<f64>>(f, name).await,
     }
 }
 

@@ -12,6 +12,7 @@ mod conformance;
 mod corruption;
 mod crash;
 mod crash_parts;
+mod dtypes;
 mod file_attrs;
 mod fuzz_driver;
 mod history;

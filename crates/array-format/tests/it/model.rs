@@ -56,6 +56,7 @@ use array_format::{
     DeltaCache, Error, FileConfig, FillValue, InMemoryStorage, Lz4Codec, MergedArrayMeta,
     NoCompression, StatValue, TimestampNs, ZstdCodec,
 };
+use array_format::{half, num_complex::Complex};
 use futures::FutureExt;
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 use object_store::ObjectStore;
@@ -107,9 +108,11 @@ enum Kind {
     Str,
     Bin,
     Ts,
+    F16,
+    C64,
 }
 
-const ALL_KINDS: [Kind; 9] = [
+const ALL_KINDS: [Kind; 11] = [
     Kind::I32,
     Kind::I64,
     Kind::U8,
@@ -119,6 +122,8 @@ const ALL_KINDS: [Kind; 9] = [
     Kind::Str,
     Kind::Bin,
     Kind::Ts,
+    Kind::F16,
+    Kind::C64,
 ];
 
 /// Runs `$body` with `$t` bound to the Rust element type of `$kind`.
@@ -161,6 +166,14 @@ macro_rules! with_elem_type {
                 type $t = TimestampNs;
                 $body
             }
+            Kind::F16 => {
+                type $t = half::f16;
+                $body
+            }
+            Kind::C64 => {
+                type $t = Complex<f32>;
+                $body
+            }
         }
     };
 }
@@ -176,6 +189,8 @@ enum Elem {
     S(String),
     Bin(Vec<u8>),
     T(i64),
+    /// A complex number: the bits of its `f32` parts. Unordered.
+    C(u32, u32),
 }
 
 impl Elem {
@@ -187,9 +202,21 @@ impl Elem {
         matches!(self, Elem::F(bits) if f64::from_bits(*bits).is_nan())
     }
 
-    /// Null test of the statistics: equal to the fill element, NaN equal to NaN.
+    /// Null test of the statistics: equal to the fill element, NaN equal to
+    /// NaN (part by part for complex numbers).
     fn same_as_fill(&self, fill: &Elem) -> bool {
+        if let (Elem::C(a, b), Elem::C(c, d)) = (self, fill) {
+            let same = |x: u32, y: u32| {
+                x == y || (f32::from_bits(x).is_nan() && f32::from_bits(y).is_nan())
+            };
+            return same(*a, *c) && same(*b, *d);
+        }
         self == fill || (self.is_nan() && fill.is_nan())
+    }
+
+    /// Whether statistics order it (complex numbers have no order).
+    fn ordered(&self) -> bool {
+        !matches!(self, Elem::C(..))
     }
 
     /// The order statistics use (values of one kind only, NaN excluded).
@@ -214,6 +241,7 @@ impl Elem {
             Elem::S(s) => StatValue::Bytes(s.as_bytes().to_vec()),
             Elem::Bin(b) => StatValue::Bytes(b.clone()),
             Elem::T(v) => StatValue::TimestampNs(*v),
+            Elem::C(..) => panic!("model bug: complex numbers have no statistic"),
         }
     }
 
@@ -242,6 +270,7 @@ impl fmt::Display for Elem {
             Elem::Bin(b) if b.len() > 16 => write!(f, "<{} bytes>", b.len()),
             Elem::Bin(b) => write!(f, "b{b:?}"),
             Elem::T(v) => write!(f, "{v}ns"),
+            Elem::C(re, im) => write!(f, "{:?}{:+?}i", f32::from_bits(*re), f32::from_bits(*im)),
         }
     }
 }
@@ -361,6 +390,30 @@ impl ModelElem for TimestampNs {
     }
     fn to_elem(&self) -> Elem {
         Elem::T(self.0)
+    }
+}
+
+impl ModelElem for half::f16 {
+    fn from_elem(e: &Elem) -> Self {
+        match e {
+            Elem::F(bits) => half::f16::from_f64(f64::from_bits(*bits)),
+            other => wrong_elem("f16", other),
+        }
+    }
+    fn to_elem(&self) -> Elem {
+        Elem::float(self.to_f64())
+    }
+}
+
+impl ModelElem for Complex<f32> {
+    fn from_elem(e: &Elem) -> Self {
+        match e {
+            Elem::C(re, im) => Complex::new(f32::from_bits(*re), f32::from_bits(*im)),
+            other => wrong_elem("c64", other),
+        }
+    }
+    fn to_elem(&self) -> Elem {
+        Elem::C(self.re.to_bits(), self.im.to_bits())
     }
 }
 
@@ -487,6 +540,8 @@ impl Kind {
             Kind::Str => DType::String,
             Kind::Bin => DType::Binary,
             Kind::Ts => DType::TimestampNs,
+            Kind::F16 => DType::Float16,
+            Kind::C64 => DType::Complex64,
         }
     }
 
@@ -500,6 +555,8 @@ impl Kind {
             Kind::Str => Elem::S(String::new()),
             Kind::Bin => Elem::Bin(Vec::new()),
             Kind::Ts => Elem::T(0),
+            Kind::F16 => Elem::float(0.0),
+            Kind::C64 => Elem::C(0, 0),
         }
     }
 
@@ -519,6 +576,12 @@ impl Kind {
                 2 => rng.random_range(-3..=3),
                 _ => TS_BASE + rng.random_range(0..4),
             }),
+            // Values an f16 holds exactly, so the model's f64 is the file's.
+            Kind::F16 => Elem::float(half::f16::from_f64(random_f64(rng)).to_f64()),
+            Kind::C64 => Elem::C(
+                (random_f64(rng) as f32).to_bits(),
+                (random_f64(rng) as f32).to_bits(),
+            ),
         }
     }
 
@@ -580,6 +643,20 @@ impl Kind {
                 };
                 (given, canonical)
             }
+            (Elem::C(re, im), _) => {
+                let (re, im) = (
+                    f64::from(f32::from_bits(*re)),
+                    f64::from(f32::from_bits(*im)),
+                );
+                let canonical = FillValue::Complex(re, im);
+                // A real value converts to a complex one with no imaginary part.
+                let given = if im.to_bits() == 0 && rng.random_bool(0.5) {
+                    FillValue::Float(re)
+                } else {
+                    canonical.clone()
+                };
+                (given, canonical)
+            }
             (Elem::T(v), _) => {
                 let canonical = FillValue::TimestampNs(*v);
                 let given = if rng.random_bool(0.3) {
@@ -620,6 +697,8 @@ impl Kind {
             Kind::Str => vec![FillValue::Int(1), FillValue::Float(1.0)],
             Kind::Bin => vec![FillValue::Int(1), FillValue::Float(1.0)],
             Kind::Ts => vec![FillValue::Float(1.5), FillValue::UInt(u64::MAX), text],
+            Kind::F16 => vec![FillValue::Float(1e6), text, FillValue::Complex(1.0, 0.0)],
+            Kind::C64 => vec![FillValue::Complex(1e300, 0.0), text, FillValue::Bool(true)],
         };
         pick(rng, &options)
     }
@@ -831,7 +910,7 @@ impl ModelArray {
                     null_count += 1;
                     return;
                 }
-                if e.is_nan() {
+                if e.is_nan() || !e.ordered() {
                     return;
                 }
                 if cmin.is_none_or(|m| e.stat_cmp(m) == Ordering::Less) {

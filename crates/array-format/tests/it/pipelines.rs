@@ -13,6 +13,7 @@ use array_format::{
     ArrayElement, ArrayFile, ArraySpec, DType, Error, FileConfig, FillValue, Lz4Codec,
     NoCompression, Pipeline, StatValue, TimestampNs, ZstdCodec,
 };
+use array_format::{half, num_complex::Complex};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::common::Place;
@@ -160,6 +161,10 @@ async fn every_fixed_width_type_round_trips_through_every_pipeline_that_suits_it
     }))
     .await;
     round_trip(field(|v| (v as u64).is_multiple_of(2))).await;
+    round_trip(field(|v| half::f16::from_f64(v * 0.37))).await;
+    round_trip(field(|v| half::bf16::from_f64(v * -3.1))).await;
+    round_trip(field(|v| Complex::new(v as f32, -(v as f32) * 0.5))).await;
+    round_trip(field(|v| Complex::new(v * 1e-3, v.sqrt()))).await;
 }
 
 #[tokio::test]

@@ -4,6 +4,12 @@
 //! write paths copy them as bytes without a per-element conversion. `String`
 //! and `Vec<u8>` use the variable-length chunk encoding of `docs/FORMAT.md`:
 //! `[n: u32][n + 1 offsets: u32][bytes]`.
+//!
+//! | file | holds |
+//! |------|-------|
+//! | `mod.rs` | the trait; integers, `f32`, `f64`, `bool`, timestamps, strings, bytes |
+//! | `halves.rs` | the 16-bit floats `half::f16` and `half::bf16` |
+//! | `complex.rs` | `Complex<f32>` and `Complex<f64>` |
 
 use std::cmp::Ordering;
 
@@ -17,6 +23,9 @@ compile_error!(
     "array-format stores little-endian data and copies it as bytes; big-endian hosts are not supported"
 );
 
+mod complex;
+mod halves;
+
 mod sealed {
     pub trait Sealed {}
 }
@@ -24,7 +33,8 @@ mod sealed {
 /// An element type that arrays can hold.
 ///
 /// Implemented for `u8`..`u64`, `i8`..`i64`, `f32`, `f64`, `bool`,
-/// [`TimestampNs`], `String` and `Vec<u8>`. The trait is sealed: the read path
+/// [`TimestampNs`], `String`, `Vec<u8>`, [`half::f16`], [`half::bf16`] and
+/// [`num_complex::Complex`] of `f32` and `f64`. The trait is sealed: the read path
 /// copies fixed-width elements as raw bytes, which is only sound for types
 /// whose layout the crate controls.
 pub trait ArrayElement:
@@ -86,6 +96,11 @@ pub trait ArrayElement:
     #[doc(hidden)]
     fn to_stat(&self) -> StatValue;
 
+    /// Whether [`stat_cmp`](Self::stat_cmp) is an order statistics may
+    /// report a min and max by; complex numbers have none.
+    #[doc(hidden)]
+    const ORDERED: bool = true;
+
     /// Keeps `keep_bits` mantissa bits of every finite value other than
     /// `fill` (the `bitround` filter); nothing for types other than floats,
     /// which a pipeline with `bitround` refuses.
@@ -105,7 +120,10 @@ fn int_fill(fill: Option<&FillValue>) -> i128 {
     }
 }
 
-fn decode_pod<T: bytemuck::Pod>(bytes: &[u8], n: usize) -> std::result::Result<Vec<T>, String> {
+pub(super) fn decode_pod<T: bytemuck::Pod>(
+    bytes: &[u8],
+    n: usize,
+) -> std::result::Result<Vec<T>, String> {
     let size = std::mem::size_of::<T>();
     let expected = n.checked_mul(size).ok_or("element count overflows")?;
     if bytes.len() != expected {
