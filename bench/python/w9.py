@@ -44,6 +44,7 @@ bench/results/w9 by default).
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -121,6 +122,7 @@ def chunk_shape(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
 # systems and pipelines
 
 AF_LOSSLESS = [
+    "default",  # no codec given: what arrayformat picks for the dtype
     "none",
     "lz4",
     "zstd:3",
@@ -136,11 +138,11 @@ AF_LOSSLESS = [
 AF_LOSSY = [f"bitround:{n}+{tail}" for n in BITROUND_KEEP for tail in ("shuffle+zstd:5", "pco")]
 
 H5_PIPELINES = ["gzip4+shuffle", "shuffle+zstd3", "blosc-zstd5-shuffle", "none"]
-ZARR_LOSSLESS = ["default", "blosc-zstd5-shuffle", "pcodec"]
+ZARR_LOSSLESS = ["default", "blosc-zstd5-shuffle", "pcodec", "pcodec:12"]
 ZARR_LOSSY = [f"bitround:{n}+{tail}" for n in BITROUND_KEEP for tail in ("blosc-zstd5-shuffle", "pcodec")]
 
 #: systems whose failure at creation or write is reported, not fatal
-OPTIONAL = {("zarr", "pcodec")} | {("zarr", p) for p in ZARR_LOSSY if p.endswith("pcodec")}
+OPTIONAL = {("zarr", "pcodec"), ("zarr", "pcodec:12")} | {("zarr", p) for p in ZARR_LOSSY if p.endswith("pcodec")}
 
 SYSTEM_NAMES = {"af": "arrayformat", "h5py": "HDF5 (h5py)", "zarr": "Zarr v3 (zarr-python)"}
 
@@ -169,10 +171,19 @@ class Unavailable(Exception):
 def _af_write(path: str, data: np.ndarray, chunks: tuple[int, ...], pipeline: str) -> dict[str, Any]:
     import arrayformat
 
+    # A bare codec ("zstd:3") takes the dtype's default filters (shuffle for
+    # multi-byte numbers) unless told ``filters=[]``: here it means the codec
+    # alone, the shuffled pipelines are asked for by name. "default" leaves
+    # both out: the pipeline arrayformat picks for the dtype.
+    kw: dict[str, Any] = {}
+    if pipeline != "default":
+        kw["codec"] = pipeline
+        if "+" not in pipeline and "filters" in inspect.signature(arrayformat.File.create_array).parameters:
+            kw["filters"] = []
     t0 = time.perf_counter()
     f = arrayformat.open(path, mode="w")
     try:
-        f.create_array("a", data=data, chunks=chunks, codec=pipeline)
+        f.create_array("a", data=data, chunks=chunks, **kw)
     except ValueError as e:
         if "a" in f:
             raise
@@ -254,10 +265,10 @@ def _zarr_codecs(pipeline: str, dtype: np.dtype) -> dict[str, Any]:
         pass  # zarr's own choice: compressors="auto" (zstd)
     elif pipeline == "blosc-zstd5-shuffle":
         kw["compressors"] = [BloscCodec(cname="zstd", clevel=5, shuffle="shuffle", typesize=dtype.itemsize)]
-    elif pipeline == "pcodec":
+    elif pipeline in ("pcodec", "pcodec:12"):
         from zarr.codecs.numcodecs import PCodec
 
-        kw["serializer"] = PCodec(level=8)
+        kw["serializer"] = PCodec(level=12 if pipeline == "pcodec:12" else 8)
         kw["compressors"] = None
     else:
         raise ValueError(pipeline)
@@ -479,6 +490,7 @@ def main() -> None:
         if not given:
             shutil.rmtree(base, ignore_errors=True)
     res["config"]["wall_s"] = time.time() - t_start
+    res["machine"]["load_at_end"] = os.getloadavg()
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     Path(str(out_stem) + ".json").write_text(json.dumps(res, indent=1) + "\n")
     md_text = report(res)
@@ -519,15 +531,26 @@ def summarize(res: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-def _label(key: str) -> str:
+def _label(key: str, v: dict[str, Any] | None = None) -> str:
+    """The system and pipeline cells; for arrayformat, the spec the array
+    recorded when it differs from the one asked for (``pco`` is ``pco:8``)."""
     system, pipeline = key.split("|", 1)
-    return f"{SYSTEM_NAMES[system]} | `{pipeline}`"
+    cell = f"`{pipeline}`"
+    stored = (v or {}).get("codec_stored")
+    if system == "af" and stored and stored != pipeline:
+        cell += f" (= `{stored}`)"
+    return f"{SYSTEM_NAMES[system]} | {cell}"
 
 
 def _why_cell(v: dict[str, Any]) -> str:
     """What a refused pipeline's row says: an unknown spec is one this build
     lacks; any other refusal (say, a codec for another dtype) is told below."""
     return "not available in this build" if "unknown codec" in v["unavailable"] else "refused (see below)"
+
+
+def _rel(x: float, ref: float) -> str:
+    r = x / ref
+    return "-" if math.isnan(r) else f"{r:.3f}"
 
 
 def _geomean(xs: list[float]) -> float:
@@ -544,7 +567,9 @@ def report(res: dict[str, Any]) -> str:
     lines.append(
         f"One run, every system and pipeline side by side, {cfg['reps']} repetitions (each write and each "
         f"read in a fresh process); **medians** of the repetitions. Commit {m['commit']}, {m['cores']} cores "
-        f"({m['cpu']}), Python {m['python']}; {vers}. Load average at start {m['load_at_start'][0]:.2f}; "
+        f"({m['cpu']}), Python {m['python']}; {vers}. Load average at start {m['load_at_start'][0]:.2f}"
+        + (f", at end {m['load_at_end'][0]:.2f}" if "load_at_end" in m else "")
+        + "; "
         f"run took {cfg.get('wall_s', 0) / 60:.1f} min.\n"
     )
     lines.append(
@@ -573,8 +598,8 @@ def report(res: dict[str, Any]) -> str:
                 lines.append(f"| {_label(k)} | {_why_cell(v)} | | | | | |")
                 continue
             lines.append(
-                f"| {_label(k)} | {v['ratio']:.3f} | {fmt(v['write_mb_s'])} | {fmt(v['read_mb_s'])} | "
-                f"{v['ratio'] / zd:.3f} | {v['ratio'] / hg:.3f} | {'yes' if v['bitwise_equal'] else 'no (NaN payloads)'} |"
+                f"| {_label(k, v)} | {v['ratio']:.3f} | {fmt(v['write_mb_s'])} | {fmt(v['read_mb_s'])} | "
+                f"{_rel(v['ratio'], zd)} | {_rel(v['ratio'], hg)} | {'yes' if v['bitwise_equal'] else 'no (NaN payloads)'} |"
             )
         lines.append("")
         if lossy:
@@ -588,8 +613,8 @@ def report(res: dict[str, Any]) -> str:
                     lines.append(f"| {_label(k)} | {_why_cell(v)} | | | | | | |")
                     continue
                 lines.append(
-                    f"| {_label(k)} | {v['ratio']:.3f} | {fmt(v['write_mb_s'])} | {fmt(v['read_mb_s'])} | "
-                    f"{v['ratio'] / zd:.3f} | {v['ratio'] / hg:.3f} | {v['max_abs_err']:.3g} | {v['max_rel_err']:.3g} |"
+                    f"| {_label(k, v)} | {v['ratio']:.3f} | {fmt(v['write_mb_s'])} | {fmt(v['read_mb_s'])} | "
+                    f"{_rel(v['ratio'], zd)} | {_rel(v['ratio'], hg)} | {v['max_abs_err']:.3g} | {v['max_rel_err']:.3g} |"
                 )
             lines.append("")
         ours = [(k, v) for k, v in lossless if k.startswith("af|") and "ratio" in v]
@@ -616,7 +641,7 @@ def report(res: dict[str, Any]) -> str:
         lines.append("| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: |")
         for name, group, (ko, vo), (kp, vp) in best_rows:
             lines.append(
-                f"| {name} | {group} | `{ko.split('|', 1)[1]}` | {vo['ratio']:.3f} | {fmt(vo['write_mb_s'])} / {fmt(vo['read_mb_s'])} | "
+                f"| {name} | {group} | {_label(ko, vo).split(' | ', 1)[1]} | {vo['ratio']:.3f} | {fmt(vo['write_mb_s'])} / {fmt(vo['read_mb_s'])} | "
                 f"{SYSTEM_NAMES[kp.split('|')[0]]} `{kp.split('|', 1)[1]}` | {vp['ratio']:.3f} | "
                 f"{fmt(vp['write_mb_s'])} / {fmt(vp['read_mb_s'])} | {vo['ratio'] / vp['ratio']:.3f} |"
             )
