@@ -162,10 +162,11 @@ datetime64 (stored as timestamp_ns) and unicode strings (<U). Without --chunks t
 chunk shape is chosen to hold about 1 MiB. --codec and --filters make the new
 array's pipeline, recorded in the file: every later writer of it (af import --start,
 a compaction) uses it. Without them an array gets the pipeline measured best for
-its dtype: shuffle+zstd:3 for numbers of 2 bytes or more, zstd:3 otherwise
-(docs/PERFORMANCE.md, W9). pco stores most real fields smallest:
-  af import data.af sst sst.npy --codec pco
-  af import data.af sst sst.npy --filters bitround:12,shuffle --codec zstd:5   # lossy
+its dtype (docs/PERFORMANCE.md, W9): pco:8 for numbers of 2 bytes or more, which
+stores real fields 1.1-2x smaller than HDF5's gzip+shuffle; shuffle+zstd:3 for bf16
+and complex numbers; zstd:3 otherwise. For faster writes, or lossy rounding:
+  af import data.af sst sst.npy --codec lz4                  # shuffle+lz4
+  af import data.af sst sst.npy --filters bitround:12          # bitround:12+pco:8
 To convert NetCDF, HDF5 or Zarr, use Python: pip install arrayformat, then
 xarray.open_dataset(...) and arrayformat.to_arrayformat (docs/PYTHON.md).")]
     Import(ImportArgs),
@@ -407,7 +408,8 @@ pub struct ImportArgs {
     /// Codec of the new array: zstd:LEVEL (zstd is level 3), lz4, pco:LEVEL (pco is
     /// level 8), none, or a whole pipeline (e.g. bitround:10+shuffle+zstd:5). Recorded in
     /// the file with the filters, so that every writer of the array uses them. Default:
-    /// zstd:3.
+    /// pco:8 for numbers of 2 bytes or more (zstd:3 with --filters delta or shuffle),
+    /// zstd:3 otherwise.
     #[arg(long)]
     pub codec: Option<String>,
     /// Filters run before the codec, in this order: bitround:N (floats: keep N mantissa

@@ -531,9 +531,17 @@ mod tests {
                 big: false
             }
         );
-        assert!(k("<c8").unwrap_err().contains("complex"));
+        assert_eq!(
+            k("<c8").unwrap(),
+            NpyKind::Plain(DType::Complex64, "<c8".into())
+        );
+        assert_eq!(
+            k(">f2").unwrap(),
+            NpyKind::Plain(DType::Float16, ">f2".into())
+        );
+        assert!(k("<c32").unwrap_err().contains("complex"));
         assert!(k("|O").unwrap_err().contains("Python objects"));
-        assert!(k("<f2").is_err());
+        assert!(k("<f16").is_err());
         assert!(
             kind_of(&PyValue::List(vec![]))
                 .unwrap_err()

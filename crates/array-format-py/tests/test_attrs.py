@@ -146,7 +146,6 @@ def test_attribute_changes_are_pending_until_flush(path: str) -> None:
         None,
         {"a": 1},
         1j,
-        np.float16(1),
         np.datetime64("2020-01-01"),
         [1, "a"],
         [b"a"],
@@ -166,6 +165,16 @@ def test_bad_values_are_type_errors(new_file: af.File, bad: Any) -> None:
         a.attrs["k"] = bad
     assert isinstance(e.value, af.DTypeError)
     assert a.attrs["k"] == "kept"
+
+
+def test_float16_attributes_are_kept_as_float32(new_file: af.File) -> None:
+    a = new_file.create_array("x", (1,), "f8")
+    a.attrs["h"] = np.float16(0.1)
+    a.attrs["hs"] = np.array([0.5, -2.0], dtype="float16")
+    new_file.flush()
+    assert a.attrs["h"] == np.float32(np.float16(0.1))
+    assert type(a.attrs["h"]) is np.float32
+    np.testing.assert_array_equal(a.attrs["hs"], np.array([0.5, -2.0], dtype="float32"))
 
 
 def test_keys_are_str(new_file: af.File) -> None:

@@ -82,7 +82,7 @@ def test_wrong_data_types_are_type_errors(new_file: af.File, dtype: Any, value: 
     assert isinstance(e.value, af.DTypeError)
 
 
-@pytest.mark.parametrize("dtype", ["c8", "f2", object, "m8[s]", "V4", [("a", "i4")]], ids=repr)
+@pytest.mark.parametrize("dtype", ["c32", "f16", object, "m8[s]", "V4", [("a", "i4")]], ids=repr)
 def test_unsupported_dtypes_are_type_errors(new_file: af.File, dtype: Any) -> None:
     with pytest.raises(TypeError) as e:
         new_file.create_array("x", (2,), dtype)

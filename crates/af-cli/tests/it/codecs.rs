@@ -43,10 +43,7 @@ fn arrays_record_their_codec_and_every_command_follows_it() {
     // Told nothing, an array gets the pipeline measured best for its dtype.
     assert_eq!(
         codecs(p, "m.af", "plain"),
-        (
-            "shuffle+zstd:3".into(),
-            serde_json::json!(["shuffle:4+zstd"])
-        )
+        ("pco:8".into(), serde_json::json!(["pco:i32"]))
     );
     assert_eq!(
         codecs(p, "m.af", "dense"),
@@ -65,21 +62,21 @@ fn arrays_record_their_codec_and_every_command_follows_it() {
             .map(str::to_owned)
             .collect()
     };
-    assert_eq!(row("plain")[5], "shuffle+zstd:3");
+    assert_eq!(row("plain")[5], "pco:8");
     assert_eq!(row("dense")[5], "zstd:3");
     assert_eq!(row("raw")[5], "none");
     let info = json(p, &["info", "m.af", "--json"]);
     assert_eq!(
         info["codecs"],
-        serde_json::json!(["none", "shuffle:4+zstd", "zstd"])
+        serde_json::json!(["none", "pco:i32", "zstd"])
     );
     assert_eq!(
         info["array_codecs"],
-        serde_json::json!({"plain": "shuffle+zstd:3", "dense": "zstd:3", "raw": "none"})
+        serde_json::json!({"plain": "pco:8", "dense": "zstd:3", "raw": "none"})
     );
     let text = ok(p, &["info", "m.af"]);
     assert!(
-        text.contains("array codecs  none (1 array), shuffle+zstd:3 (1 array), zstd:3 (1 array)"),
+        text.contains("array codecs  none (1 array), pco:8 (1 array), zstd:3 (1 array)"),
         "{text}"
     );
 

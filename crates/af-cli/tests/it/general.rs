@@ -259,22 +259,22 @@ fn bad_inputs_give_one_line_and_an_exit_code() {
         2,
         "is not a valid .npy file",
     );
-    // A complex-number .npy file (header written by hand).
+    // A .npy file of 32-byte complex numbers (header written by hand).
     let mut complex = b"\x93NUMPY\x01\x00".to_vec();
-    let mut header = "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }".to_string();
+    let mut header = "{'descr': '<c32', 'fortran_order': False, 'shape': (1,), }".to_string();
     while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
     complex.extend_from_slice(&(header.len() as u16).to_le_bytes());
     complex.extend_from_slice(header.as_bytes());
-    complex.extend_from_slice(&[0; 8]);
+    complex.extend_from_slice(&[0; 32]);
     std::fs::write(p.join("complex.npy"), complex).unwrap();
     fails(
         p,
         &["import", "demo.af", "new", "complex.npy"],
         2,
-        "complex numbers",
+        "this complex size",
     );
     let whole = std::fs::read(p.join("f64.npy")).unwrap();
     std::fs::write(p.join("short.npy"), &whole[..whole.len() - 3]).unwrap();

@@ -155,6 +155,8 @@ class Array:
     def _read_many(self, regions: list[_indexing.Region]) -> list[np.ndarray]:
         native = self._file._native_handle()
         kind = self._meta()["dtype"]
+        # numpy learns bfloat16 from ml_dtypes; without it, say so.
+        _dtypes.to_numpy(kind) if kind == "bf16" else None
         parts = native.read_many(self._name, regions)
         if kind in _dtypes.OBJECT_TYPES:
             out = []
@@ -172,6 +174,8 @@ class Array:
         # One element by plain integers: straight to the native layer,
         # which answers None for any other key.
         if type(key) is tuple and key:
+            if m["dtype"] == "bf16":
+                _dtypes.to_numpy("bf16")
             one = self._file._native_handle().read_point(self._name, key)
             if one is not None:
                 if m["dtype"] == "timestamp_ns":

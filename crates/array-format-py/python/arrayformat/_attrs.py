@@ -10,6 +10,7 @@ written                                         read back
 ``int`` (``numpy.int64``)                       ``int``
 ``float`` (``numpy.float64``)                   ``float``
 other numpy integer and float scalars           the same numpy scalar type
+``numpy.float16`` scalars and arrays            ``numpy.float32`` (exactly)
 ``str``, ``bytes``                              ``str``, ``bytes``
 a list or 1-d array of numbers or bools         a 1-d numpy array of that dtype
                                                 (``int64``/``float64`` for lists)
@@ -62,6 +63,9 @@ def encode(key: str, value: Any) -> tuple[str, Any]:
         code = f"{dt.kind}{dt.itemsize}"
         if code in _SCALAR_TAGS:
             return (_SCALAR_TAGS[code], value.item())
+        if code == "f2":
+            # Attributes have no 16-bit float; float32 holds every value.
+            return ("f32", float(value))
         if dt.kind == "U":
             return ("string", str(value))
         if dt.kind == "S":
@@ -101,6 +105,8 @@ def _encode_list(key: str, arr: np.ndarray) -> tuple[str, Any]:
     code = f"{dt.kind}{dt.itemsize}"
     if code in _SCALAR_TAGS:
         return (f"{_SCALAR_TAGS[code]}[]", arr.tolist())
+    if code == "f2":
+        return ("f32[]", arr.astype(np.float32).tolist())
     if dt.kind in "UT" or (dt.kind == "O" and all(isinstance(v, str) for v in arr)):
         return ("string[]", [str(v) for v in arr])
     raise DTypeError(f"attribute {key!r}: an array of {dt} cannot be stored")

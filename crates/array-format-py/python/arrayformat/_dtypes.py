@@ -6,7 +6,12 @@ library                   numpy                  notes
 ``bool``                  ``bool``
 ``i8`` ... ``i64``        ``int8`` ... ``int64``
 ``u8`` ... ``u64``        ``uint8`` ... ``uint64``
-``f32``, ``f64``          ``float32``, ``float64``
+``f16``, ``f32``, ``f64``  ``float16`` ... ``float64``
+``bf16``                  ``ml_dtypes.bfloat16``  needs the ``ml_dtypes``
+                                                 package (``pip install
+                                                 arrayformat[ml]``)
+``c64``, ``c128``         ``complex64``,
+                          ``complex128``
 ``timestamp_ns``          ``datetime64[ns]``     any datetime64 unit is
                                                  accepted on write
 ``string``                ``object`` (of ``str``)  ``U`` and ``StringDType``
@@ -34,8 +39,11 @@ _TO_NUMPY: dict[str, np.dtype[Any]] = {
     "u16": np.dtype("uint16"),
     "u32": np.dtype("uint32"),
     "u64": np.dtype("uint64"),
+    "f16": np.dtype("float16"),
     "f32": np.dtype("float32"),
     "f64": np.dtype("float64"),
+    "c64": np.dtype("complex64"),
+    "c128": np.dtype("complex128"),
     "timestamp_ns": np.dtype("datetime64[ns]"),
     "string": np.dtype("O"),
     "binary": np.dtype("O"),
@@ -51,8 +59,11 @@ _FROM_NUMPY: dict[str, str] = {
     "u2": "u16",
     "u4": "u32",
     "u8": "u64",
+    "f2": "f16",
     "f4": "f32",
     "f8": "f64",
+    "c8": "c64",
+    "c16": "c128",
 }
 
 #: The library's names of element types that hold Python objects.
@@ -62,8 +73,25 @@ NAT = np.iinfo(np.int64).min
 
 
 def to_numpy(name: str) -> np.dtype[Any]:
-    """The numpy dtype of the library's element type ``name``."""
-    return _TO_NUMPY[name]
+    """The numpy dtype of the library's element type ``name``; bfloat16
+    through ``ml_dtypes``, which a ``DTypeError`` asks for when missing."""
+    dt = _TO_NUMPY.get(name)
+    if dt is None and name == "bf16":
+        dt = _TO_NUMPY["bf16"] = np.dtype(_ml_dtypes().bfloat16)
+    if dt is None:
+        raise DTypeError(f"no element type {name!r}")
+    return dt
+
+
+def _ml_dtypes() -> Any:
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise DTypeError(
+            "bf16 (bfloat16) arrays need the ml_dtypes package, which gives numpy "
+            "a bfloat16 type: pip install ml_dtypes (or arrayformat[ml])"
+        ) from None
+    return ml_dtypes
 
 
 def for_create(name: str) -> Any:
@@ -73,7 +101,7 @@ def for_create(name: str) -> Any:
         return str
     if name == "binary":
         return bytes
-    return _TO_NUMPY[name]
+    return to_numpy(name)
 
 
 def from_numpy(dtype: Any) -> str:
@@ -101,10 +129,12 @@ _BY_DTYPE: dict[np.dtype, str] = {}
 def _from_dtype(dt: np.dtype) -> str:
     if dt.kind == "b":
         return "bool"
-    if dt.kind in "iuf":
+    if dt.kind in "iufc":
         code = f"{dt.kind}{dt.itemsize}"
         if code in _FROM_NUMPY:
             return _FROM_NUMPY[code]
+    if dt.name == "bfloat16":
+        return "bf16"
     if dt.kind == "M":
         return "timestamp_ns"
     if dt.kind == "U" or dt.kind == "T":
@@ -117,8 +147,8 @@ def _from_dtype(dt: np.dtype) -> str:
         )
     raise DTypeError(
         f"numpy dtype {dt} has no array-format element type "
-        "(supported: bool, int8-int64, uint8-uint64, float32, float64, "
-        "datetime64, str, bytes)"
+        "(supported: bool, int8-int64, uint8-uint64, float16-float64, bfloat16, "
+        "complex64, complex128, datetime64, str, bytes)"
     )
 
 
@@ -161,8 +191,11 @@ def encode_fill(name: str, value: Any) -> tuple[str, Any] | None:
             if not isinstance(value, (bool, np.bool_)) and value not in (0, 1):
                 raise InvalidValueError(f"fill value {value!r} of a bool array must be a bool")
             return ("bool", bool(value))
-        if name in ("f32", "f64"):
+        if name in ("f16", "bf16", "f32", "f64"):
             return ("float", float(value))
+        if name in ("c64", "c128"):
+            c = complex(value)
+            return ("complex", (c.real, c.imag))
         if name[0] in "iu":
             if isinstance(value, (float, np.floating)) and (
                 not math.isfinite(value) or value != int(value)
@@ -217,4 +250,6 @@ def decode_fill(name: str, fill: tuple[str, Any] | None) -> Any:
     kind, value = fill
     if kind == "timestamp_ns":
         return np.int64(value).view("datetime64[ns]")
+    if kind == "complex":
+        return dt.type(complex(*value))
     return dt.type(value)

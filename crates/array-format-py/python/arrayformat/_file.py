@@ -244,9 +244,12 @@ class File(Mapping[str, Array]):
         pipeline such as ``"shuffle+zstd:5"``; ``filters`` lists filters run
         before it: ``"shuffle"``, ``"delta"`` (integers and times),
         ``"bitround:N"`` (floats: keeps N mantissa bits, lossy). Left out,
-        both come from the pipeline measured best for the dtype
-        (``"shuffle+zstd:3"`` for numbers of 2 bytes or more, ``"zstd:3"``
-        otherwise; no filter before ``pco``); ``attrs`` sets attributes.
+        they come from the pipeline measured best for the dtype: ``"pco:8"``
+        for numbers of 2 bytes or more, ``"shuffle+zstd:3"`` for bfloat16
+        and complex numbers, ``"zstd:3"`` otherwise; ``"lz4"`` and
+        ``"zstd"`` get ``"shuffle"`` for multi-byte numbers, and with
+        ``"delta"`` or ``"shuffle"`` the codec is ``"zstd:3"``; ``attrs``
+        sets attributes.
         """
         native = self._writable()
         if not isinstance(name, str):
