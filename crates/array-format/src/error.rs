@@ -66,7 +66,7 @@ pub enum Error {
     /// The file was written by a format version this build cannot read.
     #[error(
         "{path} has format version {found}; this build reads versions {} to {supported}",
-        crate::format::MIN_FORMAT_VERSION
+        crate::version::MIN_FORMAT_VERSION
     )]
     UnsupportedVersion {
         /// The object whose version was checked.

@@ -54,6 +54,7 @@
 #![warn(clippy::indexing_slicing)]
 
 pub mod cache;
+pub(crate) mod chunk_stats;
 pub mod codec;
 pub mod dtype;
 pub mod element;
@@ -61,6 +62,7 @@ pub mod error;
 pub mod file;
 pub(crate) mod format;
 pub(crate) mod layer;
+mod layering;
 pub(crate) mod meta;
 pub(crate) mod nd;
 pub(crate) mod pool;
@@ -68,6 +70,7 @@ pub mod stats;
 pub mod storage;
 pub mod timestamp;
 pub mod value;
+pub(crate) mod version;
 
 /// The cores this process may use. `available_parallelism` reads the
 /// cgroup limits on every call (tens of microseconds), too slow for every
@@ -92,11 +95,11 @@ pub use file::{
     DEFAULT_WRITE_BUFFER_CAPACITY, Damage, FileConfig, MergedArrayMeta, StagedPart, VacuumReport,
     VerifyReport, Version,
 };
-pub use format::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 pub use stats::{ArrayStats, StatValue, StatsFile};
 pub use storage::{InMemoryStorage, Location, MultipartWriter, ObjectStoreBackend, Storage};
 pub use timestamp::TimestampNs;
 pub use value::{AttributeValue, FillValue};
+pub use version::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 
 /// The 16-bit float types arrays of [`DType::Float16`] and
 /// [`DType::BFloat16`] hold (`half::f16`, `half::bf16`).

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::stats::MinMax;
+use crate::chunk_stats::MinMax;
 
 use super::blocks;
 use super::footer::{

@@ -10,8 +10,8 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::chunk_stats::ChunkStats;
 use crate::dtype::DType;
-use crate::stats::ChunkStats;
 use crate::value::{AttributeValue, FillValue};
 
 use super::blocks;
@@ -413,7 +413,8 @@ fn duplicate<T: AsRef<str>>(items: &[T]) -> Option<&str> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 pub(crate) mod tests {
     use super::*;
-    use crate::stats::{MinMax, StatValue};
+    use crate::chunk_stats::MinMax;
+    use crate::value::StatValue;
 
     pub(crate) fn sample() -> Footer {
         Footer {

@@ -36,12 +36,7 @@ pub(crate) const MAX_FRAME_RAW_LEN: u64 = u32::MAX as u64;
 /// making a reader allocate more than the data it describes.
 pub(crate) const MAX_PACKED_FRAME: u64 = 64 * 1024 * 1024;
 
-/// The format version this build writes; it reads every version from
-/// [`MIN_FORMAT_VERSION`] to this one.
-pub const FORMAT_VERSION: u16 = 6;
-
-/// The oldest format version this build reads.
-pub const MIN_FORMAT_VERSION: u16 = 2;
+pub use crate::version::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 
 /// Footers larger than this are rejected before allocation; a footer of this
 /// size already describes tens of millions of chunks.

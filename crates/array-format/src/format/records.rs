@@ -13,9 +13,9 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::chunk_stats::{ChunkStats, MinMax};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::stats::{ChunkStats, MinMax};
 use crate::value::FillValue;
 
 use super::blocks::check_frame_sizes;

@@ -1,8 +1,7 @@
 //! Tagged values in the footer: fill values, chunk statistics and attribute
 //! values (`docs/FORMAT.md`, sections 6.4 to 6.7).
 
-use crate::stats::StatValue;
-use crate::value::{AttributeValue, FillValue};
+use crate::value::{AttributeValue, FillValue, StatValue};
 
 use super::wire::{WireReader, WireResult, WireWriter};
 

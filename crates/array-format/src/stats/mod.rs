@@ -15,6 +15,8 @@
 
 use std::cmp::Ordering;
 
+pub use crate::chunk_stats::MAX_STAT_BYTES;
+pub(crate) use crate::chunk_stats::{ChunkStats, MinMax};
 use crate::element::ArrayElement;
 pub use crate::value::StatValue;
 
@@ -48,63 +50,6 @@ impl StatsFile {
     /// The statistics of the array named `name`, if present.
     pub fn get_array(&self, name: &str) -> Option<&ArrayStats> {
         self.arrays.iter().find(|a| a.name == name)
-    }
-}
-
-/// String and binary extremes longer than this are not kept: statistics live
-/// in every layer footer and must stay small.
-pub const MAX_STAT_BYTES: usize = 1024;
-
-/// The min/max part of a chunk's statistics.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum MinMax {
-    /// No written element qualified (all null or NaN).
-    Empty,
-    /// The smallest and largest qualifying element.
-    Range {
-        /// Smallest.
-        min: StatValue,
-        /// Largest.
-        max: StatValue,
-    },
-    /// An extreme was too long to keep; the array's min/max are unknown.
-    Unavailable,
-}
-
-/// Statistics of one stored chunk, computed when it is written.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ChunkStats {
-    /// Elements equal to the explicit fill value.
-    pub(crate) null_count: u64,
-    /// Extremes of the other elements.
-    pub(crate) min_max: MinMax,
-}
-
-impl ChunkStats {
-    /// Whether statistics read from a file can belong to a chunk of `len`
-    /// elements of `dtype`: the right variant, `min <= max`, nulls bounded.
-    pub(crate) fn plausible(&self, dtype: crate::DType, len: u64) -> bool {
-        use crate::DType as D;
-        if self.null_count > len {
-            return false;
-        }
-        let MinMax::Range { min, max } = &self.min_max else {
-            return true;
-        };
-        let kind_ok = |v: &StatValue| match dtype {
-            D::Int8 | D::Int16 | D::Int32 | D::Int64 => matches!(v, StatValue::Int(_)),
-            D::UInt8 | D::UInt16 | D::UInt32 | D::UInt64 | D::Bool => {
-                matches!(v, StatValue::UInt(_))
-            }
-            D::Float16 | D::BFloat16 | D::Float32 | D::Float64 => {
-                matches!(v, StatValue::Float(_))
-            }
-            // Complex numbers have no order, so no range.
-            D::Complex64 | D::Complex128 => false,
-            D::String | D::Binary => matches!(v, StatValue::Bytes(_)),
-            D::TimestampNs => matches!(v, StatValue::TimestampNs(_)),
-        };
-        kind_ok(min) && kind_ok(max) && min.partial_order(max) != Some(Ordering::Greater)
     }
 }
 
