@@ -34,6 +34,7 @@ fn class_name(e: &Error) -> &'static str {
         Error::Io { .. } | Error::Storage { .. } => "StorageError",
         Error::InvalidOperation { .. } | Error::NotStageable { .. } => "InvalidOperationError",
         Error::PartNotFound { .. } | Error::ForeignPart { .. } => "PartError",
+        Error::Internal { .. } => "InternalError",
         _ => "ArrayFormatError",
     }
 }

@@ -63,6 +63,15 @@ pub enum Error {
         what: String,
     },
 
+    /// An invariant of this library's own state did not hold: a bug in
+    /// array-format, not damage to the file or misuse. The operation is
+    /// refused and nothing is written; the file is as it was.
+    #[error("internal error in array-format (please report it): {what}")]
+    Internal {
+        /// Which invariant, and where.
+        what: String,
+    },
+
     /// The file was written by a format version this build cannot read.
     #[error(
         "{path} has format version {found}; this build reads versions {} to {supported}",
@@ -321,6 +330,10 @@ impl Error {
             path: path.into(),
             source: Box::new(source),
         }
+    }
+
+    pub(crate) fn internal(what: impl Into<String>) -> Self {
+        Error::Internal { what: what.into() }
     }
 
     pub(crate) fn corrupted(path: impl Into<String>, what: impl Into<String>) -> Self {

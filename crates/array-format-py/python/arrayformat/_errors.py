@@ -22,6 +22,7 @@ __all__ = [
     "DTypeError",
     "FileAlreadyExistsError",
     "FileMissingError",
+    "InternalError",
     "InvalidOperationError",
     "InvalidValueError",
     "PartError",
@@ -111,6 +112,12 @@ class StorageError(ArrayFormatError, OSError):
 class PartError(ArrayFormatError):
     """A staged part handed to ``commit_parts`` is missing (never written, or
     reclaimed) or is not a part of this file."""
+
+
+class InternalError(ArrayFormatError, RuntimeError):
+    """An invariant of the library's own state did not hold: a bug in
+    array-format (please report it), not damage to the file or misuse.
+    Nothing was written."""
 
 
 class InvalidOperationError(ArrayFormatError):

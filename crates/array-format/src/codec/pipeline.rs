@@ -337,7 +337,7 @@ impl Pipeline {
     /// defined without a codec by `af import`, Python and xarray get
     /// (`docs/PERFORMANCE.md`, "W9"): `pco:8` for the numbers pco
     /// compresses, of two bytes or more (it stores every real field there
-    /// 1.06-2.05x smaller than HDF5's gzip with shuffle and reads them
+    /// 1.06-1.92x smaller than HDF5's gzip with shuffle and reads them
     /// faster); `shuffle+zstd:3` for the other multi-byte numbers (`bf16`,
     /// complex numbers); `zstd:3` for the rest (bytes, where pco loses to
     /// zstd, bools, strings).

@@ -93,7 +93,7 @@ impl ArrayFile {
             .pending
             .as_ref()
             .map(|p| p.spill())
-            .ok_or_else(|| Error::corrupted(super::read::PENDING, "pending layer vanished"))?;
+            .ok_or_else(|| Error::internal("the pending layer vanished during a commit"))?;
         let parts = LayerParts {
             header,
             layout,

@@ -183,9 +183,7 @@ impl ArrayFile {
                     .get(c.frame as usize)
                     .copied()
                     .flatten()
-                    .ok_or_else(|| {
-                        Error::corrupted("<compaction spill file>", "chunk in a dropped frame")
-                    })?;
+                    .ok_or_else(|| Error::internal("compaction: a chunk in a dropped frame"))?;
             }
         }
         let header = LayerHeader {
@@ -306,7 +304,7 @@ impl ArrayFile {
             let records = m
                 .out
                 .get_mut(slot)
-                .ok_or_else(|| Error::corrupted("<compaction>", format!("no array slot {slot}")))?;
+                .ok_or_else(|| Error::internal(format!("compaction: no array slot {slot}")))?;
             records.push(ChunkRecord {
                 index,
                 seq: c.seq,
@@ -340,7 +338,7 @@ fn mismatched(
         let layer = index
             .layers
             .get(c.layer as usize)
-            .ok_or_else(|| Error::corrupted("<index>", format!("no layer {}", c.layer)))?;
+            .ok_or_else(|| Error::internal(format!("no layer {} in the index", c.layer)))?;
         if layer.frame_codec(c.loc.frame)? != name {
             repack.insert((c.layer, c.loc.frame));
         }

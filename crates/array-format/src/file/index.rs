@@ -116,7 +116,7 @@ pub(super) fn layer_at(layers: &[Arc<LayerReader>], idx: u32) -> Result<&LayerRe
     layers
         .get(idx as usize)
         .map(|l| &**l)
-        .ok_or_else(|| Error::corrupted("<index>", format!("no layer {idx} in the index")))
+        .ok_or_else(|| Error::internal(format!("no layer {idx} in the index")))
 }
 
 /// Decodes the definition in the record at `r`.

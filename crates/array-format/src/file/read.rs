@@ -302,9 +302,10 @@ impl ArrayFile {
             match array.chunk(index)? {
                 ChunkSource::Missing => out.push(None),
                 ChunkSource::Pending(c) => {
-                    let pending = self.pending.as_ref().ok_or_else(|| {
-                        Error::corrupted(PENDING, "pending chunk without a pending layer")
-                    })?;
+                    let pending = self
+                        .pending
+                        .as_ref()
+                        .ok_or_else(|| Error::internal("pending chunk without a pending layer"))?;
                     out.push(Some(LoadedChunk {
                         bytes: pending.read_chunk(c)?,
                         origin: PENDING.into(),
@@ -914,8 +915,5 @@ fn too_large(info: &ArrayInfo, region: &Region) -> Error {
 }
 
 pub(crate) fn internal(info: &ArrayInfo, what: &str) -> Error {
-    Error::InvalidOperation {
-        operation: "array access",
-        reason: format!("array {:?}: {what}", info.meta.name),
-    }
+    Error::internal(format!("array {:?}: {what}", info.meta.name))
 }

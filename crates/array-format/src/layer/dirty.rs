@@ -20,7 +20,6 @@ use crate::error::{Error, Result};
 use crate::stats::{ChunkStats, chunk_stats};
 
 use super::compressed::Compressed;
-use super::frames::PENDING;
 use super::reader::worth_parallel;
 
 /// The values of a buffered chunk, of any element type.
@@ -295,12 +294,7 @@ impl Round {
     /// A writer running on a rayon thread runs pending rayon work while it
     /// waits, so that the round cannot wait behind it for a thread.
     pub(crate) fn outcomes(&mut self, wait: bool) -> Option<Result<Vec<Result<Sealed>>>> {
-        let lost = || {
-            Error::corrupted(
-                PENDING,
-                "a background compression stopped without a result".to_owned(),
-            )
-        };
+        let lost = || Error::internal("a background compression stopped without a result");
         let Ok(rx) = self.results.get_mut() else {
             return Some(Err(lost()));
         };

@@ -201,7 +201,7 @@ impl FrameWriter {
     fn lane_mut(&mut self, lane: Lane) -> Result<&mut LaneState> {
         self.lanes
             .get_mut(usize::from(lane.0))
-            .ok_or_else(|| Error::corrupted(PENDING, format!("no codec lane {}", lane.0)))
+            .ok_or_else(|| Error::internal(format!("no codec lane {}", lane.0)))
     }
 
     /// Chunks of at least this many bytes get a frame of their own.

@@ -311,7 +311,7 @@ impl LayerReader {
         while let Some(arrival) = arrivals.try_next().await? {
             for (i, stored) in arrival.frames {
                 let frame = frames.get(i).copied().ok_or_else(|| {
-                    Error::corrupted(self.path.as_ref(), "a fetch returned an unasked frame")
+                    Error::internal(format!("{}: a fetch returned an unasked frame", self.path))
                 })?;
                 if !arrival.checked {
                     self.check_stored(frame, &stored)?;
@@ -464,9 +464,7 @@ impl LayerReader {
         out.into_iter()
             .zip(frames)
             .map(|(b, f)| {
-                b.ok_or_else(|| {
-                    Error::corrupted(self.path.as_ref(), format!("frame {f} was not loaded"))
-                })
+                b.ok_or_else(|| Error::internal(format!("{}: frame {f} was not loaded", self.path)))
             })
             .collect()
     }

@@ -141,7 +141,7 @@ impl LayerReader {
             .ranges
             .get(unit as usize)
             .cloned()
-            .ok_or_else(|| Error::corrupted(self.path.as_ref(), "missing read unit"))?;
+            .ok_or_else(|| Error::internal(format!("{}: missing read unit", self.path)))?;
         let first = self.frame(frames.start)?;
         let last = self.frame(frames.end.saturating_sub(1))?;
         let end = last.offset.saturating_add(last.stored_len);
