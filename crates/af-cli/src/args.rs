@@ -159,13 +159,12 @@ Examples:
 
 Supported .npy dtypes: bool, int8..int64, uint8..uint64, float16, float32, float64,
 complex64, complex128, datetime64 (stored as timestamp_ns) and unicode strings (<U).
-Without --chunks the
-chunk shape is chosen to hold about 1 MiB. --codec and --filters make the new
-array's pipeline, recorded in the file: every later writer of it (af import --start,
-a compaction) uses it. Without them an array gets the pipeline measured best for
-its dtype (docs/PERFORMANCE.md, W9): pco:8 for numbers of 2 bytes or more, which
-stores real fields 1.06-1.92x smaller than HDF5's gzip+shuffle; shuffle+zstd:3 for bf16
-and complex numbers; zstd:3 otherwise. For faster writes, or lossy rounding:
+Without --chunks the chunk shape is chosen to hold about 1 MiB. --codec and --filters
+make the new array's pipeline, recorded in the file: every later writer of it
+(af import --start, a compaction) uses it. Without them an array gets the pipeline
+measured best for its dtype (docs/PERFORMANCE.md, W9): pco:8 for numbers of 2 bytes
+or more, which stores real fields 1.06-1.92x smaller than HDF5's gzip+shuffle;
+shuffle+zstd:3 for bf16 and complex numbers; zstd:3 otherwise. For faster writes, or lossy rounding:
   af import data.af sst sst.npy --codec lz4                  # shuffle+lz4
   af import data.af sst sst.npy --filters bitround:12          # bitround:12+pco:8
 To convert NetCDF, HDF5 or Zarr, use Python: pip install arrayformat, then
