@@ -14,7 +14,14 @@ use std::path::{Path, PathBuf};
 const RULES: &[(&str, &[&str])] = &[
     (
         "format",
-        &["chunk_stats", "dtype", "error", "value", "version"],
+        &[
+            "chunk_stats",
+            "dtype",
+            "error",
+            "format",
+            "value",
+            "version",
+        ],
     ),
     ("chunk_stats.rs", &["dtype", "value"]),
     ("error.rs", &["dtype", "version"]),

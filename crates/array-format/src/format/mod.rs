@@ -10,16 +10,18 @@ mod encode;
 pub(crate) mod footer;
 pub(crate) mod records;
 mod sections;
+pub(crate) mod tables;
 pub(crate) mod trailer;
 mod values;
 pub(crate) mod wire;
 
 pub(crate) use blocks::ObjectEntry;
 pub(crate) use footer::{
-    ArrayDef, ArrayRecord, AttrRecord, BlockEntry, ChunkRecord, Footer, FooterTables, FrameEntry,
-    Id, LayerHeader, LayerKind, RecordOp,
+    ArrayDef, ArrayRecord, AttrRecord, BlockEntry, ChunkRecord, Footer, FrameEntry, Id,
+    LayerHeader, LayerKind, RecordOp,
 };
 pub(crate) use records::{DefParts, Names, Op, RecordHead, RecordTable, RecordVisitor};
+pub(crate) use tables::FooterTables;
 pub(crate) use trailer::{TRAILER_LEN, Trailer, TrailerError};
 
 use crate::error::{Error, Result};
