@@ -6,57 +6,25 @@ use std::cmp::Ordering;
 
 use half::{bf16, f16};
 
-use super::{ArrayElement, decode_pod, sealed};
+use super::{ArrayElement, decode_pod, float_element, sealed};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::value::{FillValue, StatValue};
 
-macro_rules! half_element {
-    ($ty:ty, $dtype:expr, $round:ident) => {
-        impl sealed::Sealed for $ty {}
-        impl ArrayElement for $ty {
-            const DTYPE: DType = $dtype;
-            fn encode_chunk(values: &[Self]) -> Result<Vec<u8>> {
-                Ok(bytemuck::cast_slice(values).to_vec())
-            }
-            fn fill_element(fill: Option<&FillValue>) -> Self {
-                match fill {
-                    Some(FillValue::Float(v)) => <$ty>::from_f64(*v),
-                    Some(FillValue::Int(v)) => <$ty>::from_f64(*v as f64),
-                    Some(FillValue::UInt(v)) => <$ty>::from_f64(*v as f64),
-                    _ => <$ty>::ZERO,
-                }
-            }
-            fn pod_bytes(values: &[Self]) -> Option<&[u8]> {
-                Some(bytemuck::cast_slice(values))
-            }
-            fn pod_bytes_mut(values: &mut [Self]) -> Option<&mut [u8]> {
-                Some(bytemuck::cast_slice_mut(values))
-            }
-            fn decode_n(bytes: &[u8], n: usize) -> std::result::Result<Vec<Self>, String> {
-                decode_pod(bytes, n)
-            }
-            fn stat_cmp(&self, other: &Self) -> Ordering {
-                self.total_cmp(other)
-            }
-            fn is_nan(&self) -> bool {
-                <$ty>::is_nan(*self)
-            }
-            fn same_as(&self, fill: &Self) -> bool {
-                self.to_bits() == fill.to_bits() || (<$ty>::is_nan(*self) && fill.is_nan())
-            }
-            fn to_stat(&self) -> StatValue {
-                StatValue::Float(self.to_f64())
-            }
-            fn bit_round(values: &mut [Self], keep_bits: u8, fill: Option<&Self>) {
-                crate::codec::filters::$round(values, keep_bits, fill.copied());
-            }
-        }
-    };
-}
-
-half_element!(f16, DType::Float16, bit_round_f16);
-half_element!(bf16, DType::BFloat16, bit_round_bf16);
+float_element!(
+    f16,
+    DType::Float16,
+    bit_round_f16,
+    f16::from_f64,
+    f16::to_f64
+);
+float_element!(
+    bf16,
+    DType::BFloat16,
+    bit_round_bf16,
+    bf16::from_f64,
+    bf16::to_f64
+);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -203,8 +203,10 @@ pod_element!(
     |v| StatValue::TimestampNs(v.0)
 );
 
+/// A float type: `$from` and `$to` convert it from and to `f64` (exact
+/// widening; rounding to nearest for fill values).
 macro_rules! float_element {
-    ($ty:ty, $dtype:expr, $round:ident) => {
+    ($ty:ty, $dtype:expr, $round:ident, $from:expr, $to:expr) => {
         impl sealed::Sealed for $ty {}
         impl ArrayElement for $ty {
             const DTYPE: DType = $dtype;
@@ -212,12 +214,13 @@ macro_rules! float_element {
                 Ok(bytemuck::cast_slice(values).to_vec())
             }
             fn fill_element(fill: Option<&FillValue>) -> Self {
-                match fill {
-                    Some(FillValue::Float(v)) => *v as $ty,
-                    Some(FillValue::Int(v)) => *v as $ty,
-                    Some(FillValue::UInt(v)) => *v as $ty,
+                let from: fn(f64) -> $ty = $from;
+                from(match fill {
+                    Some(FillValue::Float(v)) => *v,
+                    Some(FillValue::Int(v)) => *v as f64,
+                    Some(FillValue::UInt(v)) => *v as f64,
                     _ => 0.0,
-                }
+                })
             }
             fn pod_bytes(values: &[Self]) -> Option<&[u8]> {
                 Some(bytemuck::cast_slice(values))
@@ -238,7 +241,8 @@ macro_rules! float_element {
                 self.to_bits() == fill.to_bits() || (<$ty>::is_nan(*self) && fill.is_nan())
             }
             fn to_stat(&self) -> StatValue {
-                StatValue::Float(f64::from(*self))
+                let to: fn($ty) -> f64 = $to;
+                StatValue::Float(to(*self))
             }
             fn bit_round(values: &mut [Self], keep_bits: u8, fill: Option<&Self>) {
                 crate::codec::filters::$round(values, keep_bits, fill.copied());
@@ -246,9 +250,10 @@ macro_rules! float_element {
         }
     };
 }
+pub(super) use float_element;
 
-float_element!(f32, DType::Float32, bit_round_f32);
-float_element!(f64, DType::Float64, bit_round_f64);
+float_element!(f32, DType::Float32, bit_round_f32, |v| v as f32, f64::from);
+float_element!(f64, DType::Float64, bit_round_f64, |v| v, |v| v);
 
 impl sealed::Sealed for bool {}
 impl ArrayElement for bool {
