@@ -98,6 +98,9 @@ pub(crate) struct FrameWriter {
     codec_names: Vec<String>,
     /// Lane 0 writes with the configured codec.
     lanes: Vec<LaneState>,
+    /// The lane each (spec, dtype) met so far resolved to, so that a write
+    /// finds its lane without resolving the spec again.
+    resolved: Vec<(Box<str>, DType, Lane)>,
     frame_target: usize,
     frames: Vec<FrameSlot>,
     path: String,
@@ -132,6 +135,7 @@ impl FrameWriter {
                 open: Vec::new(),
                 open_slot: None,
             }],
+            resolved: Vec::new(),
             codecs,
             frame_target: frame_target.max(1),
             frames: Vec::new(),
@@ -149,27 +153,39 @@ impl FrameWriter {
         spec: Option<&str>,
         dtype: DType,
     ) -> std::result::Result<Lane, String> {
-        if spec.is_none() {
+        let Some(spec) = spec else {
             return Ok(Lane::CONFIGURED);
+        };
+        if let Some((_, _, lane)) = self
+            .resolved
+            .iter()
+            .find(|(s, d, _)| **s == *spec && *d == dtype)
+        {
+            return Ok(*lane);
         }
-        let codec = self.codecs.writer_for(spec, dtype)?;
-        if let Some(i) = self
+        let codec = self.codecs.writer_for(Some(spec), dtype)?;
+        let lane = match self
             .lanes
             .iter()
-            .position(|l| l.spec.as_deref() == spec && l.codec.name() == codec.name())
+            .position(|l| l.spec.as_deref() == Some(spec) && l.codec.name() == codec.name())
         {
-            return Ok(Lane(i as u16));
-        }
-        let block_codec = self.block_codec(codec.name()).map_err(|e| e.to_string())?;
-        let id = u16::try_from(self.lanes.len()).map_err(|_| "too many codecs".to_owned())?;
-        self.lanes.push(LaneState {
-            spec: spec.map(Box::from),
-            codec,
-            block_codec,
-            open: Vec::new(),
-            open_slot: None,
-        });
-        Ok(Lane(id))
+            Some(i) => Lane(i as u16),
+            None => {
+                let block_codec = self.block_codec(codec.name()).map_err(|e| e.to_string())?;
+                let id =
+                    u16::try_from(self.lanes.len()).map_err(|_| "too many codecs".to_owned())?;
+                self.lanes.push(LaneState {
+                    spec: Some(Box::from(spec)),
+                    codec,
+                    block_codec,
+                    open: Vec::new(),
+                    open_slot: None,
+                });
+                Lane(id)
+            }
+        };
+        self.resolved.push((Box::from(spec), dtype, lane));
+        Ok(lane)
     }
 
     /// The codec of `lane`.
