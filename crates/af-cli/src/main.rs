@@ -15,10 +15,12 @@ mod error;
 mod format;
 mod layout;
 mod npy;
+mod parse;
 mod print;
 mod progress;
 mod select;
 mod slice;
+mod table;
 mod target;
 
 use std::io::Write;
