@@ -1,6 +1,7 @@
 //! The commands, and what they share: opening files, finding arrays, the
 //! storage layout.
 
+mod cp;
 mod demo;
 mod edit;
 mod inspect;
@@ -33,7 +34,7 @@ pub async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Vacuum(a) => edit::vacuum(a, &mut out).await,
         Command::Import(a) => transfer::import(a, &mut out).await,
         Command::Export(a) => transfer::export(a, &mut out).await,
-        Command::Cp(a) => transfer::cp(a, &mut out).await,
+        Command::Cp(a) => cp::cp(a, &mut out).await,
     }
 }
 
